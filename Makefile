@@ -1,0 +1,58 @@
+# Procure: `make help` lists the targets. Everything is installed by the Makefile itself:
+# uv into .tools/ (with the machine's python3), then the workspace into .venv/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+MEMBERS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+
+.PHONY: help install up test check lint fmt bench smoke-up clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) $(MEMBERS)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced ## Install uv and the whole workspace (.venv)
+
+up: install ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
+	$(BIN)/procure up
+
+test: install ## Run every test against real PostgreSQL and nats-server
+	$(BIN)/pytest
+
+check: install ## The quick subset for the start of a session (under two minutes)
+	$(BIN)/pytest -m "not slow" -q -x --timeout 120
+
+lint: install ## ruff, mypy --strict and import-linter
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services tests
+	$(BIN)/lint-imports
+
+fmt: install ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install ## Run the benchmarks under bench/ (writes bench/results/)
+	$(BIN)/python -m bench
+
+smoke-up: install ## Start `make up`, kill everything with -9, start again: both must reach ready
+	bash scripts/smoke-up.sh
+
+clean: ## Remove the environments and the embedded servers' data
+	rm -rf $(VENV) $(TOOLS) .procure .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Procure contracts service."""

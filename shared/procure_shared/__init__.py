@@ -1,0 +1,1 @@
+"""Procure shared plumbing."""

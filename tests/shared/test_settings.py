@@ -1,0 +1,42 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from procure_shared.settings import SettingsError, settings_from_env
+
+
+def test_settings_come_from_the_environment_with_types_converted() -> None:
+    settings = settings_from_env(
+        "contracts",
+        {
+            "DATABASE_URL": "postgresql://u@127.0.0.1:5432/contracts",
+            "NATS_URL": "nats://127.0.0.1:4333",
+            "PROCURE_HTTP_PORT": "8101",
+            "PROCURE_CLOCK_START": "2022-09-01T09:00:00+00:00",
+            "PROCURE_CLOCK_RATE": "60",
+        },
+    )
+    assert settings.service == "contracts"
+    assert settings.http_port == 8101
+    assert settings.nats_url == "nats://127.0.0.1:4333"
+    assert settings.clock_start == datetime(2022, 9, 1, 9, tzinfo=UTC)
+    assert settings.clock_rate == 60.0
+
+
+def test_a_missing_database_url_is_refused_with_its_name() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        settings_from_env("contracts", {})
+
+
+def test_a_bad_value_is_refused_naming_the_environment_variable() -> None:
+    with pytest.raises(SettingsError, match="PROCURE_HTTP_PORT"):
+        settings_from_env(
+            "contracts", {"DATABASE_URL": "postgresql://x/y", "PROCURE_HTTP_PORT": "eighty"}
+        )
+
+
+def test_test_variables_are_not_read_as_development_settings() -> None:
+    settings = settings_from_env(
+        "contracts", {"DATABASE_URL": "postgresql://x/y", "TEST_NATS_URL": "nats://elsewhere:1"}
+    )
+    assert settings.nats_url == "nats://127.0.0.1:4222"
