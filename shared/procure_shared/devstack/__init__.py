@@ -1,0 +1,11 @@
+"""The development stack: embedded PostgreSQL and nats-server, and ``procure up``."""
+
+from procure_shared.devstack.servers import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    ServerError,
+    free_port,
+    nats_config,
+)
+
+__all__ = ["EmbeddedNats", "EmbeddedPostgres", "ServerError", "free_port", "nats_config"]

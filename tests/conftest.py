@@ -1,0 +1,93 @@
+"""Fixtures: real PostgreSQL and nats-server for the whole session; per test, a database cloned
+from a migrated template and freshly created streams, so no state leaks between tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from procure_shared.events import STREAMS
+from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
+from procure_shared.migrations import migrate
+from procure_shared.postgres import Pool, create_pool
+from tests.support.producer import TEST_STREAM
+from tests.support.servers import NatsHandle, PostgresHandle, nats_server, postgres_server
+
+TEMPLATE = "procure_test_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresHandle]:
+    with postgres_server(os.environ) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def nats_handle() -> Iterator[NatsHandle]:
+    with nats_server(os.environ) as handle:
+        yield handle
+
+
+def database_url(server_url: str, name: str) -> str:
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+async def template_database(postgres: PostgresHandle) -> str:
+    """A database with the shared migrations applied, cloned by every test."""
+    admin = await asyncpg.connect(postgres.url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    await migrate(database_url(postgres.url, TEMPLATE), None)
+    return TEMPLATE
+
+
+@pytest.fixture
+async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres.url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
+    yield database_url(postgres.url, name)
+    admin = await asyncpg.connect(postgres.url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(database, size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def nc(nats_handle: NatsHandle) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_handle.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def js(nc: Client) -> JetStreamContext:
+    """JetStream with the streams deleted and created afresh."""
+    context = nc.jetstream()
+    for info in await context.streams_info():
+        assert info.config.name is not None
+        await context.delete_stream(info.config.name)
+    await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
+    return context

@@ -1,0 +1,172 @@
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.events import Envelope, encode_envelope
+from procure_shared.postgres import Connection, Pool
+from tests.support.effects import (
+    create_effects,
+    effect_count,
+    record_effect,
+    versions_in_applied_order,
+)
+from tests.support.producer import EVENT_TYPE, TEST_STREAM, thing_event
+from tests.support.wait import equals, eventually, holds
+
+
+def spec(**options: Any) -> ConsumerSpec:
+    defaults: dict[str, Any] = {
+        "name": "tests__effects",
+        "stream": TEST_STREAM.name,
+        "filter_subjects": ("tests.>",),
+        "handlers": {EVENT_TYPE: record_effect},
+        "gap_delay": 0.05,
+        "error_delay": 0.05,
+    }
+    return ConsumerSpec(**(defaults | options))
+
+
+@asynccontextmanager
+async def running(*workers: Any) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+
+
+async def publish(js: JetStreamContext, payload: bytes, subject: str = EVENT_TYPE) -> None:
+    await js.publish(subject, payload, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+
+
+async def dead_letters(pool: Pool) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM dead_letters ORDER BY id")
+    return [dict(r) for r in rows]
+
+
+async def test_each_event_is_applied_once_even_when_it_arrives_twice(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    events = [thing_event("thing-1", v) for v in range(1, 6)]
+    for event in [*events, events[2], events[4]]:
+        # A re-publish outside the duplicate window reaches the stream twice.
+        await publish(js, encode_envelope(event))
+    consumer = Consumer(spec(), pool=pool, js=js)
+    async with running(consumer):
+        await eventually(lambda: holds(consumer.stats.duplicates == 2), what="two duplicates")
+    assert await effect_count(pool) == 5
+    assert consumer.stats.applied == 5
+
+
+async def test_an_aggregates_events_are_applied_in_sequence_order_whatever_the_arrival_order(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    for version in [3, 1, 5, 2, 4]:
+        await publish(js, encode_envelope(thing_event("thing-1", version)))
+    consumer = Consumer(spec(batch=1), pool=pool, js=js)
+    async with running(consumer):
+        await eventually(lambda: equals(effect_count(pool), 5), what="five effects")
+    assert await versions_in_applied_order(pool, "thing-1") == [1, 2, 3, 4, 5]
+    assert consumer.stats.gaps > 0
+
+
+async def test_an_event_type_without_a_handler_is_acked_and_ignored_but_keeps_the_order(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    renamed = Envelope.new(
+        service="tests",
+        type="tests.thing.renamed",  # no handler for this type
+        subject="thing-1",
+        time=datetime.now(UTC),
+        sequence=1,
+        data={"thingId": "thing-1", "name": "new name"},
+    )
+    # Version 2 arrives first and must still be applied after version 1, which is ignored.
+    await publish(js, encode_envelope(thing_event("thing-1", 2)))
+    await publish(js, encode_envelope(renamed), subject=renamed.type)
+    consumer = Consumer(spec(), pool=pool, js=js)
+    async with running(consumer):
+        await eventually(lambda: equals(effect_count(pool), 1), what="version 2 applied")
+    assert consumer.stats.ignored == 1
+    assert await versions_in_applied_order(pool, "thing-1") == [2]
+
+
+async def test_a_poison_message_is_terminated_and_dead_lettered_while_others_flow(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    await publish(js, b"{not json", subject="tests.thing.changed")
+    for version in range(1, 4):
+        await publish(js, encode_envelope(thing_event("thing-1", version)))
+    consumer = Consumer(spec(), pool=pool, js=js)
+    recorder = DeadLetterRecorder(
+        service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
+    )
+    async with running(consumer, recorder):
+        await eventually(lambda: equals(effect_count(pool), 3), what="three effects")
+        letters = await eventually(lambda: dead_letters(pool), what="a dead letter")
+    assert consumer.stats.terminated == 1
+    assert [(d["reason"], d["payload"]) for d in letters] == [("terminated", b"{not json")]
+
+
+async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_max_deliver(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    doomed = thing_event("thing-doomed", 1)
+
+    async def fail_on_doomed(conn: Connection, envelope: Any) -> None:
+        if envelope.id == doomed.id:
+            raise RuntimeError("this handler cannot apply it")
+        await record_effect(conn, envelope)
+
+    await publish(js, encode_envelope(doomed))
+    for version in range(1, 4):
+        await publish(js, encode_envelope(thing_event("thing-ok", version)))
+    consumer = Consumer(
+        spec(handlers={EVENT_TYPE: fail_on_doomed}, max_deliver=4), pool=pool, js=js
+    )
+    recorder = DeadLetterRecorder(
+        service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
+    )
+    async with running(consumer, recorder):
+        await eventually(lambda: equals(effect_count(pool), 3), what="healthy events applied")
+        letters = await eventually(lambda: dead_letters(pool), what="a dead letter")
+    assert letters[0]["reason"] == "max_deliveries"
+    assert letters[0]["deliveries"] == 4
+    assert letters[0]["event_id"] == doomed.id
+    assert consumer.stats.errors == 4
+
+
+async def test_a_slow_handler_keeps_its_message_in_progress_and_is_not_redelivered(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    calls = 0
+
+    async def slow(conn: Connection, envelope: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(2.5)  # the slow work itself, 2.5x the ack wait
+        await record_effect(conn, envelope)
+
+    await publish(js, encode_envelope(thing_event("thing-1", 1)))
+    consumer = Consumer(spec(handlers={EVENT_TYPE: slow}, ack_wait=1.0), pool=pool, js=js)
+    async with running(consumer):
+        await eventually(lambda: equals(effect_count(pool), 1), what="the effect")
+    assert calls == 1
+    info = await js.consumer_info(TEST_STREAM.name, "tests__effects")
+    assert info.num_redelivered == 0

@@ -1,0 +1,138 @@
+"""Where the tests' PostgreSQL and nats-server come from.
+
+``TEST_POSTGRES_URL`` / ``TEST_NATS_URL`` when set; else testcontainers when a Docker engine
+answers; else the embedded binaries on free ports in temporary folders. Tests never read the
+development variables (``DATABASE_URL``, ``PROCURE_POSTGRES_URL``, ``NATS_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port, nats_config
+
+
+class Source(Enum):
+    ENVIRONMENT = "environment"
+    TESTCONTAINERS = "testcontainers"
+    EMBEDDED = "embedded"
+
+
+def choose_source(
+    variable: str, environ: Mapping[str, str], docker_answers: Callable[[], bool]
+) -> Source:
+    if environ.get(variable):
+        return Source.ENVIRONMENT
+    if docker_answers():
+        return Source.TESTCONTAINERS
+    return Source.EMBEDDED
+
+
+def docker_answers() -> bool:
+    """True when a Docker engine answers a ping within two seconds."""
+    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temporary folder PostgreSQL can use when it runs as ``nobody`` (we may be root)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@dataclass
+class PostgresHandle:
+    url: str
+    embedded: EmbeddedPostgres | None = None  # present when the tests may kill and restart it
+
+
+@dataclass
+class NatsHandle:
+    url: str
+    embedded: EmbeddedNats | None = None
+
+
+@contextmanager
+def postgres_server(environ: Mapping[str, str]) -> Iterator[PostgresHandle]:
+    source = choose_source("TEST_POSTGRES_URL", environ, docker_answers)
+    if source is Source.ENVIRONMENT:
+        yield PostgresHandle(environ["TEST_POSTGRES_URL"])
+    elif source is Source.TESTCONTAINERS:
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:18", driver=None) as container:
+            yield PostgresHandle(container.get_connection_url())
+    else:
+        with embedded_postgres() as server:
+            yield PostgresHandle(server.url, server)
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
+    folder = scratch_dir("procure-test-pg-")
+    server = EmbeddedPostgres(folder / "data", free_port(), folder / "postgres.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def nats_server(environ: Mapping[str, str]) -> Iterator[NatsHandle]:
+    source = choose_source("TEST_NATS_URL", environ, docker_answers)
+    if source is Source.ENVIRONMENT:
+        yield NatsHandle(environ["TEST_NATS_URL"])
+    elif source is Source.TESTCONTAINERS:
+        yield from _nats_container()
+    else:
+        with embedded_nats() as server:
+            yield NatsHandle(server.url, server)
+
+
+def _nats_container() -> Iterator[NatsHandle]:
+    from testcontainers.core.container import DockerContainer
+
+    folder = scratch_dir("procure-test-nats-")
+    config = folder / "nats.conf"
+    config.write_text(
+        nats_config(port=4222, store_dir=Path("/data")).replace("127.0.0.1", "0.0.0.0")
+    )
+    container = (
+        DockerContainer("nats:2.12")
+        .with_volume_mapping(str(config), "/etc/nats/nats.conf", "ro")
+        .with_command("-c /etc/nats/nats.conf")
+        .with_exposed_ports(4222)
+    )
+    with container:
+        host = container.get_container_host_ip()
+        yield NatsHandle(f"nats://{host}:{container.get_exposed_port(4222)}")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def embedded_nats() -> Iterator[EmbeddedNats]:
+    folder = scratch_dir("procure-test-nats-")
+    server = EmbeddedNats(folder / "jetstream", free_port(), folder / "nats.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,38 @@
+"""Wait for a condition with a deadline: never sleep and hope."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    within: float = 15.0,
+    interval: float = 0.05,
+    what: str = "the condition",
+) -> T:
+    """Call ``probe`` until it returns a truthy value; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} did not hold within {within} s (last value: {last!r})")
+
+
+async def equals(value: Awaitable[T], expected: T) -> bool:
+    """For ``eventually(lambda: equals(count(), 3))``."""
+    return await value == expected
+
+
+async def holds(condition: bool) -> bool:
+    """For ``eventually(lambda: holds(relay.stats.active))``."""
+    return condition
