@@ -57,6 +57,7 @@ class NatsState:
     closed: bool = False
     last_error: str | None = None
     reconnects: int = 0
+    closing: bool = False  # set before a deliberate close
 
 
 async def connect_nats(url: str, state: NatsState) -> Client:
@@ -68,7 +69,8 @@ async def connect_nats(url: str, state: NatsState) -> Client:
 
     async def on_disconnected() -> None:
         state.connected = False
-        log.warning("nats disconnected")
+        if not state.closing:
+            log.warning("nats disconnected")
 
     async def on_reconnected() -> None:
         state.connected = True
@@ -78,7 +80,10 @@ async def connect_nats(url: str, state: NatsState) -> Client:
     async def on_closed() -> None:
         state.connected = False
         state.closed = True
-        log.error("nats connection closed")
+        if state.closing:
+            log.info("nats connection closed")
+        else:
+            log.error("nats connection closed unexpectedly")
 
     client = await nats.connect(
         url,

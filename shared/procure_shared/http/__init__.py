@@ -1,0 +1,25 @@
+"""HTTP plumbing shared by the services."""
+
+from procure_shared.http.app import create_service_app, provide_transaction
+from procure_shared.http.auth import Principal, Role, issue_token, requires
+from procure_shared.http.problems import (
+    PROBLEM_JSON,
+    FieldError,
+    ProblemDetails,
+    ProblemException,
+    problem_responses,
+)
+
+__all__ = [
+    "PROBLEM_JSON",
+    "FieldError",
+    "Principal",
+    "ProblemDetails",
+    "ProblemException",
+    "Role",
+    "create_service_app",
+    "issue_token",
+    "problem_responses",
+    "provide_transaction",
+    "requires",
+]

@@ -1,0 +1,111 @@
+"""The Litestar application every service is built on: problem+json errors, bearer-token auth,
+correlation ids, Prometheus metrics, health probes, and the OpenAPI document with a local UI at
+``/docs`` (assets served from the swagger-ui-bundle wheel: no CDN)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from litestar import Litestar, MediaType, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from procure_shared.http.auth import jwt_auth
+from procure_shared.http.health import Check, health_handlers
+from procure_shared.http.observability import HttpMetrics, correlation_middleware
+from procure_shared.http.problems import exception_handlers
+from procure_shared.postgres import Connection, Pool
+from procure_shared.settings import Settings
+
+__all__ = ["create_service_app", "provide_transaction"]
+
+_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{url: "/schema/openapi.json", dom_id: "#swagger-ui",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "BaseLayout",
+  persistAuthorization: true}});
+</script></body></html>
+"""
+
+
+async def provide_transaction(state: State) -> AsyncIterator[Connection]:
+    """A connection with an open transaction for one request: committed when the handler
+    returns, rolled back when it raises (the request path's step 3)."""
+    pool: Pool = state.pool
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+def create_service_app(
+    *,
+    settings: Settings,
+    title: str,
+    description: str,
+    version: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    checks: Mapping[str, Check],
+    registry: CollectorRegistry,
+    state: Mapping[str, Any],
+    dependencies: Mapping[str, Provide] | None = None,
+    debug: bool = False,
+) -> Litestar:
+    metrics = HttpMetrics(registry)
+    auth = jwt_auth(
+        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+    @get("/docs", media_type=MediaType.HTML, include_in_schema=False)
+    async def docs() -> str:
+        return _DOCS_PAGE.format(title=title)
+
+    @get("/metrics", tags=["health"], summary="Prometheus metrics", media_type="text/plain")
+    async def metrics_endpoint() -> Response[bytes]:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Litestar(
+        route_handlers=[
+            *route_handlers,
+            *health_handlers(checks),
+            metrics_endpoint,
+            docs,
+            create_static_files_router(
+                path="/docs/assets", directories=[_ASSETS], include_in_schema=False
+            ),
+        ],
+        on_app_init=[auth.on_app_init],
+        middleware=[correlation_middleware(metrics)],
+        exception_handlers=exception_handlers,
+        dependencies={"conn": Provide(provide_transaction), **(dependencies or {})},
+        state=State(dict(state)),
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version=version,
+            description=description,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+        ),
+        request_max_body_size=1_000_000,
+        logging_config=None,  # procure_shared.logs configures JSON logs for the process
+        debug=debug,
+    )

@@ -1,0 +1,126 @@
+"""Bearer tokens (JWT) with ``sub``, ``roles`` and ``buyer``; audience, issuer and expiry are
+checked. Roles, per the architecture: viewer, commercial, ops, admin (admin may do everything,
+for every buyer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTAuth, Token
+from litestar.types import Guard
+
+from procure_shared.audit import Actor
+
+__all__ = ["PUBLIC_PATHS", "Principal", "Role", "issue_token", "jwt_auth", "requires"]
+
+# Paths that need no token: probes, metrics, the API documents and their UI.
+PUBLIC_PATHS = ["^/health/", "^/metrics$", "^/schema", "^/docs"]
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    COMMERCIAL = "commercial"
+    OPS = "ops"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    roles: frozenset[Role]
+    buyer: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        return self.is_admin or any(r in self.roles for r in roles)
+
+    def as_actor(self) -> Actor:
+        return Actor(id=self.sub, roles=tuple(sorted(self.roles)), buyer_id=self.buyer)
+
+
+def principal_from_token(token: Token) -> Principal | None:
+    raw_roles = token.extras.get("roles")
+    if not isinstance(raw_roles, list) or not raw_roles:
+        return None
+    try:
+        roles = frozenset(Role(r) for r in raw_roles)
+    except ValueError:
+        return None
+    buyer = token.extras.get("buyer")
+    if buyer is not None and not isinstance(buyer, str):
+        return None
+    if buyer is None and Role.ADMIN not in roles:
+        return None  # every non-admin acts for a buyer
+    return Principal(sub=token.sub, roles=roles, buyer=buyer)
+
+
+async def _retrieve(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = principal_from_token(token)
+    if principal is None:
+        raise NotAuthorizedException("the token carries no valid roles or buyer")
+    return principal
+
+
+def jwt_auth(*, secret: str, issuer: str, audience: str) -> JWTAuth[Principal, Token]:
+    return JWTAuth[Principal, Token](
+        token_secret=secret,
+        retrieve_user_handler=_retrieve,
+        accepted_audiences=[audience],
+        accepted_issuers=[issuer],
+        require_claims=["exp", "sub", "iss", "aud"],
+        verify_expiry=True,
+        exclude=PUBLIC_PATHS,
+        description="A Procure bearer token (`procure token` makes development tokens).",
+    )
+
+
+def issue_token(
+    *,
+    secret: str,
+    issuer: str,
+    audience: str,
+    sub: str,
+    roles: Iterable[Role],
+    buyer: str | None,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    # Token expiry is checked against real time by the JWT library, never the demo clock.
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "iss": issuer,
+        "aud": audience,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+        "roles": sorted(Role(r).value for r in roles),
+    }
+    if buyer is not None:
+        claims["buyer"] = buyer
+    # Top-level claims, as any issuer would write them (Litestar's Token nests extras).
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def requires(*roles: Role) -> Guard:
+    """A guard: the token must carry one of ``roles`` (admin always passes)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.user
+        if not isinstance(principal, Principal):
+            raise NotAuthorizedException("a bearer token is required")
+        if not principal.has_any(roles):
+            wanted = ", ".join(r.value for r in roles)
+            raise PermissionDeniedException(f"this needs one of the roles: {wanted} (or admin)")
+
+    return guard

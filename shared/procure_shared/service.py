@@ -1,0 +1,239 @@
+"""The composition root of a service process.
+
+``python -m procure_<name>`` runs its HTTP API, its outbox relay and its consumers in one event
+loop (``--role`` runs one of them); ``python -m procure_<name> migrate`` applies its migrations.
+Settings are read from the environment here and nowhere else, then passed down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+import uvloop
+from litestar import Litestar
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
+
+from procure_shared.aio import sleep_or_stop
+from procure_shared.clock import Clock, clock_from_settings
+from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.http.app import create_service_app
+from procure_shared.http.observability import StatsCollector
+from procure_shared.logs import configure_logging
+from procure_shared.messaging import NatsState, connect_nats, ensure_streams
+from procure_shared.migrations import migrate
+from procure_shared.outbox import Relay
+from procure_shared.postgres import Pool, create_pool
+from procure_shared.settings import Settings, SettingsError, settings_from_env
+
+__all__ = ["ROLES", "Runtime", "ServiceDefinition", "build_app", "main", "serve"]
+
+log = logging.getLogger("procure.service")
+ROLES = ("all", "http", "relay", "consumers")
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    version: str
+    migrations: Path | None
+    routes: Callable[[], Sequence[ControllerRouterHandler]] = lambda: ()
+    consumers: Callable[[], Sequence[ConsumerSpec]] = lambda: ()
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; built once in ``serve`` and passed down."""
+
+    settings: Settings
+    clock: Clock
+    pool: Pool
+    nats: Client
+    js: JetStreamContext
+    nats_state: NatsState
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    relay: Relay | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+
+    async def database_check(self) -> str | None:
+        async with self.pool.acquire(timeout=1.5) as conn:
+            await conn.fetchval("SELECT 1")
+        return None
+
+    async def nats_check(self) -> str | None:
+        if self.nats_state.connected and self.nats.is_connected:
+            return None
+        return f"disconnected ({self.nats_state.last_error or 'reconnecting'})"
+
+    def figures(self) -> dict[str, tuple[str, dict[str, str], float]]:
+        """Live figures for ``/metrics``: name -> (help, labels, value)."""
+        rows: list[tuple[str, str, float, dict[str, str]]] = [
+            ("nats_connected", "1 while connected to NATS.", self.nats_state.connected, {}),
+            ("nats_reconnects", "Reconnections to NATS.", self.nats_state.reconnects, {}),
+            ("db_pool_size", "Connections in the pool.", self.pool.get_size(), {}),
+            ("db_pool_idle", "Idle connections in the pool.", self.pool.get_idle_size(), {}),
+        ]
+        if self.relay is not None:
+            r = self.relay.stats
+            rows += [
+                ("relay_active", "1 while this relay holds the lead.", r.active, {}),
+                ("relay_published", "Events the relay published.", r.published, {}),
+                ("relay_duplicates", "Publishes JetStream already had.", r.duplicates, {}),
+                ("relay_failures", "Publishes that failed and wait for a retry.", r.failures, {}),
+            ]
+        for consumer in self.consumers:
+            c, labels = consumer.stats, {"consumer": consumer.spec.name}
+            rows += [
+                ("consumer_applied", "Events applied.", c.applied, labels),
+                ("consumer_duplicates", "Repeated events skipped.", c.duplicates, labels),
+                ("consumer_gaps", "Events put back until their predecessor.", c.gaps, labels),
+                ("consumer_errors", "Handler errors (retried).", c.errors, labels),
+                ("consumer_terminated", "Undecodable messages terminated.", c.terminated, labels),
+            ]
+        return {
+            f"procure_{name}{{{','.join(labels.values())}}}": (text, labels, float(value))
+            for name, text, value, labels in rows
+        }
+
+
+def build_app(definition: ServiceDefinition, runtime: Runtime) -> Litestar:
+    return create_service_app(
+        settings=runtime.settings,
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        route_handlers=definition.routes(),
+        checks={"database": runtime.database_check, "nats": runtime.nats_check},
+        registry=runtime.registry,
+        state={"pool": runtime.pool, "clock": runtime.clock, "runtime": runtime},
+    )
+
+
+async def _retry(what: str, attempt: Callable[[], object], stop: asyncio.Event) -> object:
+    """Connect at start-up even when a server is not up yet: retry until it is."""
+    delay = 0.2
+    while True:
+        try:
+            return await attempt()  # type: ignore[misc]
+        except Exception as exc:
+            log.warning(f"{what} not reachable yet", extra={"error": str(exc)})
+            if await sleep_or_stop(stop, delay):
+                raise
+            delay = min(delay * 2, 5.0)
+
+
+class _Server(uvicorn.Server):
+    # The process handles signals itself and stops every role in order.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(definition: ServiceDefinition, settings: Settings, role: str = "all") -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    state = NatsState(name=f"procure-{definition.name}")
+    pool: Pool = await _retry(  # type: ignore[assignment]
+        "PostgreSQL", lambda: create_pool(settings.database_url, size=settings.pool_size), stop
+    )
+    nc: Client = await _retry("NATS", lambda: connect_nats(settings.nats_url, state), stop)  # type: ignore[assignment]
+    js = nc.jetstream()
+    await _retry("JetStream", lambda: ensure_streams(js, settings.stream_replicas), stop)
+    runtime = Runtime(
+        settings=settings,
+        clock=clock_from_settings(settings.clock_start, settings.clock_rate),
+        pool=pool,
+        nats=nc,
+        js=js,
+        nats_state=state,
+    )
+    runtime.registry.register(StatsCollector(runtime.figures))
+    tasks: list[asyncio.Task[None]] = []
+    server: _Server | None = None
+    try:
+        if role in ("all", "relay"):
+            runtime.relay = Relay(
+                service=definition.name,
+                dsn=settings.database_url,
+                pool=pool,
+                js=js,
+                batch_size=settings.relay_batch_size,
+                poll_interval=settings.relay_poll_interval,
+            )
+            tasks.append(asyncio.create_task(runtime.relay.run(stop)))
+        if role in ("all", "consumers"):
+            specs = definition.consumers()
+            runtime.consumers = [Consumer(spec, pool=pool, js=js) for spec in specs]
+            tasks += [asyncio.create_task(c.run(stop)) for c in runtime.consumers]
+            if specs:
+                recorder = DeadLetterRecorder(
+                    service=definition.name,
+                    consumers=[(s.stream, s.name) for s in specs],
+                    pool=pool,
+                    js=js,
+                )
+                tasks.append(asyncio.create_task(recorder.run(stop)))
+        if role in ("all", "http"):
+            config = uvicorn.Config(
+                build_app(definition, runtime),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=3,
+                lifespan="on",
+            )
+            server = _Server(config)
+            tasks.append(asyncio.create_task(server.serve()))
+        log.info("service started", extra={"service": definition.name, "role": role})
+        await stop.wait()
+    finally:
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.wait(tasks, timeout=6) if tasks else None
+        for task in tasks:
+            task.cancel()
+        state.closing = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), timeout=2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pool.close(), timeout=2)
+        log.info("service stopped", extra={"service": definition.name})
+
+
+def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m procure_{definition.name}")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("serve", help="run the service (the default)")
+    run.add_argument("--role", choices=ROLES, default="all")
+    sub.add_parser("migrate", help="create the database if needed and apply its migrations")
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_env(definition.name, os.environ)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    configure_logging(definition.name, settings.log_level)
+    if args.command == "migrate":
+        output = asyncio.run(migrate(settings.database_url, definition.migrations))
+        log.info("migrations applied", extra={"dbmate": output.strip()})
+        return 0
+    uvloop.run(serve(definition, settings, getattr(args, "role", "all")))
+    return 0
