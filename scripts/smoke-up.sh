@@ -25,14 +25,18 @@ start_up() {  # start `make up` in its own process group; wait for the summary
     (cd "$clone" && setsid make up >>"$log" 2>&1) &
     group=$!
     local deadline=$((SECONDS + ${1:-300}))
-    until grep -q "Ctrl-C stops everything" "$log"; do
+    # Ready when every service answers /health/ready and the summary is printed.
+    until grep -q "Procure is running" "$log" && ready_all; do
         if ! kill -0 "$group" 2>/dev/null || [ $SECONDS -gt $deadline ]; then
             echo "make up did not reach ready:"; tail -50 "$log"; exit 1
         fi
         sleep 0.5
     done
+}
+
+ready_all() {
     for port in 18101 18102 18103; do
-        curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "port $port not ready"; exit 1; }
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null || return 1
     done
 }
 

@@ -303,7 +303,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             stack.start_service(service, envs[service])
         stack.wait_ready()
         print_summary(console, config, development_tokens(secret))
-        console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything")
+        console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
         while not stopping:
             crashed = stack.crashed()
             if crashed:
