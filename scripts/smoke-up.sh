@@ -22,7 +22,9 @@ trap cleanup EXIT
 
 start_up() {  # start `make up` in its own process group; wait for the summary
     : > "$log"
-    (cd "$clone" && setsid make up >>"$log" 2>&1) &
+    # setsid execs in place (a background job is no group leader): $! leads the new group,
+    # like a terminal's foreground job that Ctrl-C reaches.
+    setsid bash -c 'cd "$0" && exec make up' "$clone" >>"$log" 2>&1 &
     group=$!
     local deadline=$((SECONDS + ${1:-300}))
     # Ready when every service answers /health/ready and the summary is printed.

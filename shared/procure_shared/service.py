@@ -69,6 +69,9 @@ class Runtime:
     relay: Relay | None = None
     consumers: list[Consumer] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.registry.register(StatsCollector(self.figures))
+
     async def database_check(self) -> str | None:
         async with self.pool.acquire(timeout=1.5) as conn:
             await conn.fetchval("SELECT 1")
@@ -164,7 +167,6 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
         js=js,
         nats_state=state,
     )
-    runtime.registry.register(StatsCollector(runtime.figures))
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     try:

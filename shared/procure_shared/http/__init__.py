@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the services."""
 
-from procure_shared.http.app import create_service_app, provide_transaction
+from procure_shared.http.app import Transaction, create_service_app, provide_transaction
 from procure_shared.http.auth import Principal, Role, issue_token, requires
 from procure_shared.http.problems import (
     PROBLEM_JSON,
@@ -17,6 +17,7 @@ __all__ = [
     "ProblemDetails",
     "ProblemException",
     "Role",
+    "Transaction",
     "create_service_app",
     "issue_token",
     "problem_responses",

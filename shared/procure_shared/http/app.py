@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import swagger_ui_bundle
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -26,7 +26,7 @@ from procure_shared.http.problems import exception_handlers
 from procure_shared.postgres import Connection, Pool
 from procure_shared.settings import Settings
 
-__all__ = ["create_service_app", "provide_transaction"]
+__all__ = ["Transaction", "create_service_app", "provide_transaction"]
 
 _ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -42,6 +42,14 @@ window.ui = SwaggerUIBundle({{url: "/schema/openapi.json", dom_id: "#swagger-ui"
   persistAuthorization: true}});
 </script></body></html>
 """
+
+
+# Annotate a handler's ``conn`` parameter with this to get the request's transaction. Litestar
+# cannot model the union of connection types, so at runtime the marker carries ``Any``.
+if TYPE_CHECKING:
+    Transaction: TypeAlias = Connection
+else:
+    Transaction = NamedDependency[Any]
 
 
 async def provide_transaction(state: State) -> AsyncIterator[Connection]:

@@ -131,10 +131,12 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _respond(
         request,
         ProblemDetails(
-            title=HTTPStatus(status).phrase,
+            # Every body that does not decode reads the same, whichever layer noticed it.
+            title="Invalid request" if status == 400 else HTTPStatus(status).phrase,
             status=status,
             detail=exc.detail or HTTPStatus(status).description,
             instance=request.url.path,
+            errors=_field_errors(exc.extra) if status == 400 else None,
             correlation_id=correlation_id.get(),
         ),
         dict(exc.headers) if exc.headers else None,

@@ -1,0 +1,234 @@
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from procure_shared.clock import FixedClock
+from procure_shared.http import Role, issue_token
+from procure_shared.messaging import NatsState
+from procure_shared.postgres import Pool
+from procure_shared.service import Runtime, ServiceDefinition, build_app
+from procure_shared.settings import Settings
+from tests.support.things import CREATE_THINGS, ThingsController
+
+SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused")
+NOW = datetime(2022, 9, 1, 9, 0, tzinfo=UTC)
+
+
+def token(*roles: Role, buyer: str | None = "dfe", **overrides: Any) -> str:
+    options: dict[str, Any] = {
+        "secret": SETTINGS.jwt_secret,
+        "issuer": SETTINGS.jwt_issuer,
+        "audience": SETTINGS.jwt_audience,
+        "sub": "alice",
+        "roles": roles,
+        "buyer": buyer,
+    } | overrides
+    return issue_token(**options)
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+@pytest.fixture
+def runtime(pool: Pool, nc: Client, js: JetStreamContext) -> Runtime:
+    state = NatsState(name="tests", connected=True)
+    return Runtime(
+        settings=SETTINGS, clock=FixedClock(NOW), pool=pool, nats=nc, js=js, nats_state=state
+    )
+
+
+@pytest.fixture
+async def client(pool: Pool, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with pool.acquire() as conn:
+        await conn.execute(CREATE_THINGS)
+    definition = ServiceDefinition(
+        name="tests",
+        title="Tests",
+        description="A test service",
+        version="0",
+        migrations=None,
+        routes=lambda: [ThingsController],
+    )
+    # The app runs on the test's own event loop, like the pool it shares.
+    transport = httpx.ASGITransport(app=build_app(definition, runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def rows(pool: Pool, sql: str) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(sql)]
+
+
+async def test_a_change_commits_with_its_audit_row_and_its_event_carrying_the_correlation_id(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    answer = await client.post(
+        "/v1/things",
+        json={"name": "Lot 1: academic mentors"},
+        headers=bearer(token(Role.COMMERCIAL)) | {"X-Correlation-Id": "req-42"},
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["x-correlation-id"] == "req-42"
+    thing = answer.json()
+    audit = await rows(pool, "SELECT * FROM audit_log")
+    assert [(a["actor"], a["action"], a["resource_id"], a["buyer_id"]) for a in audit] == [
+        ("alice", "thing.created", thing["id"], "dfe")
+    ]
+    assert audit[0]["before"] is None
+    assert audit[0]["after"]["name"] == "Lot 1: academic mentors"
+    assert audit[0]["occurred_at"] == NOW
+    assert audit[0]["correlation_id"] == "req-42"
+    events = await rows(pool, "SELECT subject, aggregate_id, headers FROM outbox")
+    assert events == [
+        {
+            "subject": "tests.thing.changed",
+            "aggregate_id": thing["id"],
+            "headers": {"Procure-Correlation-Id": "req-42"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "x", "colour": "red"}', "colour"),
+        (b'{"name": 7}', "name"),
+        (b'{"name": ""}', "name"),
+        (b'{"name": "x", "estimatedValue": 7987500.0}', "estimatedValue"),
+        (b"{not json", None),
+    ],
+)
+async def test_bad_input_gets_a_400_problem_naming_the_field_and_changes_nothing(
+    client: httpx.AsyncClient, pool: Pool, body: bytes, field: str | None
+) -> None:
+    answer = await client.post(
+        "/v1/things",
+        content=body,
+        headers=bearer(token(Role.COMMERCIAL)) | {"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["status"] == 400
+    assert problem["title"] == "Invalid request"
+    if field is not None:
+        assert field in str(problem), problem
+    assert await rows(pool, "SELECT * FROM things") == []
+    assert await rows(pool, "SELECT * FROM audit_log") == []
+    assert await rows(pool, "SELECT * FROM outbox") == []
+
+
+async def test_a_role_that_may_not_change_things_gets_a_403_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post("/v1/things", json={"name": "x"}, headers=bearer(token(Role.VIEWER)))
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "commercial" in answer.json()["detail"]
+
+
+def forged(**claims: Any) -> str:
+    base = {
+        "sub": "mallory",
+        "iss": SETTINGS.jwt_issuer,
+        "aud": SETTINGS.jwt_audience,
+        "exp": int((datetime.now(UTC) + timedelta(hours=1)).timestamp()),
+        "roles": ["admin"],
+    }
+    return jwt.encode(base | claims, SETTINGS.jwt_secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        pytest.param(None, id="no token"),
+        pytest.param(forged(exp=int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())), id="expired"),
+        pytest.param(forged(aud="someone-else"), id="wrong audience"),
+        pytest.param(forged(iss="someone-else"), id="wrong issuer"),
+        pytest.param(forged()[:-4] + "AAAA", id="tampered signature"),
+        pytest.param(
+            jwt.encode({"sub": "m", "roles": ["admin"]}, None, algorithm="none"), id="alg none"
+        ),
+        pytest.param(forged(roles=["superuser"]), id="unknown role"),
+        pytest.param(forged(roles=["viewer"]), id="no buyer"),
+    ],
+)
+async def test_a_missing_or_invalid_token_gets_a_401_problem(
+    client: httpx.AsyncClient, credential: str | None
+) -> None:
+    headers = bearer(credential) if credential else {}
+    answer = await client.get("/v1/things/6f1c2b8e-4b1a-4c53-9d7e-000000000001", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_another_buyers_resource_is_a_404_and_admin_sees_every_buyer(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await client.post(
+        "/v1/things", json={"name": "x"}, headers=bearer(token(Role.COMMERCIAL))
+    )
+    path = f"/v1/things/{created.json()['id']}"
+    mine = await client.get(path, headers=bearer(token(Role.VIEWER)))
+    theirs = await client.get(path, headers=bearer(token(Role.VIEWER, buyer="dhsc")))
+    admin = await client.get(path, headers=bearer(token(Role.ADMIN, buyer=None)))
+    assert (mine.status_code, theirs.status_code, admin.status_code) == (200, 404, 200)
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_health_and_metrics_need_no_token_and_metrics_count_requests(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/health/live")).status_code == 200
+    ready = await client.get("/health/ready")
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "nats": "ok"}}
+    metrics = (await client.get("/metrics")).text
+    assert 'procure_http_requests_total{method="GET",route="/health/ready",status="200"} 1.0' in (
+        metrics
+    )
+    assert "procure_nats_connected 1.0" in metrics
+
+
+async def test_readiness_fails_while_nats_is_disconnected(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    runtime.nats_state.connected = False
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["nats"].startswith("disconnected")
+
+
+async def test_the_api_docs_are_served_without_any_outside_address(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("/schema/openapi.json", "")
+    asset = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["openapi"].startswith("3.1")
+    assert "/v1/things" in schema["paths"]
+
+
+async def test_an_unexpected_error_is_a_500_problem_without_internals(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("DROP TABLE things")
+    answer = await client.post(
+        "/v1/things", json={"name": "x"}, headers=bearer(token(Role.COMMERCIAL))
+    )
+    assert answer.status_code == 500
+    problem = answer.json()
+    assert problem["title"] == "Internal Server Error"
+    assert "things" not in problem["detail"]
+    assert problem["correlationId"] == answer.headers["x-correlation-id"]
