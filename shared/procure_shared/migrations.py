@@ -49,7 +49,8 @@ async def create_database(dsn: str) -> bool:
             return False
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
-        except asyncpg.DuplicateDatabaseError:
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+            # Another replica created it between our check and our CREATE.
             return False
         return True
     finally:
