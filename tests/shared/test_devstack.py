@@ -21,6 +21,7 @@ def test_postgres_comes_back_after_a_kill_9_of_the_postmaster_and_its_backends()
     server.start()
     try:
         asyncio.run(_write(server.url, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)"))
+        assert server.pid is not None
         backends = _children(server.pid)
         assert backends, "postgres should have background processes"
         # The whole tree dies at once, as in a crash; the pid file stays behind.
@@ -35,7 +36,7 @@ def test_postgres_comes_back_after_a_kill_9_of_the_postmaster_and_its_backends()
         server.stop()
 
 
-def _children(pid: int | None) -> list[int]:
+def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import swagger_ui_bundle
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Response, Router, get
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -86,9 +86,16 @@ def create_service_app(
     async def metrics_endpoint() -> Response[bytes]:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    def public_probes_and_docs(app_config: AppConfig) -> AppConfig:
+        # The JWT plugin documents every operation as secured; only the service's own routes
+        # are (the router below says so). Probes, metrics and docs answer without a token.
+        if app_config.openapi_config is not None:
+            app_config.openapi_config.security = None
+        return app_config
+
     return Litestar(
         route_handlers=[
-            *route_handlers,
+            Router(path="/", route_handlers=list(route_handlers), security=[{"BearerToken": []}]),
             *health_handlers(checks),
             metrics_endpoint,
             docs,
@@ -96,7 +103,7 @@ def create_service_app(
                 path="/docs/assets", directories=[_ASSETS], include_in_schema=False
             ),
         ],
-        on_app_init=[auth.on_app_init],
+        on_app_init=[auth.on_app_init, public_probes_and_docs],
         middleware=[correlation_middleware(metrics)],
         exception_handlers=exception_handlers,
         dependencies={"conn": Provide(provide_transaction), **(dependencies or {})},
@@ -107,11 +114,6 @@ def create_service_app(
             description=description,
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
-                }
-            ),
         ),
         request_max_body_size=1_000_000,
         logging_config=None,  # procure_shared.logs configures JSON logs for the process
