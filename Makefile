@@ -13,8 +13,11 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 MEMBERS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+# The AsyncAPI 3 JSON schema, from the npm registry, to validate our generated event document.
+ASYNCAPI_SPECS_VERSION := 6.11.1
+ASYNCAPI_SCHEMA := $(TOOLS)/npm/node_modules/@asyncapi/specs/schemas/3.0.0-without-$$id.json
 
-.PHONY: help install up test check lint fmt bench smoke-up clean
+.PHONY: help install up test check lint fmt docs bench smoke-up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +30,12 @@ $(VENV)/.synced: $(UV) $(MEMBERS)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.synced ## Install uv and the whole workspace (.venv)
+$(TOOLS)/npm/.installed: $(UV)
+	@command -v npm >/dev/null || { echo "npm is needed for the AsyncAPI schema (Debian: apt-get install npm)"; exit 1; }
+	npm install --no-audit --no-fund --silent --prefix $(TOOLS)/npm @asyncapi/specs@$(ASYNCAPI_SPECS_VERSION)
+	@touch $@
+
+install: $(VENV)/.synced $(TOOLS)/npm/.installed ## Install uv, the workspace (.venv) and tools
 
 up: install ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
 	$(BIN)/procure up
@@ -43,6 +51,10 @@ lint: install ## ruff, mypy --strict and import-linter
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services tests
 	$(BIN)/lint-imports
+	$(BIN)/procure asyncapi | $(BIN)/check-jsonschema --schemafile '$(ASYNCAPI_SCHEMA)' -
+
+docs: install ## Regenerate the generated documents (docs/events/asyncapi.json)
+	$(BIN)/procure asyncapi --out docs/events/asyncapi.json
 
 fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .

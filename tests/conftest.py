@@ -3,6 +3,7 @@ from a migrated template and freshly created streams, so no state leaks between 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -57,7 +58,15 @@ async def database(postgres: PostgresHandle, template_database: str) -> AsyncIte
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres.url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        for attempt in range(50):
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+                break
+            except asyncpg.ObjectInUseError:
+                # Autovacuum may be visiting the template for a moment.
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.1)
     finally:
         await admin.close()
     yield database_url(postgres.url, name)

@@ -3,18 +3,24 @@ and acts on data through their HTTP APIs."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from procure_shared.devstack.up import SERVICES, UpConfig, jwt_secret, run_up
+from procure_shared.events import CATALOGUE
+from procure_shared.events.asyncapi import asyncapi_document
 from procure_shared.http.auth import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET
 
 __all__ = ["app", "main"]
+
+__version__ = version("procure-shared")
 
 app = typer.Typer(help="Procure: tenders, contracts, delivery and alerts.", no_args_is_help=True)
 
@@ -78,6 +84,20 @@ def status(
             typer.echo(f"{service:14} unreachable ({exc})")
             failed = True
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def asyncapi(
+    out: Annotated[Path | None, typer.Option(help="write here instead of printing")] = None,
+) -> None:
+    """Print (or write) the AsyncAPI 3 document generated from the event catalogue."""
+    document = asyncapi_document(CATALOGUE, version=__version__)
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
 
 
 def main() -> None:
