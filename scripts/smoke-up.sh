@@ -50,6 +50,7 @@ echo "   ready after $((SECONDS - started)) s (including installation)"
 echo "2. kill -9 of everything"
 pids=$(cat "$clone/.procure/up.pids")
 kill -9 -- "-$group" 2>/dev/null || true
+wait "$group" 2>/dev/null || true  # reap it quietly
 for pid in $pids; do pkill -9 -s "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
 for pid in $pids; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
 test -f "$clone/.procure/up.pids" || { echo "expected a stale pid file after the crash"; exit 1; }

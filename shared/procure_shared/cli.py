@@ -102,3 +102,7 @@ def asyncapi(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import asyncpg
+
+from procure_shared.devstack import free_port
+from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
+from tests.support.wait import eventually, holds
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
+    postgres: PostgresHandle, nats_handle: NatsHandle
+) -> None:
+    checkout = scratch_dir("procure-up-")
+    (checkout / "services").mkdir()
+    (checkout / "pyproject.toml").write_text("")
+    base = free_port()
+    ports = [base, base + 1, base + 2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROCURE_", "DATABASE_"))}
+    env |= {
+        "PROCURE_POSTGRES_URL": postgres.url,
+        "NATS_URL": nats_handle.url,
+        "PROCURE_DEV_HTTP_PORT": str(base),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "procure_shared.cli", "up"],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        await eventually(
+            lambda: holds(all(ready(p) for p in ports)), within=90, what="three services ready"
+        )
+        pids = (checkout / ".procure" / "up.pids").read_text().split()
+        assert len(pids) == 4, "procure up and three services: no embedded server"
+        assert not (checkout / ".procure" / "postgres").exists()
+        assert not (checkout / ".procure" / "jetstream").exists()
+        conn = await asyncpg.connect(postgres.url)
+        try:
+            names = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+        finally:
+            await conn.close()
+        assert {"procure_contracts", "procure_providers", "procure_notifications"} <= names
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+        assert time.monotonic() - started < 10
+        assert process.returncode == 0, output.decode()[-2000:]
+        assert not any(ready(p) for p in ports)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        pids_file = checkout / ".procure" / "up.pids"
+        for pid in pids_file.read_text().split() if pids_file.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
