@@ -1,5 +1,6 @@
 import base64
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -64,6 +65,10 @@ async def client(pool: Pool, runtime: Runtime) -> AsyncIterator[httpx.AsyncClien
         yield http
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    return headers | {"Idempotency-Key": str(uuid.uuid4())}
+
+
 async def rows(pool: Pool, sql: str) -> list[dict[str, Any]]:
     async with pool.acquire() as conn:
         return [dict(r) for r in await conn.fetch(sql)]
@@ -75,7 +80,7 @@ async def test_a_change_commits_with_its_audit_row_and_its_event_carrying_the_co
     answer = await client.post(
         "/v1/things",
         json={"name": "Lot 1: academic mentors"},
-        headers=bearer(token(Role.COMMERCIAL)) | {"X-Correlation-Id": "req-42"},
+        headers=keyed(bearer(token(Role.COMMERCIAL)) | {"X-Correlation-Id": "req-42"}),
     )
     assert answer.status_code == 201, answer.text
     assert answer.headers["x-correlation-id"] == "req-42"
@@ -114,7 +119,7 @@ async def test_bad_input_gets_a_400_problem_naming_the_field_and_changes_nothing
     answer = await client.post(
         "/v1/things",
         content=body,
-        headers=bearer(token(Role.COMMERCIAL)) | {"Content-Type": "application/json"},
+        headers=keyed(bearer(token(Role.COMMERCIAL)) | {"Content-Type": "application/json"}),
     )
     assert answer.status_code == 400
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -131,7 +136,9 @@ async def test_bad_input_gets_a_400_problem_naming_the_field_and_changes_nothing
 async def test_a_role_that_may_not_change_things_gets_a_403_problem(
     client: httpx.AsyncClient,
 ) -> None:
-    answer = await client.post("/v1/things", json={"name": "x"}, headers=bearer(token(Role.VIEWER)))
+    answer = await client.post(
+        "/v1/things", json={"name": "x"}, headers=keyed(bearer(token(Role.VIEWER)))
+    )
     assert answer.status_code == 403
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "commercial" in answer.json()["detail"]
@@ -185,7 +192,7 @@ async def test_another_buyers_resource_is_a_404_and_admin_sees_every_buyer(
     client: httpx.AsyncClient,
 ) -> None:
     created = await client.post(
-        "/v1/things", json={"name": "x"}, headers=bearer(token(Role.COMMERCIAL))
+        "/v1/things", json={"name": "x"}, headers=keyed(bearer(token(Role.COMMERCIAL)))
     )
     path = f"/v1/things/{created.json()['id']}"
     mine = await client.get(path, headers=bearer(token(Role.VIEWER)))
@@ -236,7 +243,7 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals(
     async with pool.acquire() as conn:
         await conn.execute("DROP TABLE things")
     answer = await client.post(
-        "/v1/things", json={"name": "x"}, headers=bearer(token(Role.COMMERCIAL))
+        "/v1/things", json={"name": "x"}, headers=keyed(bearer(token(Role.COMMERCIAL)))
     )
     assert answer.status_code == 500
     problem = answer.json()

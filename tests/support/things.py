@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
@@ -23,6 +23,13 @@ from procure_shared.http import (
     Transaction,
     problem_responses,
     requires,
+)
+from procure_shared.http.preconditions import (
+    IdempotencyKey,
+    IfMatch,
+    etag,
+    expected_version,
+    idempotent,
 )
 from procure_shared.logs import correlation_id
 from tests.support.producer import ThingChanged
@@ -40,6 +47,10 @@ class ThingCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     estimated_value: Annotated[str, msgspec.Meta(pattern=r"^\d+\.\d{2}$")] | None = None
 
 
+class ThingRename(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class Thing(msgspec.Struct, rename="camel"):
     id: str
     buyer_id: str
@@ -52,16 +63,34 @@ class ThingsController(Controller):
     path = "/v1/things"
     tags = ["things"]
 
-    @post(guards=[requires(Role.COMMERCIAL)], responses=problem_responses(400, 401, 403))
+    @post(
+        guards=[requires(Role.COMMERCIAL)],
+        responses=problem_responses(400, 401, 403, 409, 422),
+        status_code=201,
+    )
     async def create(
         self,
         data: JSONBody[ThingCreate],
         conn: Transaction,
         state: State,
         request: Request[Any, Any, Any],
-    ) -> Thing:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
         principal: Principal = request.user
         clock: Clock = state.clock
+        return await idempotent(
+            conn,
+            request,
+            owner=principal.sub,
+            key=idempotency_key,
+            now=clock.now(),
+            create=lambda: self._create(data, conn, principal, clock),
+            headers=lambda thing: {"ETag": etag(thing.version)},
+        )
+
+    async def _create(
+        self, data: ThingCreate, conn: Transaction, principal: Principal, clock: Clock
+    ) -> Thing:
         if principal.buyer is None:
             raise ProblemException(422, "an admin must name the buyer (not supported here)")
         thing = Thing(
@@ -104,6 +133,41 @@ class ThingsController(Controller):
         )
         return thing
 
+    @patch(
+        "/{thing_id:uuid}",
+        guards=[requires(Role.COMMERCIAL)],
+        responses=problem_responses(400, 401, 403, 404, 412, 428),
+    )
+    async def rename(
+        self,
+        thing_id: FromPath[uuid.UUID],
+        data: JSONBody[ThingRename],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Thing]:
+        principal: Principal = request.user
+        version = expected_version(if_match)
+        row = await conn.fetchrow(
+            "UPDATE things SET name = $3, version = version + 1"
+            " WHERE id = $1 AND buyer_id = $2 AND version = $4 RETURNING *",
+            thing_id,
+            principal.buyer,
+            data.name,
+            version,
+        )
+        if row is None:
+            exists = await conn.fetchval(
+                "SELECT version FROM things WHERE id = $1 AND buyer_id = $2",
+                thing_id,
+                principal.buyer,
+            )
+            if exists is None:
+                raise ProblemException(404, f"no thing {thing_id}")
+            raise ProblemException(412, f"thing {thing_id} is at version {exists}, not {version}")
+        thing = _thing(row)
+        return Response(thing, headers={"ETag": etag(thing.version)})
+
     @get(
         "/{thing_id:uuid}",
         guards=[requires(Role.VIEWER)],
@@ -120,10 +184,14 @@ class ThingsController(Controller):
         )
         if row is None:
             raise ProblemException(404, f"no thing {thing_id}")
-        return Thing(
-            id=str(row["id"]),
-            buyer_id=row["buyer_id"],
-            name=row["name"],
-            version=row["version"],
-            created_at=row["created_at"],
-        )
+        return _thing(row)
+
+
+def _thing(row: Any) -> Thing:
+    return Thing(
+        id=str(row["id"]),
+        buyer_id=row["buyer_id"],
+        name=row["name"],
+        version=row["version"],
+        created_at=row["created_at"],
+    )

@@ -32,6 +32,15 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# commercial and ops may do what a viewer may, plus their own; admin may do everything.
+_IMPLIED: dict[Role, frozenset[Role]] = {
+    Role.VIEWER: frozenset({Role.VIEWER}),
+    Role.COMMERCIAL: frozenset({Role.COMMERCIAL, Role.VIEWER}),
+    Role.OPS: frozenset({Role.OPS, Role.VIEWER}),
+    Role.ADMIN: frozenset(Role),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     sub: str
@@ -43,7 +52,8 @@ class Principal:
         return Role.ADMIN in self.roles
 
     def has_any(self, roles: Iterable[Role]) -> bool:
-        return self.is_admin or any(r in self.roles for r in roles)
+        effective = frozenset().union(*(_IMPLIED[r] for r in self.roles))
+        return any(r in effective for r in roles)
 
     def as_actor(self) -> Actor:
         return Actor(id=self.sub, roles=tuple(sorted(self.roles)), buyer_id=self.buyer)
