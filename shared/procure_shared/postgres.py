@@ -76,5 +76,8 @@ def is_connection_error(exc: BaseException) -> bool:
             asyncpg.AdminShutdownError,
             asyncpg.CrashShutdownError,
             asyncpg.exceptions.ConnectionDoesNotExistError,
+            # What asyncpg raises when the connection breaks in the middle of an operation
+            # (seen when PostgreSQL is killed during a write burst).
+            asyncpg.exceptions.InternalClientError,
         ),
     )
