@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import signal
 import subprocess
@@ -80,6 +81,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    # Failures are forced here by the hundred: log only what is worse.
+    logging.basicConfig(level=logging.ERROR)
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=["relay", "consumer"])
     parser.add_argument("--dsn", required=True)
