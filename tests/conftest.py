@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import nats
@@ -100,3 +100,14 @@ async def js(nc: Client) -> JetStreamContext:
         await context.delete_stream(info.config.name)
     await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
     return context
+
+
+@pytest.fixture
+def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Print a test's figures in every run's output (past pytest's capture)."""
+
+    def emit(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n  {line}")
+
+    return emit

@@ -6,6 +6,7 @@ import asyncio
 import random
 import signal
 import time
+from collections.abc import Callable
 
 import pytest
 from nats.js import JetStreamContext
@@ -29,7 +30,11 @@ async def scalar(pool: Pool, sql: str) -> int:
 
 @pytest.mark.slow
 async def test_each_aggregates_events_are_applied_strictly_in_order_by_two_consumer_processes(
-    database: str, pool: Pool, js: JetStreamContext, nats_handle: NatsHandle
+    database: str,
+    pool: Pool,
+    js: JetStreamContext,
+    nats_handle: NatsHandle,
+    report: Callable[[str], None],
 ) -> None:
     await create_effects(pool)
     # Interleave the aggregates and shuffle within a window, so that arrival order differs from
@@ -71,8 +76,8 @@ async def test_each_aggregates_events_are_applied_strictly_in_order_by_two_consu
     info = await js.consumer_info("TESTS", "tests__effects")
     assert info.delivered.consumer_seq is not None
     redeliveries = info.delivered.consumer_seq - AGGREGATES * EVENTS_EACH
-    print(
-        f"\norder: {AGGREGATES} aggregates x {EVENTS_EACH} events, two consumer processes, "
+    report(
+        f"order: {AGGREGATES} aggregates x {EVENTS_EACH} events, two consumer processes, "
         f"random delays up to 5 ms, every 97th handling failed once; {distinct} distinct effects, "
         f"{redeliveries} redeliveries, {len(out_of_order)} aggregates out of order; "
         f"{time.monotonic() - started:.0f} s"

@@ -7,7 +7,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import nats
@@ -62,7 +62,7 @@ async def scalar(pool: Pool, sql: str) -> int:
 
 @pytest.mark.slow
 async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nats_outage(
-    database: str, pool: Pool
+    database: str, pool: Pool, report: Callable[[str], None]
 ) -> None:
     await create_effects(pool)
     started = time.monotonic()
@@ -123,8 +123,8 @@ async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nat
     distinct = await scalar(pool, "SELECT count(DISTINCT event_id) FROM effects")
     unpublished = await count_unpublished(pool)
     duplicate_acks = await scalar(pool, "SELECT count(*) FROM outbox WHERE acked_duplicate")
-    print(
-        f"\noutbox under faults: {EVENTS} events, {WRITERS} writers, {kills} relay kills, "
+    report(
+        f"outbox under faults: {EVENTS} events, {WRITERS} writers, {kills} relay kills, "
         f"NATS down 10 s with {backlog_at_outage} events waiting; {effects} effects "
         f"({distinct} distinct), {unpublished} unpublished, {duplicate_acks} re-published events "
         f"JetStream already had, {consumer.stats.duplicates} duplicate deliveries skipped; "

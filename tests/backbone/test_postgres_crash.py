@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 
 import nats
 import pytest
@@ -60,6 +61,7 @@ async def count(pool: Pool, sql: str) -> int:
 @pytest.mark.slow
 async def test_every_acknowledged_write_survives_a_postgres_crash_and_flows_on_without_restarts(
     nats_handle: NatsHandle,
+    report: Callable[[str], None],
 ) -> None:
     with embedded_postgres() as server:
         dsn = server.dsn(f"crash_{uuid.uuid4().hex[:8]}")
@@ -125,8 +127,8 @@ async def test_every_acknowledged_write_survives_a_postgres_crash_and_flows_on_w
             await asyncio.wait_for(asyncio.gather(*workers), timeout=15)
             await client.close()
             await pool.close()
-    print(
-        f"\npostgres crash: {attempts} write attempts, {expected} acknowledged "
+    report(
+        f"postgres crash: {attempts} write attempts, {expected} acknowledged "
         f"({before_crash} before the kill), {len(in_outbox)} in the outbox, {len(applied)} "
         f"applied, {letters} dead letters, {redeliveries} redeliveries, "
         f"{consumer.stats.errors} handler errors, {consumer.stats.applied} applied by one consumer "
