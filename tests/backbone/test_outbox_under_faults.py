@@ -14,11 +14,11 @@ import nats
 import pytest
 
 from procure_shared import outbox
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.consumer import Consumer
 from procure_shared.postgres import Pool
-from tests.support.effects import create_effects, record_effect
+from tests.support.effects import create_effects, effects_consumer
 from tests.support.processes import spawn
-from tests.support.producer import EVENT_TYPE, TEST_STREAM, count_unpublished, thing_event
+from tests.support.producer import count_unpublished, thing_event
 from tests.support.servers import embedded_nats
 from tests.support.wait import eventually
 
@@ -70,14 +70,7 @@ async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nat
         client = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         js = client.jetstream()
         consumer = Consumer(
-            ConsumerSpec(
-                name="tests__effects",
-                stream=TEST_STREAM.name,
-                filter_subjects=("tests.>",),
-                handlers={EVENT_TYPE: record_effect},
-                gap_delay=0.05,
-                max_deliver=100,
-            ),
+            effects_consumer(max_deliver=100),
             pool=pool,
             js=js,
         )

@@ -14,14 +14,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from procure_shared import outbox
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.consumer import Consumer
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool, is_connection_error
-from tests.support.effects import CREATE_EFFECTS, record_effect
-from tests.support.producer import EVENT_TYPE, TEST_STREAM, thing_event
+from tests.support.effects import CREATE_EFFECTS, effects_consumer
+from tests.support.producer import TEST_STREAM, thing_event
 from tests.support.servers import NatsHandle, embedded_postgres
 from tests.support.wait import eventually
 
@@ -77,14 +77,7 @@ async def test_every_acknowledged_write_survives_a_postgres_crash_and_flows_on_w
         await ensure_streams(js, streams=(TEST_STREAM, DEAD_LETTER_STREAM))
         relay = Relay(service="tests", dsn=dsn, pool=pool, js=js, poll_interval=0.2)
         consumer = Consumer(
-            ConsumerSpec(
-                name="tests__effects",
-                stream=TEST_STREAM.name,
-                filter_subjects=("tests.>",),
-                handlers={EVENT_TYPE: record_effect},
-                gap_delay=0.05,
-                max_deliver=5,
-            ),
+            effects_consumer(max_deliver=5),
             pool=pool,
             js=js,
         )

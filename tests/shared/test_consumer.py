@@ -7,30 +7,19 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.consumer import Consumer
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.events import Envelope, encode_envelope
 from procure_shared.postgres import Connection, Pool
 from tests.support.effects import (
     create_effects,
     effect_count,
+    effects_consumer,
     record_effect,
     versions_in_applied_order,
 )
 from tests.support.producer import EVENT_TYPE, TEST_STREAM, thing_event
 from tests.support.wait import equals, eventually, holds
-
-
-def spec(**options: Any) -> ConsumerSpec:
-    defaults: dict[str, Any] = {
-        "name": "tests__effects",
-        "stream": TEST_STREAM.name,
-        "filter_subjects": ("tests.>",),
-        "handlers": {EVENT_TYPE: record_effect},
-        "gap_delay": 0.05,
-        "error_delay": 0.05,
-    }
-    return ConsumerSpec(**(defaults | options))
 
 
 @asynccontextmanager
@@ -62,7 +51,7 @@ async def test_each_event_is_applied_once_even_when_it_arrives_twice(
     for event in [*events, events[2], events[4]]:
         # A re-publish outside the duplicate window reaches the stream twice.
         await publish(js, encode_envelope(event))
-    consumer = Consumer(spec(), pool=pool, js=js)
+    consumer = Consumer(effects_consumer(), pool=pool, js=js)
     async with running(consumer):
         await eventually(lambda: holds(consumer.stats.duplicates == 2), what="two duplicates")
     assert await effect_count(pool) == 5
@@ -75,7 +64,7 @@ async def test_an_aggregates_events_are_applied_in_sequence_order_whatever_the_a
     await create_effects(pool)
     for version in [3, 1, 5, 2, 4]:
         await publish(js, encode_envelope(thing_event("thing-1", version)))
-    consumer = Consumer(spec(batch=1), pool=pool, js=js)
+    consumer = Consumer(effects_consumer(batch=1), pool=pool, js=js)
     async with running(consumer):
         await eventually(lambda: equals(effect_count(pool), 5), what="five effects")
     assert await versions_in_applied_order(pool, "thing-1") == [1, 2, 3, 4, 5]
@@ -97,7 +86,7 @@ async def test_an_event_type_without_a_handler_is_acked_and_ignored_but_keeps_th
     # Version 2 arrives first and must still be applied after version 1, which is ignored.
     await publish(js, encode_envelope(thing_event("thing-1", 2)))
     await publish(js, encode_envelope(renamed), subject=renamed.type)
-    consumer = Consumer(spec(), pool=pool, js=js)
+    consumer = Consumer(effects_consumer(), pool=pool, js=js)
     async with running(consumer):
         await eventually(lambda: equals(effect_count(pool), 1), what="version 2 applied")
     assert consumer.stats.ignored == 1
@@ -111,7 +100,7 @@ async def test_a_poison_message_is_terminated_and_dead_lettered_while_others_flo
     await publish(js, b"{not json", subject="tests.thing.changed")
     for version in range(1, 4):
         await publish(js, encode_envelope(thing_event("thing-1", version)))
-    consumer = Consumer(spec(), pool=pool, js=js)
+    consumer = Consumer(effects_consumer(), pool=pool, js=js)
     recorder = DeadLetterRecorder(
         service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
     )
@@ -136,9 +125,7 @@ async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_max_d
     await publish(js, encode_envelope(doomed))
     for version in range(1, 4):
         await publish(js, encode_envelope(thing_event("thing-ok", version)))
-    consumer = Consumer(
-        spec(handlers={EVENT_TYPE: fail_on_doomed}, max_deliver=4), pool=pool, js=js
-    )
+    consumer = Consumer(effects_consumer(fail_on_doomed, max_deliver=4), pool=pool, js=js)
     recorder = DeadLetterRecorder(
         service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
     )
@@ -164,7 +151,7 @@ async def test_a_slow_handler_keeps_its_message_in_progress_and_is_not_redeliver
         await record_effect(conn, envelope)
 
     await publish(js, encode_envelope(thing_event("thing-1", 1)))
-    consumer = Consumer(spec(handlers={EVENT_TYPE: slow}, ack_wait=1.0), pool=pool, js=js)
+    consumer = Consumer(effects_consumer(slow, ack_wait=1.0), pool=pool, js=js)
     async with running(consumer):
         await eventually(lambda: equals(effect_count(pool), 1), what="the effect")
     assert calls == 1

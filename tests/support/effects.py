@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from procure_shared.consumer import ConsumerSpec, Handler
 from procure_shared.events import Envelope
 from procure_shared.postgres import Connection, Pool
-from tests.support.producer import ThingChanged
+from tests.support.producer import EVENT_TYPE, TEST_STREAM, ThingChanged
 
 CREATE_EFFECTS = """
 CREATE TABLE IF NOT EXISTS effects (
@@ -42,3 +45,17 @@ async def versions_in_applied_order(pool: Pool, thing_id: str) -> list[int]:
             "SELECT version FROM effects WHERE thing_id = $1 ORDER BY applied", thing_id
         )
     return [r["version"] for r in rows]
+
+
+def effects_consumer(handler: Handler | None = None, **options: Any) -> ConsumerSpec:
+    """The tests' durable consumer: applies test events into the effects table, with short
+    retry delays so that tests run fast."""
+    defaults: dict[str, Any] = {
+        "name": "tests__effects",
+        "stream": TEST_STREAM.name,
+        "filter_subjects": ("tests.>",),
+        "handlers": {EVENT_TYPE: handler or record_effect},
+        "gap_delay": 0.05,
+        "error_delay": 0.05,
+    }
+    return ConsumerSpec(**(defaults | options))

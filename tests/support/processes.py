@@ -15,13 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.consumer import Consumer
 from procure_shared.events import Envelope
 from procure_shared.messaging import NatsState, connect_nats, ensure_streams
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Connection, create_pool
-from tests.support.effects import record_effect
-from tests.support.producer import EVENT_TYPE, TEST_STREAM
+from tests.support.effects import effects_consumer, record_effect
+from tests.support.producer import TEST_STREAM
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,16 +61,7 @@ async def run(args: argparse.Namespace) -> None:
             await record_effect(conn, envelope)
 
         worker = Consumer(
-            ConsumerSpec(
-                name="tests__effects",
-                stream=TEST_STREAM.name,
-                filter_subjects=("tests.>",),
-                handlers={EVENT_TYPE: handler},
-                gap_delay=0.05,
-                error_delay=0.05,
-                max_error_delay=0.5,
-                max_deliver=100,
-            ),
+            effects_consumer(handler, max_error_delay=0.5, max_deliver=100),
             pool=pool,
             js=js,
         )

@@ -11,12 +11,15 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port, nats_config
+
+S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)
 
 
 class Source(Enum):
@@ -84,14 +87,25 @@ def postgres_server(environ: Mapping[str, str]) -> Iterator[PostgresHandle]:
 
 @contextmanager
 def embedded_postgres() -> Iterator[EmbeddedPostgres]:
-    folder = scratch_dir("procure-test-pg-")
-    server = EmbeddedPostgres(folder / "data", free_port(), folder / "postgres.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with _embedded("pg", lambda f: EmbeddedPostgres(f / "data", free_port(), f / "pg.log")) as s:
+        yield s
+
+
+def _embedded(kind: str, make: Callable[[Path], S]) -> AbstractContextManager[S]:
+    """An embedded server started in a scratch folder, stopped and removed afterwards."""
+
+    @contextmanager
+    def run() -> Iterator[S]:
+        folder = scratch_dir(f"procure-test-{kind}-")
+        server = make(folder)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return run()
 
 
 @contextmanager
@@ -128,11 +142,5 @@ def _nats_container() -> Iterator[NatsHandle]:
 
 @contextmanager
 def embedded_nats() -> Iterator[EmbeddedNats]:
-    folder = scratch_dir("procure-test-nats-")
-    server = EmbeddedNats(folder / "jetstream", free_port(), folder / "nats.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with _embedded("nats", lambda f: EmbeddedNats(f / "js", free_port(), f / "nats.log")) as s:
+        yield s
