@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each project figure beside its bare baseline from the same
 run; writes bench/results/latest.json and latest.md and prints the table.
 
-    python -m bench [relay|consumer|latency ...] [--repetitions N]
+    python -m bench [relay|consumer|reset|latency ...] [--repetitions N]
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ async def main(which: list[str], repetitions: int) -> None:
         if "consumer" in which:
             f = await consumer.measure(stack, repetitions)
             figures.append((f, f.verdict(minimum_ratio=0.7)))
+        if "reset" in which:
+            f = await consumer.measure_pool_reset(stack, repetitions)
+            figures.append((f, f.verdict(minimum_ratio=1.0)))
         if "latency" in which:
             p50, p99, received = await latency.measure(stack, repetitions)
             figures += [(p50, ""), (p99, p99.verdict(maximum=50.0))]
@@ -92,7 +95,7 @@ def stack_cpus() -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", nargs="*", default=["relay", "consumer", "latency"])
+    parser.add_argument("which", nargs="*", default=["relay", "consumer", "reset", "latency"])
     parser.add_argument("--repetitions", type=int, default=3)
     args = parser.parse_args()
     uvloop.run(main(args.which, args.repetitions))

@@ -48,12 +48,15 @@ async def preload(js: JetStreamContext) -> None:
         await js.publish("bench.thing.changed", encode_envelope(e), headers={"Nats-Msg-Id": e.id})
 
 
-async def bare_consumer(dsn: str, js: JetStreamContext) -> float:
+async def bare_consumer(dsn: str, js: JetStreamContext, reset_on_release: bool = False) -> float:
     await execute(dsn, EFFECTS)
-    # The same pool settings as the project (no reset on release: decision 1), so that the
-    # ratio measures our code, not a setting.
+    # By default the same pool settings as the project (no reset on release: decision 1), so
+    # that the ratio measures our code, not a setting.
     pool = await asyncpg.create_pool(
-        dsn, min_size=CONCURRENCY, max_size=CONCURRENCY, reset=_no_reset
+        dsn,
+        min_size=CONCURRENCY,
+        max_size=CONCURRENCY,
+        reset=None if reset_on_release else _no_reset,  # None: asyncpg's default reset
     )
     decoder = msgspec.json.Decoder(Head)
     await js.add_consumer(
@@ -135,6 +138,34 @@ async def measure(servers: Servers, repetitions: int) -> Figure:
             for run, values in (
                 (bare_consumer, figure.baseline),
                 (project_consumer, figure.project),
+            ):
+                dsn = await servers.new_database()
+                await preload(js)
+                values.append(await run(dsn, js))
+                await execute(servers.postgres.url, "CHECKPOINT")
+    finally:
+        await client.close()
+    return figure
+
+
+async def bare_consumer_with_reset(dsn: str, js: JetStreamContext) -> float:
+    return await bare_consumer(dsn, js, reset_on_release=True)
+
+
+async def measure_pool_reset(servers: Servers, repetitions: int) -> Figure:
+    """Decision 1, measured: the bare consumer without the pool's reset vs with it."""
+    figure = Figure(
+        "bare consumer, pool without reset (vs asyncpg's default reset)",
+        "msgs/s",
+        target="decision 1: > 1x",
+    )
+    client = await nats.connect(servers.nats.url)
+    js = client.jetstream()
+    try:
+        for _ in range(repetitions):
+            for run, values in (
+                (bare_consumer_with_reset, figure.baseline),
+                (bare_consumer, figure.project),
             ):
                 dsn = await servers.new_database()
                 await preload(js)

@@ -9,16 +9,18 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
 from procure_shared import outbox
 from procure_shared.consumer import Consumer
 from procure_shared.postgres import Pool
 from tests.support.effects import create_effects, effects_consumer
 from tests.support.processes import spawn
-from tests.support.producer import count_unpublished, thing_event
+from tests.support.producer import TEST_STREAM, count_unpublished, thing_event
 from tests.support.servers import embedded_nats
 from tests.support.wait import eventually
 
@@ -79,19 +81,23 @@ async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nat
         try:
             async with running(consumer):
                 writers = asyncio.gather(
-                    *(write_burst(pool, w, EVENTS // WRITERS, pace=0.12) for w in range(WRITERS))
+                    *(write_burst(pool, w, EVENTS // WRITERS, pace=0.25) for w in range(WRITERS))
                 )
-                # Five kills, each while the relay has a batch in hand (a backlog to work on),
-                # which is when a kill lands between publish and mark.
+                # Five kills, each between a publish and its mark: the new relay is working
+                # (it has marked rows) and the stream holds messages it has not marked yet.
                 for _ in range(5):
+                    working = partial(holds_more, pool, MARKED, await scalar(pool, MARKED))
+                    await eventually(working, within=30, what="the new relay working")
                     await eventually(
-                        lambda: holds_backlog(pool, 50), within=30, what="a backlog of 50"
+                        lambda: published_but_unmarked(pool, js),
+                        within=30,
+                        interval=0.001,
+                        what="a batch published but not yet marked",
                     )
                     os.kill(relay.pid, signal.SIGKILL)
                     relay.wait()
                     kills += 1
                     relay = spawn("relay", database, server.url)
-                    await asyncio.sleep(0.3)  # let the new relay start before the next kill
                 # A broker outage while events wait in the outbox.
                 os.kill(relay.pid, signal.SIGKILL)
                 relay.wait()
@@ -127,6 +133,19 @@ async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nat
     # The run proves the dedupe rather than passing by luck: a kill landed between a publish
     # and its mark, and the re-publish was recognised.
     assert duplicate_acks + consumer.stats.duplicates > 0
+
+
+MARKED = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+
+
+async def holds_more(pool: Pool, sql: str, than: int) -> bool:
+    return await scalar(pool, sql) > than
+
+
+async def published_but_unmarked(pool: Pool, js: JetStreamContext) -> bool:
+    marked = await scalar(pool, MARKED)
+    stored = (await js.stream_info(TEST_STREAM.name)).state.messages
+    return bool(stored > marked)
 
 
 async def holds_backlog(pool: Pool, at_least: int) -> bool:
