@@ -150,13 +150,21 @@ class Consumer:
             if envelope is not None:
                 groups[envelope.subject].append((msg, envelope))
         limit = asyncio.Semaphore(self.spec.concurrency)
+        # Every message of the batch stays in progress until it is settled, including those
+        # waiting for a slot or for their aggregate's earlier events (or for the database).
+        unsettled = {id(msg): msg for items in groups.values() for msg, _ in items}
 
         async def run_group(items: list[tuple[Msg, Envelope]]) -> None:
             async with limit:
                 for msg, envelope in sorted(items, key=lambda item: item[1].sequence):
                     await self._handle(msg, envelope)
+                    del unsettled[id(msg)]
 
-        await asyncio.gather(*(run_group(items) for items in groups.values()))
+        heartbeat = asyncio.create_task(self._keep_in_progress(unsettled))
+        try:
+            await asyncio.gather(*(run_group(items) for items in groups.values()))
+        finally:
+            heartbeat.cancel()
 
     async def _decode(self, msg: Msg) -> Envelope | None:
         try:
@@ -172,7 +180,6 @@ class Consumer:
             return None
 
     async def _handle(self, msg: Msg, envelope: Envelope) -> None:
-        heartbeat = asyncio.create_task(self._keep_in_progress(msg))
         try:
             while True:
                 try:
@@ -197,8 +204,6 @@ class Consumer:
             )
             await _settle(msg.nak(delay=delay))
             return
-        finally:
-            heartbeat.cancel()
         if outcome is Admission.GAP:
             self.stats.gaps += 1
             await _settle(msg.nak(delay=self.spec.gap_delay))
@@ -232,16 +237,18 @@ class Consumer:
         self.stats.by_type[envelope.type] += 1
         return Admission.APPLY
 
-    async def _keep_in_progress(self, msg: Msg) -> None:
+    async def _keep_in_progress(self, unsettled: dict[int, Msg]) -> None:
         interval = max(self.spec.ack_wait / 3, 0.1)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            for msg in list(unsettled.values()):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     def _database_down(self) -> None:
         self._db_up.clear()
         self.stats.db_available = False
+        self.stats.fetching = False  # the loop waits for the held batch, then for the database
         if self._probe is None or self._probe.done():
             self._probe = asyncio.create_task(self._probe_database())
 

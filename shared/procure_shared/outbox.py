@@ -130,7 +130,7 @@ class Relay:
                 wake.clear()
                 published, failed = await self.relay_batch()
                 if failed:
-                    failures += 1
+                    failures = min(failures + 1, 10)  # 0.1 s doubling, capped: no overflow
                     await sleep_or_stop(stop, min(0.1 * 2**failures, self._max_backoff))
                     continue
                 failures = 0
@@ -184,9 +184,20 @@ class Relay:
         outcomes: list[Any] = []
         try:
             for row in rows:
+                # nats-py takes an in-flight permit before sending and does not give it back
+                # when the send fails (always, while disconnected: we never buffer). Failed
+                # batches would use the permits up and hang the relay for good, so do not
+                # send while disconnected; wait_stall bounds what a race could still cost.
+                if not self._js._nc.is_connected:
+                    raise ConnectionError("NATS is disconnected")
                 headers = {"Nats-Msg-Id": str(row["id"]), **_decode_headers(row["headers"])}
                 futures.append(
-                    await self._js.publish_async(row["subject"], row["payload"], headers=headers)
+                    await self._js.publish_async(
+                        row["subject"],
+                        row["payload"],
+                        headers=headers,
+                        wait_stall=self._publish_timeout,
+                    )
                 )
         except Exception as exc:
             # Not sent (publishing is not buffered while disconnected): fail the rest.

@@ -118,18 +118,25 @@ async def test_only_one_relay_of_a_service_is_active_and_a_standby_takes_over(
 async def test_events_written_while_nats_is_down_are_published_once_it_is_back(
     database: str, pool: Pool
 ) -> None:
+    """Also a regression test: nats-py keeps an in-flight permit for each send that fails, so
+    a relay that tried while disconnected ran out of permits and hung (here: 3 permits, and
+    many more failed batches than that)."""
     with embedded_nats() as server:
         client = await nats.connect(
             server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=0
         )
-        js = client.jetstream()
+        js = client.jetstream(publish_async_max_pending=3)
         await ensure_streams(js, streams=(TEST_STREAM,))
         try:
             async with running(relay_for(database, pool, js, publish_timeout=1.0)) as relay:
                 server.stop()
                 async with pool.acquire() as conn:
                     await write_thing_events(conn, "thing-1", range(1, 21))
-                await eventually(lambda: holds(relay.stats.failures > 0), what="a failed publish")
+                await eventually(
+                    lambda: holds(relay.stats.failures >= 20 * 6),
+                    within=30,
+                    what="6 failed batches",
+                )
                 assert await count_unpublished(pool) == 20
                 server.start()
                 await eventually(
