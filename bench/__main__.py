@@ -1,101 +1,92 @@
-"""`make bench`: every benchmark, each project figure beside its bare baseline from the same
-run; writes bench/results/latest.json and latest.md and prints the table.
+"""`make bench`: each project figure beside its bare baseline, measured in the same run against
+the same servers; writes bench/results/latest.json and latest.md and prints the table (a run of
+only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
-    python -m bench [relay|consumer|reset|latency ...] [--repetitions N]
+    python -m bench [relay] [consumer] [reset] [latency] [--repetitions N] [--service-core C]
+
+With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
+consumer with a pool that does not reset connections on release against asyncpg's default.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
+import time
 from datetime import UTC, datetime
-from importlib.metadata import version
-from pathlib import Path
 
 import uvloop
 
-from bench import consumer, latency, relay
-from bench.harness import Figure, median_range, servers
+from bench import bare, consumer, latency, relay, report
+from bench.harness import CLIENT_CORE, Figure, servers
 
-RESULTS = Path(__file__).parent / "results"
-
-
-def row(figure: Figure, verdict: str) -> str:
-    med, low, high = median_range(figure.project)
-    base = f"{statistics.median(figure.baseline):,.0f}" if figure.baseline else "-"
-    ratio = f"{figure.ratio:.2f}x" if figure.ratio is not None else "-"
-    return (
-        f"| {figure.name} | {med:,.1f} {figure.unit} | {low:,.1f}-{high:,.1f} | {base} | "
-        f"{ratio} | {figure.target or '-'} | {verdict or '-'} |"
-    )
+MEASUREMENTS = ("relay", "consumer", "reset", "latency")
+DEFAULT = MEASUREMENTS
 
 
-async def main(which: list[str], repetitions: int) -> None:
-    figures: list[tuple[Figure, str]] = []
+async def main(which: list[str], repetitions: int, service_core: int | None) -> None:
+    started, clock = datetime.now(UTC), time.monotonic()
+    figures: list[Figure] = []
     notes: list[str] = []
     with servers() as stack:
-        notes.append(stack.pinned)
-        if "relay" in which:
-            f = await relay.measure(stack, repetitions)
-            figures.append((f, f.verdict(minimum_ratio=0.7)))
-        if "consumer" in which:
-            f = await consumer.measure(stack, repetitions)
-            figures.append((f, f.verdict(minimum_ratio=0.7)))
-        if "reset" in which:
-            f = await consumer.measure_pool_reset(stack, repetitions)
-            figures.append((f, f.verdict(minimum_ratio=1.0)))
-        if "latency" in which:
-            p50, p99, received = await latency.measure(stack, repetitions)
-            figures += [(p50, ""), (p99, p99.verdict(maximum=50.0))]
-            notes.append(f"latency: {received} of {latency.RATE * latency.SECONDS} events timed")
-    lines = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {repetitions} repetitions each, "
-        f"median and min-max; {'; '.join(notes)}. JetStream sync_interval: always.",
-        "",
-        "| figure | project (median) | min-max | bare baseline | ratio | target | verdict |",
-        "|---|---:|---:|---:|---:|---|---|",
-        *(row(f, v) for f, v in figures),
-    ]
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.md").write_text(table + "\n")
-    (RESULTS / "latest.json").write_text(
-        json.dumps(
-            {
-                "measured_at": datetime.now(UTC).isoformat(),
-                "machine": {"python": platform.python_version(), "cpus": stack_cpus()},
-                "versions": {p: version(p) for p in ("asyncpg", "nats-py", "msgspec")},
-                "notes": notes,
-                "figures": [
-                    {
-                        "name": f.name,
-                        "unit": f.unit,
-                        "project": f.project,
-                        "baseline": f.baseline,
-                        "ratio": f.ratio,
-                        "target": f.target,
-                        "verdict": v,
-                    }
-                    for f, v in figures
-                ],
-            },
-            indent=2,
-        )
+        notes.append(f"pinning: {stack.pinning()}")
+        postgres_version = await stack.version()
+        if not stack.pinned:
+            service_core = None
+        for name in which:
+            print(f"{name} ...", flush=True)
+            if name == "relay":
+                figures += await relay.measure(stack, repetitions, notes)
+            elif name == "consumer":
+                figures += await consumer.measure(stack, repetitions, notes)
+            elif name == "reset":
+                figures += await consumer.measure_pool_reset(stack, repetitions, notes)
+            elif name == "latency":
+                figures += await latency.measure(stack, repetitions, notes, service_core)
+    settings = {
+        "measurements": which,
+        "relay_rows": relay.ROWS,
+        "relay_batch": relay.BATCH,
+        "consumer_messages": consumer.MESSAGES,
+        "consumer_batch": consumer.BATCH,
+        "consumer_concurrency": consumer.CONCURRENCY,
+        "aggregates": bare.AGGREGATES,
+        "latency_rate_per_s": latency.RATE,
+        "latency_seconds": latency.SECONDS,
+        "latency_service_core": service_core,
+        "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
+        "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
+    }
+    text = report.write(
+        figures,
+        started=started,
+        seconds=time.monotonic() - clock,
+        repetitions=repetitions,
+        notes=notes,
+        settings=settings,
+        postgres_version=postgres_version,
+        stem="latest" if sorted(which) == sorted(DEFAULT) else "-".join(["latest", *which]),
     )
+    print()
+    print(text, end="")
 
 
-def stack_cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("which", nargs="*", metavar="|".join(MEASUREMENTS))
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--service-core",
+        default=str(CLIENT_CORE),
+        help="core of the latency benchmark's relay and consumer processes (default 1, with the "
+        "producer; the servers are on 0), or 'none' for the scheduler to choose",
+    )
+    args = parser.parse_args()
+    unknown = set(args.which) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    core = None if args.service_core == "none" else int(args.service_core)
+    uvloop.run(main(list(args.which) or list(DEFAULT), args.repetitions, core))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", nargs="*", default=["relay", "consumer", "reset", "latency"])
-    parser.add_argument("--repetitions", type=int, default=3)
-    args = parser.parse_args()
-    uvloop.run(main(args.which, args.repetitions))
+    cli()

@@ -1,176 +1,185 @@
-"""Consumer throughput with one PostgreSQL transaction per message, messages per second.
+"""2. Consumer throughput, one PostgreSQL transaction per message, messages per second.
 
-Both sides fetch 64 at a time and handle 8 concurrently, each message in one transaction doing
-the same three statements (inbox insert, per-aggregate position, the effect insert), then ack.
-Baseline: a bare loop with asyncpg and nats-py. Project: procure_shared.consumer.Consumer.
+One stream is pre-loaded with M events (1,000 aggregates, 10 versions each, interleaved) and
+each run reads all of it through its own durable consumer, into a fresh database.
+
+Baseline (bench.bare.consumer): fetch a batch; handle up to 8 at once, each in one transaction
+(inbox INSERT ... ON CONFLICT DO NOTHING, then the effect INSERT); ack after commit.
+Project: procure_shared.consumer.Consumer with the default spec (batch 64, concurrency 8,
+ordered), its handler doing the effect INSERT. A second project figure runs it unordered, to
+show what the in-order admission (one more statement per message) costs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
-import asyncpg
-import msgspec
-import nats
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
-
-from bench.harness import Figure, Servers, execute
-from bench.relay import envelope, fresh_stream
+from bench import bare, cpu
+from bench.harness import Figure, Run, Servers, guarded, quiet
 from procure_shared.consumer import Consumer, ConsumerSpec
-from procure_shared.events import Envelope, encode_envelope
+from procure_shared.events import Envelope, StreamSpec
+from procure_shared.messaging import NatsState, connect_nats, stream_config
 from procure_shared.postgres import Connection, create_pool
 
 MESSAGES = 10_000
+SPEC = StreamSpec("BENCH_CONSUMER", (bare.EVENT_TYPE,), "bench")
 CONCURRENCY = 8
-BATCH = 64
-EFFECTS = "CREATE TABLE effects (event_id uuid PRIMARY KEY, subject text, sequence bigint)"
+# The production default batch (ConsumerSpec.batch), fetched the same way by the baseline.
+BATCH = ConsumerSpec(name="-", stream="-", filter_subjects=(), handlers={}).batch
 
 
-class Head(msgspec.Struct):
-    id: str
-    subject: str
-    sequence: int
+async def record_effect(conn: Connection, e: Envelope) -> None:
+    await conn.execute(bare.INSERT_EFFECT, e.id, e.subject, e.sequence)
 
 
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    return None
+def _durable(prefix: str) -> str:
+    return f"{prefix}_{time.monotonic_ns()}"
 
 
-async def preload(js: JetStreamContext) -> None:
-    await fresh_stream(js)
-    # One aggregate per message keeps both sides free of ordering waits.
-    for i in range(MESSAGES):
-        e = envelope(i)
-        e = msgspec.structs.replace(e, subject=f"agg-{i}", sequence=1)
-        await js.publish("bench.thing.changed", encode_envelope(e), headers={"Nats-Msg-Id": e.id})
-
-
-async def bare_consumer(dsn: str, js: JetStreamContext, reset_on_release: bool = False) -> float:
-    await execute(dsn, EFFECTS)
-    # By default the same pool settings as the project (no reset on release: decision 1), so
-    # that the ratio measures our code, not a setting.
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=CONCURRENCY,
-        max_size=CONCURRENCY,
-        reset=None if reset_on_release else _no_reset,  # None: asyncpg's default reset
+async def bare_run(servers: Servers, log: list[str], *, reset: bool = False) -> Run:
+    dsn = await bare.create_database(
+        servers.postgres.url, servers.bare_database_name(), [bare.INBOX_DDL, bare.EFFECTS_DDL]
     )
-    decoder = msgspec.json.Decoder(Head)
-    await js.add_consumer(
-        "BENCH", ConsumerConfig(durable_name="bare", ack_policy=AckPolicy.EXPLICIT)
-    )
-    sub = await js.pull_subscribe_bind(durable="bare", stream="BENCH")
-    limit = asyncio.Semaphore(CONCURRENCY)
-    done = 0
-
-    async def handle(msg: Msg) -> None:
-        head = decoder.decode(msg.data)
-        async with limit, pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO inbox (consumer, event_id, event_type, aggregate_id, sequence)"
-                " VALUES ('bare', $1, 'bench.thing.changed', $2, $3) ON CONFLICT DO NOTHING",
-                head.id,
-                head.subject,
-                head.sequence,
-            )
-            await conn.execute(
-                "INSERT INTO inbox_positions VALUES ('bare', $1, $2) ON CONFLICT DO NOTHING",
-                head.subject,
-                head.sequence,
-            )
-            await conn.execute(
-                "INSERT INTO effects VALUES ($1, $2, $3)", head.id, head.subject, head.sequence
-            )
-        await msg.ack()
-
-    started = time.perf_counter()
     try:
-        while done < MESSAGES:
-            msgs = await sub.fetch(BATCH, timeout=5)
-            await asyncio.gather(*(handle(m) for m in msgs))
-            done += len(msgs)
-        return MESSAGES / (time.perf_counter() - started)
-    finally:
-        await pool.close()
-
-
-async def project_consumer(dsn: str, js: JetStreamContext) -> float:
-    await execute(dsn, EFFECTS)
-    pool = await create_pool(dsn, size=CONCURRENCY)
-
-    async def effect(conn: Connection, e: Envelope) -> None:
-        await conn.execute("INSERT INTO effects VALUES ($1, $2, $3)", e.id, e.subject, e.sequence)
-
-    consumer = Consumer(
-        ConsumerSpec(
-            name="bench__effects",
-            stream="BENCH",
-            filter_subjects=("bench.>",),
-            handlers={"bench.thing.changed": effect},
+        await servers.sql("CHECKPOINT")
+        await quiet(log, "consumer baseline")
+        meter = cpu.Meter()
+        elapsed = await bare.consumer(
+            dsn,
+            servers.nats.url,
+            SPEC.name,
+            _durable("bare"),
+            MESSAGES,
             batch=BATCH,
             concurrency=CONCURRENCY,
-        ),
-        pool=pool,
-        js=js,
-    )
-    stop = asyncio.Event()
-    started = time.perf_counter()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        while consumer.stats.applied < MESSAGES:
-            await asyncio.sleep(0.005)
-        return MESSAGES / (time.perf_counter() - started)
+            reset_on_release=reset,
+        )
+        load = meter.stop()
+        applied = await bare.count(dsn, "effects")
+        if applied != MESSAGES:
+            raise RuntimeError(f"the bare consumer applied {applied} of {MESSAGES}")
+        return Run(MESSAGES / elapsed, load, {"seconds_timed": elapsed})
     finally:
+        await servers.drop_database(dsn)
+
+
+async def bare_run_with_reset(servers: Servers, log: list[str]) -> Run:
+    return await bare_run(servers, log, reset=True)
+
+
+async def project_run(servers: Servers, log: list[str], *, ordered: bool = True) -> Run:
+    dsn = await servers.project_database()
+    await servers.sql(bare.EFFECTS_DDL, dsn)
+    pool = await create_pool(dsn, size=10, min_size=10)
+    state = NatsState(name="bench-consumer")
+    nc = await connect_nats(servers.nats.url, state)
+    try:
+        spec = ConsumerSpec(
+            name=_durable("bench__effects"),
+            stream=SPEC.name,
+            filter_subjects=SPEC.subjects,
+            handlers={bare.EVENT_TYPE: record_effect},
+            ordered=ordered,
+            batch=BATCH,
+            concurrency=CONCURRENCY,
+        )
+        consumer = Consumer(spec, pool=pool, js=nc.jetstream())
+        await servers.sql("CHECKPOINT")
+        await quiet(log, "consumer project")
+        stop = asyncio.Event()
+        meter = cpu.Meter()
+        started = time.perf_counter()
+        task = asyncio.create_task(consumer.run(stop))
+        while consumer.stats.applied < MESSAGES:
+            if task.done():
+                raise RuntimeError(f"the consumer stopped: {consumer.stats}")
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        load = meter.stop()
         stop.set()
         await task
+        async with pool.acquire() as conn:
+            applied = await conn.fetchval("SELECT count(*) FROM effects")
+        s = consumer.stats
+        if applied != MESSAGES or s.errors or s.terminated:
+            raise RuntimeError(f"the consumer applied {applied} of {MESSAGES}: {s}")
+        return Run(
+            MESSAGES / elapsed,
+            load,
+            {"seconds_timed": elapsed, "gaps": s.gaps, "duplicates": s.duplicates},
+        )
+    finally:
+        state.closing = True
+        await nc.close()
         await pool.close()
+        await servers.drop_database(dsn)
 
 
-async def measure(servers: Servers, repetitions: int) -> Figure:
-    figure = Figure("consumer throughput, 1 tx per message", "msgs/s", target=">= 0.7x")
-    client = await nats.connect(servers.nats.url)
-    js = client.jetstream()
-    try:
-        for _ in range(repetitions):
-            for run, values in (
-                (bare_consumer, figure.baseline),
-                (project_consumer, figure.project),
-            ):
-                dsn = await servers.new_database()
-                await preload(js)
-                values.append(await run(dsn, js))
-                await execute(servers.postgres.url, "CHECKPOINT")
-    finally:
-        await client.close()
-    return figure
+async def project_run_unordered(servers: Servers, log: list[str]) -> Run:
+    return await project_run(servers, log, ordered=False)
 
 
-async def bare_consumer_with_reset(dsn: str, js: JetStreamContext) -> float:
-    return await bare_consumer(dsn, js, reset_on_release=True)
+RunFn = Callable[[Servers, list[str]], Awaitable[Run]]
 
 
-async def measure_pool_reset(servers: Servers, repetitions: int) -> Figure:
-    """Decision 1, measured: the bare consumer without the pool's reset vs with it."""
-    figure = Figure(
-        "bare consumer, pool without reset (vs asyncpg's default reset)",
+async def _alternate(
+    servers: Servers, repetitions: int, log: list[str], sides: list[tuple[RunFn, list[Run]]]
+) -> None:
+    size = await bare.preload(servers.nats.url, stream_config(SPEC, 1), MESSAGES)
+    log.append(f"consumer stream: {MESSAGES:,} events of {size / MESSAGES:.0f} bytes on average")
+    for rep in range(repetitions):
+        # Rotate which side goes first, so that drift over the run favours none.
+        for i in range(len(sides)):
+            run, runs = sides[(i + rep) % len(sides)]
+            runs.append(await guarded(f"consumer {run.__name__}", log, partial(run, servers, log)))
+            print(f"  consumer {run.__name__} #{rep + 1}: {runs[-1].value:,.0f} msgs/s", flush=True)
+
+
+async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+    title = f"consumer throughput, 1 tx per message, batch {BATCH}, concurrency {CONCURRENCY}"
+    ordered = Figure(
+        "consumer_throughput",
+        f"{title} (ordered, the default)",
         "msgs/s",
-        target="decision 1: > 1x",
+        target=">= 0.7x",
+        min_ratio=0.7,
     )
-    client = await nats.connect(servers.nats.url)
-    js = client.jetstream()
-    try:
-        for _ in range(repetitions):
-            for run, values in (
-                (bare_consumer_with_reset, figure.baseline),
-                (bare_consumer, figure.project),
-            ):
-                dsn = await servers.new_database()
-                await preload(js)
-                values.append(await run(dsn, js))
-                await execute(servers.postgres.url, "CHECKPOINT")
-    finally:
-        await client.close()
-    return figure
+    unordered = Figure(
+        "consumer_throughput_unordered",
+        f"{title} (unordered; for comparison)",
+        "msgs/s",
+        note="same baseline runs as the ordered figure",
+    )
+    await _alternate(
+        servers,
+        repetitions,
+        log,
+        [
+            (bare_run, ordered.baseline),
+            (project_run, ordered.project),
+            (project_run_unordered, unordered.project),
+        ],
+    )
+    unordered.baseline = ordered.baseline
+    return [ordered, unordered]
+
+
+async def measure_pool_reset(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+    """Decision 0002, measured on the bare consumer: a pool without reset vs asyncpg's reset."""
+    figure = Figure(
+        "bare_consumer_pool_no_reset",
+        "bare consumer, pool without reset (baseline: asyncpg's default reset)",
+        "msgs/s",
+        target="> 1x",
+        min_ratio=1.0,
+    )
+    await _alternate(
+        servers,
+        repetitions,
+        log,
+        [(bare_run_with_reset, figure.baseline), (bare_run, figure.project)],
+    )
+    return [figure]

@@ -1,138 +1,153 @@
-"""Relay throughput: outbox rows to JetStream acks, events per second.
+"""1. Relay throughput: N outbox rows drained to JetStream acks, events per second.
 
-Baseline (no procure code): one transaction claims 100 rows FOR UPDATE SKIP LOCKED, publishes
-them with Nats-Msg-Id and pipelined acks, marks them published, commits; repeated until empty.
-Project: procure_shared.outbox.Relay with batch 100 draining rows written by outbox.add.
+Baseline (bench.bare.relay): one transaction claims 100 rows FOR UPDATE SKIP LOCKED in position
+order, publishes them with Nats-Msg-Id and pipelined acks, marks them published, commits.
+Project: procure_shared.outbox.Relay(batch_size=100).run(stop), on rows written by outbox.add,
+until it has published them all. Each run has a fresh database and a fresh stream; the rows
+are vacuumed, analysed and checkpointed before the clock starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
 from datetime import UTC, datetime
+from functools import partial
 
-import asyncpg
 import msgspec
 import nats
-from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import StreamConfig
 
-from bench.harness import Figure, Servers, execute
+from bench import bare, cpu
+from bench.harness import Figure, Run, Servers, guarded, quiet
 from procure_shared import outbox
-from procure_shared.events import Envelope
+from procure_shared.events import Envelope, StreamSpec, encode_envelope
+from procure_shared.messaging import NatsState, connect_nats, ensure_streams, stream_config
 from procure_shared.outbox import Relay
 from procure_shared.postgres import create_pool
 
 ROWS = 20_000
-STREAM = StreamConfig(
-    name="BENCH",
-    subjects=["bench.>"],
-    storage=StorageType.FILE,
-    num_replicas=1,
-    duplicate_window=2 * 3600,
-)
-BARE_TABLE = """
-CREATE TABLE bare_outbox (
-    position bigserial PRIMARY KEY, id uuid NOT NULL, subject text NOT NULL,
-    payload bytea NOT NULL, published_at timestamptz
-);
--- The same partial index as the real outbox, so that both claim queries cost the same.
-CREATE INDEX bare_outbox_unpublished ON bare_outbox (position) WHERE published_at IS NULL
-"""
+BATCH = 100
+SPEC = StreamSpec("BENCH_RELAY", ("bench.>",), "bench")
 
 
-class Changed(msgspec.Struct):
+class ThingChanged(msgspec.Struct, rename="camel"):
     thing_id: str
     version: int
 
 
-def envelope(i: int) -> Envelope:
+def envelope(i: int, *, aggregates: int = bare.AGGREGATES) -> Envelope:
+    """The project's envelope for event ``i`` (the same fields as bench.bare.event)."""
+    aggregate = f"thing-{i % aggregates}"
+    sequence = i // aggregates + 1
     return Envelope.new(
         service="bench",
-        type="bench.thing.changed",
-        subject=f"thing-{i % 500}",
+        type=bare.EVENT_TYPE,
+        subject=aggregate,
         time=datetime.now(UTC),
-        sequence=i // 500 + 1,
-        data=Changed(thing_id=f"thing-{i % 500}", version=i // 500 + 1),
+        sequence=sequence,
+        data=ThingChanged(thing_id=aggregate, version=sequence),
+        buyer_id="dfe",
     )
 
 
-async def fresh_stream(js: JetStreamContext) -> None:
-    with contextlib.suppress(NotFoundError):
-        await js.delete_stream("BENCH")
-    await js.add_stream(STREAM)
+def same_stream_config(spec: StreamSpec) -> StreamConfig:
+    """The project's stream configuration, checked equal to the baseline's."""
+    project = stream_config(spec, 1)
+    baseline = bare.stream_config(spec.name, list(spec.subjects))
+    if project != baseline:
+        raise RuntimeError(f"stream configurations differ: {project} != {baseline}")
+    return project
 
 
-async def bare_relay(dsn: str, js: JetStreamContext) -> float:
-    conn = await asyncpg.connect(dsn)
+async def bare_run(servers: Servers, log: list[str]) -> Run:
+    dsn = await bare.create_database(
+        servers.postgres.url, servers.bare_database_name(), [bare.OUTBOX_DDL]
+    )
     try:
-        await conn.execute(BARE_TABLE)
-        payload = msgspec.json.encode(envelope(0))
-        await conn.executemany(
-            "INSERT INTO bare_outbox (id, subject, payload) VALUES ($1, $2, $3)",
-            [(uuid.uuid4(), "bench.thing.changed", payload) for _ in range(ROWS)],
-        )
-        started = time.perf_counter()
-        done = 0
-        while done < ROWS:
-            async with conn.transaction():
-                rows = await conn.fetch(
-                    "SELECT position, id, subject, payload FROM bare_outbox"
-                    " WHERE published_at IS NULL ORDER BY position LIMIT 100"
-                    " FOR UPDATE SKIP LOCKED"
-                )
-                futures = [
-                    await js.publish_async(
-                        r["subject"], r["payload"], headers={"Nats-Msg-Id": str(r["id"])}
-                    )
-                    for r in rows
-                ]
-                await asyncio.wait(futures, timeout=10)
-                await conn.execute(
-                    "UPDATE bare_outbox SET published_at = now() WHERE position = ANY($1)",
-                    [r["position"] for r in rows],
-                )
-            done += len(rows)
-        return ROWS / (time.perf_counter() - started)
+        size = await bare.prefill_outbox(dsn, ROWS)
+        await servers.settle(dsn, "bare_outbox")
+        nc = await nats.connect(servers.nats.url)
+        await bare.fresh_stream(nc.jetstream(), same_stream_config(SPEC))
+        await nc.close()
+        await quiet(log, "relay baseline")
+        meter = cpu.Meter()
+        elapsed = await bare.relay(dsn, servers.nats.url, ROWS, BATCH)
+        load = meter.stop()
+        left = await bare.outbox_backlog(dsn)
+        if left:
+            raise RuntimeError(f"the bare relay left {left} rows")
+        return Run(ROWS / elapsed, load, {"seconds_timed": elapsed, "payload_bytes": size / ROWS})
     finally:
-        await conn.close()
+        await servers.drop_database(dsn)
 
 
-async def project_relay(dsn: str, js: JetStreamContext) -> float:
-    pool = await create_pool(dsn, size=4)
+async def project_run(servers: Servers, log: list[str]) -> Run:
+    dsn = await servers.project_database()
+    pool = await create_pool(dsn, size=10, min_size=10)
+    state = NatsState(name="bench-relay")
+    nc = await connect_nats(servers.nats.url, state)
     try:
+        js = nc.jetstream()
+        size = 0
         async with pool.acquire() as conn:
             for start in range(0, ROWS, 500):
+                events = [envelope(i) for i in range(start, start + 500)]
+                size += sum(len(encode_envelope(e)) for e in events)
                 async with conn.transaction():
-                    await outbox.add(conn, *(envelope(i) for i in range(start, start + 500)))
-        relay = Relay(service="bench", dsn=dsn, pool=pool, js=js, batch_size=100)
+                    await outbox.add(conn, *events)
+        await servers.settle(dsn, "outbox")
+        same_stream_config(SPEC)
+        await bare.fresh_stream(js, stream_config(SPEC, 1))
+        await ensure_streams(js, 1, (SPEC,))
+        await quiet(log, "relay project")
+        relay = Relay(service="bench", dsn=dsn, pool=pool, js=js, batch_size=BATCH)
         stop = asyncio.Event()
+        meter = cpu.Meter()
         started = time.perf_counter()
         task = asyncio.create_task(relay.run(stop))
         while relay.stats.published < ROWS:
+            if task.done():
+                raise RuntimeError(f"the relay stopped: {relay.stats}")
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
+        load = meter.stop()
         stop.set()
         await task
-        return ROWS / elapsed
+        async with pool.acquire() as conn:
+            left = await outbox.backlog(conn)
+        stats = relay.stats
+        if left or stats.failures or stats.published != ROWS:
+            raise RuntimeError(f"the relay left {left} rows: {stats}")
+        return Run(
+            ROWS / elapsed,
+            load,
+            {
+                "seconds_timed": elapsed,
+                "payload_bytes": size / ROWS,
+                "batches": stats.batches,
+                "duplicates": stats.duplicates,
+            },
+        )
     finally:
+        state.closing = True
+        await nc.close()
         await pool.close()
+        await servers.drop_database(dsn)
 
 
-async def measure(servers: Servers, repetitions: int) -> Figure:
-    figure = Figure("relay throughput", "events/s", target=">= 0.7x the bare loop")
-    client = await nats.connect(servers.nats.url)
-    js = client.jetstream()
-    try:
-        for _ in range(repetitions):
-            for run, values in ((bare_relay, figure.baseline), (project_relay, figure.project)):
-                dsn = await servers.new_database()
-                await fresh_stream(js)
-                values.append(await run(dsn, js))
-                await execute(servers.postgres.url, "CHECKPOINT")
-    finally:
-        await client.close()
-    return figure
+async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+    figure = Figure(
+        "relay_throughput",
+        f"relay throughput, {ROWS:,} rows, batch {BATCH}",
+        "events/s",
+        target=">= 0.7x",
+        min_ratio=0.7,
+    )
+    for rep in range(repetitions):
+        # Alternate which side goes first, so that drift over the run favours neither.
+        order = [(bare_run, figure.baseline), (project_run, figure.project)]
+        for run, runs in order if rep % 2 == 0 else order[::-1]:
+            runs.append(await guarded(f"relay {run.__name__}", log, partial(run, servers, log)))
+            print(f"  relay {run.__name__} #{rep + 1}: {runs[-1].value:,.0f} events/s", flush=True)
+    return [figure]
