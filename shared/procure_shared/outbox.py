@@ -179,6 +179,9 @@ class Relay:
             log.warning("relay could not publish", extra={"failed": len(failed_positions)})
         return len(done_positions), len(failed_positions)
 
+    def _permits_exhausted(self) -> bool:
+        return bool(self._js._publish_async_pending_semaphore.locked())
+
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> list[Any]:
         futures: list[asyncio.Future[Any]] = []
         outcomes: list[Any] = []
@@ -187,7 +190,9 @@ class Relay:
                 # nats-py takes an in-flight permit before sending and does not give it back
                 # when the send fails (always, while disconnected: we never buffer). Failed
                 # batches would use the permits up and hang the relay for good, so do not
-                # send while disconnected; wait_stall bounds what a race could still cost.
+                # send while disconnected. wait_stall bounds what a race could still cost, but
+                # only when every permit is taken: with it, nats-py makes a task and a socket
+                # write per message (measured: 20,001 writes for 20,000 events instead of 202).
                 if not self._js._nc.is_connected:
                     raise ConnectionError("NATS is disconnected")
                 headers = {"Nats-Msg-Id": str(row["id"]), **_decode_headers(row["headers"])}
@@ -196,7 +201,7 @@ class Relay:
                         row["subject"],
                         row["payload"],
                         headers=headers,
-                        wait_stall=self._publish_timeout,
+                        wait_stall=self._publish_timeout if self._permits_exhausted() else None,
                     )
                 )
         except Exception as exc:
