@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import time
@@ -88,5 +87,4 @@ async def test_each_aggregates_events_are_applied_strictly_in_order_by_two_consu
 
 
 async def _count_is(pool: Pool, expected: int) -> bool:
-    await asyncio.sleep(0)
     return await scalar(pool, "SELECT count(*) FROM effects") >= expected

@@ -7,8 +7,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from functools import partial
 
 import nats
@@ -22,7 +21,7 @@ from tests.support.effects import create_effects, effects_consumer
 from tests.support.processes import spawn
 from tests.support.producer import TEST_STREAM, count_unpublished, thing_event
 from tests.support.servers import embedded_nats
-from tests.support.wait import eventually
+from tests.support.wait import eventually, running
 
 EVENTS = 10_000
 WRITERS = 20
@@ -44,17 +43,6 @@ async def write_burst(pool: Pool, writer: int, events: int, pace: float) -> None
             await outbox.add(conn, *envelopes)
         written += batch
         await asyncio.sleep(pace)
-
-
-@asynccontextmanager
-async def running(worker: Consumer) -> AsyncIterator[Consumer]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield worker
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=15)
 
 
 async def scalar(pool: Pool, sql: str) -> int:

@@ -1,7 +1,5 @@
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,18 +17,7 @@ from tests.support.effects import (
     versions_in_applied_order,
 )
 from tests.support.producer import EVENT_TYPE, TEST_STREAM, thing_event
-from tests.support.wait import equals, eventually, holds
-
-
-@asynccontextmanager
-async def running(*workers: Any) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+from tests.support.wait import equals, eventually, holds, running
 
 
 async def publish(js: JetStreamContext, payload: bytes, subject: str = EVENT_TYPE) -> None:

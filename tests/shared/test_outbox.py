@@ -1,7 +1,3 @@
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import asyncpg
 import nats
 from nats.js import JetStreamContext
@@ -17,18 +13,7 @@ from tests.support.producer import (
     write_thing_events,
 )
 from tests.support.servers import embedded_nats
-from tests.support.wait import equals, eventually, holds
-
-
-@asynccontextmanager
-async def running(relay: Relay) -> AsyncIterator[Relay]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield relay
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
+from tests.support.wait import equals, eventually, holds, running
 
 
 def relay_for(database: str, pool: Pool, js: JetStreamContext, **options: float) -> Relay:
@@ -72,7 +57,8 @@ async def test_a_transaction_that_commits_after_a_later_one_still_gets_its_event
     database: str, pool: Pool, js: JetStreamContext
 ) -> None:
     """The commit-order race that loses events in high-water-mark relays."""
-    async with running(relay_for(database, pool, js)) as relay:
+    relay = relay_for(database, pool, js)
+    async with running(relay):
         slow = await asyncpg.connect(database)
         try:
             tx = slow.transaction()
@@ -128,7 +114,8 @@ async def test_events_written_while_nats_is_down_are_published_once_it_is_back(
         js = client.jetstream(publish_async_max_pending=3)
         await ensure_streams(js, streams=(TEST_STREAM,))
         try:
-            async with running(relay_for(database, pool, js, publish_timeout=1.0)) as relay:
+            relay = relay_for(database, pool, js, publish_timeout=1.0)
+            async with running(relay):
                 server.stop()
                 async with pool.acquire() as conn:
                     await write_thing_events(conn, "thing-1", range(1, 21))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -36,3 +37,15 @@ async def equals(value: Awaitable[T], expected: T) -> bool:
 async def holds(condition: bool) -> bool:
     """For ``eventually(lambda: holds(relay.stats.active))``."""
     return condition
+
+
+@asynccontextmanager
+async def running(*workers: Any, stop_within: float = 15.0) -> AsyncIterator[None]:
+    """Run long-lived workers (relay, consumers: anything with ``run(stop)``) for a block."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=stop_within)
