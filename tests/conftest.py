@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import asyncpg
 import nats
@@ -14,6 +15,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.events import STREAMS
 from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
 from procure_shared.migrations import migrate
@@ -41,26 +43,24 @@ def database_url(server_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-async def template_database(postgres: PostgresHandle) -> str:
-    """A database with the shared migrations applied, cloned by every test."""
-    admin = await asyncpg.connect(postgres.url)
+async def _make_template(server_url: str, name: str, migrations: Path | None) -> str:
+    admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-    await migrate(database_url(postgres.url, TEMPLATE), None)
-    return TEMPLATE
+    await migrate(database_url(server_url, name), migrations)
+    return name
 
 
-@pytest.fixture
-async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
+async def clone_database(server_url: str, template: str) -> str:
+    """A new database copied from ``template``; returns its URL."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres.url)
+    admin = await asyncpg.connect(server_url)
     try:
         for attempt in range(50):
             try:
-                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
                 break
             except asyncpg.ObjectInUseError:
                 # Autovacuum may be visiting the template for a moment.
@@ -69,12 +69,34 @@ async def database(postgres: PostgresHandle, template_database: str) -> AsyncIte
                 await asyncio.sleep(0.1)
     finally:
         await admin.close()
-    yield database_url(postgres.url, name)
-    admin = await asyncpg.connect(postgres.url)
+    return database_url(server_url, name)
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def template_database(postgres: PostgresHandle) -> str:
+    """A database with the shared migrations applied, cloned by every test."""
+    return await _make_template(postgres.url, TEMPLATE, None)
+
+
+@pytest.fixture(scope="session")
+async def providers_template(postgres: PostgresHandle) -> str:
+    """A database with the providers service's migrations applied."""
+    return await _make_template(postgres.url, f"{TEMPLATE}_providers", PROVIDERS_MIGRATIONS)
+
+
+@pytest.fixture
+async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
+    url = await clone_database(postgres.url, template_database)
+    yield url
+    await drop_database(postgres.url, url)
 
 
 @pytest.fixture

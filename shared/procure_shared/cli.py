@@ -3,6 +3,7 @@ and acts on data through their HTTP APIs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import timedelta
@@ -10,12 +11,26 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-from procure_shared.devstack.up import SERVICES, UpConfig, jwt_secret, run_up
+from procure_shared.devstack.up import DEMO_BUYER, SERVICES, UpConfig, jwt_secret, run_up
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
 from procure_shared.http.auth import Role, issue_token
+from procure_shared.importer import (
+    CsvError,
+    ImportStopped,
+    ImportSummary,
+    ParsedFile,
+    RowResult,
+    import_providers,
+    read_csv,
+)
 from procure_shared.settings import DEV_JWT_SECRET
 
 __all__ = ["app", "main"]
@@ -23,6 +38,10 @@ __all__ = ["app", "main"]
 __version__ = version("procure-shared")
 
 app = typer.Typer(help="Procure: tenders, contracts, delivery and alerts.", no_args_is_help=True)
+providers_app = typer.Typer(
+    help="The provider registry, through the providers service's API.", no_args_is_help=True
+)
+app.add_typer(providers_app, name="providers")
 
 
 def _checkout() -> Path:
@@ -49,20 +68,23 @@ def token(
     hours: Annotated[float, typer.Option(help="lifetime")] = 12.0,
 ) -> None:
     """Print a bearer token signed with the development secret (or PROCURE_JWT_SECRET)."""
+    typer.echo(_dev_token(sub=sub, roles=role, buyer=buyer or None, ttl=timedelta(hours=hours)))
+
+
+def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta) -> str:
+    """A token signed as ``procure up`` signs them: PROCURE_JWT_SECRET, else .procure/'s."""
     secret = os.environ.get("PROCURE_JWT_SECRET")
     if not secret:
         state = _checkout() / ".procure"
         secret = jwt_secret(state) if state.is_dir() else DEV_JWT_SECRET
-    typer.echo(
-        issue_token(
-            secret=secret,
-            issuer=os.environ.get("PROCURE_JWT_ISSUER", "procure-dev"),
-            audience=os.environ.get("PROCURE_JWT_AUDIENCE", "procure"),
-            sub=sub,
-            roles=role,
-            buyer=buyer or None,
-            ttl=timedelta(hours=hours),
-        )
+    return issue_token(
+        secret=secret,
+        issuer=os.environ.get("PROCURE_JWT_ISSUER", "procure-dev"),
+        audience=os.environ.get("PROCURE_JWT_AUDIENCE", "procure"),
+        sub=sub,
+        roles=roles,
+        buyer=buyer,
+        ttl=ttl,
     )
 
 
@@ -71,8 +93,6 @@ def status(
     base_port: Annotated[int, typer.Option(help="the first service's port")] = 8101,
 ) -> None:
     """Show whether each service answers /health/ready."""
-    import httpx
-
     failed = False
     for offset, service in enumerate(SERVICES):
         url = f"http://127.0.0.1:{base_port + offset}/health/ready"
@@ -98,6 +118,109 @@ def asyncapi(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
+
+
+@providers_app.command("import")
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", exists=True, dir_okay=False, readable=True, help="the CSV file"
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option(envvar="PROCURE_PROVIDERS_URL", help="the providers service")
+    ] = "http://127.0.0.1:8102",
+    bearer: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="PROCURE_TOKEN",
+            help="an admin bearer token; without one, a development admin token is signed "
+            "as `procure token` signs them",
+        ),
+    ] = None,
+) -> None:
+    """Create or update providers from a CSV file, matched by identifier (admin).
+
+    Columns (a header row; legalName and "Legal name" spellings work too):
+      legal_name, kind, identifiers   required; kind: company, charity,
+                                      school_or_trust or public_body
+      identifiers                     SCHEME:ID separated by ";", e.g.
+                                      GB-COH:01234567;GB-PPON:ABCD-1234-EFGH
+      trading_name, notes             optional
+      sme, vcse                       optional: yes/no, true/false, 1/0
+      regions                         optional: ITL 1 regions separated by ";"
+      street_address, locality,       optional, all three or none: the address
+      postal_code, country_name
+      contact_name, contact_email,    optional, name and email together
+      contact_telephone, contact_role
+
+    An empty cell keeps the registry's value. A row whose identifiers no
+    provider holds is created; one that matches a provider updates only what
+    differs; one that matches two providers, or that the API refuses, is
+    rejected with the reason and stores nothing. Importing a file again
+    changes nothing. Exit code 1 if a row was rejected, 2 if the file or the
+    API could not be used.
+    """
+    console, errors = Console(), Console(stderr=True)
+    try:
+        parsed = read_csv(file)
+    except CsvError as exc:
+        errors.print(f"{file}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    token = bearer or _dev_token(
+        sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=timedelta(hours=1)
+    )
+    done: list[RowResult] = []
+    try:
+        summary = asyncio.run(_import(console, url, token, parsed, done))
+    except (ImportStopped, httpx.HTTPError) as exc:
+        why = exc if isinstance(exc, ImportStopped) else f"no answer from {url} ({exc})"
+        errors.print(f"stopped: {why}", style="red", markup=False)
+        errors.print(f"{len(done)} of {len(parsed)} rows were done; importing again is safe.")
+        raise typer.Exit(2) from None
+    _print_summary(console, summary)
+    raise typer.Exit(1 if summary.rejected else 0)
+
+
+async def _import(
+    console: Console, url: str, token: str, parsed: ParsedFile, done: list[RowResult]
+) -> ImportSummary:
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("rows", total=len(parsed))
+
+    def advance(result: RowResult) -> None:
+        done.append(result)
+        progress.advance(task)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+        with progress:
+            return await import_providers(client, parsed, on_row=advance)
+
+
+def _print_summary(console: Console, summary: ImportSummary) -> None:
+    counts = Table(title="Providers imported")
+    for heading in ("created", "updated", "unchanged", "rejected"):
+        counts.add_column(heading, justify="right")
+    counts.add_row(
+        *map(str, (summary.created, summary.updated, summary.unchanged, len(summary.rejected)))
+    )
+    console.print(counts)
+    if summary.rejected:
+        rejected = Table(title="Rejected rows (nothing of them was stored)")
+        rejected.add_column("line", justify="right")
+        rejected.add_column("reason", overflow="fold")
+        for rejection in summary.rejected:
+            rejected.add_row(str(rejection.line), Text(rejection.reason))
+        console.print(rejected)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 import uvloop
@@ -38,10 +39,19 @@ from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.settings import Settings, SettingsError, settings_from_env
 
-__all__ = ["ROLES", "Runtime", "ServiceDefinition", "build_app", "main", "serve"]
+__all__ = ["ROLES", "Runtime", "ServiceDefinition", "Worker", "build_app", "main", "serve"]
 
 log = logging.getLogger("procure.service")
 ROLES = ("all", "http", "relay", "consumers")
+
+
+class Worker(Protocol):
+    """A long-lived task of a service (a request/reply responder, a scheduled watch), run with
+    the processes of one ``role``."""
+
+    role: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class ServiceDefinition:
     migrations: Path | None
     routes: Callable[[], Sequence[ControllerRouterHandler]] = lambda: ()
     consumers: Callable[[], Sequence[ConsumerSpec]] = lambda: ()
+    workers: Callable[[Runtime], Sequence[Worker]] = lambda runtime: ()
 
 
 @dataclass
@@ -192,6 +203,11 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
                     js=js,
                 )
                 tasks.append(asyncio.create_task(recorder.run(stop)))
+        tasks += [
+            asyncio.create_task(worker.run(stop))
+            for worker in definition.workers(runtime)
+            if role in ("all", worker.role)
+        ]
         if role in ("all", "http"):
             config = uvicorn.Config(
                 build_app(definition, runtime),

@@ -1,6 +1,5 @@
 import base64
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -12,31 +11,16 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_shared.clock import FixedClock
-from procure_shared.http import Role, issue_token
+from procure_shared.http import Role
 from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, ServiceDefinition, build_app
 from procure_shared.settings import Settings
+from tests.support.auth import bearer, keyed, token
 from tests.support.things import CREATE_THINGS, ThingsController
 
 SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused")
 NOW = datetime(2022, 9, 1, 9, 0, tzinfo=UTC)
-
-
-def token(*roles: Role, buyer: str | None = "dfe", **overrides: Any) -> str:
-    options: dict[str, Any] = {
-        "secret": SETTINGS.jwt_secret,
-        "issuer": SETTINGS.jwt_issuer,
-        "audience": SETTINGS.jwt_audience,
-        "sub": "alice",
-        "roles": roles,
-        "buyer": buyer,
-    } | overrides
-    return issue_token(**options)
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 @pytest.fixture
@@ -63,10 +47,6 @@ async def client(pool: Pool, runtime: Runtime) -> AsyncIterator[httpx.AsyncClien
     transport = httpx.ASGITransport(app=cast(Any, build_app(definition, runtime)))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-def keyed(headers: dict[str, str]) -> dict[str, str]:
-    return headers | {"Idempotency-Key": str(uuid.uuid4())}
 
 
 async def rows(pool: Pool, sql: str) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ import pytest
 
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
-from tests.shared.test_http import bearer, token
 from tests.shared.test_http import client as client
 from tests.shared.test_http import runtime as runtime
+from tests.support.auth import bearer, token
 
 COMMERCIAL = bearer(token(Role.COMMERCIAL))
 

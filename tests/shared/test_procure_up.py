@@ -21,6 +21,15 @@ def ready(port: int) -> bool:
         return False
 
 
+async def demo_loaded(server_url: str) -> bool:
+    conn = await asyncpg.connect(server_url.rpartition("/")[0] + "/procure_providers")
+    try:
+        names = {r["legal_name"] for r in await conn.fetch("SELECT legal_name FROM providers")}
+    finally:
+        await conn.close()
+    return {"Barnardo's", "Randstad Solutions Limited", "Fischer Family Trust"} <= names
+
+
 async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
     postgres: PostgresHandle, nats_handle: NatsHandle
 ) -> None:
@@ -56,6 +65,8 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         finally:
             await conn.close()
         assert {"procure_contracts", "procure_providers", "procure_notifications"} <= names
+        # The demo providers were loaded through the providers API on this first run.
+        await eventually(lambda: demo_loaded(postgres.url), within=30, what="the demo providers")
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)

@@ -1,6 +1,15 @@
 """Run the providers service (`serve --role ...`) or apply its migrations (`migrate`)."""
 
-from procure_providers.app import definition
-from procure_shared.service import main
+import os
+import sys
 
-raise SystemExit(main(definition()))
+from procure_providers.app import definition
+from procure_providers.settings import options_from_env
+from procure_shared.service import main
+from procure_shared.settings import SettingsError
+
+try:
+    options = options_from_env(os.environ)
+except SettingsError as exc:
+    sys.exit(f"python -m procure_providers: {exc}")
+raise SystemExit(main(definition(options)))

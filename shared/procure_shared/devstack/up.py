@@ -28,6 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 from rich.console import Console
 from rich.table import Table
 
+from procure_shared.clock import SystemClock
+from procure_shared.devstack.demo import DemoError, load_demo
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
 from procure_shared.http.auth import Role, issue_token
 from procure_shared.settings import Settings
@@ -279,6 +281,16 @@ def print_summary(console: Console, config: UpConfig, tokens: list[tuple[str, st
         console.print(f"  {buyer:5} {role:10} {token}", soft_wrap=True, highlight=False)
 
 
+def load_demo_data(console: Console, config: UpConfig, tokens: list[tuple[str, str, str]]) -> None:
+    admin = next(token for buyer, role, token in tokens if role == Role.ADMIN.value)
+    base = f"http://127.0.0.1:{config.port_of('providers')}"
+    loaded = load_demo(base, admin, SystemClock().now().date())
+    if loaded:
+        console.print(f"demo data: {loaded} providers with their accreditations (first run)")
+    else:
+        console.print("demo data: already loaded")
+
+
 def run_up(config: UpConfig, console: Console | None = None) -> int:
     console = console or Console()
     config.state_dir.mkdir(exist_ok=True)
@@ -302,7 +314,9 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         for service in SERVICES:
             stack.start_service(service, envs[service])
         stack.wait_ready()
-        print_summary(console, config, development_tokens(secret))
+        tokens = development_tokens(secret)
+        load_demo_data(console, config, tokens)
+        print_summary(console, config, tokens)
         console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
         while not stopping:
             crashed = stack.crashed()
@@ -312,7 +326,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             time.sleep(0.2)
         console.print("stopping ...")
         return 0
-    except ServerError as exc:
+    except (ServerError, DemoError) as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
     finally:

@@ -5,6 +5,7 @@ This package imports only the standard library and msgspec, so that domain code 
 
 from procure_shared.events.catalogue import Catalogue, EventSpec, InvalidEventType
 from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
+from procure_shared.events.registry import CATALOGUE
 from procure_shared.events.streams import STREAMS, StreamSpec, stream_for_type
 
 __all__ = [
@@ -19,7 +20,3 @@ __all__ = [
     "encode_envelope",
     "stream_for_type",
 ]
-
-# The catalogue of every event type Procure publishes. Services register their types here as
-# their features land (see interfaces.md for the names).
-CATALOGUE = Catalogue()

@@ -4,10 +4,11 @@ correlation ids, Prometheus metrics, health probes, and the OpenAPI document wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import msgspec
 import swagger_ui_bundle
 from litestar import Litestar, MediaType, Response, Router, get
 from litestar.config.app import AppConfig
@@ -15,6 +16,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Schema
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -93,7 +95,7 @@ def create_service_app(
             app_config.openapi_config.security = None
         return app_config
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(path="/", route_handlers=list(route_handlers), security=[{"BearerToken": []}]),
             *health_handlers(checks),
@@ -119,3 +121,27 @@ def create_service_app(
         logging_config=None,  # procure_shared.logs configures JSON logs for the process
         debug=debug,
     )
+    _declare_closed_bodies(app)
+    return app
+
+
+def _structs(root: type[msgspec.Struct]) -> Iterator[type[msgspec.Struct]]:
+    for sub in root.__subclasses__():
+        yield sub
+        yield from _structs(sub)
+
+
+def _declare_closed_bodies(app: Litestar) -> None:
+    """Say in the OpenAPI document what the server does: request bodies that forbid unknown
+    fields get ``additionalProperties: false`` (Litestar leaves it out, so clients and
+    schemathesis would think extra fields are welcome)."""
+    closed: dict[str, bool] = {}
+    for struct in _structs(msgspec.Struct):
+        name = struct.__name__
+        forbids = bool(struct.__struct_config__.forbid_unknown_fields)
+        # A name two Structs share is left alone unless both forbid unknown fields.
+        closed[name] = forbids and closed.get(name, True)
+    schemas = app.openapi_schema.components.schemas or {}
+    for name, schema in schemas.items():
+        if closed.get(name) and isinstance(schema, Schema):
+            schema.additional_properties = False

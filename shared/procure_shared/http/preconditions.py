@@ -81,8 +81,9 @@ async def idempotent(
     create: Callable[[], Awaitable[Any]],
     status: int = 201,
     headers: Callable[[Any], dict[str, str]] | None = None,
-) -> Response[bytes]:
-    """Run ``create`` at most once per (owner, key); ``conn`` is the request's transaction."""
+) -> Response[Any]:
+    """Run ``create`` at most once per (owner, key); ``conn`` is the request's transaction.
+    The response carries the encoded body (annotate the handler with the model it encodes)."""
     if key is None or not (0 < len(key) <= 255):
         raise ProblemException(400, "this request needs an Idempotency-Key header (1-255 chars)")
     fingerprint = _fingerprint(await request.body())

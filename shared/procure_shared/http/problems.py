@@ -11,6 +11,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -25,6 +26,7 @@ __all__ = [
     "ProblemDetails",
     "ProblemException",
     "exception_handlers",
+    "problem_response",
     "problem_responses",
 ]
 
@@ -84,7 +86,7 @@ def _respond(
     )
 
 
-def _problem_exception(request: Request[Any, Any, Any], exc: ProblemException) -> Response[Any]:
+def problem_response(request: Request[Any, Any, Any], exc: ProblemException) -> Response[Any]:
     return _respond(
         request,
         ProblemDetails(
@@ -143,6 +145,21 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     )
 
 
+def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # A last line of defence: request schemas refuse NUL and control characters, but any text
+    # PostgreSQL cannot store is the client's error, not ours.
+    return _respond(
+        request,
+        ProblemDetails(
+            title="Invalid request",
+            status=400,
+            detail="The request contains characters that cannot be stored (such as NUL).",
+            instance=request.url.path,
+            correlation_id=correlation_id.get(),
+        ),
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return _respond(
@@ -158,9 +175,11 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 
 exception_handlers: ExceptionHandlersMap = {
-    ProblemException: _problem_exception,
+    ProblemException: problem_response,
     ValidationException: _validation,
     HTTPException: _http,
+    asyncpg.CharacterNotInRepertoireError: _unstorable_text,
+    asyncpg.UntranslatableCharacterError: _unstorable_text,
     Exception: _unexpected,
 }
 

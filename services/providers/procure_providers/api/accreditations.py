@@ -1,0 +1,94 @@
+"""``/v1/accreditations/{id}``: one accreditation, its changes and its revocation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from procure_providers.api.common import actor, now, tagged
+from procure_providers.api.schemas import AccreditationPatch, RevokeIn
+from procure_providers.domain.accreditations import Accreditation
+from procure_providers.usecases import accreditations
+from procure_shared.audit import AuditEntry, history
+from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http.preconditions import IfMatch, expected_version
+
+__all__ = ["AccreditationsController"]
+
+AccreditationId = FromPath[uuid.UUID]
+
+
+class AccreditationsController(Controller):
+    path = "/v1/accreditations"
+    tags = ["accreditations"]
+    guards = [requires(Role.VIEWER)]
+
+    @get("/{accreditation_id:uuid}", responses=problem_responses(401, 403, 404))
+    async def read(
+        self, accreditation_id: AccreditationId, conn: Transaction
+    ) -> Response[Accreditation]:
+        return tagged(await accreditations.get_accreditation(conn, str(accreditation_id)))
+
+    @patch(
+        "/{accreditation_id:uuid}",
+        guards=[requires(Role.COMMERCIAL)],
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+        summary="Change an accreditation's dates or evidence (If-Match)",
+        description="Moving `validTo` renews it: expiry notices start afresh for the new date.",
+    )
+    async def update(
+        self,
+        accreditation_id: AccreditationId,
+        data: JSONBody[AccreditationPatch],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Accreditation]:
+        changed = await accreditations.amend_accreditation(
+            conn,
+            str(accreditation_id),
+            data.changes(),
+            expected_version=expected_version(if_match),
+            actor=actor(request),
+            now=now(request),
+        )
+        return tagged(changed)
+
+    @post(
+        "/{accreditation_id:uuid}/revoke",
+        guards=[requires(Role.COMMERCIAL)],
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+        summary="Withdraw an accreditation before its end (If-Match)",
+    )
+    async def revoke(
+        self,
+        accreditation_id: AccreditationId,
+        data: JSONBody[RevokeIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Accreditation]:
+        revoked = await accreditations.revoke_accreditation(
+            conn,
+            str(accreditation_id),
+            reason=data.reason,
+            expected_version=expected_version(if_match),
+            actor=actor(request),
+            now=now(request),
+        )
+        return tagged(revoked)
+
+    @get(
+        "/{accreditation_id:uuid}/history",
+        responses=problem_responses(401, 403, 404),
+        summary="The audit trail of an accreditation (its expiry notices included)",
+    )
+    async def history(
+        self, accreditation_id: AccreditationId, conn: Transaction
+    ) -> list[AuditEntry]:
+        found = await accreditations.get_accreditation(conn, str(accreditation_id))
+        return list(await history(conn, "accreditation", found.id))

@@ -1,0 +1,74 @@
+"""What every controller of the service shares: domain errors as problems, the actor and the
+clock of a request, ETags on what is returned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from litestar import Request, Response
+
+from procure_providers.domain.errors import (
+    Conflict,
+    DomainError,
+    DuplicateIdentifier,
+    NotFound,
+    RuleBroken,
+    StaleVersion,
+)
+from procure_shared.audit import Actor
+from procure_shared.clock import Clock
+from procure_shared.http import FieldError, Principal, ProblemException
+from procure_shared.http.preconditions import etag
+from procure_shared.http.problems import problem_response
+
+__all__ = ["actor", "domain_problem", "now", "tagged"]
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def _problem(exc: DomainError) -> ProblemException:
+    if isinstance(exc, NotFound):
+        return ProblemException(404, exc.message)
+    if isinstance(exc, StaleVersion):
+        return ProblemException(412, exc.message, headers={"ETag": etag(exc.current)})
+    if isinstance(exc, DuplicateIdentifier):
+        return ProblemException(
+            409,
+            exc.message,
+            title="Identifier already registered",
+            errors=[FieldError(field="identifiers", message=f"held by {exc.provider_id}")],
+        )
+    if isinstance(exc, Conflict):
+        return ProblemException(
+            409, exc.message, current_state=exc.current, allowed_states=list(exc.allowed) or None
+        )
+    if isinstance(exc, RuleBroken):
+        errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else None
+        return ProblemException(422, exc.message, errors=errors)
+    return ProblemException(422, exc.message)
+
+
+def domain_problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return problem_response(request, _problem(exc))
+
+
+def actor(request: Request[Any, Any, Any]) -> Actor:
+    principal: Principal = request.user
+    return principal.as_actor()
+
+
+def now(request: Request[Any, Any, Any]) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock.now()
+
+
+def tagged(value: V) -> Response[V]:
+    """``value`` with its ETag (its version)."""
+    return Response(value, headers={"ETag": etag(value.version)})

@@ -1,0 +1,67 @@
+"""``/v1/exclusions/{id}``: one exclusion and its lifting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from procure_providers.api.common import actor, now, tagged
+from procure_providers.api.schemas import LiftIn
+from procure_providers.domain.exclusions import Exclusion
+from procure_providers.usecases import exclusions
+from procure_shared.audit import AuditEntry, history
+from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http.preconditions import IfMatch, expected_version
+
+__all__ = ["ExclusionsController"]
+
+ExclusionId = FromPath[uuid.UUID]
+
+
+class ExclusionsController(Controller):
+    path = "/v1/exclusions"
+    tags = ["exclusions"]
+    guards = [requires(Role.VIEWER)]
+
+    @get("/{exclusion_id:uuid}", responses=problem_responses(401, 403, 404))
+    async def read(self, exclusion_id: ExclusionId, conn: Transaction) -> Response[Exclusion]:
+        return tagged(await exclusions.get_exclusion(conn, str(exclusion_id)))
+
+    @post(
+        "/{exclusion_id:uuid}/lift",
+        guards=[requires(Role.ADMIN)],
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+        summary="Lift an exclusion (admin, If-Match)",
+    )
+    async def lift(
+        self,
+        exclusion_id: ExclusionId,
+        data: JSONBody[LiftIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Exclusion]:
+        at = now(request)
+        lifted = await exclusions.lift_exclusion(
+            conn,
+            str(exclusion_id),
+            on=data.on or at.date(),
+            reason=data.reason,
+            expected_version=expected_version(if_match),
+            actor=actor(request),
+            now=at,
+        )
+        return tagged(lifted)
+
+    @get(
+        "/{exclusion_id:uuid}/history",
+        responses=problem_responses(401, 403, 404),
+        summary="The audit trail of an exclusion",
+    )
+    async def history(self, exclusion_id: ExclusionId, conn: Transaction) -> list[AuditEntry]:
+        found = await exclusions.get_exclusion(conn, str(exclusion_id))
+        return list(await history(conn, "exclusion", found.id))

@@ -1,0 +1,282 @@
+"""``/v1/providers``: the registry, and what hangs off each provider."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from procure_providers.api.common import actor, now, tagged
+from procure_providers.api.schemas import (
+    AccreditationIn,
+    AccreditationList,
+    ExclusionIn,
+    ExclusionList,
+    ProviderIn,
+    ProviderPage,
+    ProviderPatch,
+)
+from procure_providers.domain.accreditations import Accreditation
+from procure_providers.domain.errors import RuleBroken
+from procure_providers.domain.exclusions import Exclusion
+from procure_providers.domain.identifiers import parse_identifier
+from procure_providers.domain.portfolio import Portfolio
+from procure_providers.domain.providers import (
+    SINGLE_LINE,
+    Provider,
+    ProviderKind,
+    ProviderStatus,
+    Region,
+)
+from procure_providers.storage.providers import ProviderFilter, list_providers
+from procure_providers.usecases import accreditations, exclusions, providers, track_record
+from procure_shared.audit import AuditEntry, history
+from procure_shared.categories import Category
+from procure_shared.http import (
+    FieldError,
+    Principal,
+    ProblemException,
+    Role,
+    Transaction,
+    problem_responses,
+    requires,
+)
+from procure_shared.http.pagination import Cursor, Limit, decode_cursor, next_cursor
+from procure_shared.http.preconditions import (
+    IdempotencyKey,
+    IfMatch,
+    etag,
+    expected_version,
+    idempotent,
+)
+
+__all__ = ["ProvidersController"]
+
+ProviderId = FromPath[uuid.UUID]
+
+
+class ProvidersController(Controller):
+    path = "/v1/providers"
+    tags = ["providers"]
+    guards = [requires(Role.VIEWER)]
+
+    @get(responses=problem_responses(400, 401, 403), summary="List and search providers")
+    async def index(
+        self,
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        q: Annotated[
+            str | None,
+            QueryParameter(description="Words of the name", max_length=200, pattern=SINGLE_LINE),
+        ] = None,
+        kind: FromQuery[ProviderKind | None] = None,
+        status: FromQuery[ProviderStatus | None] = None,
+        region: FromQuery[Region | None] = None,
+        sme: FromQuery[bool | None] = None,
+        vcse: FromQuery[bool | None] = None,
+        identifier: Annotated[
+            str | None,
+            QueryParameter(
+                description="scheme:id, e.g. GB-CHC:216250", max_length=64, pattern=SINGLE_LINE
+            ),
+        ] = None,
+        category: Annotated[
+            Category | None, QueryParameter(description="Accredited in this category (on `on`)")
+        ] = None,
+        on: Annotated[date | None, QueryParameter(description="The day for `category`")] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> ProviderPage:
+        after = decode_cursor(cursor, 2) if cursor else None
+        named = None
+        if identifier is not None:
+            scheme, _, value = identifier.partition(":")
+            try:
+                named = parse_identifier(scheme, value)
+            except RuleBroken as exc:
+                raise ProblemException(
+                    400,
+                    exc.message,
+                    title="Invalid request",
+                    errors=[
+                        FieldError(field="identifier", message="scheme:id, e.g. GB-CHC:216250")
+                    ],
+                ) from None
+        found = await list_providers(
+            conn,
+            ProviderFilter(
+                after=(str(after[0]), str(after[1])) if after else None,
+                search=q.strip() or None if q else None,
+                kind=kind,
+                status=status,
+                region=region,
+                sme=sme,
+                vcse=vcse,
+                identifier=named,
+                accredited_for=category.value if category else None,
+                accredited_on=(on or now(request).date()) if category else None,
+                limit=limit,
+            ),
+        )
+        return ProviderPage(
+            items=found, next_cursor=next_cursor(found, limit, lambda p: [p.legal_name, p.id])
+        )
+
+    @post(
+        guards=[requires(Role.COMMERCIAL)],
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 409, 422),
+        summary="Register a provider",
+        description="An identifier belongs to one provider only: a second registration with it "
+        "is refused (409) naming the provider that holds it.",
+    )
+    async def register(
+        self,
+        data: JSONBody[ProviderIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Provider]:
+        principal: Principal = request.user
+        at = now(request)
+        return await idempotent(
+            conn,
+            request,
+            owner=principal.sub,
+            key=idempotency_key,
+            now=at,
+            create=lambda: providers.register_provider(
+                conn, data.draft(), actor=actor(request), now=at
+            ),
+            headers=lambda p: {"ETag": etag(p.version), "Location": f"{self.path}/{p.id}"},
+        )
+
+    @get("/{provider_id:uuid}", responses=problem_responses(401, 403, 404))
+    async def read(self, provider_id: ProviderId, conn: Transaction) -> Response[Provider]:
+        return tagged(await providers.get_provider(conn, str(provider_id)))
+
+    @patch(
+        "/{provider_id:uuid}",
+        guards=[requires(Role.COMMERCIAL)],
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+        summary="Change a provider (If-Match)",
+    )
+    async def update(
+        self,
+        provider_id: ProviderId,
+        data: JSONBody[ProviderPatch],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Provider]:
+        provider = await providers.update_provider(
+            conn,
+            str(provider_id),
+            data.changes(),
+            expected_version=expected_version(if_match),
+            actor=actor(request),
+            now=now(request),
+        )
+        return tagged(provider)
+
+    @get(
+        "/{provider_id:uuid}/history",
+        responses=problem_responses(401, 403, 404),
+        summary="The audit trail of a provider",
+    )
+    async def history(self, provider_id: ProviderId, conn: Transaction) -> list[AuditEntry]:
+        provider = await providers.get_provider(conn, str(provider_id))
+        return list(await history(conn, "provider", provider.id))
+
+    @get(
+        "/{provider_id:uuid}/accreditations",
+        responses=problem_responses(401, 403, 404),
+        summary="A provider's accreditations",
+    )
+    async def accreditations(
+        self,
+        provider_id: ProviderId,
+        conn: Transaction,
+        category: FromQuery[Category | None] = None,
+    ) -> AccreditationList:
+        items = await accreditations.list_accreditations(conn, str(provider_id), category)
+        return AccreditationList(items=items)
+
+    @post(
+        "/{provider_id:uuid}/accreditations",
+        guards=[requires(Role.COMMERCIAL)],
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 404, 409, 422),
+        summary="Accredit a provider in a category",
+    )
+    async def accredit(
+        self,
+        provider_id: ProviderId,
+        data: JSONBody[AccreditationIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Accreditation]:
+        principal: Principal = request.user
+        at = now(request)
+        return await idempotent(
+            conn,
+            request,
+            owner=principal.sub,
+            key=idempotency_key,
+            now=at,
+            create=lambda: accreditations.grant_accreditation(
+                conn, str(provider_id), data.draft(), actor=actor(request), now=at
+            ),
+            headers=lambda a: {"ETag": etag(a.version), "Location": f"/v1/accreditations/{a.id}"},
+        )
+
+    @get(
+        "/{provider_id:uuid}/exclusions",
+        responses=problem_responses(401, 403, 404),
+        summary="A provider's exclusions (debarment), lifted ones included",
+    )
+    async def exclusions(self, provider_id: ProviderId, conn: Transaction) -> ExclusionList:
+        return ExclusionList(items=await exclusions.list_exclusions(conn, str(provider_id)))
+
+    @post(
+        "/{provider_id:uuid}/exclusions",
+        guards=[requires(Role.ADMIN)],
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 404, 409, 422),
+        summary="Exclude (debar) a provider for a period (admin)",
+    )
+    async def exclude(
+        self,
+        provider_id: ProviderId,
+        data: JSONBody[ExclusionIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Exclusion]:
+        principal: Principal = request.user
+        at = now(request)
+        return await idempotent(
+            conn,
+            request,
+            owner=principal.sub,
+            key=idempotency_key,
+            now=at,
+            create=lambda: exclusions.record_exclusion(
+                conn, str(provider_id), data.draft(), actor=actor(request), now=at
+            ),
+            headers=lambda e: {"ETag": etag(e.version), "Location": f"/v1/exclusions/{e.id}"},
+        )
+
+    @get(
+        "/{provider_id:uuid}/portfolio",
+        responses=problem_responses(401, 403, 404),
+        summary="A provider's track record",
+        description="Awards won, contracts held and their current value, milestones met on "
+        "time, late or missed, and the latest KPI ratings, from the contracts service's events.",
+    )
+    async def portfolio(self, provider_id: ProviderId, conn: Transaction) -> Portfolio:
+        return await track_record.portfolio(conn, str(provider_id))

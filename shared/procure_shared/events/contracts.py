@@ -1,0 +1,114 @@
+"""The events the contracts service publishes (``contracts.*``, stream ``CONTRACTS``) that other
+services consume. The contracts service registers the rest of its types as they land.
+
+Events about a contract, its milestones and KPIs name the contract's providers, so that a
+consumer can attribute them without waiting for another aggregate's events.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "RATINGS",
+    "AwardCancelled",
+    "AwardMade",
+    "ContractClosed",
+    "ContractData",
+    "KpiRatingChanged",
+    "MilestoneSettled",
+    "Money",
+    "Rating",
+]
+
+# The contract performance assessment ratings of the Procurement Act 2023 (s.71).
+Rating = Literal["good", "approaching_target", "requires_improvement", "inadequate", "other"]
+RATINGS: tuple[Rating, ...] = (
+    "good",
+    "approaching_target",
+    "requires_improvement",
+    "inadequate",
+    "other",
+)
+
+
+class _Data(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    pass
+
+
+class Money(_Data, frozen=True, kw_only=True):
+    amount: str  # a decimal string, never a float
+    currency: str = "GBP"
+
+
+class AwardMade(_Data, frozen=True, kw_only=True):
+    """``contracts.award.made``: one per provider awarded a lot."""
+
+    award_id: str
+    tender_id: str
+    lot_id: str
+    provider_id: str
+    category: str
+    value: Money | None = None
+    date: datetime
+    standstill_ends: datetime | None = None
+
+
+class AwardCancelled(_Data, frozen=True, kw_only=True):
+    award_id: str
+    tender_id: str
+    lot_id: str
+    provider_id: str
+    reason: str | None = None
+
+
+class ContractData(_Data, frozen=True, kw_only=True):
+    """``contracts.contract.created|signed|amended|option_exercised``: the contract as it now
+    stands (``value`` is its current value, amendments and options included)."""
+
+    contract_id: str
+    award_ids: list[str]
+    provider_ids: list[str]
+    title: str
+    status: str
+    value: Money | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class ContractClosed(_Data, frozen=True, kw_only=True):
+    """``contracts.contract.completed|terminated``."""
+
+    contract_id: str
+    provider_ids: list[str]
+    status: str
+    on: date
+    reason: str | None = None
+
+
+class MilestoneSettled(_Data, frozen=True, kw_only=True):
+    """``contracts.milestone.met|not_met|waived``. ``met_on`` is set when met (also partly)."""
+
+    milestone_id: str
+    contract_id: str
+    provider_ids: list[str]
+    title: str
+    status: str
+    due_on: date
+    met_on: date | None = None
+
+
+class KpiRatingChanged(_Data, frozen=True, kw_only=True):
+    """``contracts.kpi.rating_changed``: a KPI's rating for the period ending ``period_end``."""
+
+    kpi_id: str
+    contract_id: str
+    provider_ids: list[str]
+    name: str
+    rating: Rating
+    previous_rating: Rating | None = None
+    period_end: date
+    rated_at: datetime

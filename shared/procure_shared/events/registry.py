@@ -1,0 +1,111 @@
+"""The catalogue of every event type Procure publishes, with its data Struct (``interfaces.md``
+names). Producers refer to the specs below, never to a type name typed out by hand."""
+
+from __future__ import annotations
+
+from procure_shared.events import contracts as c
+from procure_shared.events import providers as p
+from procure_shared.events.catalogue import Catalogue
+
+__all__ = [
+    "ACCREDITATION_EXPIRED",
+    "ACCREDITATION_EXPIRING",
+    "ACCREDITATION_GRANTED",
+    "ACCREDITATION_REVOKED",
+    "ACCREDITATION_UPDATED",
+    "AWARD_CANCELLED",
+    "AWARD_MADE",
+    "CATALOGUE",
+    "CONTRACT_AMENDED",
+    "CONTRACT_COMPLETED",
+    "CONTRACT_CREATED",
+    "CONTRACT_OPTION_EXERCISED",
+    "CONTRACT_SIGNED",
+    "CONTRACT_TERMINATED",
+    "EXCLUSION_LIFTED",
+    "EXCLUSION_RECORDED",
+    "KPI_RATING_CHANGED",
+    "MILESTONE_MET",
+    "MILESTONE_NOT_MET",
+    "MILESTONE_WAIVED",
+    "PROVIDER_REGISTERED",
+    "PROVIDER_UPDATED",
+]
+
+CATALOGUE = Catalogue()
+_register = CATALOGUE.register
+
+PROVIDER_REGISTERED = _register(
+    "providers.provider.registered", p.ProviderData, "A provider joined the registry."
+)
+PROVIDER_UPDATED = _register(
+    "providers.provider.updated",
+    p.ProviderData,
+    "A provider's details or status changed (`changed` names the fields).",
+)
+ACCREDITATION_GRANTED = _register(
+    "providers.accreditation.granted", p.AccreditationData, "A provider was accredited."
+)
+ACCREDITATION_UPDATED = _register(
+    "providers.accreditation.updated",
+    p.AccreditationData,
+    "An accreditation's dates or evidence changed (a renewal moves `validTo`).",
+)
+ACCREDITATION_EXPIRING = _register(
+    "providers.accreditation.expiring",
+    p.AccreditationDue,
+    "An accreditation expires within the configured notice period (once per validity).",
+)
+ACCREDITATION_EXPIRED = _register(
+    "providers.accreditation.expired",
+    p.AccreditationDue,
+    "An accreditation's validity ended (once per validity).",
+)
+ACCREDITATION_REVOKED = _register(
+    "providers.accreditation.revoked",
+    p.AccreditationRevoked,
+    "An accreditation was withdrawn before its end.",
+)
+EXCLUSION_RECORDED = _register(
+    "providers.exclusion.recorded",
+    p.ExclusionData,
+    "A provider was excluded (debarred) for a period.",
+)
+EXCLUSION_LIFTED = _register(
+    "providers.exclusion.lifted", p.ExclusionLifted, "An exclusion was lifted."
+)
+
+AWARD_MADE = _register(
+    "contracts.award.made", c.AwardMade, "A lot was awarded to a provider (one per provider)."
+)
+AWARD_CANCELLED = _register(
+    "contracts.award.cancelled", c.AwardCancelled, "An award was cancelled."
+)
+CONTRACT_CREATED = _register(
+    "contracts.contract.created", c.ContractData, "A contract was created from awards."
+)
+CONTRACT_SIGNED = _register("contracts.contract.signed", c.ContractData, "A contract was signed.")
+CONTRACT_AMENDED = _register(
+    "contracts.contract.amended", c.ContractData, "A contract was amended (varied)."
+)
+CONTRACT_OPTION_EXERCISED = _register(
+    "contracts.contract.option_exercised", c.ContractData, "An option of a contract was exercised."
+)
+CONTRACT_COMPLETED = _register(
+    "contracts.contract.completed", c.ContractClosed, "A contract was completed."
+)
+CONTRACT_TERMINATED = _register(
+    "contracts.contract.terminated", c.ContractClosed, "A contract was terminated early."
+)
+MILESTONE_MET = _register(
+    "contracts.milestone.met", c.MilestoneSettled, "A milestone was met (on time or late)."
+)
+MILESTONE_NOT_MET = _register(
+    "contracts.milestone.not_met", c.MilestoneSettled, "A milestone was not met."
+)
+MILESTONE_WAIVED = _register(
+    "contracts.milestone.waived", c.MilestoneSettled, "A milestone was waived."
+)
+KPI_RATING_CHANGED = _register(
+    "contracts.kpi.rating_changed", c.KpiRatingChanged, "A KPI's performance rating changed."
+)
