@@ -114,18 +114,25 @@ def _field_errors(extra: Any) -> list[FieldError] | None:
     return errors or None
 
 
-def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _bad_request(
+    request: Request[Any, Any, Any], detail: str, errors: list[FieldError] | None
+) -> Response[Any]:
     return _respond(
         request,
         ProblemDetails(
             title="Invalid request",
             status=400,
-            detail=exc.detail if exc.detail else "The request could not be decoded.",
+            detail=detail,
             instance=request.url.path,
-            errors=_field_errors(exc.extra),
+            errors=errors,
             correlation_id=correlation_id.get(),
         ),
     )
+
+
+def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    detail = exc.detail if exc.detail else "The request could not be decoded."
+    return _bad_request(request, detail, _field_errors(exc.extra))
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -148,15 +155,8 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # A last line of defence: request schemas refuse NUL and control characters, but any text
     # PostgreSQL cannot store is the client's error, not ours.
-    return _respond(
-        request,
-        ProblemDetails(
-            title="Invalid request",
-            status=400,
-            detail="The request contains characters that cannot be stored (such as NUL).",
-            instance=request.url.path,
-            correlation_id=correlation_id.get(),
-        ),
+    return _bad_request(
+        request, "The request contains characters that cannot be stored (such as NUL).", None
     )
 
 

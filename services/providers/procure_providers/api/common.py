@@ -3,6 +3,7 @@ clock of a request, ETags on what is returned."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,10 +20,11 @@ from procure_providers.domain.errors import (
 from procure_shared.audit import Actor
 from procure_shared.clock import Clock
 from procure_shared.http import FieldError, Principal, ProblemException
-from procure_shared.http.preconditions import etag
+from procure_shared.http.preconditions import etag, idempotent
 from procure_shared.http.problems import problem_response
+from procure_shared.postgres import Connection
 
-__all__ = ["actor", "domain_problem", "now", "tagged"]
+__all__ = ["actor", "create_once", "domain_problem", "now", "tagged"]
 
 
 class _Versioned(Protocol):
@@ -67,6 +69,28 @@ def actor(request: Request[Any, Any, Any]) -> Actor:
 def now(request: Request[Any, Any, Any]) -> datetime:
     clock: Clock = request.app.state.clock
     return clock.now()
+
+
+async def create_once(
+    conn: Connection,
+    request: Request[Any, Any, Any],
+    key: str | None,
+    create: Callable[[datetime], Awaitable[V]],
+    location: Callable[[V], str],
+) -> Response[Any]:
+    """A creating POST under its Idempotency-Key: 201 with the ETag and Location of what
+    ``create(now)`` made, or the first response again for a repeat."""
+    principal: Principal = request.user
+    at = now(request)
+    return await idempotent(
+        conn,
+        request,
+        owner=principal.sub,
+        key=key,
+        now=at,
+        create=lambda: create(at),
+        headers=lambda made: {"ETag": etag(made.version), "Location": location(made)},
+    )
 
 
 def tagged(value: V) -> Response[V]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_providers.api.common import actor, now, tagged
+from procure_providers.api.common import actor, create_once, now, tagged
 from procure_providers.api.schemas import (
     AccreditationIn,
     AccreditationList,
@@ -37,7 +37,6 @@ from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.http import (
     FieldError,
-    Principal,
     ProblemException,
     Role,
     Transaction,
@@ -48,9 +47,7 @@ from procure_shared.http.pagination import Cursor, Limit, decode_cursor, next_cu
 from procure_shared.http.preconditions import (
     IdempotencyKey,
     IfMatch,
-    etag,
     expected_version,
-    idempotent,
 )
 
 __all__ = ["ProvidersController"]
@@ -140,18 +137,14 @@ class ProvidersController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Provider]:
-        principal: Principal = request.user
-        at = now(request)
-        return await idempotent(
+        return await create_once(
             conn,
             request,
-            owner=principal.sub,
-            key=idempotency_key,
-            now=at,
-            create=lambda: providers.register_provider(
+            idempotency_key,
+            lambda at: providers.register_provider(
                 conn, data.draft(), actor=actor(request), now=at
             ),
-            headers=lambda p: {"ETag": etag(p.version), "Location": f"{self.path}/{p.id}"},
+            lambda p: f"{self.path}/{p.id}",
         )
 
     @get("/{provider_id:uuid}", responses=problem_responses(401, 403, 404))
@@ -220,18 +213,14 @@ class ProvidersController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Accreditation]:
-        principal: Principal = request.user
-        at = now(request)
-        return await idempotent(
+        return await create_once(
             conn,
             request,
-            owner=principal.sub,
-            key=idempotency_key,
-            now=at,
-            create=lambda: accreditations.grant_accreditation(
+            idempotency_key,
+            lambda at: accreditations.grant_accreditation(
                 conn, str(provider_id), data.draft(), actor=actor(request), now=at
             ),
-            headers=lambda a: {"ETag": etag(a.version), "Location": f"/v1/accreditations/{a.id}"},
+            lambda a: f"/v1/accreditations/{a.id}",
         )
 
     @get(
@@ -257,18 +246,14 @@ class ProvidersController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Exclusion]:
-        principal: Principal = request.user
-        at = now(request)
-        return await idempotent(
+        return await create_once(
             conn,
             request,
-            owner=principal.sub,
-            key=idempotency_key,
-            now=at,
-            create=lambda: exclusions.record_exclusion(
+            idempotency_key,
+            lambda at: exclusions.record_exclusion(
                 conn, str(provider_id), data.draft(), actor=actor(request), now=at
             ),
-            headers=lambda e: {"ETag": etag(e.version), "Location": f"/v1/exclusions/{e.id}"},
+            lambda e: f"/v1/exclusions/{e.id}",
         )
 
     @get(
