@@ -2,10 +2,13 @@
 the same servers; writes bench/results/latest.json and latest.md and prints the table (a run of
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
-    python -m bench [relay] [consumer] [reset] [latency] [--repetitions N] [--service-core C]
+    python -m bench [relay] [consumer] [reset] [latency] [eligibility] [--repetitions N]
+        [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
+``eligibility`` is the providers service's eligibility request/reply against a bare nats-py
+echo responder.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from bench import bare, consumer, latency, relay, report
+from bench import bare, consumer, eligibility, latency, relay, report
 from bench.harness import CLIENT_CORE, Figure, servers
 
-MEASUREMENTS = ("relay", "consumer", "reset", "latency")
+MEASUREMENTS = ("relay", "consumer", "reset", "latency", "eligibility")
 DEFAULT = MEASUREMENTS
 
 
@@ -42,6 +45,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await consumer.measure_pool_reset(stack, repetitions, notes)
             elif name == "latency":
                 figures += await latency.measure(stack, repetitions, notes, service_core)
+            elif name == "eligibility":
+                figures += await eligibility.measure(stack, repetitions, notes, service_core)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -53,6 +58,12 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "latency_rate_per_s": latency.RATE,
         "latency_seconds": latency.SECONDS,
         "latency_service_core": service_core,
+        "eligibility_providers": eligibility.PROVIDERS,
+        "eligibility_questions": eligibility.QUESTIONS,
+        "eligibility_in_flight": list(eligibility.IN_FLIGHT),
+        "eligibility_seconds": eligibility.SECONDS,
+        "eligibility_warmup_seconds": eligibility.WARMUP_SECONDS,
+        "eligibility_service_core": service_core,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }
@@ -77,8 +88,9 @@ def cli() -> None:
     parser.add_argument(
         "--service-core",
         default=str(CLIENT_CORE),
-        help="core of the latency benchmark's relay and consumer processes (default 1, with the "
-        "producer; the servers are on 0), or 'none' for the scheduler to choose",
+        help="core of the service-side processes: the latency benchmark's relay and consumer, "
+        "the eligibility benchmark's responders (default 1, with the producer or load "
+        "generator; the servers are on 0), or 'none' for the scheduler to choose",
     )
     args = parser.parse_args()
     unknown = set(args.which) - set(MEASUREMENTS)

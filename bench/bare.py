@@ -347,3 +347,31 @@ async def count(dsn: str, table: str) -> int:
         return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
+
+
+# --- request/reply ----------------------------------------------------------------------------
+
+# Outside every stream the bench creates (they capture bench.> and the event types): a stream
+# capturing it would answer requests with its publish acks.
+ECHO_SUBJECT = "rpc.bench.echo"
+
+
+async def echo(nats_url: str, ready: asyncio.Event, stop: asyncio.Event) -> int:
+    """Answer each request on ``ECHO_SUBJECT`` with its own payload until ``stop``; returns how
+    many were answered. A plain subscription: nats-py runs its callback one message at a time."""
+    nc = await nats.connect(nats_url)
+    answered = 0
+
+    async def respond(msg: Msg) -> None:
+        nonlocal answered
+        await msg.respond(msg.data)
+        answered += 1
+
+    try:
+        await nc.subscribe(ECHO_SUBJECT, cb=respond)
+        await nc.flush()
+        ready.set()
+        await stop.wait()
+    finally:
+        await nc.close()
+    return answered

@@ -8,9 +8,12 @@ as a ratio to a bare baseline measured in the same run, against the same servers
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from bench import cpu
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port
@@ -28,6 +32,7 @@ from procure_shared.migrations import migrate
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def can_pin() -> bool:
@@ -72,7 +77,8 @@ class Servers:
             f"PostgreSQL ({len(pg)} processes: postmaster, its auxiliaries and backends, which "
             f"inherit the postmaster's affinity) and nats-server ({nats_threads} threads) on "
             f"core {'/'.join(cores)}; the bench process (the baselines, the project's relay and "
-            f"consumer in measurements 1 and 2, the latency producer) on core "
+            f"consumer in measurements 1 and 2, the latency producer, the eligibility load "
+            f"generator) on core "
             f"{affinity_of(os.getpid())}"
         )
 
@@ -134,6 +140,39 @@ def servers() -> Iterator[Servers]:
         nats.stop()
         postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- service-side processes ------------------------------------------------------------------
+
+
+async def spawn_worker(role: str, args: list[str]) -> asyncio.subprocess.Process:
+    """``python -m bench.worker role *args``, once it has printed ``ready``."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.worker",
+        role,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+    if line.strip() != b"ready":
+        proc.kill()
+        raise RuntimeError(f"the {role} worker did not start: {line!r}")
+    return proc
+
+
+async def finish_worker(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """SIGTERM, then the stats line the worker prints on its way out."""
+    assert proc.stdout is not None
+    proc.send_signal(signal.SIGTERM)
+    out = await asyncio.wait_for(proc.stdout.read(), timeout=15)
+    await proc.wait()
+    lines = out.decode().strip().splitlines()
+    stats: dict[str, Any] = msgspec.json.decode(lines[-1]) if lines else {}
+    return stats
 
 
 # --- figures ----------------------------------------------------------------------------------

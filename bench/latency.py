@@ -19,17 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from bench import bare, cpu
-from bench.harness import NOISE_PCT, Figure, Run, Servers, percentile, quiet
+from bench.harness import (
+    NOISE_PCT,
+    Figure,
+    Run,
+    Servers,
+    finish_worker,
+    percentile,
+    quiet,
+    spawn_worker,
+)
 from bench.relay import envelope
 from procure_shared import outbox
 from procure_shared.events import StreamSpec
@@ -40,36 +46,6 @@ RATE = 500
 SECONDS = 10
 AGGREGATES = 100
 SPEC = StreamSpec("BENCH_LATENCY", (bare.EVENT_TYPE,), "bench")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def _spawn(role: str, args: list[str]) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.worker",
-        role,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
-    if line.strip() != b"ready":
-        proc.kill()
-        raise RuntimeError(f"the {role} worker did not start: {line!r}")
-    return proc
-
-
-async def _finish(proc: asyncio.subprocess.Process) -> dict[str, Any]:
-    """SIGTERM, then the stats line the worker prints on its way out."""
-    assert proc.stdout is not None
-    proc.send_signal(signal.SIGTERM)
-    out = await asyncio.wait_for(proc.stdout.read(), timeout=15)
-    await proc.wait()
-    lines = out.decode().strip().splitlines()
-    stats: dict[str, Any] = msgspec.json.decode(lines[-1]) if lines else {}
-    return stats
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -100,9 +76,11 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
         common = ["--dsn", dsn, "--nats", servers.nats.url]
         if service_core is not None:
             common += ["--core", str(service_core)]
-        procs.append(await _spawn("relay", [*common, "--out", str(published_file)]))
+        procs.append(await spawn_worker("relay", [*common, "--out", str(published_file)]))
         procs.append(
-            await _spawn("consumer", [*common, "--stream", SPEC.name, "--out", str(stamps_file)])
+            await spawn_worker(
+                "consumer", [*common, "--stream", SPEC.name, "--out", str(stamps_file)]
+            )
         )
         await servers.sql("CHECKPOINT")
         await quiet(log, "latency")
@@ -142,8 +120,8 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
                     break
                 await asyncio.sleep(0.05)
         load = meter.stop()
-        relay_stats = await _finish(procs[0])
-        consumer_stats = await _finish(procs[1])
+        relay_stats = await finish_worker(procs[0])
+        consumer_stats = await finish_worker(procs[1])
         procs.clear()
         stamps = msgspec.json.decode(stamps_file.read_bytes(), type=dict[str, int])
         published = msgspec.json.decode(published_file.read_bytes(), type=dict[str, int])

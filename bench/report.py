@@ -22,6 +22,7 @@ from procure_shared.devstack.servers import nats_server_binary
 RESULTS = Path(__file__).parent / "results"
 PACKAGES = (
     "procure-shared",
+    "procure-providers",
     "asyncpg",
     "nats-py",
     "msgspec",
