@@ -4,9 +4,9 @@ The database: the providers service's own, migrated by procure_shared.migrations
 the service's migrations, and seeded through its use cases (register_provider,
 grant_accreditation, record_exclusion, update_provider) and, for the track record, the storage
 function its consumer uses: 1,000 providers, each with one or two accreditations (most in
-academic mentoring; some lapsed, some open-ended), 2% excluded, 1% inactive, 30% with one to
-four KPI ratings (one in ten inadequate). The tables are vacuumed, analysed and checkpointed
-once, before the first run; every run only reads.
+academic mentoring; some lapsed, some open-ended), about 2% excluded, about 1% inactive, about
+30% with one to four KPI ratings (one in ten inadequate). The tables are vacuumed, analysed
+and checkpointed once, before the first run; every run only reads.
 
 The questions: 4,096 eligibility questions (a lot's bidders: 1 to 3 registered providers, drawn
 at random), in academic mentoring on the seeding day, encoded once and asked in turn.
@@ -18,7 +18,12 @@ answer one SQL statement. Each runs in its own process (bench.worker), placed li
 benchmark's relay and consumer (``--service-core``), a fresh one per run; the load generator is
 the bench process, the same nats-py client code for both: a closed loop of ``nc.request`` calls
 with 1 or 16 in flight, for 1 s of warm-up (not recorded), then 5 s timed. Latency is the
-client's, from just before ``nc.request`` to its return.
+client's, from just before ``nc.request`` to its return; with 16 in flight it is closed-loop
+latency, at least 16 / throughput by Little's law, so it includes queueing.
+
+The eligibility worker also notes, in the responder, each answer's time (decode to encode), the
+wait for a pooled connection and the SQL fetch (through thin proxies, as the latency worker
+stamps the relay), for the breakdown of a round trip: in the run's JSON and the notes.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import asyncio
 import contextlib
 import random
 import signal
+import statistics
 import time
 import uuid
 from collections import Counter
@@ -403,14 +409,35 @@ async def measure(
                         flush=True,
                     )
         if "outcomes" in seen:
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(seen["outcomes"].items()))
-            log.append(f"eligibility: answers to the first {VERIFY} questions: {counts}")
+            found = seen["outcomes"]
+            codes = ", ".join(
+                f"{k} {v}"
+                for k, v in sorted(found.items())
+                if k not in ("eligible", "not eligible")
+            )
+            log.append(
+                f"eligibility: the first {VERIFY} answers: {found['eligible']} providers "
+                f"eligible, {found['not eligible']} not; reasons and warnings: {codes}"
+            )
+        for n in IN_FLIGHT:
+            log.append(
+                f"eligibility x{n}: in the responder (medians of the runs' p50 / p99): "
+                + _medians([r.extra["responder"] for r in figures[n][0].project])
+            )
         return [f for n in IN_FLIGHT for f in figures[n]]
     finally:
         await servers.drop_database(dsn)
 
 
 _PARTS = (("answer", "answer_ms"), ("pool wait", "pool_wait_ms"), ("SQL", "fetch_ms"))
+
+
+def _medians(stats: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{name} {statistics.median(s[key]['p50'] for s in stats):.2f} / "
+        f"{statistics.median(s[key]['p99'] for s in stats):.2f} ms"
+        for name, key in _PARTS
+    )
 
 
 def _breakdown(stats: dict[str, Any]) -> str:
