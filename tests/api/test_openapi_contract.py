@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -29,6 +28,7 @@ from procure_shared.http import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET
 from tests.conftest import database_url
 from tests.support.servers import NatsHandle, PostgresHandle
+from tests.support.wait import ready, until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("contracts", "providers", "notifications")
@@ -76,15 +76,13 @@ def start_service(name: str, postgres: PostgresHandle, nats: NatsHandle) -> Iter
     process = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health/ready", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        until(
+            lambda: ready(port),
+            within=30,
+            interval=0.1,
+            what=f"{name} ready",
+            unless=lambda: process.poll() is not None,
+        )
         yield base
     finally:
         process.terminate()
@@ -188,22 +186,27 @@ def exercise(service: str, case: Any, base: str, seeded: dict[str, str]) -> None
     """Call the operation once per role, as generated and again naming seeded resources
     (with their current ETag); record and validate every answer."""
     operation = f"{case.method.upper()} {case.path}"
-    variants: list[dict[str, str]] = [{}]
     names = set(case.path_parameters or {})
+
+    def name_seeded() -> None:
+        case.path_parameters = dict(case.path_parameters) | {n: seeded[n] for n in names}
+
+    def send_valid_body() -> None:
+        case.body = BODIES[operation]()
+
+    # (how to change the case before calling it, whether it names an existing resource)
+    rounds: list[tuple[Callable[[], None], bool]] = [(lambda: None, False)]
     if names and names <= set(seeded):
-        variants.append({name: seeded[name] for name in names})
+        rounds.append((name_seeded, True))
     if operation in BODIES:
-        variants.append({"": ""})
-    for variant in variants:
-        if variant == {"": ""}:
-            case.body = BODIES[operation]()
-        elif variant:
-            case.path_parameters = dict(case.path_parameters) | variant
+        rounds.append((send_valid_body, False))
+    for prepare, existing in rounds:
+        prepare()
         for token in TOKENS.values():
             headers = {"Authorization": f"Bearer {token}"}
             if case.method.upper() == "POST":
                 headers["Idempotency-Key"] = str(uuid.uuid4())
-            if variant and names and case.method.upper() in ("PATCH", "POST"):
+            if existing and case.method.upper() in ("PATCH", "POST"):
                 etag = current_etag(base, case.formatted_path)
                 if etag:
                     headers["If-Match"] = etag

@@ -4,21 +4,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import asyncpg
 
 from procure_shared.devstack import free_port
 from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
-from tests.support.wait import eventually, holds
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
+from tests.support.wait import eventually, holds, ready
 
 
 async def demo_loaded(server_url: str) -> bool:

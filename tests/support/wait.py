@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -27,6 +28,38 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"{what} did not hold within {within} s (last value: {last!r})")
+
+
+def until(
+    probe: Callable[[], T],
+    *,
+    within: float = 15.0,
+    interval: float = 0.05,
+    what: str = "the condition",
+    unless: Callable[[], bool] = lambda: False,
+) -> T:
+    """``eventually`` for code that cannot await (a fixture starting a process): call ``probe``
+    until it returns a truthy value; fail after ``within`` seconds, or at once when ``unless``
+    holds (the process being waited for has exited)."""
+    deadline = time.monotonic() + within
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        if unless():
+            raise AssertionError(f"{what} can no longer hold (last value: {last!r})")
+        time.sleep(interval)
+    raise AssertionError(f"{what} did not hold within {within} s (last value: {last!r})")
+
+
+def ready(port: int) -> bool:
+    """Whether a service on this port answers ``/health/ready`` with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 async def equals(value: Awaitable[T], expected: T) -> bool:
