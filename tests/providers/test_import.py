@@ -3,6 +3,7 @@ and NATS."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from procure_shared.cli import app
+from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.importer import (
     CsvError,
@@ -386,3 +388,18 @@ def test_the_command_documents_its_columns_and_refuses_a_bad_file_before_any_req
 def test_an_empty_parse_has_no_rows() -> None:
     assert len(parse_csv("legal_name,kind,identifiers\n")) == 0
     assert parse_csv("legal_name,kind,identifiers\n") == ParsedFile(())
+
+
+def test_the_sample_file_names_none_of_the_demo_providers() -> None:
+    """Importing the sample into a `make up` system adds providers; it updates no demo one."""
+    demo = {
+        f"{i['scheme']}:{i['id']}"
+        for provider in demo_providers(date(2026, 1, 1))
+        for i in provider["identifiers"]
+    }
+    sample = {
+        identifier
+        for row in SAMPLE.read_text().splitlines()[1:]
+        for identifier in row.split(",")[5].split(";")
+    }
+    assert sample.isdisjoint(demo), sample & demo
