@@ -15,12 +15,12 @@ from procure_providers.domain.accreditations import (
     revoke,
 )
 from procure_providers.domain.eligibility import Decision, Facts, decide
-from procure_providers.domain.errors import RuleBroken
 from procure_providers.domain.exclusions import ExclusionDraft, lift, record
 from procure_providers.domain.identifiers import parse_identifier
 from procure_providers.domain.portfolio import LatestRating
 from procure_providers.domain.providers import ProviderStatus
 from procure_shared.categories import Category
+from procure_shared.errors import RuleBroken
 
 NOW = datetime(2022, 6, 1, 9, tzinfo=UTC)
 PROVIDER = "7b0c6a3e-2f4e-4b7a-9a53-1d3c1f0f7c11"

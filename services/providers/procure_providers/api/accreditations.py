@@ -8,12 +8,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from procure_providers.api.common import actor, now, tagged
 from procure_providers.api.schemas import AccreditationPatch, RevokeIn
 from procure_providers.domain.accreditations import Accreditation
 from procure_providers.usecases import accreditations
 from procure_shared.audit import AuditEntry, history
 from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http.domain import actor, now, tagged
 from procure_shared.http.preconditions import IfMatch, expected_version
 
 __all__ = ["AccreditationsController"]

@@ -7,11 +7,11 @@ from typing import Any
 from litestar import Request, post
 from litestar.params import JSONBody
 
-from procure_providers.api.common import now
 from procure_providers.api.schemas import EligibilityIn
 from procure_providers.usecases.eligibility import check_eligibility
 from procure_shared.events.eligibility import EligibilityAnswer
 from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http.domain import now
 
 __all__ = ["eligibility"]
 

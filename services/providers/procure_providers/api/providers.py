@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_providers.api.common import actor, create_once, now, tagged
 from procure_providers.api.schemas import (
     AccreditationIn,
     AccreditationList,
@@ -20,7 +19,6 @@ from procure_providers.api.schemas import (
     ProviderPatch,
 )
 from procure_providers.domain.accreditations import Accreditation
-from procure_providers.domain.errors import RuleBroken
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.domain.identifiers import parse_identifier
 from procure_providers.domain.portfolio import Portfolio
@@ -35,6 +33,7 @@ from procure_providers.storage.providers import ProviderFilter, list_providers
 from procure_providers.usecases import accreditations, exclusions, providers, track_record
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
+from procure_shared.errors import RuleBroken
 from procure_shared.http import (
     FieldError,
     ProblemException,
@@ -43,6 +42,7 @@ from procure_shared.http import (
     problem_responses,
     requires,
 )
+from procure_shared.http.domain import actor, create_once, now, tagged
 from procure_shared.http.pagination import Cursor, Limit, decode_cursor, next_cursor
 from procure_shared.http.preconditions import (
     IdempotencyKey,

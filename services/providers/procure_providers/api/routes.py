@@ -8,11 +8,11 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from procure_providers.api.accreditations import AccreditationsController
-from procure_providers.api.common import domain_problem
 from procure_providers.api.eligibility import eligibility
 from procure_providers.api.exclusions import ExclusionsController
 from procure_providers.api.providers import ProvidersController
-from procure_providers.domain.errors import DomainError
+from procure_shared.errors import DomainError
+from procure_shared.http.domain import domain_problem
 
 __all__ = ["routes"]
 

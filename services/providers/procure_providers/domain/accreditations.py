@@ -13,8 +13,8 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_providers.domain.errors import Conflict, RuleBroken
 from procure_shared.categories import Category
+from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.providers import (
     AccreditationData,
     AccreditationDue,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from procure_providers.domain.errors import Conflict, RuleBroken
+from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.providers import ExclusionData, ExclusionLifted
 
 __all__ = ["Exclusion", "ExclusionDraft", "lift", "lifted_data", "record", "recorded_data"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from procure_providers.domain.errors import RuleBroken
+from procure_shared.errors import RuleBroken
 
 __all__ = ["SCHEMES", "Identifier", "Scheme", "parse_identifier"]
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import msgspec
 
-from procure_providers.domain.errors import RuleBroken
 from procure_providers.domain.identifiers import Identifier, parse_identifier
+from procure_shared.errors import RuleBroken
 from procure_shared.events.providers import IdentifierData, ProviderData
 
 __all__ = [

@@ -16,9 +16,9 @@ from procure_providers.domain.accreditations import (
 )
 from procure_providers.storage import accreditations as store
 from procure_providers.storage import providers as provider_store
-from procure_providers.usecases.changes import check_version, found, publish
 from procure_shared.audit import Actor
 from procure_shared.categories import Category
+from procure_shared.changes import check_version, found, publish
 from procure_shared.events.registry import (
     ACCREDITATION_EXPIRED,
     ACCREDITATION_EXPIRING,

@@ -9,8 +9,8 @@ from procure_providers.domain import exclusions as rules
 from procure_providers.domain.exclusions import Exclusion, ExclusionDraft
 from procure_providers.storage import exclusions as store
 from procure_providers.storage import providers as provider_store
-from procure_providers.usecases.changes import check_version, found, publish
 from procure_shared.audit import Actor
+from procure_shared.changes import check_version, found, publish
 from procure_shared.events.registry import EXCLUSION_LIFTED, EXCLUSION_RECORDED
 from procure_shared.postgres import Connection
 

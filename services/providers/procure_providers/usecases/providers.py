@@ -8,8 +8,8 @@ from datetime import datetime
 from procure_providers.domain import providers as rules
 from procure_providers.domain.providers import Provider, ProviderChanges, ProviderDraft
 from procure_providers.storage import providers as store
-from procure_providers.usecases.changes import check_version, found, publish
 from procure_shared.audit import Actor
+from procure_shared.changes import check_version, found, publish
 from procure_shared.events.registry import PROVIDER_REGISTERED, PROVIDER_UPDATED
 from procure_shared.postgres import Connection
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from procure_providers.domain.portfolio import Portfolio
 from procure_providers.storage import providers as provider_store
 from procure_providers.storage import track_record as store
-from procure_providers.usecases.changes import found
+from procure_shared.changes import found
 from procure_shared.postgres import Connection
 
 __all__ = ["portfolio"]

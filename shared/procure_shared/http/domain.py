@@ -1,5 +1,5 @@
-"""What every controller of the service shares: domain errors as problems, the actor and the
-clock of a request, ETags on what is returned."""
+"""What every service's controllers share: domain errors as problems, the actor and the clock of
+a request, ETags on what is returned, and creating POSTs under an Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ from typing import Any, Protocol, TypeVar
 
 from litestar import Request, Response
 
-from procure_providers.domain.errors import (
-    Conflict,
-    DomainError,
-    DuplicateIdentifier,
-    NotFound,
-    RuleBroken,
-    StaleVersion,
-)
 from procure_shared.audit import Actor
 from procure_shared.clock import Clock
-from procure_shared.http import FieldError, Principal, ProblemException
+from procure_shared.errors import (
+    Conflict,
+    DomainError,
+    Duplicate,
+    NotFound,
+    StaleVersion,
+    Unavailable,
+)
+from procure_shared.http.auth import Principal
 from procure_shared.http.preconditions import etag, idempotent
-from procure_shared.http.problems import problem_response
+from procure_shared.http.problems import FieldError, ProblemException, problem_response
 from procure_shared.postgres import Connection
 
-__all__ = ["actor", "create_once", "domain_problem", "now", "tagged"]
+__all__ = ["actor", "create_once", "domain_problem", "now", "principal", "tagged"]
 
 
 class _Versioned(Protocol):
@@ -36,34 +36,33 @@ V = TypeVar("V", bound=_Versioned)
 
 
 def _problem(exc: DomainError) -> ProblemException:
+    errors = [FieldError(field=f, message=m) for f, m in exc.errors] or None
     if isinstance(exc, NotFound):
         return ProblemException(404, exc.message)
     if isinstance(exc, StaleVersion):
         return ProblemException(412, exc.message, headers={"ETag": etag(exc.current)})
-    if isinstance(exc, DuplicateIdentifier):
-        return ProblemException(
-            409,
-            exc.message,
-            title="Identifier already registered",
-            errors=[FieldError(field="identifiers", message=f"held by {exc.provider_id}")],
-        )
+    if isinstance(exc, Duplicate):
+        return ProblemException(409, exc.message, title=exc.title, errors=errors)
     if isinstance(exc, Conflict):
         return ProblemException(
-            409, exc.message, current_state=exc.current, allowed_states=list(exc.allowed) or None
+            409, exc.message, current_state=exc.current, allowed_states=list(exc.allowed)
         )
-    if isinstance(exc, RuleBroken):
-        errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else None
-        return ProblemException(422, exc.message, errors=errors)
-    return ProblemException(422, exc.message)
+    if isinstance(exc, Unavailable):
+        return ProblemException(503, exc.message, headers={"Retry-After": "1"})
+    return ProblemException(422, exc.message, errors=errors)
 
 
 def domain_problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return problem_response(request, _problem(exc))
 
 
+def principal(request: Request[Any, Any, Any]) -> Principal:
+    user: Principal = request.user
+    return user
+
+
 def actor(request: Request[Any, Any, Any]) -> Actor:
-    principal: Principal = request.user
-    return principal.as_actor()
+    return principal(request).as_actor()
 
 
 def now(request: Request[Any, Any, Any]) -> datetime:
@@ -80,12 +79,11 @@ async def create_once(
 ) -> Response[Any]:
     """A creating POST under its Idempotency-Key: 201 with the ETag and Location of what
     ``create(now)`` made, or the first response again for a repeat."""
-    principal: Principal = request.user
     at = now(request)
     return await idempotent(
         conn,
         request,
-        owner=principal.sub,
+        owner=principal(request).sub,
         key=key,
         now=at,
         create=lambda: create(at),

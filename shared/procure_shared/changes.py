@@ -1,21 +1,20 @@
-"""Every change is written the same way: the new state (by the caller), one audit row and the
-events it causes, in the caller's transaction."""
+"""Every change is written the same way, in every service: the new state (by the caller), one
+audit row and the events it causes, in the caller's transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, TypeVar
 
-from procure_providers.domain.errors import NotFound, StaleVersion
 from procure_shared import outbox
 from procure_shared.audit import Actor, record_change
+from procure_shared.errors import NotFound, StaleVersion
 from procure_shared.events import Envelope, EventSpec
 from procure_shared.logs import correlation_id
 from procure_shared.postgres import Connection
 
-__all__ = ["SERVICE", "check_version", "found", "publish"]
+__all__ = ["check_version", "found", "publish"]
 
-SERVICE = "providers"
 T = TypeVar("T")
 
 
@@ -31,8 +30,10 @@ async def publish(
     resource_type: str,
     before: Any,
     after: Any,
+    buyer_id: str | None = None,
 ) -> None:
-    """Audit the change and put its event in the outbox (the event type names the action)."""
+    """Audit the change and put its event in the outbox (the event type names the action and,
+    by its first word, the service publishing it)."""
     await record_change(
         conn,
         actor=actor,
@@ -46,13 +47,14 @@ async def publish(
     await outbox.add(
         conn,
         Envelope.new(
-            service=SERVICE,
+            service=event.type.split(".", 1)[0],
             type=event.type,
             version=event.version,
             subject=subject,
             time=at,
             sequence=sequence,
             data=data,
+            buyer_id=buyer_id,
         ),
         correlation_id=correlation_id.get(),
     )
