@@ -15,6 +15,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.events import STREAMS
 from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
@@ -90,6 +91,12 @@ async def template_database(postgres: PostgresHandle) -> str:
 async def providers_template(postgres: PostgresHandle) -> str:
     """A database with the providers service's migrations applied."""
     return await _make_template(postgres.url, f"{TEMPLATE}_providers", PROVIDERS_MIGRATIONS)
+
+
+@pytest.fixture(scope="session")
+async def contracts_template(postgres: PostgresHandle) -> str:
+    """A database with the contracts service's migrations applied."""
+    return await _make_template(postgres.url, f"{TEMPLATE}_contracts", CONTRACTS_MIGRATIONS)
 
 
 @pytest.fixture

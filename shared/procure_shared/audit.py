@@ -15,7 +15,7 @@ from procure_shared.logs import correlation_id
 from procure_shared.postgres import Connection
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["Actor", "AuditEntry", "history", "record_change"]
+__all__ = ["Actor", "AuditEntry", "history", "record_change", "state_at"]
 
 _encoder = msgspec.json.Encoder()
 Q = load_queries(Path(__file__).parent / "sql" / "audit.sql")
@@ -100,3 +100,12 @@ async def history(conn: Connection, resource_type: str, resource_id: str) -> Seq
         )
         for r in rows
     ]
+
+
+async def state_at(
+    conn: Connection, resource_type: str, resource_id: str, at: datetime
+) -> str | None:
+    """The resource's JSON as the last change at or before ``at`` left it: what ``?asOf=``
+    reads. ``None`` when it did not exist yet (or was deleted)."""
+    text: str | None = await conn.fetchval(Q.state_at, resource_type, resource_id, at)
+    return text

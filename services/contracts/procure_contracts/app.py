@@ -1,17 +1,31 @@
-"""The contracts service: what it serves, what it consumes, where its migrations are."""
+"""The contracts service: what it serves and consumes, and where its migrations are."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from procure_contracts.api.routes import routes
+from procure_contracts.events.provider_directory import provider_directory_consumer
+from procure_contracts.settings import ContractsOptions
 from procure_shared.service import ServiceDefinition
 
-__all__ = ["definition"]
+__all__ = ["VERSION", "definition"]
+
+VERSION = "0.2.0"
+MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 
-def definition() -> ServiceDefinition:
+def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
+    rules = (options or ContractsOptions()).rules()
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
-        description="Tenders, lots, awards, contracts, amendments, milestones and KPIs.",
-        version="0.1.0",
-        migrations=None,
+        description=(
+            "Tenders and their lots, awards (eligibility checked with the providers service), "
+            "contracts with options and amendments, and the history of every change."
+        ),
+        version=VERSION,
+        migrations=MIGRATIONS,
+        routes=lambda: routes(rules),
+        consumers=lambda: [provider_directory_consumer()],
     )

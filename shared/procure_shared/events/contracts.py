@@ -19,9 +19,11 @@ __all__ = [
     "ContractClosed",
     "ContractData",
     "KpiRatingChanged",
+    "LotData",
     "MilestoneSettled",
     "Money",
     "Rating",
+    "TenderData",
 ]
 
 # The contract performance assessment ratings of the Procurement Act 2023 (s.71).
@@ -42,6 +44,34 @@ class _Data(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 class Money(_Data, frozen=True, kw_only=True):
     amount: str  # a decimal string, never a float
     currency: str = "GBP"
+
+
+class TenderData(_Data, frozen=True, kw_only=True):
+    """``contracts.tender.*``: the tender as it now stands."""
+
+    tender_id: str
+    title: str
+    status: str
+    value: Money | None = None
+    lot_ids: list[str] = []
+    enquiry_deadline: datetime | None = None
+    submission_deadline: datetime | None = None
+    reason: str | None = None
+    changed: list[str] = []  # the fields an update changed
+
+
+class LotData(_Data, frozen=True, kw_only=True):
+    """``contracts.lot.*``: the lot as it now stands."""
+
+    lot_id: str
+    tender_id: str
+    title: str
+    category: str
+    status: str
+    value: Money | None = None
+    award_ids: list[str] = []
+    reason: str | None = None
+    changed: list[str] = []
 
 
 class AwardMade(_Data, frozen=True, kw_only=True):
@@ -77,10 +107,18 @@ class ContractData(_Data, frozen=True, kw_only=True):
     value: Money | None = None
     starts_on: date | None = None
     ends_on: date | None = None
+    lot_ids: list[str] = []
+    original_value: Money | None = None
+    # The net cumulative value of the amendments has passed the configured share of the
+    # original value (options exercised do not count).
+    threshold_exceeded: bool = False
+    amendment_id: str | None = None  # on ``amended``: the amendment that made this change
+    option_id: str | None = None  # on ``option_added|option_exercised``
+    changed: list[str] = []
 
 
 class ContractClosed(_Data, frozen=True, kw_only=True):
-    """``contracts.contract.completed|terminated``."""
+    """``contracts.contract.completed|terminated|cancelled``."""
 
     contract_id: str
     provider_ids: list[str]

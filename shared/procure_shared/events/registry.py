@@ -17,19 +17,35 @@ __all__ = [
     "AWARD_MADE",
     "CATALOGUE",
     "CONTRACT_AMENDED",
+    "CONTRACT_CANCELLED",
     "CONTRACT_COMPLETED",
     "CONTRACT_CREATED",
+    "CONTRACT_OPTION_ADDED",
     "CONTRACT_OPTION_EXERCISED",
     "CONTRACT_SIGNED",
     "CONTRACT_TERMINATED",
+    "CONTRACT_UPDATED",
     "EXCLUSION_LIFTED",
     "EXCLUSION_RECORDED",
     "KPI_RATING_CHANGED",
+    "LOT_ADDED",
+    "LOT_AWARDED",
+    "LOT_CANCELLED",
+    "LOT_REOPENED",
+    "LOT_UNSUCCESSFUL",
+    "LOT_UPDATED",
     "MILESTONE_MET",
     "MILESTONE_NOT_MET",
     "MILESTONE_WAIVED",
     "PROVIDER_REGISTERED",
     "PROVIDER_UPDATED",
+    "TENDER_CANCELLED",
+    "TENDER_CLOSED",
+    "TENDER_COMPLETED",
+    "TENDER_DRAFTED",
+    "TENDER_PUBLISHED",
+    "TENDER_UNSUCCESSFUL",
+    "TENDER_UPDATED",
 ]
 
 CATALOGUE = Catalogue()
@@ -75,6 +91,43 @@ EXCLUSION_LIFTED = _register(
     "providers.exclusion.lifted", p.ExclusionLifted, "An exclusion was lifted."
 )
 
+TENDER_DRAFTED = _register(
+    "contracts.tender.drafted", c.TenderData, "A tender was drafted (not yet public)."
+)
+TENDER_UPDATED = _register(
+    "contracts.tender.updated", c.TenderData, "A draft tender's details changed."
+)
+TENDER_PUBLISHED = _register(
+    "contracts.tender.published", c.TenderData, "A tender was published: its tender period is open."
+)
+TENDER_CLOSED = _register(
+    "contracts.tender.closed", c.TenderData, "A tender closed for bids: evaluation begins."
+)
+TENDER_COMPLETED = _register(
+    "contracts.tender.completed",
+    c.TenderData,
+    "A tender is complete: every lot is awarded, cancelled or unsuccessful.",
+)
+TENDER_CANCELLED = _register(
+    "contracts.tender.cancelled", c.TenderData, "A tender was cancelled, with the reason."
+)
+TENDER_UNSUCCESSFUL = _register(
+    "contracts.tender.unsuccessful",
+    c.TenderData,
+    "A tender ended without award, with the reason.",
+)
+LOT_ADDED = _register("contracts.lot.added", c.LotData, "A lot was added to a tender.")
+LOT_UPDATED = _register("contracts.lot.updated", c.LotData, "A lot's details changed.")
+LOT_AWARDED = _register(
+    "contracts.lot.awarded", c.LotData, "A lot was awarded (its first award was made)."
+)
+LOT_REOPENED = _register(
+    "contracts.lot.reopened", c.LotData, "A lot's last award was cancelled: it is open again."
+)
+LOT_CANCELLED = _register("contracts.lot.cancelled", c.LotData, "A lot was cancelled.")
+LOT_UNSUCCESSFUL = _register(
+    "contracts.lot.unsuccessful", c.LotData, "A lot ended without an award."
+)
 AWARD_MADE = _register(
     "contracts.award.made", c.AwardMade, "A lot was awarded to a provider (one per provider)."
 )
@@ -83,6 +136,15 @@ AWARD_CANCELLED = _register(
 )
 CONTRACT_CREATED = _register(
     "contracts.contract.created", c.ContractData, "A contract was created from awards."
+)
+CONTRACT_UPDATED = _register(
+    "contracts.contract.updated", c.ContractData, "A contract's details changed."
+)
+CONTRACT_OPTION_ADDED = _register(
+    "contracts.contract.option_added", c.ContractData, "An option was added to a contract."
+)
+CONTRACT_CANCELLED = _register(
+    "contracts.contract.cancelled", c.ContractClosed, "A contract was cancelled before signing."
 )
 CONTRACT_SIGNED = _register("contracts.contract.signed", c.ContractData, "A contract was signed.")
 CONTRACT_AMENDED = _register(

@@ -29,11 +29,14 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    """The sort key a cursor carries; 400 when it is not one of ours."""
+def decode_cursor(cursor: str, arity: int, kind: Any = None) -> Any:
+    """The sort key a cursor carries (a list, or converted to ``kind``, e.g. a tuple type);
+    400 when it is not one of ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = msgspec.json.decode(base64.urlsafe_b64decode(padded), type=list[Any])
+        if kind is not None and key is not None and len(key) == arity:
+            key = msgspec.convert(key, kind, strict=False)
     except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
         key = None
     if key is None or len(key) != arity:

@@ -9,3 +9,9 @@ SELECT id, occurred_at, actor, actor_roles, buyer_id, action, resource_type,
 FROM audit_log
 WHERE resource_type = $1 AND resource_id = $2
 ORDER BY id
+
+-- name: state_at
+-- The resource as the last change at or before $3 left it (NULL: it did not exist yet).
+SELECT after::text FROM audit_log
+WHERE resource_type = $1 AND resource_id = $2 AND occurred_at <= $3
+ORDER BY id DESC LIMIT 1

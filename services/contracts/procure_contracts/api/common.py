@@ -1,0 +1,65 @@
+"""What the contracts controllers share: who acts and for which buyer, the service's rules
+and its eligibility check (Litestar dependencies), and reads as of a past time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.usecases.context import AskEligibility, Rules, Who
+from procure_shared.audit import state_at
+from procure_shared.errors import NotFound
+from procure_shared.http.domain import principal
+from procure_shared.postgres import Connection
+from procure_shared.service import Runtime
+
+__all__ = ["AsOf", "Ask", "ServiceRules", "as_of", "asker", "who"]
+
+# Handler parameters filled by the router's dependencies ``ask`` and ``rules``.
+if TYPE_CHECKING:
+    Ask: TypeAlias = AskEligibility
+    ServiceRules: TypeAlias = Rules
+else:
+    Ask = NamedDependency[Any]
+    ServiceRules = NamedDependency[Rules]
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(
+        name="asOf",
+        description="Read the resource as it was at this time (ISO 8601 with a timezone).",
+    ),
+]
+
+
+def who(request: Request[Any, Any, Any]) -> Who:
+    user = principal(request)
+    return Who(actor=user.as_actor(), scope=None if user.is_admin else user.buyer)
+
+
+def asker(rules: Rules) -> Any:
+    """The dependency ``ask``: the eligibility check over the service's NATS connection."""
+
+    def provide_ask(state: State) -> AskEligibility:
+        runtime: Runtime = state.runtime
+        return eligibility_over_nats(runtime.nats, rules.eligibility_timeout)
+
+    return provide_ask
+
+
+async def as_of(conn: Connection, resource_type: str, current: S, at: datetime, kind: type[S]) -> S:
+    """``current`` (already found and visible) as it was at ``at``."""
+    resource_id: str = getattr(current, "id")  # noqa: B009 - every resource has an id
+    text = await state_at(conn, resource_type, resource_id, at)
+    if text is None:
+        raise NotFound(f"{resource_type} {resource_id} did not exist at {at.isoformat()}")
+    return msgspec.json.decode(text, type=kind)

@@ -1,0 +1,45 @@
+"""The contracts service's own options, read from the environment once, in ``__main__``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+from procure_contracts.usecases.context import Rules
+from procure_shared.settings import SettingsError
+
+__all__ = ["ENV_NAMES", "ContractsOptions", "options_from_env"]
+
+
+class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
+    # The share of a contract's original value past which the net cumulative value of its
+    # amendments flags the contract.
+    amendment_threshold: Annotated[Decimal, msgspec.Meta(ge=0, le=10)] = Decimal("0.10")
+    # Seconds an award waits for the providers service's eligibility answer.
+    eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+
+    def rules(self) -> Rules:
+        return Rules(
+            amendment_threshold=self.amendment_threshold,
+            eligibility_timeout=self.eligibility_timeout,
+        )
+
+
+ENV_NAMES = {
+    "amendment_threshold": "PROCURE_AMENDMENT_THRESHOLD",
+    "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
+}
+
+
+def options_from_env(environ: Mapping[str, str]) -> ContractsOptions:
+    raw = {field: environ[name] for field, name in ENV_NAMES.items() if environ.get(name)}
+    try:
+        return msgspec.convert(raw, ContractsOptions, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        for field, name in ENV_NAMES.items():
+            message = message.replace(f"`$.{field}`", name)
+        raise SettingsError(message) from exc

@@ -1,0 +1,155 @@
+"""The filters of each list, as SQL over the indexed columns (see the migration)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+import msgspec
+
+from procure_contracts.domain.awards import Award
+from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage import store
+from procure_contracts.storage.documents import Page, as_uuid
+from procure_shared.postgres import Connection
+
+__all__ = [
+    "AwardFilter",
+    "ContractFilter",
+    "LotFilter",
+    "TenderFilter",
+    "awards",
+    "contracts",
+    "lots",
+    "tenders",
+]
+
+
+class _Filter(msgspec.Struct, kw_only=True):
+    buyer: str | None  # None: every buyer's (admin)
+    after: tuple[datetime, uuid.UUID] | None = None
+    limit: int = 50
+    search: str | None = None
+    status: str | None = None
+    value_min: Decimal | None = None
+    value_max: Decimal | None = None
+
+    def page(self, value_column: str) -> Page:
+        page = Page(after=self.after, limit=self.limit)
+        if self.buyer is not None:
+            page.add("buyer_id = {}", self.buyer)
+        if self.status is not None:
+            page.add("status = {}", self.status)
+        if self.search:
+            page.add("search @@ websearch_to_tsquery('english', {})", self.search)
+        if self.value_min is not None:
+            page.add(f"{value_column} >= {{}}", self.value_min)
+        if self.value_max is not None:
+            page.add(f"{value_column} <= {{}}", self.value_max)
+        return page
+
+
+class TenderFilter(_Filter, kw_only=True):
+    category: str | None = None  # has a lot in this category
+    deadline_from: datetime | None = None
+    deadline_to: datetime | None = None
+
+
+class LotFilter(_Filter, kw_only=True):
+    tender_id: str
+    category: str | None = None
+
+
+class AwardFilter(_Filter, kw_only=True):
+    tender_id: str | None = None
+    lot_id: str | None = None
+    provider_id: str | None = None
+    decided_from: datetime | None = None
+    decided_to: datetime | None = None
+    now: datetime  # pending/active follow the clock
+
+
+class ContractFilter(_Filter, kw_only=True):
+    category: str | None = None
+    provider_id: str | None = None
+    tender_id: str | None = None
+    lot_id: str | None = None
+    flagged: bool | None = None
+    starts_from: date | None = None
+    starts_to: date | None = None
+    ends_from: date | None = None
+    ends_to: date | None = None
+
+
+def _uuid(text: str) -> uuid.UUID:
+    # An id that is no UUID names nothing: this one matches no row.
+    return as_uuid(text) or uuid.UUID(int=0)
+
+
+async def tenders(conn: Connection, f: TenderFilter) -> list[Tender]:
+    page = f.page("value_amount")
+    if f.category is not None:
+        page.add(
+            "EXISTS (SELECT 1 FROM lots l WHERE l.tender_id = tenders.id AND l.category = {})",
+            f.category,
+        )
+    if f.deadline_from is not None:
+        page.add("submission_deadline >= {}", f.deadline_from)
+    if f.deadline_to is not None:
+        page.add("submission_deadline <= {}", f.deadline_to)
+    return await store.tenders.page(conn, page)
+
+
+async def lots(conn: Connection, f: LotFilter) -> list[Lot]:
+    page = f.page("value_amount")
+    page.add("tender_id = {}", _uuid(f.tender_id))
+    if f.category is not None:
+        page.add("category = {}", f.category)
+    return await store.lots.page(conn, page)
+
+
+async def awards(conn: Connection, f: AwardFilter) -> list[Award]:
+    status, f.status = f.status, None
+    page = f.page("value_amount")
+    if status == "cancelled":
+        page.add("cancelled")
+    elif status == "pending":
+        page.add("NOT cancelled AND standstill_ends > {}", f.now)
+    elif status == "active":
+        page.add("NOT cancelled AND standstill_ends <= {}", f.now)
+    if f.tender_id is not None:
+        page.add("tender_id = {}", _uuid(f.tender_id))
+    if f.lot_id is not None:
+        page.add("lot_id = {}", _uuid(f.lot_id))
+    if f.provider_id is not None:
+        page.add("provider_id = {}", f.provider_id)
+    if f.decided_from is not None:
+        page.add("decided_at >= {}", f.decided_from)
+    if f.decided_to is not None:
+        page.add("decided_at <= {}", f.decided_to)
+    return [a.seen_at(f.now) for a in await store.awards.page(conn, page)]
+
+
+async def contracts(conn: Connection, f: ContractFilter) -> list[Contract]:
+    page = f.page("current_amount")
+    if f.category is not None:
+        page.add("categories @> ARRAY[{}::text]", f.category)
+    if f.provider_id is not None:
+        page.add("provider_ids @> ARRAY[{}::text]", f.provider_id)
+    if f.tender_id is not None:
+        page.add("tender_ids @> ARRAY[{}::text]", f.tender_id)
+    if f.lot_id is not None:
+        page.add("lot_ids @> ARRAY[{}::text]", f.lot_id)
+    if f.flagged is not None:
+        page.add("flagged = {}", f.flagged)
+    for column, low, high in (
+        ("starts_on", f.starts_from, f.starts_to),
+        ("ends_on", f.ends_from, f.ends_to),
+    ):
+        if low is not None:
+            page.add(f"{column} >= {{}}", low)
+        if high is not None:
+            page.add(f"{column} <= {{}}", high)
+    return await store.contracts.page(conn, page)

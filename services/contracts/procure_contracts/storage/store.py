@@ -1,0 +1,197 @@
+"""The contracts service's repositories: the aggregate tables, the links between awards and
+contracts, and the provider directory (the read model of the providers' events)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from procure_contracts.domain.awards import Award, AwardStatus
+from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage.documents import Documents
+from procure_shared.errors import Duplicate
+from procure_shared.postgres import Connection
+
+__all__ = [
+    "awards",
+    "contract_holding",
+    "contracts",
+    "insert_awards",
+    "link_awards",
+    "live_awards",
+    "lot_award_ids",
+    "lots",
+    "lots_of",
+    "provider_by_identifier",
+    "provider_names",
+    "record_provider",
+    "tenders",
+]
+
+
+def _amount(value: Any) -> Any:
+    return None if value is None else value.amount
+
+
+def _tender_columns(t: Tender) -> Mapping[str, Any]:
+    return {
+        "buyer_id": t.buyer_id,
+        "status": t.status.value,
+        "title": t.title,
+        "description": t.description,
+        "value_amount": _amount(t.value),
+        "submission_deadline": t.submission_deadline,
+        "version": t.version,
+        "created_at": t.created_at,
+    }
+
+
+def _lot_columns(lot: Lot) -> Mapping[str, Any]:
+    return {
+        "tender_id": uuid.UUID(lot.tender_id),
+        "buyer_id": lot.buyer_id,
+        "status": lot.status.value,
+        "category": lot.category.value,
+        "title": lot.title,
+        "description": lot.description,
+        "value_amount": _amount(lot.value),
+        "version": lot.version,
+        "created_at": lot.created_at,
+    }
+
+
+def _award_columns(a: Award) -> Mapping[str, Any]:
+    return {
+        "tender_id": uuid.UUID(a.tender_id),
+        "lot_id": uuid.UUID(a.lot_id),
+        "buyer_id": a.buyer_id,
+        "provider_id": a.provider_id,
+        "cancelled": a.status is AwardStatus.CANCELLED,
+        "standstill_ends": a.standstill_ends,
+        "decided_at": a.date,
+        "value_amount": _amount(a.value),
+        "version": a.version,
+        "created_at": a.created_at,
+    }
+
+
+def _contract_columns(c: Contract) -> Mapping[str, Any]:
+    return {
+        "buyer_id": c.buyer_id,
+        "status": c.status.value,
+        "title": c.title,
+        "description": c.description,
+        "categories": list(c.categories),
+        "provider_ids": c.provider_ids,
+        "lot_ids": list(c.lot_ids),
+        "tender_ids": list(c.tender_ids),
+        "current_amount": _amount(c.current_value),
+        "starts_on": c.starts_on,
+        "ends_on": c.ends_on,
+        "flagged": c.threshold_exceeded,
+        "version": c.version,
+        "created_at": c.created_at,
+    }
+
+
+tenders = Documents("tenders", Tender, _tender_columns)
+lots = Documents("lots", Lot, _lot_columns)
+awards = Documents("awards", Award, _award_columns)
+contracts = Documents("contracts", Contract, _contract_columns)
+
+
+async def lots_of(conn: Connection, tender_id: str, *, for_update: bool = False) -> list[Lot]:
+    lock = " FOR UPDATE" if for_update else ""
+    rows = await conn.fetch(
+        f"SELECT doc::text AS doc FROM lots WHERE tender_id = $1 ORDER BY created_at, id{lock}",
+        uuid.UUID(tender_id),
+    )
+    return [lots.decode(row["doc"]) for row in rows]
+
+
+async def live_awards(conn: Connection, lot_id: str) -> list[Award]:
+    rows = await conn.fetch(
+        "SELECT doc::text AS doc FROM awards WHERE lot_id = $1 AND NOT cancelled "
+        "ORDER BY created_at, id",
+        uuid.UUID(lot_id),
+    )
+    return [awards.decode(row["doc"]) for row in rows]
+
+
+async def lot_award_ids(conn: Connection, lot_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT id::text FROM awards WHERE lot_id = $1 AND NOT cancelled ORDER BY created_at, id",
+        uuid.UUID(lot_id),
+    )
+    return [row["id"] for row in rows]
+
+
+async def insert_awards(conn: Connection, made: Sequence[Award]) -> None:
+    """Insert awards; a provider that meanwhile got a live award of the lot is refused (409)."""
+    try:
+        async with conn.transaction():
+            for award in made:
+                await awards.insert(conn, award)
+    except asyncpg.UniqueViolationError:
+        raise Duplicate(
+            "one of these providers was awarded the lot meanwhile", title="Already awarded"
+        ) from None
+
+
+async def link_awards(conn: Connection, contract_id: str, award_ids: Sequence[str]) -> None:
+    await conn.execute(
+        "INSERT INTO contract_awards (contract_id, award_id) "
+        "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        uuid.UUID(contract_id),
+        [uuid.UUID(a) for a in award_ids],
+    )
+
+
+async def contract_holding(conn: Connection, award_id: str) -> str | None:
+    """A live (pending or active) contract resting on the award, if any."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT c.id::text FROM contract_awards l JOIN contracts c ON c.id = l.contract_id "
+        "WHERE l.award_id = $1 AND c.status IN ('pending', 'active') LIMIT 1",
+        uuid.UUID(award_id),
+    )
+
+
+async def provider_names(conn: Connection, provider_ids: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT id, legal_name FROM provider_directory WHERE id = ANY($1::text[])",
+        list(provider_ids),
+    )
+    return {row["id"]: row["legal_name"] for row in rows}
+
+
+async def provider_by_identifier(conn: Connection, identifier: str) -> str | None:
+    """The id of the provider holding ``identifier`` (``scheme:id``), as the read model knows."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT id FROM provider_directory WHERE identifiers @> ARRAY[$1::text]", identifier
+    )
+
+
+async def record_provider(
+    conn: Connection,
+    provider_id: str,
+    legal_name: str,
+    identifiers: Sequence[str],
+    status: str,
+    version: int,
+) -> None:
+    """Keep the newest version of a provider (events may arrive again, never older ones)."""
+    await conn.execute(
+        "INSERT INTO provider_directory (id, legal_name, identifiers, status, version) "
+        "VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (id) DO UPDATE SET legal_name = $2, identifiers = $3, status = $4, "
+        "version = $5 WHERE provider_directory.version < $5",
+        provider_id,
+        legal_name,
+        list(identifiers),
+        status,
+        version,
+    )

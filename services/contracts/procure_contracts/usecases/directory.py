@@ -1,0 +1,20 @@
+"""The provider directory: what contracts knows of providers, from their events."""
+
+from __future__ import annotations
+
+from procure_contracts.storage import store
+from procure_shared.events.providers import ProviderData
+from procure_shared.postgres import Connection
+
+__all__ = ["record_provider"]
+
+
+async def record_provider(conn: Connection, data: ProviderData, *, version: int) -> None:
+    await store.record_provider(
+        conn,
+        data.provider_id,
+        data.legal_name,
+        [f"{i.scheme}:{i.id}" for i in data.identifiers],
+        data.status,
+        version,
+    )

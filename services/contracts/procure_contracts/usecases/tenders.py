@@ -1,0 +1,243 @@
+"""Drafting, changing and moving tenders and their lots through their state machines."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from procure_contracts.domain import tenders as rules
+from procure_contracts.domain.tenders import (
+    Lot,
+    LotChanges,
+    LotDraft,
+    LotStatus,
+    Tender,
+    TenderChanges,
+    TenderDraft,
+)
+from procure_contracts.storage import store
+from procure_contracts.usecases.context import Who
+from procure_shared.changes import check_version, found, publish
+from procure_shared.events import EventSpec
+from procure_shared.events import registry as events
+from procure_shared.postgres import Connection
+
+__all__ = [
+    "add_lot",
+    "cancel_lot",
+    "draft_tender",
+    "get_lot",
+    "get_tender",
+    "mark_lot_unsuccessful",
+    "move_tender",
+    "update_lot",
+    "update_tender",
+]
+
+
+async def _tender_event(
+    conn: Connection,
+    who: Who,
+    now: datetime,
+    event: EventSpec,
+    before: Tender | None,
+    after: Tender,
+    changed: list[str] = [],  # noqa: B006 - never mutated
+) -> None:
+    lot_ids = [lot.id for lot in await store.lots_of(conn, after.id)]
+    await publish(
+        conn,
+        actor=who.actor,
+        at=now,
+        event=event,
+        subject=after.id,
+        sequence=after.version,
+        data=rules.tender_data(after, lot_ids, changed),
+        resource_type="tender",
+        before=before,
+        after=after,
+        buyer_id=after.buyer_id,
+    )
+
+
+async def lot_event(
+    conn: Connection,
+    who: Who,
+    now: datetime,
+    event: EventSpec,
+    before: Lot | None,
+    after: Lot,
+    changed: list[str] = [],  # noqa: B006 - never mutated
+) -> None:
+    await publish(
+        conn,
+        actor=who.actor,
+        at=now,
+        event=event,
+        subject=after.id,
+        sequence=after.version,
+        data=rules.lot_data(after, await store.lot_award_ids(conn, after.id), changed),
+        resource_type="lot",
+        before=before,
+        after=after,
+        buyer_id=after.buyer_id,
+    )
+
+
+async def draft_tender(conn: Connection, d: TenderDraft, *, who: Who, now: datetime) -> Tender:
+    tender = rules.draft(d, id=str(uuid.uuid4()), buyer_id=who.buyer, now=now)
+    await store.tenders.insert(conn, tender)
+    await _tender_event(conn, who, now, events.TENDER_DRAFTED, None, tender)
+    return tender
+
+
+async def get_tender(
+    conn: Connection, tender_id: str, *, who: Who, for_update: bool = False
+) -> Tender:
+    return found(
+        await store.tenders.get(conn, tender_id, buyer=who.scope, for_update=for_update),
+        "tender",
+        tender_id,
+    )
+
+
+async def update_tender(
+    conn: Connection,
+    tender_id: str,
+    changes: TenderChanges,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Tender:
+    before = await get_tender(conn, tender_id, who=who, for_update=True)
+    check_version(f"tender {tender_id}", before.version, expected_version)
+    after, changed = rules.update(before, changes, now=now)
+    if changed:
+        await store.tenders.save(conn, after)
+        await _tender_event(conn, who, now, events.TENDER_UPDATED, before, after, changed)
+    return after
+
+
+async def move_tender(
+    conn: Connection,
+    tender_id: str,
+    move: str,
+    *,
+    reason: str | None,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Tender:
+    """``move`` is one of publish, close, complete, cancel, unsuccessful. Cancelling or ending a
+    tender unsuccessfully settles its open lots the same way."""
+    before = await get_tender(conn, tender_id, who=who, for_update=True)
+    check_version(f"tender {tender_id}", before.version, expected_version)
+    lots = await store.lots_of(conn, tender_id, for_update=True)
+    if move == "publish":
+        after, event = rules.publish(before, lots, now=now), events.TENDER_PUBLISHED
+    elif move == "close":
+        after, event = rules.close(before, now=now), events.TENDER_CLOSED
+    elif move == "complete":
+        after, event = rules.complete(before, lots, now=now), events.TENDER_COMPLETED
+    elif move == "cancel":
+        after, event = rules.cancel(before, lots, reason or "", now=now), events.TENDER_CANCELLED
+    elif move == "unsuccessful":
+        after = rules.unsuccessful(before, lots, reason or "", now=now)
+        event = events.TENDER_UNSUCCESSFUL
+    else:
+        raise ValueError(f"no tender move {move!r}")
+    await store.tenders.save(conn, after)
+    await _settle_open_lots(conn, after, lots, who=who, now=now)
+    await _tender_event(conn, who, now, event, before, after)
+    return after
+
+
+async def _settle_open_lots(
+    conn: Connection, tender: Tender, lots: list[Lot], *, who: Who, now: datetime
+) -> None:
+    for lot in lots:
+        after = rules.follow_tender(tender, lot, now=now)
+        if after is not None:
+            event = (
+                events.LOT_CANCELLED
+                if after.status is LotStatus.CANCELLED
+                else events.LOT_UNSUCCESSFUL
+            )
+            await store.lots.save(conn, after)
+            await lot_event(conn, who, now, event, lot, after)
+
+
+async def add_lot(conn: Connection, tender_id: str, d: LotDraft, *, who: Who, now: datetime) -> Lot:
+    tender = await get_tender(conn, tender_id, who=who, for_update=True)
+    lot = rules.add_lot(tender, d, id=str(uuid.uuid4()), now=now)
+    await store.lots.insert(conn, lot)
+    await lot_event(conn, who, now, events.LOT_ADDED, None, lot)
+    return lot
+
+
+async def get_lot(
+    conn: Connection, tender_id: str, lot_id: str, *, who: Who, for_update: bool = False
+) -> Lot:
+    lot = await store.lots.get(conn, lot_id, buyer=who.scope, for_update=for_update)
+    if lot is None or lot.tender_id != tender_id:
+        return found(None, f"lot of tender {tender_id}", lot_id)
+    return lot
+
+
+async def update_lot(
+    conn: Connection,
+    tender_id: str,
+    lot_id: str,
+    changes: LotChanges,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Lot:
+    tender = await get_tender(conn, tender_id, who=who, for_update=True)
+    before = await get_lot(conn, tender_id, lot_id, who=who, for_update=True)
+    check_version(f"lot {lot_id}", before.version, expected_version)
+    after, changed = rules.update_lot(tender, before, changes, now=now)
+    if changed:
+        await store.lots.save(conn, after)
+        await lot_event(conn, who, now, events.LOT_UPDATED, before, after, changed)
+    return after
+
+
+async def cancel_lot(
+    conn: Connection,
+    tender_id: str,
+    lot_id: str,
+    reason: str,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Lot:
+    tender = await get_tender(conn, tender_id, who=who, for_update=True)
+    before = await get_lot(conn, tender_id, lot_id, who=who, for_update=True)
+    check_version(f"lot {lot_id}", before.version, expected_version)
+    after = rules.cancel_lot(tender, before, reason, now=now)
+    await store.lots.save(conn, after)
+    await lot_event(conn, who, now, events.LOT_CANCELLED, before, after)
+    return after
+
+
+async def mark_lot_unsuccessful(
+    conn: Connection,
+    tender_id: str,
+    lot_id: str,
+    reason: str,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Lot:
+    tender = await get_tender(conn, tender_id, who=who, for_update=True)
+    before = await get_lot(conn, tender_id, lot_id, who=who, for_update=True)
+    check_version(f"lot {lot_id}", before.version, expected_version)
+    after = rules.lot_unsuccessful(tender, before, reason, now=now)
+    await store.lots.save(conn, after)
+    await lot_event(conn, who, now, events.LOT_UNSUCCESSFUL, before, after)
+    return after
