@@ -10,11 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +121,17 @@ def new_provider() -> dict[str, Any]:
 
 # Valid bodies for operations whose rules random data almost never satisfies (an identifier
 # must have its scheme's format): sent once per case beside the generated one.
-BODIES: dict[str, Callable[[], Any]] = {"POST /v1/providers": new_provider}
+AMENDMENT = {"change": {"kind": "scope", "scope": "Four areas"}, "rationale": "Expansion"}
+REASON = {"reason": "contract test"}
+BODIES: dict[str, Callable[[], Any]] = {
+    "POST /v1/providers": new_provider,
+    "POST /v1/tenders/{tender_id}/lots/{lot_id}/awards": lambda: award_body(),
+    "POST /v1/contracts/{contract_id}/cancel": lambda: REASON,
+    "POST /v1/contracts/{contract_id}/terminate": lambda: REASON,
+    "POST /v1/contracts/{contract_id}/amendments": lambda: AMENDMENT,
+    "POST /v1/contracts": lambda: contract_body(CONTRACTS_BASE[0]),
+}
+CONTRACTS_BASE: list[str] = []
 
 
 def seed_providers(base: str) -> dict[str, str]:
@@ -143,15 +155,143 @@ def seed_providers(base: str) -> dict[str, str]:
     }
 
 
+def at(seconds: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def draft_tender(base: str, deadline_in: float = 86400.0) -> dict[str, str]:
+    tender = call(
+        base,
+        "POST",
+        "/v1/tenders",
+        {"title": "Contract test", "submissionDeadline": at(deadline_in)},
+    )
+    lot = call(
+        base,
+        "POST",
+        f"/v1/tenders/{tender['id']}/lots",
+        {"title": "Lot 1", "category": "tutor_training"},
+    )
+    return {"tender_id": tender["id"], "lot_id": lot["id"]}
+
+
+def move(base: str, path: str, body: Any = None) -> Any:
+    etag = current_etag(base, path)
+    assert etag is not None, path
+    return call(base, "POST", path, body, **{"If-Match": etag})
+
+
+def published_tender(base: str) -> dict[str, str]:
+    ids = draft_tender(base)
+    move(base, f"/v1/tenders/{ids['tender_id']}/publish")
+    return ids
+
+
+def past_deadline(base: str) -> dict[str, str]:
+    ids = draft_tender(base, deadline_in=1.0)
+    move(base, f"/v1/tenders/{ids['tender_id']}/publish")
+    time.sleep(1.2)  # the submission deadline passes (the service runs on the real clock)
+    return ids
+
+
+def closed_tender(base: str) -> dict[str, str]:
+    ids = past_deadline(base)
+    move(base, f"/v1/tenders/{ids['tender_id']}/close")
+    return ids
+
+
+def award_body() -> dict[str, Any]:
+    return {"providers": [{"providerId": PROVIDER["id"]}], "date": at(-1), "standstillEnds": at(-1)}
+
+
+def awarded_tender(base: str) -> dict[str, str]:
+    ids = closed_tender(base)
+    made = call(
+        base, "POST", f"/v1/tenders/{ids['tender_id']}/lots/{ids['lot_id']}/awards", award_body()
+    )
+    return ids | {"award_id": made["items"][0]["id"]}
+
+
+def contract_body(base: str) -> dict[str, Any]:
+    return {"awardIds": [awarded_tender(base)["award_id"]], "title": "Contract test"}
+
+
+def pending_contract(base: str) -> dict[str, str]:
+    contract = call(base, "POST", "/v1/contracts", contract_body(base))
+    return {"contract_id": contract["id"]}
+
+
+def active_contract(base: str) -> dict[str, str]:
+    ids = pending_contract(base)
+    move(base, f"/v1/contracts/{ids['contract_id']}/sign")
+    contract = call(
+        base, "POST", f"/v1/contracts/{ids['contract_id']}/options", {"description": "Scale up"}
+    )
+    return ids | {"option_id": contract["options"][0]["id"]}
+
+
+def seed_contracts(base: str) -> dict[str, str]:
+    ids = draft_tender(base) | active_contract(base)
+    contract = call(
+        base,
+        "POST",
+        f"/v1/contracts/{ids['contract_id']}/amendments",
+        AMENDMENT,
+    )
+    return ids | {
+        "award_id": contract["awardIds"][0],
+        "amendment_id": contract["amendments"][0]["id"],
+    }
+
+
+# The provider the contracts service's awards name (registered in the providers service).
+PROVIDER: dict[str, str] = {}
+
+# Operations that succeed once, from one state: each round gets resources made afresh in it
+# (and the valid body of BODIES, if any).
+FRESH: dict[str, Callable[[str], dict[str, str]]] = {
+    "POST /v1/tenders/{tender_id}/publish": draft_tender,
+    "POST /v1/tenders/{tender_id}/close": past_deadline,
+    "POST /v1/tenders/{tender_id}/complete": awarded_tender,
+    "POST /v1/tenders/{tender_id}/cancel": draft_tender,
+    "POST /v1/tenders/{tender_id}/unsuccessful": published_tender,
+    "POST /v1/tenders/{tender_id}/lots/{lot_id}/cancel": draft_tender,
+    "POST /v1/tenders/{tender_id}/lots/{lot_id}/unsuccessful": closed_tender,
+    "POST /v1/tenders/{tender_id}/lots/{lot_id}/awards": closed_tender,
+    "POST /v1/awards/{award_id}/cancel": awarded_tender,
+    "POST /v1/contracts/{contract_id}/sign": pending_contract,
+    "POST /v1/contracts/{contract_id}/cancel": pending_contract,
+    "POST /v1/contracts/{contract_id}/complete": active_contract,
+    "POST /v1/contracts/{contract_id}/terminate": active_contract,
+    "POST /v1/contracts/{contract_id}/options/{option_id}/exercise": active_contract,
+}
+
 # Resources each service's operations can name: without them every id schemathesis invents is
 # a 404, and operations on one resource would never be seen to succeed.
-SEEDS: dict[str, Callable[[str], dict[str, str]]] = {"providers": seed_providers}
+SEEDS: dict[str, Callable[[str], dict[str, str]]] = {
+    "providers": seed_providers,
+    "contracts": seed_contracts,
+}
 
 
 @pytest.fixture(scope="module", params=SERVICES)
 def service_api(
     request: pytest.FixtureRequest, postgres: PostgresHandle, nats_handle: NatsHandle
 ) -> Iterator[tuple[str, Any, str, dict[str, str]]]:
+    if request.param == "contracts":
+        # Awards ask a real providers service whether the provider is eligible.
+        for providers in start_service("providers", postgres, nats_handle):
+            PROVIDER.update(call(providers, "POST", "/v1/providers", new_provider()))
+            call(
+                providers,
+                "POST",
+                f"/v1/providers/{PROVIDER['id']}/accreditations",
+                {"category": "tutor_training", "grantedBy": "DfE", "validFrom": "2020-01-01"},
+            )
+            for base in start_service("contracts", postgres, nats_handle):
+                CONTRACTS_BASE[:] = [base]
+                yield "contracts", load(base), base, seed_contracts(base)
+        return
     for base in start_service(request.param, postgres, nats_handle):
         seed = SEEDS.get(request.param)
         yield request.param, load(base), base, seed(base) if seed else {}
@@ -167,8 +307,10 @@ EXAMPLES = settings(
 
 
 def current_etag(base: str, path: str) -> str | None:
-    """The ETag of the resource a change names (a transition's resource is its parent)."""
-    for candidate in (path, path.rsplit("/", 1)[0]):
+    """The ETag of the resource a change names (a transition's resource is its parent, an
+    option's exercise changes the contract)."""
+    parts = path.split("/")
+    for candidate in ("/".join(parts[:n]) for n in range(len(parts), 3, -1)):
         request = urllib.request.Request(  # noqa: S310 (a local test server)
             f"{base}{candidate}", headers={"Authorization": f"Bearer {TOKENS['admin@dfe']}"}
         )
@@ -194,11 +336,23 @@ def exercise(service: str, case: Any, base: str, seeded: dict[str, str]) -> None
     def send_valid_body() -> None:
         case.body = BODIES[operation]()
 
+    def name_fresh() -> None:
+        made = FRESH[operation](base)
+        case.path_parameters = dict(case.path_parameters) | {n: made[n] for n in names}
+        if operation in BODIES:
+            send_valid_body()
+
     # (how to change the case before calling it, whether it names an existing resource)
     rounds: list[tuple[Callable[[], None], bool]] = [(lambda: None, False)]
-    if names and names <= set(seeded):
+    if operation in FRESH:
+        # Made afresh until it has once succeeded (making them takes time).
+        if TALLY[(service, operation)]["2xx"] == 0:
+            rounds.append((name_fresh, True))
+    elif names and names <= set(seeded):
         rounds.append((name_seeded, True))
-    if operation in BODIES:
+        if operation in BODIES:
+            rounds.append((send_valid_body, True))  # the seeded names stay
+    elif operation in BODIES:
         rounds.append((send_valid_body, False))
     for prepare, existing in rounds:
         prepare()

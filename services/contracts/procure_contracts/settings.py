@@ -17,13 +17,13 @@ __all__ = ["ENV_NAMES", "ContractsOptions", "options_from_env"]
 class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     # The share of a contract's original value past which the net cumulative value of its
     # amendments flags the contract.
-    amendment_threshold: Annotated[Decimal, msgspec.Meta(ge=0, le=10)] = Decimal("0.10")
+    amendment_threshold: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.10
     # Seconds an award waits for the providers service's eligibility answer.
     eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
 
     def rules(self) -> Rules:
         return Rules(
-            amendment_threshold=self.amendment_threshold,
+            amendment_threshold=Decimal(str(self.amendment_threshold)),
             eligibility_timeout=self.eligibility_timeout,
         )
 
