@@ -433,11 +433,18 @@ _PARTS = (("answer", "answer_ms"), ("pool wait", "pool_wait_ms"), ("SQL", "fetch
 
 
 def _medians(stats: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        f"{name} {statistics.median(s[key]['p50'] for s in stats):.2f} / "
-        f"{statistics.median(s[key]['p99'] for s in stats):.2f} ms"
-        for name, key in _PARTS
-    )
+    parts = []
+    for name, key in _PARTS:
+        sampled = [s[key] for s in stats if s[key].get("n")]
+        if not sampled:  # e.g. no SQL fetch: the index answered every question
+            parts.append(f"{name}: none")
+            continue
+        parts.append(
+            f"{name} {statistics.median(s['p50'] for s in sampled):.2f} / "
+            f"{statistics.median(s['p99'] for s in sampled):.2f} ms "
+            f"({sum(s['n'] for s in sampled):,} timed)"
+        )
+    return ", ".join(parts)
 
 
 def _breakdown(stats: dict[str, Any]) -> str:

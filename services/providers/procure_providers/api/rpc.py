@@ -2,14 +2,19 @@
 ``rpc.providers.eligibility`` (``$SRV.PING|INFO|STATS`` discover it).
 
 Requests are answered concurrently (bounded): nats-py hands a subscription's messages to its
-callback one at a time, and each answer waits on a database round trip. A request that does not
-decode, or names an unknown category, gets a micro error reply (``Nats-Service-Error-Code`` 400)
-saying why; a failure on our side gets 500 (503 while the database is unreachable).
+callback one at a time, and each answer waits on a round trip to the database: the barrier of
+the in-process index (``storage/eligibility_index.py``: one round trip shared by the questions
+that arrived meanwhile, after which the index holds every change committed before them), or
+the facts themselves for providers the index lacks, or for all while it is not listening. A
+request that does not decode, or names an unknown category, gets a micro error reply
+(``Nats-Service-Error-Code`` 400) saying why; a failure on our side gets 500 (503 while the
+database is unreachable).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import msgspec
@@ -18,7 +23,8 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import EndpointConfig, ServiceConfig
 
-from procure_providers.usecases.eligibility import check_eligibility
+from procure_providers.storage.eligibility_index import EligibilityIndex
+from procure_providers.usecases.eligibility import check_eligibility_indexed
 from procure_shared.categories import Category
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
@@ -42,9 +48,20 @@ class EligibilityResponder:
         self._version = version
         self._slots = asyncio.Semaphore(concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
+        self.index = EligibilityIndex(pool)
         self.ready = asyncio.Event()  # set once the endpoint is subscribed
 
     async def run(self, stop: asyncio.Event) -> None:
+        indexing = asyncio.create_task(self.index.run(stop), name="eligibility-index")
+        try:
+            await self._serve(stop)
+        finally:
+            if not stop.is_set():  # serving failed
+                indexing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indexing
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         service = await add_service(
             self._nc,
             ServiceConfig(
@@ -103,8 +120,9 @@ class EligibilityResponder:
         except ValueError:
             known = ", ".join(c.value for c in Category)
             raise _BadQuestion(f"unknown category {question.category!r}; known: {known}") from None
-        async with self._pool.acquire() as conn:
-            results = await check_eligibility(conn, question.provider_ids, category, question.on)
+        results = await check_eligibility_indexed(
+            self.index, self._pool, question.provider_ids, category, question.on
+        )
         return encode(EligibilityAnswer(results=results))
 
 

@@ -44,7 +44,7 @@ class Facts(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     status: ProviderStatus
     exclusions: Sequence[Exclusion]
-    accreditations: Sequence[Accreditation]  # those in the category asked about
+    accreditations: Sequence[Accreditation]  # in the category asked about, or all (decide picks)
     latest_rating: LatestRating | None
 
 
