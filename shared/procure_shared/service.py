@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -64,6 +64,8 @@ class ServiceDefinition:
     routes: Callable[[], Sequence[ControllerRouterHandler]] = lambda: ()
     consumers: Callable[[], Sequence[ConsumerSpec]] = lambda: ()
     workers: Callable[[Runtime], Sequence[Worker]] = lambda runtime: ()
+    # Loads the service's demo data through its use cases; says what it did.
+    demo: Callable[[Pool, Client], Awaitable[str]] | None = None
 
 
 @dataclass
@@ -243,6 +245,8 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
     run = sub.add_parser("serve", help="run the service (the default)")
     run.add_argument("--role", choices=ROLES, default="all")
     sub.add_parser("migrate", help="create the database if needed and apply its migrations")
+    if definition.demo is not None:
+        sub.add_parser("demo", help="load the demo data (once: a second run changes nothing)")
     args = parser.parse_args(argv)
     try:
         settings = settings_from_env(definition.name, os.environ)
@@ -253,5 +257,18 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
         output = asyncio.run(migrate(settings.database_url, definition.migrations))
         log.info("migrations applied", extra={"dbmate": output.strip()})
         return 0
+    if args.command == "demo" and definition.demo is not None:
+        print(uvloop.run(_demo(definition.demo, settings)))
+        return 0
     uvloop.run(serve(definition, settings, getattr(args, "role", "all")))
     return 0
+
+
+async def _demo(load: Callable[[Pool, Client], Awaitable[str]], settings: Settings) -> str:
+    pool = await create_pool(settings.database_url, size=2)
+    nc: Client = await connect_nats(settings.nats_url, NatsState(name="demo"))
+    try:
+        return await load(pool, nc)
+    finally:
+        await nc.close()
+        await pool.close()

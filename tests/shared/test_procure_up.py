@@ -12,13 +12,22 @@ from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
 from tests.support.wait import eventually, holds, ready
 
 
-async def demo_loaded(server_url: str) -> bool:
-    conn = await asyncpg.connect(server_url.rpartition("/")[0] + "/procure_providers")
+async def _names(server_url: str, database: str, sql: str) -> set[str]:
+    conn = await asyncpg.connect(server_url.rpartition("/")[0] + f"/{database}")
     try:
-        names = {r["legal_name"] for r in await conn.fetch("SELECT legal_name FROM providers")}
+        return {r[0] for r in await conn.fetch(sql)}
     finally:
         await conn.close()
+
+
+async def demo_loaded(server_url: str) -> bool:
+    names = await _names(server_url, "procure_providers", "SELECT legal_name FROM providers")
     return {"Barnardo's", "Randstad Solutions Limited", "Fischer Family Trust"} <= names
+
+
+async def contracts_demo_loaded(server_url: str) -> bool:
+    titles = await _names(server_url, "procure_contracts", "SELECT title FROM contracts")
+    return "Attendance mentors (Barnardo's)" in titles
 
 
 async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
@@ -58,6 +67,10 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         assert {"procure_contracts", "procure_providers", "procure_notifications"} <= names
         # The demo providers were loaded through the providers API on this first run.
         await eventually(lambda: demo_loaded(postgres.url), within=30, what="the demo providers")
+        # ... and the contracts service's through its use cases, from the provider directory.
+        await eventually(
+            lambda: contracts_demo_loaded(postgres.url), within=60, what="the demo contracts"
+        )
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)

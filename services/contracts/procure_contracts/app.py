@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from procure_contracts.api.routes import routes
+from procure_contracts.demo import load_demo
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
 from procure_shared.service import ServiceDefinition
@@ -28,4 +29,5 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         migrations=MIGRATIONS,
         routes=lambda: routes(rules),
         consumers=lambda: [provider_directory_consumer()],
+        demo=load_demo,
     )

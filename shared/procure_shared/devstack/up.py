@@ -281,14 +281,32 @@ def print_summary(console: Console, config: UpConfig, tokens: list[tuple[str, st
         console.print(f"  {buyer:5} {role:10} {token}", soft_wrap=True, highlight=False)
 
 
-def load_demo_data(console: Console, config: UpConfig, tokens: list[tuple[str, str, str]]) -> None:
+def load_demo_data(
+    console: Console,
+    config: UpConfig,
+    tokens: list[tuple[str, str, str]],
+    contracts_env: dict[str, str],
+) -> None:
     admin = next(token for buyer, role, token in tokens if role == Role.ADMIN.value)
     base = f"http://127.0.0.1:{config.port_of('providers')}"
     loaded = load_demo(base, admin, SystemClock().now().date())
     if loaded:
         console.print(f"demo data: {loaded} providers with their accreditations (first run)")
     else:
-        console.print("demo data: already loaded")
+        console.print("demo data: providers already loaded")
+    # The contracts service loads its own through its use cases, once the providers' events
+    # have filled its provider directory.
+    result = subprocess.run(
+        [sys.executable, "-m", "procure_contracts", "demo"],
+        env=contracts_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    if result.returncode != 0:
+        raise DemoError(f"contracts demo data failed:\n{result.stderr[-3000:]}")
+    console.print(f"demo data: {result.stdout.strip().removeprefix('contracts demo data: ')}")
 
 
 def run_up(config: UpConfig, console: Console | None = None) -> int:
@@ -315,7 +333,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             stack.start_service(service, envs[service])
         stack.wait_ready()
         tokens = development_tokens(secret)
-        load_demo_data(console, config, tokens)
+        load_demo_data(console, config, tokens, envs["contracts"])
         print_summary(console, config, tokens)
         console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
         while not stopping:
