@@ -99,18 +99,54 @@ async def contracts_template(postgres: PostgresHandle) -> str:
     return await _make_template(postgres.url, f"{TEMPLATE}_contracts", CONTRACTS_MIGRATIONS)
 
 
-@pytest.fixture
-async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
-    url = await clone_database(postgres.url, template_database)
+async def _cloned(postgres: PostgresHandle, template: str) -> AsyncIterator[str]:
+    url = await clone_database(postgres.url, template)
     yield url
     await drop_database(postgres.url, url)
 
 
-@pytest.fixture
-async def pool(database: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database, size=10)
+async def _pool(url: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(url, size=10)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def providers_url(postgres: PostgresHandle, providers_template: str) -> AsyncIterator[str]:
+    """A providers service database, cloned from the migrated template."""
+    async for url in _cloned(postgres, providers_template):
+        yield url
+
+
+@pytest.fixture
+async def ppool(providers_url: str) -> AsyncIterator[Pool]:
+    async for pool in _pool(providers_url):
+        yield pool
+
+
+@pytest.fixture
+async def contracts_url(postgres: PostgresHandle, contracts_template: str) -> AsyncIterator[str]:
+    """A contracts service database, cloned from the migrated template."""
+    async for url in _cloned(postgres, contracts_template):
+        yield url
+
+
+@pytest.fixture
+async def cpool(contracts_url: str) -> AsyncIterator[Pool]:
+    async for pool in _pool(contracts_url):
+        yield pool
+
+
+@pytest.fixture
+async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
+    async for url in _cloned(postgres, template_database):
+        yield url
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[Pool]:
+    async for made in _pool(database):
+        yield made
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
-__all__ = ["ENV_NAMES", "Settings", "SettingsError", "settings_from_env"]
+__all__ = ["ENV_NAMES", "Settings", "SettingsError", "read_options", "settings_from_env"]
 
 DEV_JWT_SECRET = "procure-development-secret-change-me-0123456789"  # noqa: S105 (dev default)
 
@@ -82,3 +82,22 @@ def _name_env_var(message: str) -> str:
     for field, name in ENV_NAMES.items():
         message = message.replace(f"`$.{field}`", name)
     return message
+
+
+Options = TypeVar("Options", bound=msgspec.Struct)
+
+
+def read_options(
+    kind: type[Options], names: Mapping[str, str], environ: Mapping[str, str]
+) -> Options:
+    """A service's own options (``kind``, a Struct with defaults) from the environment
+    variables ``names`` maps its fields to; a bad value is a ``SettingsError`` naming the
+    variable."""
+    raw = {field: environ[name] for field, name in names.items() if environ.get(name)}
+    try:
+        return msgspec.convert(raw, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        for field, name in names.items():
+            message = message.replace(f"`$.{field}`", name)
+        raise SettingsError(message) from exc

@@ -16,19 +16,20 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_contracts.app import definition as contracts_definition
+from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
+from procure_shared.consumer import Consumer
 from procure_shared.http import Role
 from procure_shared.messaging import NatsState
-from procure_shared.postgres import Pool, create_pool
+from procure_shared.outbox import Relay
+from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import Settings
-from tests.conftest import clone_database, drop_database
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.auth import bearer, keyed, token
-from tests.support.servers import PostgresHandle
 from tests.support.wait import running
 
 # The NTP delivery support tender: bids closed in June 2022.
@@ -38,34 +39,6 @@ NOW = datetime(2022, 5, 3, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-async def contracts_url(postgres: PostgresHandle, contracts_template: str) -> AsyncIterator[str]:
-    url = await clone_database(postgres.url, contracts_template)
-    yield url
-    await drop_database(postgres.url, url)
-
-
-@pytest.fixture
-async def cpool(contracts_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(contracts_url, size=10)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def providers_url(postgres: PostgresHandle, providers_template: str) -> AsyncIterator[str]:
-    url = await clone_database(postgres.url, providers_template)
-    yield url
-    await drop_database(postgres.url, url)
-
-
-@pytest.fixture
-async def ppool(providers_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(providers_url, size=10)
-    yield pool
-    await pool.close()
 
 
 def _runtime(
@@ -93,6 +66,18 @@ def prt(
     ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
 ) -> Runtime:
     return _runtime("providers", providers_url, ppool, nc, js, clock)
+
+
+@pytest.fixture
+async def provider_events(
+    ppool: Pool, cpool: Pool, providers_url: str, js: JetStreamContext
+) -> AsyncIterator[Consumer]:
+    """The providers service's relay and the contracts service's provider directory consumer,
+    running: what the providers service records reaches the directory through JetStream."""
+    relay = Relay(service="providers", dsn=providers_url, pool=ppool, js=js, poll_interval=0.2)
+    directory = Consumer(provider_directory_consumer(), pool=cpool, js=js)
+    async with running(relay, directory):
+        yield directory
 
 
 @pytest.fixture

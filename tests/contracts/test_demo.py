@@ -6,18 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from nats.aio.client import Client
-from nats.js import JetStreamContext
 
 from procure_contracts.demo import load_demo
-from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
-from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, money
 from tests.providers.conftest import Api as ProvidersApi
-from tests.support.wait import running
 
 
 async def _demo_providers(papi: ProvidersApi) -> None:
@@ -48,16 +44,11 @@ async def test_the_demo_data_loads_the_domain_facts_once(
     papi: ProvidersApi,
     eligibility: EligibilityResponder,
     cpool: Pool,
-    ppool: Pool,
-    providers_url: str,
+    provider_events: Consumer,
     nc: Client,
-    js: JetStreamContext,
 ) -> None:
-    relay = Relay(service="providers", dsn=providers_url, pool=ppool, js=js, poll_interval=0.2)
-    directory = Consumer(provider_directory_consumer(), pool=cpool, js=js)
-    async with running(relay, directory):
-        await _demo_providers(papi)
-        said = await load_demo(cpool, nc, wait=20)
+    await _demo_providers(papi)
+    said = await load_demo(cpool, nc, wait=20)
     assert said.startswith("contracts demo data: 3 tenders")
     first = await _counts(cpool)
     assert await load_demo(cpool, nc, wait=5) == "contracts demo data: already loaded"

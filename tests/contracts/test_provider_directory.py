@@ -4,17 +4,13 @@ contracts show their names."""
 
 from __future__ import annotations
 
-from nats.js import JetStreamContext
-
-from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.consumer import Consumer
 from procure_shared.http import Role
-from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
-from tests.support.wait import equals, eventually, running
+from tests.support.wait import equals, eventually
 
 
 async def _name_of(cpool: Pool, provider_id: str) -> str | None:
@@ -30,29 +26,24 @@ async def test_the_directory_follows_the_providers_events_and_awards_show_the_na
     papi: ProvidersApi,
     eligibility: EligibilityResponder,
     cpool: Pool,
-    ppool: Pool,
-    providers_url: str,
-    js: JetStreamContext,
+    provider_events: Consumer,
 ) -> None:
-    relay = Relay(service="providers", dsn=providers_url, pool=ppool, js=js, poll_interval=0.2)
-    directory = Consumer(provider_directory_consumer(), pool=cpool, js=js)
-    async with running(relay, directory):
-        provider = await papi.register(legalName="Barnardo's")
-        await papi.accredit(provider["id"], category="attendance_mentoring")
-        await eventually(
-            lambda: equals(_name_of(cpool, provider["id"]), "Barnardo's"), what="registered"
-        )
-        renamed = await papi.http.patch(
-            f"/v1/providers/{provider['id']}",
-            json={"legalName": "Barnardo's Services Limited"},
-            headers=papi.headers(Role.COMMERCIAL) | {"If-Match": '"1"'},
-        )
-        assert renamed.status_code == 200, renamed.text
-        await eventually(
-            lambda: equals(_name_of(cpool, provider["id"]), "Barnardo's Services Limited"),
-            what="renamed",
-        )
-        assert directory.stats.applied >= 2
+    provider = await papi.register(legalName="Barnardo's")
+    await papi.accredit(provider["id"], category="attendance_mentoring")
+    await eventually(
+        lambda: equals(_name_of(cpool, provider["id"]), "Barnardo's"), what="registered"
+    )
+    renamed = await papi.http.patch(
+        f"/v1/providers/{provider['id']}",
+        json={"legalName": "Barnardo's Services Limited"},
+        headers=papi.headers(Role.COMMERCIAL) | {"If-Match": '"1"'},
+    )
+    assert renamed.status_code == 200, renamed.text
+    await eventually(
+        lambda: equals(_name_of(cpool, provider["id"]), "Barnardo's Services Limited"),
+        what="renamed",
+    )
+    assert provider_events.stats.applied >= 2
 
     tender, (lot,) = await capi.closed_tender(category="attendance_mentoring")
     made = await capi.made(

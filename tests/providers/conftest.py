@@ -16,28 +16,12 @@ from procure_providers.app import definition
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role
 from procure_shared.messaging import NatsState
-from procure_shared.postgres import Pool, create_pool
+from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import Settings
-from tests.conftest import clone_database, drop_database
 from tests.support.auth import bearer, keyed, token
-from tests.support.servers import PostgresHandle
 
 NOW = datetime(2022, 6, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def providers_url(postgres: PostgresHandle, providers_template: str) -> AsyncIterator[str]:
-    url = await clone_database(postgres.url, providers_template)
-    yield url
-    await drop_database(postgres.url, url)
-
-
-@pytest.fixture
-async def ppool(providers_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(providers_url, size=10)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 
 from procure_contracts.usecases.context import Rules
-from procure_shared.settings import SettingsError
+from procure_shared.settings import read_options
 
 __all__ = ["ENV_NAMES", "ContractsOptions", "options_from_env"]
 
@@ -35,11 +35,4 @@ ENV_NAMES = {
 
 
 def options_from_env(environ: Mapping[str, str]) -> ContractsOptions:
-    raw = {field: environ[name] for field, name in ENV_NAMES.items() if environ.get(name)}
-    try:
-        return msgspec.convert(raw, ContractsOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        for field, name in ENV_NAMES.items():
-            message = message.replace(f"`$.{field}`", name)
-        raise SettingsError(message) from exc
+    return read_options(ContractsOptions, ENV_NAMES, environ)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from procure_shared.settings import SettingsError
+from procure_shared.settings import read_options
 
 __all__ = ["ENV_NAMES", "ProvidersOptions", "options_from_env"]
 
@@ -29,11 +29,4 @@ ENV_NAMES = {
 
 
 def options_from_env(environ: Mapping[str, str]) -> ProvidersOptions:
-    raw = {field: environ[name] for field, name in ENV_NAMES.items() if environ.get(name)}
-    try:
-        return msgspec.convert(raw, ProvidersOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        for field, name in ENV_NAMES.items():
-            message = message.replace(f"`$.{field}`", name)
-        raise SettingsError(message) from exc
+    return read_options(ProvidersOptions, ENV_NAMES, environ)

@@ -386,10 +386,11 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Lot]:
-        lot = await tenders.cancel_lot(
+        lot = await tenders.settle_lot(
             conn,
             str(tender_id),
             str(lot_id),
+            "cancel",
             data.reason,
             expected_version=expected_version(if_match),
             who=who(request),
@@ -413,10 +414,11 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Lot]:
-        lot = await tenders.mark_lot_unsuccessful(
+        lot = await tenders.settle_lot(
             conn,
             str(tender_id),
             str(lot_id),
+            "unsuccessful",
             data.reason,
             expected_version=expected_version(if_match),
             who=who(request),

@@ -17,6 +17,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.awards import Award, AwardStatus
+from procure_contracts.domain.changes import camel, changed_fields
 from procure_contracts.domain.money import Money, event_money, total
 from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.contracts import ContractClosed, ContractData
@@ -271,19 +272,6 @@ def create(
     )
 
 
-def _changed(before: Contract, changes: ContractChanges) -> dict[str, object]:
-    return {
-        name: value
-        for name in changes.__struct_fields__
-        if (value := getattr(changes, name)) is not msgspec.UNSET and value != getattr(before, name)
-    }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 _TERMS = ("value", "starts_on", "ends_on", "scope")
 
 
@@ -293,14 +281,14 @@ def update(
     """Details change freely on a live contract; its terms (value, period, scope) only before
     it is signed: after that, by an amendment."""
     _live(contract, "changed")
-    changed = _changed(contract, changes)
+    changed = changed_fields(contract, changes)
     if not changed:
         return contract, []
     terms = [name for name in changed if name in _TERMS]
     if terms and contract.status is not C.PENDING:
         raise RuleBroken(
             "a signed contract's terms change by amendment (POST .../amendments)",
-            errors=[(_camel(name), "changes by amendment once signed") for name in terms],
+            errors=[(camel(name), "changes by amendment once signed") for name in terms],
         )
     if "title" in changed:
         changed["title"] = _text(str(changed["title"]), "title")
@@ -310,7 +298,7 @@ def update(
     _check_period(after.starts_on, after.ends_on)
     if "value" in changed:
         after = _revalue(after, threshold=None)
-    return after, [_camel(name) for name in changed]
+    return after, [camel(name) for name in changed]
 
 
 def sign(contract: Contract, awards: Sequence[Award], *, now: datetime) -> Contract:

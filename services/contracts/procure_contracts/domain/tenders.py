@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import msgspec
 
+from procure_contracts.domain.changes import camel, changed_fields
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.categories import Category
 from procure_shared.errors import Conflict, RuleBroken
@@ -199,19 +200,6 @@ def draft(d: TenderDraft, *, id: str, buyer_id: str, now: datetime) -> Tender:
     )
 
 
-def _changed(before: msgspec.Struct, changes: msgspec.Struct) -> dict[str, object]:
-    return {
-        name: value
-        for name in changes.__struct_fields__
-        if (value := getattr(changes, name)) is not msgspec.UNSET and value != getattr(before, name)
-    }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def update(tender: Tender, changes: TenderChanges, *, now: datetime) -> tuple[Tender, list[str]]:
     """The tender with ``changes`` (only while it is a draft) and the fields that changed."""
     if tender.status is not T.DRAFT:
@@ -220,14 +208,14 @@ def update(tender: Tender, changes: TenderChanges, *, now: datetime) -> tuple[Te
             current=tender.status,
             allowed=TENDER_MOVES[tender.status],
         )
-    changed = _changed(tender, changes)
+    changed = changed_fields(tender, changes)
     if not changed:
         return tender, []
     if "title" in changed:
         changed["title"] = _check_title(str(changed["title"]))
     after = msgspec.structs.replace(tender, **changed, version=tender.version + 1, updated_at=now)
     _check_deadlines(after.enquiry_deadline, after.submission_deadline)
-    return after, [_camel(name) for name in changed]
+    return after, [camel(name) for name in changed]
 
 
 def publish(tender: Tender, lots: Sequence[Lot], *, now: datetime) -> Tender:
@@ -340,13 +328,13 @@ def update_lot(
     tender: Tender, lot: Lot, changes: LotChanges, *, now: datetime
 ) -> tuple[Lot, list[str]]:
     _lots_editable(tender, "changed")
-    changed = _changed(lot, changes)
+    changed = changed_fields(lot, changes)
     if not changed:
         return lot, []
     if "title" in changed:
         changed["title"] = _check_title(str(changed["title"]))
     after = msgspec.structs.replace(lot, **changed, version=lot.version + 1, updated_at=now)
-    return after, [_camel(name) for name in changed]
+    return after, [camel(name) for name in changed]
 
 
 def require_lot(tender: Tender, lot: Lot, verb: str) -> None:

@@ -10,9 +10,9 @@ from procure_contracts.domain import tenders as tender_rules
 from procure_contracts.domain.awards import Award, AwardDraft
 from procure_contracts.domain.tenders import LotStatus
 from procure_contracts.storage import store
-from procure_contracts.usecases.context import AskEligibility, Who
+from procure_contracts.usecases.context import AskEligibility, Who, record
 from procure_contracts.usecases.tenders import get_lot, get_tender, lot_event
-from procure_shared.changes import check_version, found, publish
+from procure_shared.changes import check_version, found
 from procure_shared.events import registry as events
 from procure_shared.postgres import Connection
 
@@ -61,20 +61,13 @@ async def award_lot(
 async def _award_event(
     conn: Connection, who: Who, now: datetime, after: Award, before: Award | None
 ) -> None:
-    made = before is None
-    await publish(
-        conn,
-        actor=who.actor,
-        at=now,
-        event=events.AWARD_MADE if made else events.AWARD_CANCELLED,
-        subject=after.id,
-        sequence=after.version,
-        data=rules.made_data(after) if made else rules.cancelled_data(after),
-        resource_type="award",
-        before=before,
-        after=after,
-        buyer_id=after.buyer_id,
-    )
+    if before is None:
+        await record(
+            conn, who, now, events.AWARD_MADE, "award", None, after, rules.made_data(after)
+        )
+    else:
+        data = rules.cancelled_data(after)
+        await record(conn, who, now, events.AWARD_CANCELLED, "award", before, after, data)
 
 
 async def get_award(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, Protocol
 
 from procure_shared.audit import Actor
+from procure_shared.changes import publish
 from procure_shared.errors import RuleBroken
+from procure_shared.events import EventSpec
 from procure_shared.events.eligibility import EligibilityResult
+from procure_shared.postgres import Connection
 
-__all__ = ["AskEligibility", "Who"]
+__all__ = ["AskEligibility", "Rules", "Who", "record"]
 
 # Asks the providers service; raises ``Unavailable`` when it does not answer in time.
 AskEligibility = Callable[[Sequence[str], str, date], Awaitable[Mapping[str, EligibilityResult]]]
@@ -42,3 +46,39 @@ class Rules:
     amendment_threshold: Decimal = Decimal("0.10")
     # How long an award waits for the providers service's eligibility answer (seconds).
     eligibility_timeout: float = 2.0
+
+
+class _Aggregate(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def buyer_id(self) -> str: ...
+
+
+async def record(
+    conn: Connection,
+    who: Who,
+    now: datetime,
+    event: EventSpec,
+    resource_type: str,
+    before: _Aggregate | None,
+    after: _Aggregate,
+    data: Any,
+) -> None:
+    """Audit the change of an aggregate and put its one event (``sequence`` = its new version)
+    in the outbox, in the caller's transaction."""
+    await publish(
+        conn,
+        actor=who.actor,
+        at=now,
+        event=event,
+        subject=after.id,
+        sequence=after.version,
+        data=data,
+        resource_type=resource_type,
+        before=before,
+        after=after,
+        buyer_id=after.buyer_id,
+    )

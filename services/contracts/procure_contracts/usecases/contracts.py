@@ -4,6 +4,7 @@ amendments, and closed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from procure_contracts.domain import contracts as rules
@@ -17,8 +18,8 @@ from procure_contracts.domain.contracts import (
     SuppliersChange,
 )
 from procure_contracts.storage import store
-from procure_contracts.usecases.context import AskEligibility, Rules, Who
-from procure_shared.changes import check_version, found, publish
+from procure_contracts.usecases.context import AskEligibility, Rules, Who, record
+from procure_shared.changes import check_version, found
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 
+CLOSING = (events.CONTRACT_COMPLETED, events.CONTRACT_TERMINATED, events.CONTRACT_CANCELLED)
+
+
 async def _event(
     conn: Connection,
     who: Who,
@@ -43,26 +47,19 @@ async def _event(
     event: EventSpec,
     before: Contract | None,
     after: Contract,
-    **data: object,
+    *,
+    changed: Sequence[str] = (),
+    amendment_id: str | None = None,
+    option_id: str | None = None,
 ) -> None:
-    closing = event in (
-        events.CONTRACT_COMPLETED,
-        events.CONTRACT_TERMINATED,
-        events.CONTRACT_CANCELLED,
+    data = (
+        rules.closed_data(after)
+        if event in CLOSING
+        else rules.contract_data(
+            after, changed=changed, amendment_id=amendment_id, option_id=option_id
+        )
     )
-    await publish(
-        conn,
-        actor=who.actor,
-        at=now,
-        event=event,
-        subject=after.id,
-        sequence=after.version,
-        data=rules.closed_data(after) if closing else rules.contract_data(after, **data),  # type: ignore[arg-type]
-        resource_type="contract",
-        before=before,
-        after=after,
-        buyer_id=after.buyer_id,
-    )
+    await record(conn, who, now, event, "contract", before, after, data)
 
 
 async def create_contract(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from procure_contracts.domain import tenders as rules
@@ -16,20 +17,19 @@ from procure_contracts.domain.tenders import (
     TenderDraft,
 )
 from procure_contracts.storage import store
-from procure_contracts.usecases.context import Who
-from procure_shared.changes import check_version, found, publish
+from procure_contracts.usecases.context import Who, record
+from procure_shared.changes import check_version, found
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
 from procure_shared.postgres import Connection
 
 __all__ = [
     "add_lot",
-    "cancel_lot",
     "draft_tender",
     "get_lot",
     "get_tender",
-    "mark_lot_unsuccessful",
     "move_tender",
+    "settle_lot",
     "update_lot",
     "update_tender",
 ]
@@ -42,22 +42,11 @@ async def _tender_event(
     event: EventSpec,
     before: Tender | None,
     after: Tender,
-    changed: list[str] = [],  # noqa: B006 - never mutated
+    changed: Sequence[str] = (),
 ) -> None:
     lot_ids = [lot.id for lot in await store.lots_of(conn, after.id)]
-    await publish(
-        conn,
-        actor=who.actor,
-        at=now,
-        event=event,
-        subject=after.id,
-        sequence=after.version,
-        data=rules.tender_data(after, lot_ids, changed),
-        resource_type="tender",
-        before=before,
-        after=after,
-        buyer_id=after.buyer_id,
-    )
+    data = rules.tender_data(after, lot_ids, changed)
+    await record(conn, who, now, event, "tender", before, after, data)
 
 
 async def lot_event(
@@ -67,21 +56,10 @@ async def lot_event(
     event: EventSpec,
     before: Lot | None,
     after: Lot,
-    changed: list[str] = [],  # noqa: B006 - never mutated
+    changed: Sequence[str] = (),
 ) -> None:
-    await publish(
-        conn,
-        actor=who.actor,
-        at=now,
-        event=event,
-        subject=after.id,
-        sequence=after.version,
-        data=rules.lot_data(after, await store.lot_award_ids(conn, after.id), changed),
-        resource_type="lot",
-        before=before,
-        after=after,
-        buyer_id=after.buyer_id,
-    )
+    data = rules.lot_data(after, await store.lot_award_ids(conn, after.id), changed)
+    await record(conn, who, now, event, "lot", before, after, data)
 
 
 async def draft_tender(conn: Connection, d: TenderDraft, *, who: Who, now: datetime) -> Tender:
@@ -205,39 +183,28 @@ async def update_lot(
     return after
 
 
-async def cancel_lot(
+async def settle_lot(
     conn: Connection,
     tender_id: str,
     lot_id: str,
+    move: str,
     reason: str,
     *,
     expected_version: int | None,
     who: Who,
     now: datetime,
 ) -> Lot:
+    """``move`` is cancel or unsuccessful."""
     tender = await get_tender(conn, tender_id, who=who, for_update=True)
     before = await get_lot(conn, tender_id, lot_id, who=who, for_update=True)
     check_version(f"lot {lot_id}", before.version, expected_version)
-    after = rules.cancel_lot(tender, before, reason, now=now)
+    if move == "cancel":
+        after, event = rules.cancel_lot(tender, before, reason, now=now), events.LOT_CANCELLED
+    elif move == "unsuccessful":
+        after = rules.lot_unsuccessful(tender, before, reason, now=now)
+        event = events.LOT_UNSUCCESSFUL
+    else:
+        raise ValueError(f"no lot move {move!r}")
     await store.lots.save(conn, after)
-    await lot_event(conn, who, now, events.LOT_CANCELLED, before, after)
-    return after
-
-
-async def mark_lot_unsuccessful(
-    conn: Connection,
-    tender_id: str,
-    lot_id: str,
-    reason: str,
-    *,
-    expected_version: int | None,
-    who: Who,
-    now: datetime,
-) -> Lot:
-    tender = await get_tender(conn, tender_id, who=who, for_update=True)
-    before = await get_lot(conn, tender_id, lot_id, who=who, for_update=True)
-    check_version(f"lot {lot_id}", before.version, expected_version)
-    after = rules.lot_unsuccessful(tender, before, reason, now=now)
-    await store.lots.save(conn, after)
-    await lot_event(conn, who, now, events.LOT_UNSUCCESSFUL, before, after)
+    await lot_event(conn, who, now, event, before, after)
     return after
