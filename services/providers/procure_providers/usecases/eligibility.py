@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from procure_providers.domain.eligibility import Decision, Facts, decide
@@ -12,7 +12,7 @@ from procure_providers.storage.keys import as_uuid
 from procure_shared.categories import Category
 from procure_shared.postgres import Connection, Pool
 
-__all__ = ["check_eligibility", "check_eligibility_indexed"]
+__all__ = ["check_eligibility", "check_eligibility_indexed", "decisions", "known_facts"]
 
 
 async def check_eligibility(
@@ -20,7 +20,7 @@ async def check_eligibility(
 ) -> list[Decision]:
     """One decision per id asked about, in the order asked (one database round trip)."""
     facts = await store.facts(conn, provider_ids, category)
-    return _decisions(provider_ids, facts, category, on)
+    return decisions(provider_ids, facts, category, on)
 
 
 async def check_eligibility_indexed(
@@ -30,26 +30,38 @@ async def check_eligibility_indexed(
     category: Category,
     on: date,
 ) -> list[Decision]:
-    """The same answer as ``check_eligibility``, from the index once its barrier says it holds
-    every change committed so far (one round trip shared with the questions asked meanwhile);
-    providers it lacks, or all of them when it is not listening, from the database."""
+    """The same answer as ``check_eligibility``, through the index (``known_facts``)."""
+    facts = await known_facts(index, pool, provider_ids)
+    return decisions(provider_ids, facts, category, on)
+
+
+async def known_facts(
+    index: EligibilityIndex, pool: Pool, provider_ids: Iterable[str]
+) -> Mapping[str, Facts | None]:
+    """Facts (every category) of the providers named, reflecting every change committed before
+    the call: from the index once its barrier says so (one round trip, shared with the calls
+    made meanwhile) and the database for what it lacks; all from the database (one statement)
+    while it is not listening. An id that names no provider is absent or None."""
+    keys = list(dict.fromkeys(str(k) for k in map(as_uuid, provider_ids) if k is not None))
     if not await index.fresh():
+        if not keys:
+            return {}
         async with pool.acquire() as conn:
-            return await check_eligibility(conn, provider_ids, category, on)
-    keys = [str(key) for key in (as_uuid(i) for i in provider_ids) if key is not None]
+            return await store.facts(conn, keys, None)
     found, missing = index.known(keys)
     if missing:
         async with pool.acquire() as conn:
             found.update(await index.load(conn, missing))
-    return _decisions(provider_ids, found, category, on)
+    return found
 
 
-def _decisions(
+def decisions(
     provider_ids: Sequence[str], facts: Mapping[str, Facts | None], category: Category, on: date
 ) -> list[Decision]:
-    decisions = []
+    """One decision per id asked about, in the order asked."""
+    decided = []
     for provider_id in provider_ids:
         key = as_uuid(provider_id)
         known = facts.get(str(key)) if key is not None else None
-        decisions.append(decide(provider_id, known, category, on))
-    return decisions
+        decided.append(decide(provider_id, known, category, on))
+    return decided
