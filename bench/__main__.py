@@ -2,13 +2,15 @@
 the same servers; writes bench/results/latest.json and latest.md and prints the table (a run of
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
-    python -m bench [relay] [consumer] [reset] [latency] [eligibility] [--repetitions N]
-        [--service-core C]
+    python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
+        [contracts-scale] [--repetitions N] [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
 ``eligibility`` is the providers service's eligibility request/reply against a bare nats-py
-echo responder.
+echo responder. ``contracts`` is the contracts service's HTTP API (GET by id, a list page, an
+amendment) against a bare Litestar + asyncpg app running the same SQL; ``contracts-scale`` its
+list page at 1,000,000 contracts against the same page at 10,000.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from bench import bare, consumer, eligibility, latency, relay, report
+from bench import bare, consumer, contracts, eligibility, latency, relay, report
 from bench.harness import CLIENT_CORE, Figure, servers
 
-MEASUREMENTS = ("relay", "consumer", "reset", "latency", "eligibility")
+MEASUREMENTS = (
+    "relay",
+    "consumer",
+    "reset",
+    "latency",
+    "eligibility",
+    "contracts",
+    "contracts-scale",
+)
 DEFAULT = MEASUREMENTS
 
 
@@ -47,6 +57,10 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await latency.measure(stack, repetitions, notes, service_core)
             elif name == "eligibility":
                 figures += await eligibility.measure(stack, repetitions, notes, service_core)
+            elif name == "contracts":
+                figures += await contracts.measure(stack, repetitions, notes)
+            elif name == "contracts-scale":
+                figures += await contracts.measure_scale(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -64,6 +78,11 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "eligibility_seconds": eligibility.SECONDS,
         "eligibility_warmup_seconds": eligibility.WARMUP_SECONDS,
         "eligibility_service_core": service_core,
+        "contracts": contracts.CONTRACTS,
+        "contracts_scale": contracts.SCALE,
+        "contracts_connections": contracts.CONNECTIONS,
+        "contracts_seconds": contracts.SECONDS,
+        "contracts_warmup_seconds": contracts.WARMUP_SECONDS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }
