@@ -11,8 +11,9 @@ from typing import Any, cast
 from nats.aio.client import Client
 
 from procure_providers.api.rpc import EligibilityResponder
+from procure_providers.storage.eligibility import facts
 from procure_providers.storage.eligibility_index import EligibilityIndex
-from procure_providers.usecases.eligibility import check_eligibility_indexed
+from procure_providers.usecases.eligibility import DecisionMemo, check_eligibility_indexed
 from procure_shared.categories import Category
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
@@ -207,3 +208,38 @@ async def test_a_load_that_overlaps_a_change_answers_but_is_not_kept(api: Api, p
         assert after is not None
         assert len(after.exclusions) == 1
         assert len(index) == 1  # a load that nothing overlapped is kept
+
+
+async def test_a_remembered_decision_is_used_only_while_its_facts_are_the_current_ones(
+    api: Api, ppool: Pool
+) -> None:
+    provider = await accredited(api)
+    memo = DecisionMemo()
+    async with ppool.acquire() as conn:
+        first = await facts(conn, [provider], None)
+        await api.exclude(provider, startsOn="2022-01-01")
+        second = await facts(conn, [provider], None)
+    category = Category.ACADEMIC_MENTORING
+    [eligible] = memo.decisions([provider], first, category, ON)
+    assert memo.decisions([provider], first, category, ON)[0] is eligible
+    [excluded] = memo.decisions([provider], second, category, ON)
+    assert (eligible.eligible, excluded.eligible) == (True, False)
+    [later] = memo.decisions([provider], second, category, date(2030, 1, 1))
+    assert later is not excluded  # another day, another decision
+
+
+async def test_a_listening_index_loads_the_registry_before_the_first_question(
+    api: Api, ppool: Pool
+) -> None:
+    providers = {await accredited(api) for _ in range(3)}
+    index = EligibilityIndex(ppool)
+    async with running(index):
+        await asyncio.wait_for(index.listening.wait(), timeout=10)
+
+        async def warmed() -> bool:
+            return len(index) == len(providers)
+
+        await eventually(warmed, what="the index to load the registry")
+        assert await index.fresh()
+        found, missing = index.known(sorted(providers))
+        assert (sorted(found), missing) == (sorted(providers), [])

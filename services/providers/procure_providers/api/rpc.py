@@ -28,8 +28,8 @@ from nats.micro.service import EndpointConfig, ServiceConfig
 
 from procure_providers.storage.eligibility_index import EligibilityIndex
 from procure_providers.usecases.eligibility import (
+    DecisionMemo,
     check_eligibility_indexed,
-    decisions,
     known_facts,
 )
 from procure_shared.categories import Category
@@ -59,6 +59,7 @@ class EligibilityResponder:
         self._arrived = asyncio.Event()
         self._closing = False
         self.index = EligibilityIndex(pool)
+        self._memo = DecisionMemo()
         self.ready = asyncio.Event()  # set once the endpoint is subscribed
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -145,7 +146,9 @@ class EligibilityResponder:
         return [
             encode(
                 EligibilityAnswer(
-                    results=decisions(a.question.provider_ids, facts, a.category, a.question.on)
+                    results=self._memo.decisions(
+                        a.question.provider_ids, facts, a.category, a.question.on
+                    )
                 )
             )
             for a in batch

@@ -15,7 +15,7 @@ from procure_shared.categories import Category
 from procure_shared.postgres import Connection
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["facts"]
+__all__ = ["facts", "provider_ids"]
 
 Q = load_queries(Path(__file__).parent / "sql" / "eligibility.sql")
 
@@ -43,3 +43,8 @@ def _facts(row: Row) -> Facts:
         accreditations=[accreditation(a) for a in row["accreditations"]],
         latest_rating=latest_rating(rating) if rating is not None else None,
     )
+
+
+async def provider_ids(conn: Connection, limit: int) -> list[str]:
+    """Up to ``limit`` provider ids, most recently changed first."""
+    return [row[0] for row in await conn.fetch(Q.provider_ids, limit)]

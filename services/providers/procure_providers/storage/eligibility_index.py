@@ -52,6 +52,7 @@ __all__ = ["CHANNEL", "EligibilityIndex"]
 
 CHANNEL = "procure_eligibility"
 ALL = "*"
+WARM_CHUNK = 500
 
 log = logging.getLogger("procure.providers.eligibility_index")
 
@@ -146,13 +147,16 @@ class EligibilityIndex:
                 self._lost, self._conn = lost, conn
                 self.backend_pid = conn.get_server_pid()
                 self.listening.set()
+                warming = asyncio.create_task(self._warm(), name="eligibility-index-warm")
                 ended = asyncio.create_task(stop.wait())
                 broken = asyncio.create_task(lost.wait())
                 try:
                     await asyncio.wait([ended, broken], return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    ended.cancel()
-                    broken.cancel()
+                    for task in (warming, ended, broken):
+                        task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await warming
             finally:
                 self._detach()
                 if lost.is_set() and not conn.is_closed():
@@ -165,6 +169,17 @@ class EligibilityIndex:
                         raise
         if lost.is_set() and not stop.is_set():
             raise ConnectionError("the listening connection was lost")
+
+    async def _warm(self) -> None:
+        """Load every provider (up to the capacity) once listening, so that the first questions
+        need no reads of their own; what a change overlaps is simply not kept."""
+        try:
+            async with self._pool.acquire() as conn:
+                ids = await store.provider_ids(conn, self._capacity)
+                for start in range(0, len(ids), WARM_CHUNK):
+                    await self.load(conn, ids[start : start + WARM_CHUNK])
+        except Exception as exc:  # the index fills as questions come instead
+            log.warning("eligibility index not warmed", extra={"error": repr(exc)})
 
     def _terminated(self, lost: asyncio.Event) -> Any:
         def terminated(_conn: Any) -> None:

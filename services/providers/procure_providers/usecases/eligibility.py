@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
@@ -12,7 +13,14 @@ from procure_providers.storage.keys import as_uuid
 from procure_shared.categories import Category
 from procure_shared.postgres import Connection, Pool
 
-__all__ = ["check_eligibility", "check_eligibility_indexed", "decisions", "known_facts"]
+__all__ = [
+    "DecisionMemo",
+    "canonical",
+    "check_eligibility",
+    "check_eligibility_indexed",
+    "decisions",
+    "known_facts",
+]
 
 
 async def check_eligibility(
@@ -42,7 +50,7 @@ async def known_facts(
     the call: from the index once its barrier says so (one round trip, shared with the calls
     made meanwhile) and the database for what it lacks; all from the database (one statement)
     while it is not listening. An id that names no provider is absent or None."""
-    keys = list(dict.fromkeys(str(k) for k in map(as_uuid, provider_ids) if k is not None))
+    keys = list(dict.fromkeys(k for k in map(canonical, provider_ids) if k is not None))
     if not await index.fresh():
         if not keys:
             return {}
@@ -61,7 +69,47 @@ def decisions(
     """One decision per id asked about, in the order asked."""
     decided = []
     for provider_id in provider_ids:
-        key = as_uuid(provider_id)
-        known = facts.get(str(key)) if key is not None else None
+        key = canonical(provider_id)
+        known = facts.get(key) if key is not None else None
         decided.append(decide(provider_id, known, category, on))
     return decided
+
+
+@functools.lru_cache(maxsize=65_536)
+def canonical(provider_id: str) -> str | None:
+    """The id as the database writes it (lower-case UUID), or None when it is no UUID."""
+    key = as_uuid(provider_id)
+    return None if key is None else str(key)
+
+
+class DecisionMemo:
+    """Decisions already made, each used again only while the facts it was made from are the
+    very ones given (the index replaces a provider's facts after any change to them)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._made: dict[tuple[str, Category, date], tuple[Facts | None, Decision]] = {}
+
+    def decisions(
+        self,
+        provider_ids: Sequence[str],
+        facts: Mapping[str, Facts | None],
+        category: Category,
+        on: date,
+    ) -> list[Decision]:
+        decided = []
+        made = self._made
+        for provider_id in provider_ids:
+            key = canonical(provider_id)
+            known = facts.get(key) if key is not None else None
+            ask = (provider_id, category, on)
+            earlier = made.get(ask)
+            if earlier is not None and earlier[0] is known:
+                decided.append(earlier[1])
+                continue
+            decision = decide(provider_id, known, category, on)
+            if len(made) >= self._capacity:
+                made.clear()
+            made[ask] = (known, decision)
+            decided.append(decision)
+        return decided
