@@ -191,6 +191,9 @@ async def test_a_resource_reads_as_it_was_at_a_past_time(
     assert then["version"] == now["version"] - 1
     before = await capi.get(path, asOf=(signed_at - timedelta(days=365)).isoformat())
     assert before.status_code == 404
+    award = f"/v1/awards/{now['awardIds'][0]}"
+    naive = signed_at.replace(tzinfo=None).isoformat()  # read as UTC
+    assert (await capi.get(award, asOf=naive)).json()["status"] == "active"
     history = (await capi.get(f"{path}/history")).json()
     assert [h["action"] for h in history] == [
         "contracts.contract.created",

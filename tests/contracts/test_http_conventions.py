@@ -78,6 +78,7 @@ async def test_bad_input_is_a_400_problem_that_changes_nothing(capi: Api, cpool:
         {"title": "x", "value": {"amount": "1.234", "currency": "GBP"}},
         {"title": "x", "colour": "blue"},
         {"title": ""},
+        {"title": "x", "submissionDeadline": "2022-06-10T12:00:00"},  # no offset
     ):
         answer = await capi.create("/v1/tenders", body)
         assert answer.status_code == 400, (body, answer.text)

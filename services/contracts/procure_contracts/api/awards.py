@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import AsOf, as_of, who
+from procure_contracts.api.common import AsOf, as_of, aware, who
 from procure_contracts.api.schemas import AwardPage, ReasonIn
 from procure_contracts.api.tenders import MOVE, WRITE, ValueMax, ValueMin, after, page_key
 from procure_contracts.domain.awards import Award, AwardStatus
@@ -78,7 +78,7 @@ class AwardsController(Controller):
     ) -> Response[Award]:
         award = await awards.get_award(conn, str(award_id), who=who(request), now=now(request))
         if as_of_ is not None:
-            award = (await as_of(conn, "award", award, as_of_, Award)).seen_at(as_of_)
+            award = (await as_of(conn, "award", award, as_of_, Award)).seen_at(aware(as_of_))
         return tagged(award)
 
     @post(

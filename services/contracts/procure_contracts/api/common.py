@@ -3,7 +3,7 @@ and its eligibility check (Litestar dependencies), and reads as of a past time."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import msgspec
@@ -57,9 +57,16 @@ def asker(rules: Rules) -> Any:
 
 
 async def as_of(conn: Connection, resource_type: str, current: S, at: datetime, kind: type[S]) -> S:
-    """``current`` (already found and visible) as it was at ``at``."""
+    """``current`` (already found and visible) as it was at ``at`` (UTC if it names no
+    offset)."""
+    at = aware(at)
     resource_id: str = getattr(current, "id")  # noqa: B009 - every resource has an id
     text = await state_at(conn, resource_type, resource_id, at)
     if text is None:
         raise NotFound(f"{resource_type} {resource_id} did not exist at {at.isoformat()}")
     return msgspec.json.decode(text, type=kind)
+
+
+def aware(at: datetime) -> datetime:
+    """A query's time with no offset is read as UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

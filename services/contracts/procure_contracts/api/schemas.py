@@ -50,6 +50,8 @@ SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=SINGLE_LINE)]
 Text = Annotated[str, msgspec.Meta(max_length=10_000, pattern=ANY_TEXT)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=ANY_TEXT)]
+# An instant names its offset: a naive time would be ambiguous (and incomparable).
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=SINGLE_LINE)]
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
@@ -88,8 +90,8 @@ class TenderIn(_In, frozen=True, kw_only=True):
     title: Title
     description: Text | None = None
     value: MoneyIn | None = None
-    enquiry_deadline: datetime | None = None
-    submission_deadline: datetime | None = None
+    enquiry_deadline: Instant | None = None
+    submission_deadline: Instant | None = None
 
     def draft(self) -> TenderDraft:
         return TenderDraft(
@@ -105,8 +107,8 @@ class TenderPatch(_In, frozen=True, kw_only=True):
     title: Title | Unset = UNSET
     description: Text | Unset | None = UNSET
     value: MoneyIn | Unset | None = UNSET
-    enquiry_deadline: datetime | Unset | None = UNSET
-    submission_deadline: datetime | Unset | None = UNSET
+    enquiry_deadline: Instant | Unset | None = UNSET
+    submission_deadline: Instant | Unset | None = UNSET
 
     def changes(self) -> TenderChanges:
         return TenderChanges(
@@ -161,8 +163,8 @@ class AwardIn(_In, frozen=True, kw_only=True):
     """One award per provider (framework-style multi-award)."""
 
     providers: Annotated[list[AwardItemIn], msgspec.Meta(min_length=1, max_length=50)]
-    date: datetime
-    standstill_ends: datetime
+    date: Instant
+    standstill_ends: Instant
 
     def draft(self) -> AwardDraft:
         return AwardDraft(
