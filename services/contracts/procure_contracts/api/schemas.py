@@ -65,7 +65,7 @@ class MoneyIn(_In, frozen=True, kw_only=True):
     amount: Annotated[
         str,
         msgspec.Meta(
-            pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$",
+            pattern=r"^[0-9]{1,13}(\.[0-9]{1,2})?$",
             description="A decimal string, at most two decimal places (never a float).",
             examples=["7987500.00"],
         ),
@@ -74,6 +74,19 @@ class MoneyIn(_In, frozen=True, kw_only=True):
 
     def money(self) -> Money:
         return Money(amount=Decimal(self.amount), currency=self.currency)
+
+
+class ChangeIn(MoneyIn, frozen=True, kw_only=True):
+    """A change of value: negative for a reduction."""
+
+    amount: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$",
+            description="A decimal string, negative for a reduction.",
+            examples=["-250000.00"],
+        ),
+    ]
 
 
 def _money(value: MoneyIn | None) -> Money | None:
@@ -241,7 +254,7 @@ class ExerciseIn(_In, frozen=True, kw_only=True):
 
 
 class ValueChangeIn(_In, frozen=True, kw_only=True, tag="value", tag_field="kind"):
-    change: MoneyIn  # signed: a reduction is negative
+    change: ChangeIn
 
 
 class EndDateChangeIn(_In, frozen=True, kw_only=True, tag="end_date", tag_field="kind"):
