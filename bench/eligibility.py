@@ -23,7 +23,22 @@ latency, at least 16 / throughput by Little's law, so it includes queueing.
 
 The eligibility worker also notes, in the responder, each answer's time (decode to encode), the
 wait for a pooled connection and the SQL fetch (through thin proxies, as the latency worker
-stamps the relay), for the breakdown of a round trip: in the run's JSON and the notes.
+stamps the relay), for the breakdown of a round trip: in the run's JSON and the notes. Since
+the responder answers in batches from its in-process index (services/providers/.../api/rpc.py,
+storage/eligibility_index.py), its ``answer`` method (which the worker times) is no longer on
+the path, so the notes show no answer times; pool waits and SQL fetches appear only for the
+index's loads (filling it when a fresh responder starts listening, and providers it lacks). The
+barrier (one ``SELECT 1`` per batch on the listening connection) is not a fetch and is not
+timed.
+
+History of the figures (quiet-machine medians unless said otherwise; ratio to the echo of the
+same run):
+- 2026-11-23, before: sequential 758 req/s = 0.31x (p99 3.55 ms); 16 in flight 2,064 = 0.14x
+  (p99 16.7 ms). SQL re-planned on every call; row_to_json re-parsed in Python.
+- generic plan (an SQL function with SET plan_cache_mode) and typed columns: sequential 1,109 =
+  0.42x (p99 1.36 ms); 16 in flight 3,317 = 0.22x (p99 9.3 ms); foreign load max 4%.
+- in-process index with LISTEN/NOTIFY and a shared barrier, batches without a task per
+  question, decisions remembered: see the commit messages and bench/results for the runs.
 """
 
 from __future__ import annotations

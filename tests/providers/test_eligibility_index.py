@@ -27,6 +27,7 @@ from tests.providers.conftest import Api
 from tests.support.wait import eventually, running
 
 ON = date(2022, 6, 1)
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 async def ask(nc: Client, *provider_ids: str, on: date = ON) -> list[dict[str, Any]]:
@@ -243,3 +244,19 @@ async def test_a_listening_index_loads_the_registry_before_the_first_question(
         assert await index.fresh()
         found, missing = index.known(sorted(providers))
         assert (sorted(found), missing) == (sorted(providers), [])
+
+
+async def test_one_question_answered_alone_gets_the_batch_answer(
+    api: Api, ppool: Pool, nc: Client
+) -> None:
+    provider = await accredited(api)
+    question = EligibilityQuestion(
+        provider_ids=[provider, UNKNOWN], category="academic_mentoring", on=ON
+    )
+    responder = await started(nc, ppool)
+    async with running(responder):
+        await listening(responder)
+        alone = await responder.answer(encode(question))
+        batched = await nc.request(ELIGIBILITY_SUBJECT, encode(question), timeout=5)
+    assert alone == batched.data
+    assert [r.eligible for r in decode_answer(alone).results] == [True, False]

@@ -17,7 +17,7 @@ class ProvidersOptions(msgspec.Struct, frozen=True, kw_only=True):
     notice_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 30
     # How often (real seconds) the expiry watch looks for notices that have fallen due.
     expiry_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    # Eligibility requests answered at once per process.
+    # Eligibility questions answered at once per process (the most in one batch).
     eligibility_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 32
 
 
