@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -230,3 +231,16 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals(
     assert problem["title"] == "Internal Server Error"
     assert "things" not in problem["detail"]
     assert problem["correlationId"] == answer.headers["x-correlation-id"]
+
+
+async def test_a_token_verified_once_is_still_refused_once_it_has_expired(
+    client: httpx.AsyncClient,
+) -> None:
+    # Verified tokens are remembered per encoded token; expiry is checked on every use.
+    expires = int(datetime.now(UTC).timestamp()) + 2
+    soon = forged(sub="m", roles=["viewer"], buyer="dfe", exp=expires, iat=expires - 2)
+    path = "/v1/things/6f1c2b8e-4b1a-4c53-9d7e-000000000001"
+    assert (await client.get(path, headers=bearer(soon))).status_code == 404
+    assert (await client.get(path, headers=bearer(soon))).status_code == 404
+    await asyncio.sleep(expires - datetime.now(UTC).timestamp() + 0.1)
+    assert (await client.get(path, headers=bearer(soon))).status_code == 401

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the services."""
 
-from procure_shared.http.app import Transaction, create_service_app, provide_transaction
+from procure_shared.http.app import Reading, Transaction, create_service_app, provide_transaction
 from procure_shared.http.auth import Principal, Role, issue_token, requires
 from procure_shared.http.problems import (
     PROBLEM_JSON,
@@ -16,6 +16,7 @@ __all__ = [
     "Principal",
     "ProblemDetails",
     "ProblemException",
+    "Reading",
     "Role",
     "Transaction",
     "create_service_app",

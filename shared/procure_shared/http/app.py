@@ -28,7 +28,13 @@ from procure_shared.http.problems import exception_handlers
 from procure_shared.postgres import Connection, Pool
 from procure_shared.settings import Settings
 
-__all__ = ["Transaction", "create_service_app", "provide_transaction"]
+__all__ = [
+    "Reading",
+    "Transaction",
+    "create_service_app",
+    "provide_connection",
+    "provide_transaction",
+]
 
 _ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -46,12 +52,16 @@ window.ui = SwaggerUIBundle({{url: "/schema/openapi.json", dom_id: "#swagger-ui"
 """
 
 
-# Annotate a handler's ``conn`` parameter with this to get the request's transaction. Litestar
-# cannot model the union of connection types, so at runtime the marker carries ``Any``.
+# Annotate a handler's ``conn`` parameter with this to get the request's transaction, or its
+# ``db`` parameter with ``Reading`` for a connection without one (a read of single statements:
+# no BEGIN and COMMIT round trips). Litestar cannot model the union of connection types, so at
+# runtime the markers carry ``Any``.
 if TYPE_CHECKING:
     Transaction: TypeAlias = Connection
+    Reading: TypeAlias = Connection
 else:
     Transaction = NamedDependency[Any]
+    Reading = NamedDependency[Any]
 
 
 async def provide_transaction(state: State) -> AsyncIterator[Connection]:
@@ -59,6 +69,13 @@ async def provide_transaction(state: State) -> AsyncIterator[Connection]:
     returns, rolled back when it raises (the request path's step 3)."""
     pool: Pool = state.pool
     async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+async def provide_connection(state: State) -> AsyncIterator[Connection]:
+    """A connection for a request that only reads (each statement its own snapshot)."""
+    pool: Pool = state.pool
+    async with pool.acquire() as conn:
         yield conn
 
 
@@ -108,7 +125,11 @@ def create_service_app(
         on_app_init=[auth.on_app_init, public_probes_and_docs],
         middleware=[correlation_middleware(metrics)],
         exception_handlers=exception_handlers,
-        dependencies={"conn": Provide(provide_transaction), **(dependencies or {})},
+        dependencies={
+            "conn": Provide(provide_transaction),
+            "db": Provide(provide_connection),
+            **(dependencies or {}),
+        },
         state=State(dict(state)),
         openapi_config=OpenAPIConfig(
             title=title,

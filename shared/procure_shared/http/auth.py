@@ -4,11 +4,13 @@ for every buyer)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 from litestar.connection import ASGIConnection
@@ -82,8 +84,59 @@ async def _retrieve(token: Token, connection: ASGIConnection[Any, Any, Any, Any]
     return principal
 
 
+class _VerifiedToken(Token):
+    """A token whose signature, audience and issuer checks are remembered per encoded token
+    (clients send the same token with every request; verifying it again cost a fifth of a
+    simple GET). Expiry and not-before are checked on every use."""
+
+    _seen: ClassVar[OrderedDict[tuple[Any, ...], Any]] = OrderedDict()
+    _SIZE: ClassVar[int] = 4096
+
+    @classmethod
+    def decode_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
+        options: Any = None,
+    ) -> Any:
+        key = (
+            encoded_token,
+            secret,
+            tuple(algorithms),
+            issuer if isinstance(issuer, str | None) else tuple(issuer),
+            audience if isinstance(audience, str | None) else tuple(audience),
+            tuple(
+                (name, tuple(value) if isinstance(value, list) else value)
+                for name, value in sorted((options or {}).items())
+            ),
+        )
+        payload = cls._seen.get(key)
+        if payload is None:
+            payload = super().decode_payload(
+                encoded_token, secret, algorithms, issuer, audience, options
+            )
+            cls._seen[key] = payload
+            if len(cls._seen) > cls._SIZE:
+                cls._seen.popitem(last=False)
+            return dict(payload)  # the caller rearranges what it gets
+        now = time.time()
+        checks = options or {}
+        expiry = payload.get("exp")
+        if checks.get("verify_exp", True) and isinstance(expiry, int | float) and expiry <= now:
+            cls._seen.pop(key, None)
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        start = payload.get("nbf")
+        if checks.get("verify_nbf", True) and isinstance(start, int | float) and start > now:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+        return dict(payload)
+
+
 def jwt_auth(*, secret: str, issuer: str, audience: str) -> JWTAuth[Principal, Token]:
     return JWTAuth[Principal, Token](
+        token_cls=_VerifiedToken,
         token_secret=secret,
         retrieve_user_handler=_retrieve,
         accepted_audiences=[audience],
@@ -125,7 +178,8 @@ def issue_token(
 def requires(*roles: Role) -> Guard:
     """A guard: the token must carry one of ``roles`` (admin always passes)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Async: Litestar would run a sync guard in a worker thread, on every request.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.user
         if not isinstance(principal, Principal):
             raise NotAuthorizedException("a bearer token is required")

@@ -16,7 +16,7 @@ from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.storage import lists
 from procure_contracts.usecases import awards
 from procure_shared.audit import AuditEntry, history
-from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import now, tagged
 from procure_shared.http.pagination import Cursor, Limit, next_cursor
 from procure_shared.http.preconditions import IfMatch, expected_version
@@ -34,7 +34,7 @@ class AwardsController(Controller):
     @get(responses=problem_responses(400, 401, 403), summary="List awards")
     async def index(
         self,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         tender: FromQuery[uuid.UUID | None] = None,
         lot: FromQuery[uuid.UUID | None] = None,
@@ -50,7 +50,7 @@ class AwardsController(Controller):
         limit: Limit = 50,
     ) -> AwardPage:
         found = await lists.awards(
-            conn,
+            db,
             lists.AwardFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
@@ -72,13 +72,13 @@ class AwardsController(Controller):
     async def read(
         self,
         award_id: AwardId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Award]:
-        award = await awards.get_award(conn, str(award_id), who=who(request), now=now(request))
+        award = await awards.get_award(db, str(award_id), who=who(request), now=now(request))
         if as_of_ is not None:
-            award = (await as_of(conn, "award", award, as_of_, Award)).seen_at(aware(as_of_))
+            award = (await as_of(db, "award", award, as_of_, Award)).seen_at(aware(as_of_))
         return tagged(award)
 
     @post(
@@ -114,7 +114,7 @@ class AwardsController(Controller):
         summary="The audit trail of an award",
     )
     async def history(
-        self, award_id: AwardId, conn: Transaction, request: Request[Any, Any, Any]
+        self, award_id: AwardId, db: Reading, request: Request[Any, Any, Any]
     ) -> list[AuditEntry]:
-        award = await awards.get_award(conn, str(award_id), who=who(request), now=now(request))
-        return list(await history(conn, "award", award.id))
+        award = await awards.get_award(db, str(award_id), who=who(request), now=now(request))
+        return list(await history(db, "award", award.id))

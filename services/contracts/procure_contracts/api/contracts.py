@@ -36,7 +36,7 @@ from procure_contracts.usecases import contracts
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.errors import NotFound
-from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged
 from procure_shared.http.pagination import Cursor, Limit, next_cursor
 from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version
@@ -55,7 +55,7 @@ class ContractsController(Controller):
     @get(responses=problem_responses(400, 401, 403), summary="List and search contracts")
     async def index(
         self,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         q: Search = None,
         status: FromQuery[ContractStatus | None] = None,
@@ -81,7 +81,7 @@ class ContractsController(Controller):
         limit: Limit = 50,
     ) -> ContractPage:
         found = await lists.contracts(
-            conn,
+            db,
             lists.ContractFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
@@ -130,13 +130,13 @@ class ContractsController(Controller):
     async def read(
         self,
         contract_id: ContractId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Contract]:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
         if as_of_ is not None:
-            contract = await as_of(conn, "contract", contract, as_of_, Contract)
+            contract = await as_of(db, "contract", contract, as_of_, Contract)
         return tagged(contract)
 
     @patch(
@@ -266,9 +266,9 @@ class ContractsController(Controller):
         summary="A contract's amendments, oldest first",
     )
     async def amendments(
-        self, contract_id: ContractId, conn: Transaction, request: Request[Any, Any, Any]
+        self, contract_id: ContractId, db: Reading, request: Request[Any, Any, Any]
     ) -> AmendmentList:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
         return AmendmentList(items=list(contract.amendments))
 
     @get(
@@ -280,10 +280,10 @@ class ContractsController(Controller):
         self,
         contract_id: ContractId,
         amendment_id: FromPath[uuid.UUID],
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
     ) -> Amendment:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
         for item in contract.amendments:
             if item.id == str(amendment_id):
                 return item
@@ -332,9 +332,9 @@ class ContractsController(Controller):
         summary="A contract's options, exercised or not",
     )
     async def options(
-        self, contract_id: ContractId, conn: Transaction, request: Request[Any, Any, Any]
+        self, contract_id: ContractId, db: Reading, request: Request[Any, Any, Any]
     ) -> OptionList:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
         return OptionList(items=list(contract.options))
 
     @post(
@@ -372,10 +372,10 @@ class ContractsController(Controller):
         self,
         contract_id: ContractId,
         option_id: FromPath[uuid.UUID],
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
     ) -> ContractOption:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
         for item in contract.options:
             if item.id == str(option_id):
                 return item
@@ -418,7 +418,7 @@ class ContractsController(Controller):
         summary="The audit trail of a contract",
     )
     async def history(
-        self, contract_id: ContractId, conn: Transaction, request: Request[Any, Any, Any]
+        self, contract_id: ContractId, db: Reading, request: Request[Any, Any, Any]
     ) -> list[AuditEntry]:
-        contract = await contracts.get_contract(conn, str(contract_id), who=who(request))
-        return list(await history(conn, "contract", contract.id))
+        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
+        return list(await history(db, "contract", contract.id))

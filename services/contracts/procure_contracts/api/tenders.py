@@ -27,7 +27,7 @@ from procure_contracts.storage import lists
 from procure_contracts.usecases import awards, tenders
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
-from procure_shared.http import Role, Transaction, problem_responses, requires
+from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, principal, tagged
 from procure_shared.http.pagination import Cursor, Limit, decode_cursor, next_cursor
 from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version, idempotent
@@ -67,7 +67,7 @@ class TendersController(Controller):
     @get(responses=problem_responses(400, 401, 403), summary="List and search tenders")
     async def index(
         self,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         q: Search = None,
         status: FromQuery[TenderStatus | None] = None,
@@ -82,7 +82,7 @@ class TendersController(Controller):
         limit: Limit = 50,
     ) -> TenderPage:
         found = await lists.tenders(
-            conn,
+            db,
             lists.TenderFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
@@ -123,13 +123,13 @@ class TendersController(Controller):
     async def read(
         self,
         tender_id: TenderId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Tender]:
-        tender = await tenders.get_tender(conn, str(tender_id), who=who(request))
+        tender = await tenders.get_tender(db, str(tender_id), who=who(request))
         if as_of_ is not None:
-            tender = await as_of(conn, "tender", tender, as_of_, Tender)
+            tender = await as_of(db, "tender", tender, as_of_, Tender)
         return tagged(tender)
 
     @patch(
@@ -265,10 +265,10 @@ class TendersController(Controller):
         summary="The audit trail of a tender",
     )
     async def history(
-        self, tender_id: TenderId, conn: Transaction, request: Request[Any, Any, Any]
+        self, tender_id: TenderId, db: Reading, request: Request[Any, Any, Any]
     ) -> list[AuditEntry]:
-        tender = await tenders.get_tender(conn, str(tender_id), who=who(request))
-        return list(await history(conn, "tender", tender.id))
+        tender = await tenders.get_tender(db, str(tender_id), who=who(request))
+        return list(await history(db, "tender", tender.id))
 
     @get(
         "/{tender_id:uuid}/lots",
@@ -278,7 +278,7 @@ class TendersController(Controller):
     async def lots(
         self,
         tender_id: TenderId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         q: Search = None,
         status: FromQuery[LotStatus | None] = None,
@@ -288,9 +288,9 @@ class TendersController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> LotPage:
-        tender = await tenders.get_tender(conn, str(tender_id), who=who(request))
+        tender = await tenders.get_tender(db, str(tender_id), who=who(request))
         found = await lists.lots(
-            conn,
+            db,
             lists.LotFilter(
                 buyer=who(request).scope,
                 tender_id=tender.id,
@@ -335,13 +335,13 @@ class TendersController(Controller):
         self,
         tender_id: TenderId,
         lot_id: LotId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Lot]:
-        lot = await tenders.get_lot(conn, str(tender_id), str(lot_id), who=who(request))
+        lot = await tenders.get_lot(db, str(tender_id), str(lot_id), who=who(request))
         if as_of_ is not None:
-            lot = await as_of(conn, "lot", lot, as_of_, Lot)
+            lot = await as_of(db, "lot", lot, as_of_, Lot)
         return tagged(lot)
 
     @patch(
@@ -435,11 +435,11 @@ class TendersController(Controller):
         self,
         tender_id: TenderId,
         lot_id: LotId,
-        conn: Transaction,
+        db: Reading,
         request: Request[Any, Any, Any],
     ) -> list[AuditEntry]:
-        lot = await tenders.get_lot(conn, str(tender_id), str(lot_id), who=who(request))
-        return list(await history(conn, "lot", lot.id))
+        lot = await tenders.get_lot(db, str(tender_id), str(lot_id), who=who(request))
+        return list(await history(db, "lot", lot.id))
 
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/awards",
