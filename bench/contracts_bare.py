@@ -66,6 +66,17 @@ class _Recorder:
         self.calls.append((sql, args))
         return "UPDATE 1"
 
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.calls.append((sql, args))
+        return {
+            "items": self._answer,
+            "n": 0,
+            "last_at": None,
+            "last_id": None,
+            "doc": self._answer,
+            "version": 1,
+        }
+
 
 async def statements() -> Statements:
     """The service's statements, as its storage code builds them."""
@@ -74,8 +85,8 @@ async def statements() -> Statements:
     from procure_shared.events import registry
 
     any_id = str(uuid.uuid4())
-    read = _Recorder()
-    await store.contracts.get(cast(Connection, read), any_id, buyer=BUYER)
+    read = _Recorder("{}")
+    await store.contracts.raw(cast(Connection, read), any_id, buyer=BUYER)
     locked = _Recorder()
     await store.contracts.get(cast(Connection, locked), any_id, buyer=BUYER, for_update=True)
     listed = _Recorder("[]")

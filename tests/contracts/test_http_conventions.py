@@ -134,3 +134,27 @@ async def test_an_award_is_503_and_writes_nothing_when_providers_does_not_answer
     assert (await capi.get(f"/v1/tenders/{tender['id']}/lots/{lot['id']}")).json()[
         "status"
     ] == "active"
+
+
+async def test_a_list_pages_newest_first_with_a_cursor_and_filters(capi: Api) -> None:
+    made = []
+    for n in range(5):
+        made.append(await capi.made("/v1/tenders", {"title": f"Tutoring round {n}"}))
+        capi.clock.advance(timedelta(minutes=1))
+    await capi.made("/v1/tenders", {"title": "Attendance hubs"})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"q": "tutoring", "limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = (await capi.get("/v1/tenders", **params)).json()
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == [t["id"] for t in reversed(made)]
+    bad = await capi.get("/v1/tenders", cursor="not-ours")
+    assert bad.status_code == 400
+    assert (await capi.get("/v1/tenders", status="published")).json() == {
+        "items": [],
+        "nextCursor": None,
+    }

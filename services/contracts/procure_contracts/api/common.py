@@ -7,16 +7,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.storage.documents import Raw, RawPage
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
 from procure_shared.errors import NotFound
 from procure_shared.http.domain import principal
+from procure_shared.http.pagination import encode_cursor
+from procure_shared.http.preconditions import etag
 from procure_shared.postgres import Connection
 from procure_shared.service import Runtime
 
@@ -70,3 +73,19 @@ async def as_of(conn: Connection, resource_type: str, current: S, at: datetime, 
 def aware(at: datetime) -> datetime:
     """A query's time with no offset is read as UTC."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def document(raw: Raw | None, what: str, id: object) -> Response[Any]:
+    """A stored document as it is (the bytes PostgreSQL gives), with its ETag."""
+    if raw is None:
+        raise NotFound(f"no {what} {id}")
+    return Response(
+        raw.doc.encode(), media_type="application/json", headers={"ETag": etag(raw.version)}
+    )
+
+
+def page_of(page: RawPage) -> Response[Any]:
+    """``{"items": [...], "nextCursor": ...}`` around the JSON array PostgreSQL built."""
+    cursor = encode_cursor([page.last[0], str(page.last[1])]) if page.last else None
+    body = b'{"items":' + page.items.encode() + b',"nextCursor":' + msgspec.json.encode(cursor)
+    return Response(body + b"}", media_type="application/json")

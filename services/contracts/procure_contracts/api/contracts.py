@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import Ask, AsOf, ServiceRules, as_of, who
+from procure_contracts.api.common import (
+    Ask,
+    AsOf,
+    ServiceRules,
+    as_of,
+    document,
+    page_of,
+    who,
+)
 from procure_contracts.api.schemas import (
     AmendmentIn,
     AmendmentList,
@@ -28,17 +36,16 @@ from procure_contracts.api.tenders import (
     ValueMax,
     ValueMin,
     after,
-    page_key,
 )
 from procure_contracts.domain.contracts import Amendment, Contract, ContractOption, ContractStatus
-from procure_contracts.storage import lists
+from procure_contracts.storage import lists, store
 from procure_contracts.usecases import contracts
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged
-from procure_shared.http.pagination import Cursor, Limit, next_cursor
+from procure_shared.http.pagination import Cursor, Limit
 from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version
 
 __all__ = ["ContractsController"]
@@ -79,9 +86,8 @@ class ContractsController(Controller):
         ends_to: Annotated[date | None, QueryParameter(name="endsTo")] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> ContractPage:
-        found = await lists.contracts(
-            db,
+    ) -> Response[ContractPage]:
+        page = lists.contract_page(
             lists.ContractFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
@@ -101,7 +107,7 @@ class ContractsController(Controller):
                 ends_to=ends_to,
             ),
         )
-        return ContractPage(items=found, next_cursor=next_cursor(found, limit, page_key))
+        return page_of(await store.contracts.page_raw(db, page))
 
     @post(
         guards=WRITE,
@@ -134,10 +140,11 @@ class ContractsController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Contract]:
+        if as_of_ is None:
+            found = await store.contracts.raw(db, str(contract_id), buyer=who(request).scope)
+            return document(found, "contract", contract_id)
         contract = await contracts.get_contract(db, str(contract_id), who=who(request))
-        if as_of_ is not None:
-            contract = await as_of(db, "contract", contract, as_of_, Contract)
-        return tagged(contract)
+        return tagged(await as_of(db, "contract", contract, as_of_, Contract))
 
     @patch(
         "/{contract_id:uuid}",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import Ask, AsOf, as_of, who
+from procure_contracts.api.common import Ask, AsOf, as_of, document, page_of, who
 from procure_contracts.api.schemas import (
     AwardIn,
     AwardList,
@@ -23,13 +23,13 @@ from procure_contracts.api.schemas import (
     TenderPatch,
 )
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
-from procure_contracts.storage import lists
+from procure_contracts.storage import lists, store
 from procure_contracts.usecases import awards, tenders
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, principal, tagged
-from procure_shared.http.pagination import Cursor, Limit, decode_cursor, next_cursor
+from procure_shared.http.pagination import Cursor, Limit, decode_cursor
 from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version, idempotent
 
 __all__ = ["Search", "TendersController", "after", "page_key"]
@@ -80,9 +80,8 @@ class TendersController(Controller):
         deadline_to: Annotated[datetime | None, QueryParameter(name="deadlineTo")] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> TenderPage:
-        found = await lists.tenders(
-            db,
+    ) -> Response[TenderPage]:
+        page = lists.tender_page(
             lists.TenderFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
@@ -96,7 +95,7 @@ class TendersController(Controller):
                 deadline_to=deadline_to,
             ),
         )
-        return TenderPage(items=found, next_cursor=next_cursor(found, limit, page_key))
+        return page_of(await store.tenders.page_raw(db, page))
 
     @post(
         guards=WRITE,
@@ -127,10 +126,11 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Tender]:
+        if as_of_ is None:
+            found = await store.tenders.raw(db, str(tender_id), buyer=who(request).scope)
+            return document(found, "tender", tender_id)
         tender = await tenders.get_tender(db, str(tender_id), who=who(request))
-        if as_of_ is not None:
-            tender = await as_of(db, "tender", tender, as_of_, Tender)
-        return tagged(tender)
+        return tagged(await as_of(db, "tender", tender, as_of_, Tender))
 
     @patch(
         "/{tender_id:uuid}",
@@ -287,10 +287,9 @@ class TendersController(Controller):
         value_max: ValueMax = None,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> LotPage:
+    ) -> Response[LotPage]:
         tender = await tenders.get_tender(db, str(tender_id), who=who(request))
-        found = await lists.lots(
-            db,
+        page = lists.lot_page(
             lists.LotFilter(
                 buyer=who(request).scope,
                 tender_id=tender.id,
@@ -303,7 +302,7 @@ class TendersController(Controller):
                 value_max=value_max,
             ),
         )
-        return LotPage(items=found, next_cursor=next_cursor(found, limit, page_key))
+        return page_of(await store.lots.page_raw(db, page))
 
     @post(
         "/{tender_id:uuid}/lots",

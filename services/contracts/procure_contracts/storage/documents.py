@@ -16,7 +16,7 @@ import msgspec
 
 from procure_shared.postgres import Connection
 
-__all__ = ["Documents", "Page", "as_uuid"]
+__all__ = ["Documents", "Page", "Raw", "RawPage", "as_uuid"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -41,6 +41,16 @@ class Page(msgspec.Struct, kw_only=True):
     def add(self, condition: str, *values: Any) -> None:
         self.where.append(condition)
         self.params.extend(values)
+
+
+class Raw(msgspec.Struct, frozen=True):
+    doc: str
+    version: int
+
+
+class RawPage(msgspec.Struct, frozen=True):
+    items: str  # a JSON array
+    last: tuple[datetime, uuid.UUID] | None  # the sort key of a full page's last item
 
 
 class Documents(Generic[S]):
@@ -104,8 +114,22 @@ class Documents(Generic[S]):
         )
         return [self._decoder.decode(row["doc"]) for row in rows]
 
-    async def page(self, conn: Connection, page: Page) -> list[S]:
-        """One page, newest first, as one JSON array built by PostgreSQL."""
+    async def raw(self, conn: Connection, id: str, *, buyer: str | None) -> Raw | None:
+        """The aggregate's document as stored (what GET returns) and its version."""
+        key = as_uuid(id)
+        if key is None:
+            return None
+        row = await conn.fetchrow(
+            f"SELECT doc::text AS doc, version FROM {self.table} "
+            "WHERE id = $1 AND ($2::text IS NULL OR buyer_id = $2)",
+            key,
+            buyer,
+        )
+        return None if row is None else Raw(doc=row["doc"], version=row["version"])
+
+    async def page_raw(self, conn: Connection, page: Page) -> RawPage:
+        """One page, newest first: one JSON array built by PostgreSQL, with the sort key of
+        its last item (for the next cursor)."""
         where = list(page.where)
         params = list(page.params)
         if page.after is not None:
@@ -116,11 +140,19 @@ class Documents(Generic[S]):
             w.format(*(f"${next(numbered)}" for _ in range(w.count("{}")))) for w in where
         )
         sql = (
-            f"SELECT coalesce(json_agg(doc ORDER BY created_at DESC, id DESC), '[]')::text "
-            f"FROM (SELECT doc, created_at, id FROM {self.table} "
-            f"{'WHERE ' + conditions if conditions else ''} "
-            f"ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}) AS page"
+            "SELECT coalesce(json_agg(doc ORDER BY created_at DESC, id DESC), '[]')::text AS items,"
+            " count(*) AS n, (array_agg(created_at ORDER BY created_at, id))[1] AS last_at,"
+            " (array_agg(id ORDER BY created_at, id))[1] AS last_id"
+            f" FROM (SELECT doc, created_at, id FROM {self.table}"
+            f"{' WHERE ' + conditions if conditions else ''}"
+            f" ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}) AS page"
         )
-        text = await conn.fetchval(sql, *params, page.limit)
-        result: list[S] = self._list_decoder.decode(text)
+        row = await conn.fetchrow(sql, *params, page.limit)
+        assert row is not None  # an aggregate always answers one row
+        full = row["n"] == page.limit and row["n"] > 0
+        return RawPage(items=row["items"], last=(row["last_at"], row["last_id"]) if full else None)
+
+    async def page(self, conn: Connection, page: Page) -> list[S]:
+        """One page, newest first, decoded."""
+        result: list[S] = self._list_decoder.decode((await self.page_raw(conn, page)).items)
         return result

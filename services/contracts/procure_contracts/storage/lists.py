@@ -88,7 +88,7 @@ def _uuid(text: str) -> uuid.UUID:
     return as_uuid(text) or uuid.UUID(int=0)
 
 
-async def tenders(conn: Connection, f: TenderFilter) -> list[Tender]:
+def tender_page(f: TenderFilter) -> Page:
     page = f.page("value_amount")
     if f.category is not None:
         page.add(
@@ -99,15 +99,15 @@ async def tenders(conn: Connection, f: TenderFilter) -> list[Tender]:
         page.add("submission_deadline >= {}", f.deadline_from)
     if f.deadline_to is not None:
         page.add("submission_deadline <= {}", f.deadline_to)
-    return await store.tenders.page(conn, page)
+    return page
 
 
-async def lots(conn: Connection, f: LotFilter) -> list[Lot]:
+def lot_page(f: LotFilter) -> Page:
     page = f.page("value_amount")
     page.add("tender_id = {}", _uuid(f.tender_id))
     if f.category is not None:
         page.add("category = {}", f.category)
-    return await store.lots.page(conn, page)
+    return page
 
 
 async def awards(conn: Connection, f: AwardFilter) -> list[Award]:
@@ -132,7 +132,7 @@ async def awards(conn: Connection, f: AwardFilter) -> list[Award]:
     return [a.seen_at(f.now) for a in await store.awards.page(conn, page)]
 
 
-async def contracts(conn: Connection, f: ContractFilter) -> list[Contract]:
+def contract_page(f: ContractFilter) -> Page:
     page = f.page("current_amount")
     if f.category is not None:
         page.add("categories @> ARRAY[{}::text]", f.category)
@@ -152,4 +152,16 @@ async def contracts(conn: Connection, f: ContractFilter) -> list[Contract]:
             page.add(f"{column} >= {{}}", low)
         if high is not None:
             page.add(f"{column} <= {{}}", high)
-    return await store.contracts.page(conn, page)
+    return page
+
+
+async def tenders(conn: Connection, f: TenderFilter) -> list[Tender]:
+    return await store.tenders.page(conn, tender_page(f))
+
+
+async def lots(conn: Connection, f: LotFilter) -> list[Lot]:
+    return await store.lots.page(conn, lot_page(f))
+
+
+async def contracts(conn: Connection, f: ContractFilter) -> list[Contract]:
+    return await store.contracts.page(conn, contract_page(f))
