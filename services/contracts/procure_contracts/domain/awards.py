@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import msgspec
 
+from procure_contracts.domain.changes import a
 from procure_contracts.domain.money import Money, event_money
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, require_lot
 from procure_shared.errors import Conflict, Duplicate, RuleBroken
@@ -96,7 +97,7 @@ def make(
     require_lot(tender, lot, "awarded")
     if lot.status not in (LotStatus.ACTIVE, LotStatus.AWARDED):
         raise Conflict(
-            f"a {lot.status} lot cannot be awarded",
+            f"{a(lot.status)} lot cannot be awarded",
             current=lot.status,
             allowed=(),
         )

@@ -17,7 +17,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.changes import camel, changed_fields
+from procure_contracts.domain.changes import a, camel, changed_fields
 from procure_contracts.domain.money import Money, event_money, total
 from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.contracts import ContractClosed, ContractData
@@ -196,7 +196,7 @@ class Exercise(msgspec.Struct, frozen=True, kw_only=True):
 def _move(contract: Contract, to: ContractStatus, verb: str) -> None:
     if to not in CONTRACT_MOVES[contract.status]:
         raise Conflict(
-            f"a {contract.status} contract cannot be {verb}",
+            f"{a(contract.status)} contract cannot be {verb}",
             current=contract.status,
             allowed=CONTRACT_MOVES[contract.status],
         )
@@ -205,7 +205,7 @@ def _move(contract: Contract, to: ContractStatus, verb: str) -> None:
 def _live(contract: Contract, verb: str) -> None:
     if contract.status not in LIVE:
         raise Conflict(
-            f"a {contract.status} contract cannot be {verb}",
+            f"{a(contract.status)} contract cannot be {verb}",
             current=contract.status,
             allowed=CONTRACT_MOVES[contract.status],
         )

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_contracts.domain.changes import camel, changed_fields
+from procure_contracts.domain.changes import a, camel, changed_fields
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.categories import Category
 from procure_shared.errors import Conflict, RuleBroken
@@ -153,7 +153,7 @@ class LotChanges(msgspec.Struct, frozen=True, kw_only=True):
 def _move(tender: Tender, to: TenderStatus, verb: str) -> None:
     if to not in TENDER_MOVES[tender.status]:
         raise Conflict(
-            f"a {tender.status} tender cannot be {verb}",
+            f"{a(tender.status)} tender cannot be {verb}",
             current=tender.status,
             allowed=TENDER_MOVES[tender.status],
         )
@@ -162,7 +162,7 @@ def _move(tender: Tender, to: TenderStatus, verb: str) -> None:
 def _move_lot(lot: Lot, to: LotStatus, verb: str) -> None:
     if to not in LOT_MOVES[lot.status]:
         raise Conflict(
-            f"a {lot.status} lot cannot be {verb}",
+            f"{a(lot.status)} lot cannot be {verb}",
             current=lot.status,
             allowed=LOT_MOVES[lot.status],
         )
@@ -204,7 +204,7 @@ def update(tender: Tender, changes: TenderChanges, *, now: datetime) -> tuple[Te
     """The tender with ``changes`` (only while it is a draft) and the fields that changed."""
     if tender.status is not T.DRAFT:
         raise Conflict(
-            f"a {tender.status} tender's details cannot change (only a draft's)",
+            f"{a(tender.status)} tender's details cannot change (only a draft's)",
             current=tender.status,
             allowed=TENDER_MOVES[tender.status],
         )
@@ -301,7 +301,7 @@ def complete(tender: Tender, lots: Sequence[Lot], *, now: datetime) -> Tender:
 def _lots_editable(tender: Tender, verb: str) -> None:
     if tender.status is not T.DRAFT:
         raise Conflict(
-            f"lots of a {tender.status} tender cannot be {verb} (only a draft's)",
+            f"lots of {a(tender.status)} tender cannot be {verb} (only a draft's)",
             current=tender.status,
             allowed=TENDER_MOVES[tender.status],
         )
@@ -357,7 +357,7 @@ def _settle_lot(lot: Lot, to: LotStatus, verb: str, reason: str | None, now: dat
 def cancel_lot(tender: Tender, lot: Lot, reason: str, *, now: datetime) -> Lot:
     if tender.status not in (T.DRAFT, T.PUBLISHED, T.CLOSED):
         raise Conflict(
-            f"lots of a {tender.status} tender cannot be cancelled",
+            f"lots of {a(tender.status)} tender cannot be cancelled",
             current=tender.status,
             allowed=TENDER_MOVES[tender.status],
         )
