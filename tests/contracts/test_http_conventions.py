@@ -146,7 +146,9 @@ async def test_a_list_pages_newest_first_with_a_cursor_and_filters(capi: Api) ->
     cursor = None
     while True:
         params = {"q": "tutoring", "limit": "2"} | ({"cursor": cursor} if cursor else {})
-        page = (await capi.get("/v1/tenders", **params)).json()
+        page = (
+            await capi.http.get("/v1/tenders", params=params, headers=capi.headers(Role.VIEWER))
+        ).json()
         seen += [t["id"] for t in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
