@@ -41,7 +41,7 @@ same run):
   question, decisions remembered, the index filled when it starts listening (2026-11-23 18:16,
   6 of 36 kept runs with foreign load over 10% of a core): sequential 1,714 req/s = 0.55x of the
   echo's 3,091 (p99 1.13 ms; cores 34% / 67%, foreign max 25%); 16 in flight 12,396 = 0.72x of
-  17,107 (p99 2.22 ms; cores 24% / 78%, foreign max 3%; the echo's runs up to 58%). The
+  17,107 (p99 2.30 ms; cores 24% / 78%, foreign max 3%; the echo's runs up to 58%). The
   sequential round trip is the echo's plus the barrier (about 0.2 ms across the cores): that,
   not Python, is what is left between 0.55x and 1x.
 """
