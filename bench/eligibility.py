@@ -43,7 +43,9 @@ same run):
   echo's 3,091 (p99 1.13 ms; cores 34% / 67%, foreign max 25%); 16 in flight 12,396 = 0.72x of
   17,107 (p99 2.30 ms; cores 24% / 78%, foreign max 3%; the echo's runs up to 58%). The
   sequential round trip is the echo's plus the barrier (about 0.2 ms across the cores): that,
-  not Python, is what is left between 0.55x and 1x.
+  not Python, is what is left between 0.55x and 1x. Re-run at 18:18, quiet (foreign load max
+  2%, no run repeated): sequential 1,765 req/s = 0.58x of 3,039 (p99 0.81 ms; cores 33% / 67%);
+  16 in flight 12,508 = 0.64x of 19,672 (p99 1.94 ms; cores 24% / 77%).
 """
 
 from __future__ import annotations
