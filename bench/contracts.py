@@ -55,7 +55,17 @@ import asyncpg
 import msgspec
 
 from bench import cpu
-from bench.harness import ROOT, SERVER_CORE, Figure, Run, Servers, guarded, percentile, quiet
+from bench.harness import (
+    ROOT,
+    SERVER_CORE,
+    Figure,
+    Run,
+    Servers,
+    guarded,
+    keep_run,
+    percentile,
+    quiet,
+)
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.storage import store
 from procure_shared.devstack import free_port
@@ -558,13 +568,7 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                         label = f"contracts {side} {endpoint}"
                         run = partial(timed, port, requests.of(endpoint), CONNECTIONS, log, label)
                         r = await guarded(label, log, run)
-                        throughput, p50, p99 = figures[endpoint]
-                        for figure, kept in (
-                            (throughput, r),
-                            (p50, Run(r.extra["p50_ms"], r.load)),
-                            (p99, Run(r.extra["p99_ms"], r.load)),
-                        ):
-                            (figure.baseline if side == BARE else figure.project).append(kept)
+                        keep_run(figures[endpoint], r, baseline=side == BARE)
                         print(
                             f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
                             f"{r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms; "

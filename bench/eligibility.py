@@ -73,6 +73,7 @@ from bench.harness import (
     Servers,
     finish_worker,
     guarded,
+    keep_run,
     percentile,
     quiet,
     spawn_worker,
@@ -417,13 +418,7 @@ async def measure(
                 for n in IN_FLIGHT:
                     run = partial(_run, servers, log, side, n, dsn, asked, service_core, seen)
                     r = await guarded(f"eligibility {side} x{n}", log, run)
-                    throughput, p50, p99 = figures[n]
-                    for figure, kept in (
-                        (throughput, r),
-                        (p50, Run(r.extra["p50_ms"], r.load)),
-                        (p99, Run(r.extra["p99_ms"], r.load)),
-                    ):
-                        (figure.baseline if side == ECHO else figure.project).append(kept)
+                    keep_run(figures[n], r, baseline=side == ECHO)
                     print(
                         f"  eligibility {side} x{n} #{rep + 1}: {r.value:,.0f} req/s, "
                         f"p50 {r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms"

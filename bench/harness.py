@@ -254,6 +254,18 @@ class Figure:
         }
 
 
+def keep_run(figures: tuple[Figure, Figure, Figure], r: Run, *, baseline: bool) -> None:
+    """File one timed run under its (throughput, p50, p99) figures, on the baseline's side or
+    the project's."""
+    throughput, p50, p99 = figures
+    for figure, kept in (
+        (throughput, r),
+        (p50, Run(r.extra["p50_ms"], r.load)),
+        (p99, Run(r.extra["p99_ms"], r.load)),
+    ):
+        (figure.baseline if baseline else figure.project).append(kept)
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
