@@ -113,3 +113,20 @@ async def test_a_request_that_failed_leaves_its_key_free_for_a_retry(
     refused = await client.post("/v1/things", json={"name": "Lot 1"}, headers=viewer)
     assert refused.status_code == 422  # an admin must name the buyer: nothing is saved
     assert await count(pool, "idempotency_keys") == 0
+
+
+async def test_a_key_past_its_retention_is_taken_over_by_a_new_request(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    headers = COMMERCIAL | {"Idempotency-Key": "reused-a-year-later"}
+    first = await client.post("/v1/things", json={"name": "First"}, headers=headers)
+    assert first.status_code == 201
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00Z'")
+    second = await client.post("/v1/things", json={"name": "Second"}, headers=headers)
+    assert second.status_code == 201, second.text  # not 422: the old use has expired
+    assert second.json()["id"] != first.json()["id"]
+    assert await count(pool, "things") == 2
+    again = await client.post("/v1/things", json={"name": "Second"}, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == second.content

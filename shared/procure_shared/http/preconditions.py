@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.params import HeaderParameter
@@ -88,15 +87,17 @@ async def idempotent(
         raise ProblemException(400, "this request needs an Idempotency-Key header (1-255 chars)")
     fingerprint = _fingerprint(await request.body())
     method, path = request.method, request.url.path
-    await conn.execute(Q.wait_briefly)
-    try:
-        await conn.execute(Q.take_over_expired, owner, key, now - IDEMPOTENCY_RETENTION)
-        claimed = await conn.fetchval(Q.claim, owner, key, method, path, fingerprint)
-    except asyncpg.LockNotAvailableError:
+    turn = await conn.fetchrow(Q.claim, owner, key, method, path, fingerprint)
+    assert turn is not None
+    if not turn["mine"]:
         raise ProblemException(
             409, f"a request with Idempotency-Key {key!r} is still being processed"
-        ) from None
-    await conn.execute(Q.wait_normally)
+        )
+    claimed = turn["claimed"]
+    if not claimed:
+        expired = await conn.execute(Q.take_over_expired, owner, key, now - IDEMPOTENCY_RETENTION)
+        if expired == "DELETE 1":
+            claimed = await conn.fetchval(Q.claim_again, owner, key, method, path, fingerprint)
     if not claimed:
         return await _replay(conn, owner, key, method, path, fingerprint)
     result = await create()
