@@ -14,6 +14,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import ServerError
 
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
@@ -163,7 +164,16 @@ async def js(nc: Client) -> JetStreamContext:
     for info in await context.streams_info():
         assert info.config.name is not None
         await context.delete_stream(info.config.name)
-    await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
+    for attempt in range(20):
+        try:
+            await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
+            break
+        except ServerError:
+            # "error creating store for stream" (10049): seen once in CI right after the
+            # previous test's streams were deleted; the server is still removing their files.
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.1)
     return context
 
 
