@@ -24,6 +24,7 @@ from procure_shared.migrations import migrate
 from procure_shared.postgres import Pool, create_pool
 from tests.support.producer import TEST_STREAM
 from tests.support.servers import NatsHandle, PostgresHandle, nats_server, postgres_server
+from tests.support.wait import eventually
 
 TEMPLATE = "procure_test_template"
 
@@ -164,16 +165,17 @@ async def js(nc: Client) -> JetStreamContext:
     for info in await context.streams_info():
         assert info.config.name is not None
         await context.delete_stream(info.config.name)
-    for attempt in range(20):
+
+    async def created() -> bool:
+        # Right after a deletion nats-server may still be removing the old streams' files and
+        # answer "error creating store for stream" (10049, seen once in CI).
         try:
             await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
-            break
         except ServerError:
-            # "error creating store for stream" (10049): seen once in CI right after the
-            # previous test's streams were deleted; the server is still removing their files.
-            if attempt == 19:
-                raise
-            await asyncio.sleep(0.1)
+            return False
+        return True
+
+    await eventually(created, within=10, what="the streams created afresh")
     return context
 
 

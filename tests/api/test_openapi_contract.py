@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -172,7 +171,11 @@ def draft_tender(base: str, deadline_in: float = 86400.0) -> dict[str, str]:
         f"/v1/tenders/{tender['id']}/lots",
         {"title": "Lot 1", "category": "tutor_training"},
     )
-    return {"tender_id": tender["id"], "lot_id": lot["id"]}
+    return {
+        "tender_id": tender["id"],
+        "lot_id": lot["id"],
+        "deadline": tender["submissionDeadline"],
+    }
 
 
 def move(base: str, path: str, body: Any = None) -> Any:
@@ -190,7 +193,9 @@ def published_tender(base: str) -> dict[str, str]:
 def past_deadline(base: str) -> dict[str, str]:
     ids = draft_tender(base, deadline_in=1.0)
     move(base, f"/v1/tenders/{ids['tender_id']}/publish")
-    time.sleep(1.2)  # the submission deadline passes (the service runs on the real clock)
+    # The service runs on the real clock: wait until its deadline has passed.
+    deadline = datetime.fromisoformat(ids["deadline"])
+    until(lambda: datetime.now(UTC) > deadline, within=10, what="the submission deadline")
     return ids
 
 
