@@ -369,6 +369,28 @@ class TendersController(Controller):
         )
         return tagged(lot)
 
+    async def _settle(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Transaction,
+        tender_id: uuid.UUID,
+        lot_id: uuid.UUID,
+        move: str,
+        data: ReasonIn,
+        if_match: str | None,
+    ) -> Response[Lot]:
+        lot = await tenders.settle_lot(
+            conn,
+            str(tender_id),
+            str(lot_id),
+            move,
+            data.reason,
+            expected_version=expected_version(if_match),
+            who=who(request),
+            now=now(request),
+        )
+        return tagged(lot)
+
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/cancel",
         guards=WRITE,
@@ -385,17 +407,7 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Lot]:
-        lot = await tenders.settle_lot(
-            conn,
-            str(tender_id),
-            str(lot_id),
-            "cancel",
-            data.reason,
-            expected_version=expected_version(if_match),
-            who=who(request),
-            now=now(request),
-        )
-        return tagged(lot)
+        return await self._settle(request, conn, tender_id, lot_id, "cancel", data, if_match)
 
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/unsuccessful",
@@ -413,17 +425,7 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Lot]:
-        lot = await tenders.settle_lot(
-            conn,
-            str(tender_id),
-            str(lot_id),
-            "unsuccessful",
-            data.reason,
-            expected_version=expected_version(if_match),
-            who=who(request),
-            now=now(request),
-        )
-        return tagged(lot)
+        return await self._settle(request, conn, tender_id, lot_id, "unsuccessful", data, if_match)
 
     @get(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/history",

@@ -3,9 +3,14 @@ names them), and words for the messages of the rules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
 import msgspec
 
-__all__ = ["a", "camel", "changed_fields"]
+from procure_shared.errors import Conflict
+
+__all__ = ["a", "camel", "changed_fields", "refused"]
 
 
 def changed_fields(before: msgspec.Struct, changes: msgspec.Struct) -> dict[str, object]:
@@ -25,3 +30,11 @@ def camel(name: str) -> str:
 def a(word: str) -> str:
     """``word`` with its indefinite article: "an awarded lot", "a draft tender"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+Status = TypeVar("Status", bound=str)
+
+
+def refused(message: str, status: Status, moves: Mapping[Status, Sequence[str]]) -> Conflict:
+    """The 409 of a state machine: what cannot be done, the status it is in, where it may go."""
+    return Conflict(message, current=status, allowed=moves[status])

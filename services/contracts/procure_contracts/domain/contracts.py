@@ -17,7 +17,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.changes import a, camel, changed_fields
+from procure_contracts.domain.changes import a, camel, changed_fields, refused
 from procure_contracts.domain.money import Money, event_money, total
 from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.contracts import ContractClosed, ContractData
@@ -195,19 +195,19 @@ class Exercise(msgspec.Struct, frozen=True, kw_only=True):
 
 def _move(contract: Contract, to: ContractStatus, verb: str) -> None:
     if to not in CONTRACT_MOVES[contract.status]:
-        raise Conflict(
+        raise refused(
             f"{a(contract.status)} contract cannot be {verb}",
-            current=contract.status,
-            allowed=CONTRACT_MOVES[contract.status],
+            contract.status,
+            CONTRACT_MOVES,
         )
 
 
 def _live(contract: Contract, verb: str) -> None:
     if contract.status not in LIVE:
-        raise Conflict(
+        raise refused(
             f"{a(contract.status)} contract cannot be {verb}",
-            current=contract.status,
-            allowed=CONTRACT_MOVES[contract.status],
+            contract.status,
+            CONTRACT_MOVES,
         )
 
 
@@ -306,11 +306,11 @@ def sign(contract: Contract, awards: Sequence[Award], *, now: datetime) -> Contr
     running = [a for a in awards if now < a.standstill_ends]
     if running:
         last = max(a.standstill_ends for a in running)
-        raise Conflict(
+        raise refused(
             f"the standstill period of award {running[0].id} runs until {last.isoformat()}: "
             "the contract cannot be signed before it ends",
-            current=contract.status,
-            allowed=CONTRACT_MOVES[contract.status],
+            contract.status,
+            CONTRACT_MOVES,
         )
     gone = [a.id for a in awards if a.status is AwardStatus.CANCELLED]
     if gone:
@@ -394,10 +394,10 @@ def exercise(
     contract: Contract, option_id: str, ex: Exercise, *, threshold: Decimal, now: datetime
 ) -> Contract:
     if contract.status is not C.ACTIVE:
-        raise Conflict(
+        raise refused(
             f"options are exercised on a signed (active) contract; it is {contract.status}",
-            current=contract.status,
-            allowed=CONTRACT_MOVES[contract.status],
+            contract.status,
+            CONTRACT_MOVES,
         )
     option = next((o for o in contract.options if o.id == option_id), None)
     if option is None:

@@ -15,10 +15,10 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_contracts.domain.changes import a, camel, changed_fields
+from procure_contracts.domain.changes import a, camel, changed_fields, refused
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.categories import Category
-from procure_shared.errors import Conflict, RuleBroken
+from procure_shared.errors import RuleBroken
 from procure_shared.events.contracts import LotData, TenderData
 
 __all__ = [
@@ -152,19 +152,19 @@ class LotChanges(msgspec.Struct, frozen=True, kw_only=True):
 
 def _move(tender: Tender, to: TenderStatus, verb: str) -> None:
     if to not in TENDER_MOVES[tender.status]:
-        raise Conflict(
+        raise refused(
             f"{a(tender.status)} tender cannot be {verb}",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
 
 
 def _move_lot(lot: Lot, to: LotStatus, verb: str) -> None:
     if to not in LOT_MOVES[lot.status]:
-        raise Conflict(
+        raise refused(
             f"{a(lot.status)} lot cannot be {verb}",
-            current=lot.status,
-            allowed=LOT_MOVES[lot.status],
+            lot.status,
+            LOT_MOVES,
         )
 
 
@@ -203,10 +203,10 @@ def draft(d: TenderDraft, *, id: str, buyer_id: str, now: datetime) -> Tender:
 def update(tender: Tender, changes: TenderChanges, *, now: datetime) -> tuple[Tender, list[str]]:
     """The tender with ``changes`` (only while it is a draft) and the fields that changed."""
     if tender.status is not T.DRAFT:
-        raise Conflict(
+        raise refused(
             f"{a(tender.status)} tender's details cannot change (only a draft's)",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
     changed = changed_fields(tender, changes)
     if not changed:
@@ -255,10 +255,10 @@ def _end(
     _move(tender, to, verb)
     awarded = [lot for lot in lots if lot.status is L.AWARDED]
     if awarded:
-        raise Conflict(
+        raise refused(
             f"lot {awarded[0].id} is awarded: cancel its awards before the tender can be {verb}",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
     if not reason.strip():
         raise RuleBroken("say why (reason)", "reason")
@@ -300,10 +300,10 @@ def complete(tender: Tender, lots: Sequence[Lot], *, now: datetime) -> Tender:
 
 def _lots_editable(tender: Tender, verb: str) -> None:
     if tender.status is not T.DRAFT:
-        raise Conflict(
+        raise refused(
             f"lots of {a(tender.status)} tender cannot be {verb} (only a draft's)",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
 
 
@@ -340,10 +340,10 @@ def update_lot(
 def require_lot(tender: Tender, lot: Lot, verb: str) -> None:
     """Awards are made, and lots settled, while the tender is being evaluated (closed)."""
     if tender.status is not T.CLOSED:
-        raise Conflict(
+        raise refused(
             f"lots are {verb} while the tender is closed for evaluation; it is {tender.status}",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
 
 
@@ -356,10 +356,10 @@ def _settle_lot(lot: Lot, to: LotStatus, verb: str, reason: str | None, now: dat
 
 def cancel_lot(tender: Tender, lot: Lot, reason: str, *, now: datetime) -> Lot:
     if tender.status not in (T.DRAFT, T.PUBLISHED, T.CLOSED):
-        raise Conflict(
+        raise refused(
             f"lots of {a(tender.status)} tender cannot be cancelled",
-            current=tender.status,
-            allowed=TENDER_MOVES[tender.status],
+            tender.status,
+            TENDER_MOVES,
         )
     if not reason.strip():
         raise RuleBroken("say why (reason)", "reason")

@@ -43,9 +43,11 @@ async def _tender_event(
     before: Tender | None,
     after: Tender,
     changed: Sequence[str] = (),
+    lots: Sequence[Lot] | None = None,
 ) -> None:
-    lot_ids = [lot.id for lot in await store.lots_of(conn, after.id)]
-    data = rules.tender_data(after, lot_ids, changed)
+    """``lots``: the tender's lots when the caller has them (else they are read)."""
+    known = lots if lots is not None else await store.lots_of(conn, after.id)
+    data = rules.tender_data(after, [lot.id for lot in known], changed)
     await record(conn, who, now, event, "tender", before, after, data)
 
 
@@ -65,7 +67,7 @@ async def lot_event(
 async def draft_tender(conn: Connection, d: TenderDraft, *, who: Who, now: datetime) -> Tender:
     tender = rules.draft(d, id=str(uuid.uuid4()), buyer_id=who.buyer, now=now)
     await store.tenders.insert(conn, tender)
-    await _tender_event(conn, who, now, events.TENDER_DRAFTED, None, tender)
+    await _tender_event(conn, who, now, events.TENDER_DRAFTED, None, tender, lots=())
     return tender
 
 
@@ -127,7 +129,7 @@ async def move_tender(
         raise ValueError(f"no tender move {move!r}")
     await store.tenders.save(conn, after)
     await _settle_open_lots(conn, after, lots, who=who, now=now)
-    await _tender_event(conn, who, now, event, before, after)
+    await _tender_event(conn, who, now, event, before, after, lots=lots)
     return after
 
 
