@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from procure_shared.logs import correlation_id
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 from procure_shared.sqlfiles import load_queries
 
 __all__ = ["Actor", "AuditEntry", "history", "record_change", "state_at"]
@@ -78,7 +78,7 @@ async def record_change(
     )
 
 
-async def history(conn: Connection, resource_type: str, resource_id: str) -> Sequence[AuditEntry]:
+async def history(conn: Queries, resource_type: str, resource_id: str) -> Sequence[AuditEntry]:
     rows = await conn.fetch(
         Q.history,
         resource_type,
@@ -102,9 +102,7 @@ async def history(conn: Connection, resource_type: str, resource_id: str) -> Seq
     ]
 
 
-async def state_at(
-    conn: Connection, resource_type: str, resource_id: str, at: datetime
-) -> str | None:
+async def state_at(conn: Queries, resource_type: str, resource_id: str, at: datetime) -> str | None:
     """The resource's JSON as the last change at or before ``at`` left it: what ``?asOf=``
     reads. ``None`` when it did not exist yet (or was deleted)."""
     text: str | None = await conn.fetchval(Q.state_at, resource_type, resource_id, at)

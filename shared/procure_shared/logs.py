@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def new_correlation_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
 
 
 class JsonFormatter(logging.Formatter):

@@ -14,15 +14,26 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["Connection", "Pool", "connect_dedicated", "create_pool", "is_connection_error"]
+__all__ = [
+    "Connection",
+    "Pool",
+    "Queries",
+    "connect_dedicated",
+    "create_pool",
+    "is_connection_error",
+]
 
 if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     # What code that runs SQL receives: a dedicated connection or one lent by the pool.
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    # What code that runs single statements, outside any transaction, can take as well: the
+    # pool (each statement on a connection it lends for that statement).
+    Queries: TypeAlias = Connection | Pool
 else:
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection | PoolConnectionProxy
+    Queries = Connection | Pool
 
 _json_encoder = msgspec.json.Encoder()
 

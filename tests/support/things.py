@@ -64,7 +64,7 @@ class ThingsController(Controller):
     tags = ["things"]
 
     @post(
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         responses=problem_responses(400, 401, 403, 409, 422),
         status_code=201,
     )
@@ -135,7 +135,7 @@ class ThingsController(Controller):
 
     @patch(
         "/{thing_id:uuid}",
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         responses=problem_responses(400, 401, 403, 404, 412, 428),
     )
     async def rename(
@@ -170,7 +170,7 @@ class ThingsController(Controller):
 
     @get(
         "/{thing_id:uuid}",
-        guards=[requires(Role.VIEWER)],
+        opt=requires(Role.VIEWER),
         responses=problem_responses(401, 403, 404),
     )
     async def read(

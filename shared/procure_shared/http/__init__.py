@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the services."""
 
-from procure_shared.http.app import Reading, Transaction, create_service_app, provide_transaction
+from procure_shared.http.app import Reading, Transaction, create_service_app
 from procure_shared.http.auth import Principal, Role, issue_token, requires
 from procure_shared.http.problems import (
     PROBLEM_JSON,
@@ -22,6 +22,5 @@ __all__ = [
     "create_service_app",
     "issue_token",
     "problem_responses",
-    "provide_transaction",
     "requires",
 ]

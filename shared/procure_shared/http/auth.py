@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from copy import copy
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 import jwt
+from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTAuth, Token
-from litestar.types import Guard
+from litestar.middleware import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+    DefineMiddleware,
+)
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Scope
 
 from procure_shared.audit import Actor
 
-__all__ = ["PUBLIC_PATHS", "Principal", "Role", "issue_token", "jwt_auth", "requires"]
+__all__ = ["PUBLIC_PATHS", "BearerAuth", "Principal", "Role", "issue_token", "requires"]
 
 # Paths that need no token: probes, metrics, the API documents and their UI.
 PUBLIC_PATHS = ["^/health/", "^/metrics$", "^/schema", "^/docs"]
@@ -48,104 +54,143 @@ class Principal:
     sub: str
     roles: frozenset[Role]
     buyer: str | None
+    effective: frozenset[Role] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        effective = frozenset[Role]().union(*(_IMPLIED[r] for r in self.roles))
+        object.__setattr__(self, "effective", effective)
 
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
 
     def has_any(self, roles: Iterable[Role]) -> bool:
-        effective = frozenset().union(*(_IMPLIED[r] for r in self.roles))
-        return any(r in effective for r in roles)
+        return any(r in self.effective for r in roles)
 
     def as_actor(self) -> Actor:
         return Actor(id=self.sub, roles=tuple(sorted(self.roles)), buyer_id=self.buyer)
 
 
-def principal_from_token(token: Token) -> Principal | None:
-    raw_roles = token.extras.get("roles")
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal | None:
+    raw_roles = claims.get("roles")
     if not isinstance(raw_roles, list) or not raw_roles:
         return None
     try:
         roles = frozenset(Role(r) for r in raw_roles)
     except ValueError:
         return None
-    buyer = token.extras.get("buyer")
-    if buyer is not None and not isinstance(buyer, str):
+    sub = claims.get("sub")
+    buyer = claims.get("buyer")
+    if not isinstance(sub, str) or not sub or (buyer is not None and not isinstance(buyer, str)):
         return None
     if buyer is None and Role.ADMIN not in roles:
         return None  # every non-admin acts for a buyer
-    return Principal(sub=token.sub, roles=roles, buyer=buyer)
+    return Principal(sub=sub, roles=roles, buyer=buyer)
 
 
-async def _retrieve(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    principal = principal_from_token(token)
-    if principal is None:
-        raise NotAuthorizedException("the token carries no valid roles or buyer")
-    return principal
+class _Verified(NamedTuple):
+    principal: Principal
+    claims: Mapping[str, Any]
+    expires: float
+    starts: float | None
 
 
-class _VerifiedToken(Token):
-    """A token whose signature, audience and issuer checks are remembered per encoded token
-    (clients send the same token with every request; verifying it again cost a fifth of a
-    simple GET). Expiry and not-before are checked on every use."""
+@dataclass(frozen=True, slots=True)
+class BearerAuth:
+    """Bearer-token authentication: the token's signature (HS256), audience, issuer, expiry
+    and not-before are checked, and its roles and buyer make the request's ``Principal``.
 
-    _seen: ClassVar[OrderedDict[tuple[Any, ...], Any]] = OrderedDict()
-    _SIZE: ClassVar[int] = 4096
+    A verified token is remembered per encoded token (clients send the same token with every
+    request; verifying it again and building Litestar's ``Token`` cost a quarter of a simple
+    GET); its expiry and not-before are checked again on every use."""
 
-    @classmethod
-    def decode_payload(
-        cls,
-        encoded_token: str,
-        secret: str,
-        algorithms: list[str],
-        issuer: str | Sequence[str] | None = None,
-        audience: str | Sequence[str] | None = None,
-        options: Any = None,
-    ) -> Any:
-        key = (
-            encoded_token,
-            secret,
-            tuple(algorithms),
-            issuer if isinstance(issuer, str | None) else tuple(issuer),
-            audience if isinstance(audience, str | None) else tuple(audience),
-            tuple(
-                (name, tuple(value) if isinstance(value, list) else value)
-                for name, value in sorted((options or {}).items())
-            ),
-        )
-        payload = cls._seen.get(key)
-        if payload is None:
-            payload = super().decode_payload(
-                encoded_token, secret, algorithms, issuer, audience, options
-            )
-            cls._seen[key] = payload
-            if len(cls._seen) > cls._SIZE:
-                cls._seen.popitem(last=False)
-            return dict(payload)  # the caller rearranges what it gets
+    secret: str
+    issuer: str
+    audience: str
+    description: str = "A Procure bearer token (`procure token` makes development tokens)."
+    scheme: str = "BearerToken"
+    remembered: int = 4096
+    _seen: OrderedDict[str, _Verified] = field(default_factory=OrderedDict)
+
+    def verify(self, encoded: str) -> _Verified:
+        known = self._seen.get(encoded)
+        if known is None:
+            known = self._decode(encoded)
+            self._seen[encoded] = known
+            if len(self._seen) > self.remembered:
+                self._seen.popitem(last=False)
         now = time.time()
-        checks = options or {}
-        expiry = payload.get("exp")
-        if checks.get("verify_exp", True) and isinstance(expiry, int | float) and expiry <= now:
-            cls._seen.pop(key, None)
-            raise jwt.ExpiredSignatureError("Signature has expired")
-        start = payload.get("nbf")
-        if checks.get("verify_nbf", True) and isinstance(start, int | float) and start > now:
-            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-        return dict(payload)
+        if known.expires <= now:
+            self._seen.pop(encoded, None)
+            raise NotAuthorizedException("the token has expired")
+        if known.starts is not None and known.starts > now:
+            raise NotAuthorizedException("the token is not valid yet")
+        return known
+
+    def _decode(self, encoded: str) -> _Verified:
+        try:
+            claims = jwt.decode(
+                encoded,
+                self.secret,
+                algorithms=["HS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as e:
+            raise NotAuthorizedException(f"the token is not valid: {e}") from None
+        principal = principal_from_claims(claims)
+        if principal is None:
+            raise NotAuthorizedException("the token carries no valid roles or buyer")
+        starts = claims.get("nbf")
+        return _Verified(
+            principal,
+            claims,
+            float(claims["exp"]),
+            float(starts) if isinstance(starts, int | float) else None,
+        )
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.middleware.insert(
+            0, DefineMiddleware(_BearerMiddleware, auth=self, exclude=PUBLIC_PATHS)
+        )
+        if app_config.openapi_config is not None:
+            config = app_config.openapi_config = copy(app_config.openapi_config)
+            scheme = SecurityScheme(
+                type="http", scheme="Bearer", bearer_format="JWT", description=self.description
+            )
+            components = Components(security_schemes={self.scheme: scheme})
+            if isinstance(config.components, list):
+                config.components.append(components)
+            else:
+                config.components = [components, config.components]
+        return app_config
 
 
-def jwt_auth(*, secret: str, issuer: str, audience: str) -> JWTAuth[Principal, Token]:
-    return JWTAuth[Principal, Token](
-        token_cls=_VerifiedToken,
-        token_secret=secret,
-        retrieve_user_handler=_retrieve,
-        accepted_audiences=[audience],
-        accepted_issuers=[issuer],
-        require_claims=["exp", "sub", "iss", "aud"],
-        verify_expiry=True,
-        exclude=PUBLIC_PATHS,
-        description="A Procure bearer token (`procure token` makes development tokens).",
-    )
+class _BearerMiddleware(AbstractAuthenticationMiddleware):
+    def __init__(self, app: ASGIApp, auth: BearerAuth, exclude: list[str]) -> None:
+        super().__init__(app, exclude=exclude)
+        self.auth = auth
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        encoded = _bearer(connection.scope)
+        if encoded is None:
+            raise NotAuthorizedException("a bearer token is required (Authorization: Bearer ...)")
+        verified = self.auth.verify(encoded)
+        _check_roles(verified.principal, connection.scope)
+        return AuthenticationResult(user=verified.principal, auth=verified.claims)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            kind, _, encoded = value.decode("latin-1").partition(" ")
+            if kind.lower() == "bearer" and encoded.strip():
+                return encoded.strip()
+            return None
+    return None
 
 
 def issue_token(
@@ -175,16 +220,19 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def requires(*roles: Role) -> Guard:
-    """A guard: the token must carry one of ``roles`` (admin always passes)."""
+_ROLES = "roles"
 
-    # Async: Litestar would run a sync guard in a worker thread, on every request.
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        principal = connection.user
-        if not isinstance(principal, Principal):
-            raise NotAuthorizedException("a bearer token is required")
-        if not principal.has_any(roles):
-            wanted = ", ".join(r.value for r in roles)
-            raise PermissionDeniedException(f"this needs one of the roles: {wanted} (or admin)")
 
-    return guard
+def requires(*roles: Role) -> dict[str, Any]:
+    """The roles a route needs, as the ``opt`` of a handler, controller or router: the token
+    must carry one of them (admin always passes). A handler's ``opt`` overrides its
+    controller's. The authentication middleware checks them (Litestar's guards cost a copy of
+    the route handler per guard per request)."""
+    return {_ROLES: frozenset(roles)}
+
+
+def _check_roles(principal: Principal, scope: Scope) -> None:
+    roles: frozenset[Role] | None = scope["route_handler"].opt.get(_ROLES)
+    if roles and not principal.has_any(roles):
+        wanted = ", ".join(sorted(r.value for r in roles))
+        raise PermissionDeniedException(f"this needs one of the roles: {wanted} (or admin)")

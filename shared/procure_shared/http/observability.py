@@ -38,6 +38,21 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+        # The labelled children, found once each (``labels()`` validates and locks every call).
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[method, route, status] = self.requests.labels(
+                method, route, str(status)
+            )
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[method, route] = self.duration.labels(method, route)
+        counted.inc()
+        timed.observe(seconds)
 
 
 def correlation_middleware(metrics: HttpMetrics) -> Callable[[ASGIApp], ASGIApp]:
@@ -64,9 +79,7 @@ def correlation_middleware(metrics: HttpMetrics) -> Callable[[ASGIApp], ASGIApp]
                 await app(scope, receive, send_wrapper)
             finally:
                 route = scope.get("path_template") or "unmatched"
-                method = scope.get("method", "")
-                metrics.requests.labels(method, route, str(status)).inc()
-                metrics.duration.labels(method, route).observe(time.perf_counter() - started)
+                metrics.observe(scope["method"], route, status, time.perf_counter() - started)
                 correlation_id.reset(token)
 
         return middleware

@@ -29,7 +29,7 @@ AwardId = FromPath[uuid.UUID]
 class AwardsController(Controller):
     path = "/v1/awards"
     tags = ["awards"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get(responses=problem_responses(400, 401, 403), summary="List awards")
     async def index(
@@ -83,7 +83,7 @@ class AwardsController(Controller):
 
     @post(
         "/{award_id:uuid}/cancel",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Cancel an award, with the reason (If-Match)",

@@ -1,15 +1,13 @@
 """What the contracts controllers share: who acts and for which buyer, the service's rules
-and its eligibility check (Litestar dependencies), and reads as of a past time."""
+and its eligibility check, and reads as of a past time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from procure_contracts.api.providers_rpc import eligibility_over_nats
@@ -20,18 +18,12 @@ from procure_shared.errors import NotFound
 from procure_shared.http.domain import principal
 from procure_shared.http.pagination import encode_cursor
 from procure_shared.http.preconditions import etag
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Queries
 from procure_shared.service import Runtime
 
-__all__ = ["AsOf", "Ask", "ServiceRules", "as_of", "asker", "who"]
+__all__ = ["AsOf", "as_of", "ask", "rules", "who", "with_rules"]
 
-# Handler parameters filled by the router's dependencies ``ask`` and ``rules``.
-if TYPE_CHECKING:
-    Ask: TypeAlias = AskEligibility
-    ServiceRules: TypeAlias = Rules
-else:
-    Ask = NamedDependency[Any]
-    ServiceRules = NamedDependency[Rules]
+_RULES = "contracts_rules"
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -49,17 +41,26 @@ def who(request: Request[Any, Any, Any]) -> Who:
     return Who(actor=user.as_actor(), scope=None if user.is_admin else user.buyer)
 
 
-def asker(rules: Rules) -> Any:
-    """The dependency ``ask``: the eligibility check over the service's NATS connection."""
+def with_rules(rules: Rules) -> dict[str, Any]:
+    """The ``opt`` of the router that serves the controllers: the service's rules.
 
-    def provide_ask(state: State) -> AskEligibility:
-        runtime: Runtime = state.runtime
-        return eligibility_over_nats(runtime.nats, rules.eligibility_timeout)
-
-    return provide_ask
+    Not dependencies: a handler with more than one dependency has Litestar resolve them in a
+    task group, a tenth of an amendment's time; these are constants of the app."""
+    return {_RULES: rules}
 
 
-async def as_of(conn: Connection, resource_type: str, current: S, at: datetime, kind: type[S]) -> S:
+def rules(request: Request[Any, Any, Any]) -> Rules:
+    found: Rules = request.route_handler.opt[_RULES]
+    return found
+
+
+def ask(request: Request[Any, Any, Any]) -> AskEligibility:
+    """The eligibility check over the service's NATS connection."""
+    runtime: Runtime = request.app.state.runtime
+    return eligibility_over_nats(runtime.nats, rules(request).eligibility_timeout)
+
+
+async def as_of(conn: Queries, resource_type: str, current: S, at: datetime, kind: type[S]) -> S:
     """``current`` (already found and visible) as it was at ``at`` (UTC if it names no
     offset)."""
     at = aware(at)

@@ -10,12 +10,12 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from procure_contracts.api.common import (
-    Ask,
     AsOf,
-    ServiceRules,
     as_of,
+    ask,
     document,
     page_of,
+    rules,
     who,
 )
 from procure_contracts.api.schemas import (
@@ -57,7 +57,7 @@ Day = Annotated[date | None, QueryParameter()]
 class ContractsController(Controller):
     path = "/v1/contracts"
     tags = ["contracts"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get(responses=problem_responses(400, 401, 403), summary="List and search contracts")
     async def index(
@@ -110,7 +110,7 @@ class ContractsController(Controller):
         return page_of(await store.contracts.page_raw(db, page))
 
     @post(
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 409, 422),
         summary="Make a contract from one or more awards",
@@ -148,7 +148,7 @@ class ContractsController(Controller):
 
     @patch(
         "/{contract_id:uuid}",
-        guards=WRITE,
+        opt=WRITE,
         responses=MOVE,
         summary="Change a contract's details (If-Match)",
         description="Its terms (value, period, scope) change here only before it is signed; "
@@ -174,7 +174,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/sign",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Sign a contract, once every award's standstill has ended (If-Match)",
@@ -218,7 +218,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/complete",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Complete a signed contract (If-Match)",
@@ -235,7 +235,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/terminate",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Terminate a signed contract early, with the reason (If-Match)",
@@ -252,7 +252,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/cancel",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Cancel a contract that was never signed, with the reason (If-Match)",
@@ -298,7 +298,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/amendments",
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
         summary="Amend a contract: a typed change (value, end date, scope, suppliers) and why",
@@ -313,8 +313,6 @@ class ContractsController(Controller):
         data: JSONBody[AmendmentIn],
         conn: Transaction,
         request: Request[Any, Any, Any],
-        ask: Ask,
-        rules: ServiceRules,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Contract]:
         return await create_once(
@@ -325,8 +323,8 @@ class ContractsController(Controller):
                 conn,
                 str(contract_id),
                 data.draft(),
-                ask=ask,
-                rules_=rules,
+                ask=ask(request),
+                rules_=rules(request),
                 who=who(request),
                 now=at,
             ),
@@ -346,7 +344,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/options",
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422),
         summary="Write an option into a contract (e.g. to scale up to more areas)",
@@ -390,7 +388,7 @@ class ContractsController(Controller):
 
     @post(
         "/{contract_id:uuid}/options/{option_id:uuid}/exercise",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Exercise an option of a signed contract (If-Match)",
@@ -404,7 +402,6 @@ class ContractsController(Controller):
         data: JSONBody[ExerciseIn],
         conn: Transaction,
         request: Request[Any, Any, Any],
-        rules: ServiceRules,
         if_match: IfMatch = None,
     ) -> Response[Contract]:
         contract = await contracts.exercise_option(
@@ -413,7 +410,7 @@ class ContractsController(Controller):
             str(option_id),
             data.exercise(),
             expected_version=expected_version(if_match),
-            rules_=rules,
+            rules_=rules(request),
             who=who(request),
             now=now(request),
         )

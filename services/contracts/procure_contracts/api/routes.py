@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from litestar import Router
-from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from procure_contracts.api.awards import AwardsController
-from procure_contracts.api.common import asker
+from procure_contracts.api.common import with_rules
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
@@ -20,17 +19,11 @@ __all__ = ["routes"]
 
 
 def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
-    def provide_rules() -> Rules:
-        return rules
-
     return [
         Router(
             path="/",
             route_handlers=[TendersController, AwardsController, ContractsController],
             exception_handlers={DomainError: domain_problem},
-            dependencies={
-                "rules": Provide(provide_rules, sync_to_thread=False),
-                "ask": Provide(asker(rules), sync_to_thread=False),
-            },
+            opt=with_rules(rules),
         )
     ]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import Ask, AsOf, as_of, document, page_of, who
+from procure_contracts.api.common import AsOf, as_of, ask, document, page_of, who
 from procure_contracts.api.schemas import (
     AwardIn,
     AwardList,
@@ -44,7 +44,7 @@ Search = Annotated[
 ]
 ValueMin = Annotated[Decimal | None, QueryParameter(name="valueMin", description="At least")]
 ValueMax = Annotated[Decimal | None, QueryParameter(name="valueMax", description="At most")]
-WRITE = [requires(Role.COMMERCIAL)]
+WRITE = requires(Role.COMMERCIAL)
 MOVE = problem_responses(400, 401, 403, 404, 409, 412, 422, 428)
 
 
@@ -62,7 +62,7 @@ def page_key(item: Any) -> list[Any]:
 class TendersController(Controller):
     path = "/v1/tenders"
     tags = ["tenders"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get(responses=problem_responses(400, 401, 403), summary="List and search tenders")
     async def index(
@@ -98,7 +98,7 @@ class TendersController(Controller):
         return page_of(await store.tenders.page_raw(db, page))
 
     @post(
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 409, 422),
         summary="Draft a tender",
@@ -134,7 +134,7 @@ class TendersController(Controller):
 
     @patch(
         "/{tender_id:uuid}",
-        guards=WRITE,
+        opt=WRITE,
         responses=MOVE,
         summary="Change a draft tender (If-Match)",
     )
@@ -178,7 +178,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/publish",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Publish a draft tender: its tender period opens (If-Match)",
@@ -195,7 +195,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/close",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Close a published tender for evaluation, once submissions are in (If-Match)",
@@ -211,7 +211,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/complete",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Complete a tender whose every lot is awarded, cancelled or unsuccessful",
@@ -227,7 +227,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/cancel",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Cancel a tender, with the reason; its open lots are cancelled too",
@@ -244,7 +244,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/unsuccessful",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="End a tender without award, with the reason; its open lots too",
@@ -306,7 +306,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/lots",
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422),
         summary="Add a lot to a draft tender",
@@ -345,7 +345,7 @@ class TendersController(Controller):
 
     @patch(
         "/{tender_id:uuid}/lots/{lot_id:uuid}",
-        guards=WRITE,
+        opt=WRITE,
         responses=MOVE,
         summary="Change a lot of a draft tender (If-Match)",
     )
@@ -393,7 +393,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/cancel",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="Cancel a lot, with the reason (If-Match)",
@@ -411,7 +411,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/unsuccessful",
-        guards=WRITE,
+        opt=WRITE,
         status_code=200,
         responses=MOVE,
         summary="End a lot without award, with the reason (If-Match)",
@@ -444,7 +444,7 @@ class TendersController(Controller):
 
     @post(
         "/{tender_id:uuid}/lots/{lot_id:uuid}/awards",
-        guards=WRITE,
+        opt=WRITE,
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
         summary="Award a lot to one or more providers",
@@ -460,14 +460,19 @@ class TendersController(Controller):
         data: JSONBody[AwardIn],
         conn: Transaction,
         request: Request[Any, Any, Any],
-        ask: Ask,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[AwardList]:
         at = now(request)
 
         async def make() -> AwardList:
             made = await awards.award_lot(
-                conn, str(tender_id), str(lot_id), data.draft(), ask=ask, who=who(request), now=at
+                conn,
+                str(tender_id),
+                str(lot_id),
+                data.draft(),
+                ask=ask(request),
+                who=who(request),
+                now=at,
             )
             return AwardList(items=[a.seen_at(at) for a in made])
 

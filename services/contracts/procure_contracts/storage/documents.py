@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 
 __all__ = ["Documents", "Page", "Raw", "RawPage", "as_uuid"]
 
@@ -87,7 +87,7 @@ class Documents(Generic[S]):
             raise RuntimeError(f"{self.table} {row['id']} changed under a row lock")
 
     async def get(
-        self, conn: Connection, id: str, *, buyer: str | None, for_update: bool = False
+        self, conn: Queries, id: str, *, buyer: str | None, for_update: bool = False
     ) -> S | None:
         """The aggregate ``id`` if ``buyer`` may see it (``None``: every buyer's)."""
         key = as_uuid(id)
@@ -102,9 +102,7 @@ class Documents(Generic[S]):
         )
         return None if text is None else self._decoder.decode(text)
 
-    async def many(
-        self, conn: Connection, ids: Sequence[str], *, for_update: bool = False
-    ) -> list[S]:
+    async def many(self, conn: Queries, ids: Sequence[str], *, for_update: bool = False) -> list[S]:
         keys = [k for k in (as_uuid(i) for i in ids) if k is not None]
         lock = " FOR UPDATE" if for_update else ""
         rows = await conn.fetch(
@@ -114,7 +112,7 @@ class Documents(Generic[S]):
         )
         return [self._decoder.decode(row["doc"]) for row in rows]
 
-    async def raw(self, conn: Connection, id: str, *, buyer: str | None) -> Raw | None:
+    async def raw(self, conn: Queries, id: str, *, buyer: str | None) -> Raw | None:
         """The aggregate's document as stored (what GET returns) and its version."""
         key = as_uuid(id)
         if key is None:
@@ -127,7 +125,7 @@ class Documents(Generic[S]):
         )
         return None if row is None else Raw(doc=row["doc"], version=row["version"])
 
-    async def page_raw(self, conn: Connection, page: Page) -> RawPage:
+    async def page_raw(self, conn: Queries, page: Page) -> RawPage:
         """One page, newest first: one JSON array built by PostgreSQL, with the sort key of
         its last item (for the next cursor)."""
         where = list(page.where)
@@ -152,7 +150,7 @@ class Documents(Generic[S]):
         full = row["n"] == page.limit and row["n"] > 0
         return RawPage(items=row["items"], last=(row["last_at"], row["last_id"]) if full else None)
 
-    async def page(self, conn: Connection, page: Page) -> list[S]:
+    async def page(self, conn: Queries, page: Page) -> list[S]:
         """One page, newest first, decoded."""
         result: list[S] = self._list_decoder.decode((await self.page_raw(conn, page)).items)
         return result

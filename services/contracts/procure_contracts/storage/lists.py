@@ -13,7 +13,7 @@ from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_contracts.storage import store
 from procure_contracts.storage.documents import Page, as_uuid
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Queries
 
 __all__ = [
     "AwardFilter",
@@ -110,7 +110,7 @@ def lot_page(f: LotFilter) -> Page:
     return page
 
 
-async def awards(conn: Connection, f: AwardFilter) -> list[Award]:
+async def awards(conn: Queries, f: AwardFilter) -> list[Award]:
     status, f.status = f.status, None
     page = f.page("value_amount")
     if status == "cancelled":
@@ -155,13 +155,13 @@ def contract_page(f: ContractFilter) -> Page:
     return page
 
 
-async def tenders(conn: Connection, f: TenderFilter) -> list[Tender]:
+async def tenders(conn: Queries, f: TenderFilter) -> list[Tender]:
     return await store.tenders.page(conn, tender_page(f))
 
 
-async def lots(conn: Connection, f: LotFilter) -> list[Lot]:
+async def lots(conn: Queries, f: LotFilter) -> list[Lot]:
     return await store.lots.page(conn, lot_page(f))
 
 
-async def contracts(conn: Connection, f: ContractFilter) -> list[Contract]:
+async def contracts(conn: Queries, f: ContractFilter) -> list[Contract]:
     return await store.contracts.page(conn, contract_page(f))

@@ -14,7 +14,7 @@ from procure_contracts.usecases.context import AskEligibility, Who, record
 from procure_contracts.usecases.tenders import get_lot, get_tender, lot_event
 from procure_shared.changes import check_version, found
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 
 __all__ = ["award_lot", "cancel_award", "get_award"]
 
@@ -71,7 +71,7 @@ async def _award_event(
 
 
 async def get_award(
-    conn: Connection, award_id: str, *, who: Who, now: datetime, for_update: bool = False
+    conn: Queries, award_id: str, *, who: Who, now: datetime, for_update: bool = False
 ) -> Award:
     award = await store.awards.get(conn, award_id, buyer=who.scope, for_update=for_update)
     return found(award, "award", award_id).seen_at(now)

@@ -23,7 +23,7 @@ from procure_shared.changes import check_version, found
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "add_option",
@@ -86,7 +86,7 @@ async def create_contract(
 
 
 async def get_contract(
-    conn: Connection, contract_id: str, *, who: Who, for_update: bool = False
+    conn: Queries, contract_id: str, *, who: Who, for_update: bool = False
 ) -> Contract:
     return found(
         await store.contracts.get(conn, contract_id, buyer=who.scope, for_update=for_update),

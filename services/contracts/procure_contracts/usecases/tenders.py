@@ -21,7 +21,7 @@ from procure_contracts.usecases.context import Who, record
 from procure_shared.changes import check_version, found
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "add_lot",
@@ -72,7 +72,7 @@ async def draft_tender(conn: Connection, d: TenderDraft, *, who: Who, now: datet
 
 
 async def get_tender(
-    conn: Connection, tender_id: str, *, who: Who, for_update: bool = False
+    conn: Queries, tender_id: str, *, who: Who, for_update: bool = False
 ) -> Tender:
     return found(
         await store.tenders.get(conn, tender_id, buyer=who.scope, for_update=for_update),
@@ -157,7 +157,7 @@ async def add_lot(conn: Connection, tender_id: str, d: LotDraft, *, who: Who, no
 
 
 async def get_lot(
-    conn: Connection, tender_id: str, lot_id: str, *, who: Who, for_update: bool = False
+    conn: Queries, tender_id: str, lot_id: str, *, who: Who, for_update: bool = False
 ) -> Lot:
     lot = await store.lots.get(conn, lot_id, buyer=who.scope, for_update=for_update)
     if lot is None or lot.tender_id != tender_id:

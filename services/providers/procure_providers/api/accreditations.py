@@ -24,7 +24,7 @@ AccreditationId = FromPath[uuid.UUID]
 class AccreditationsController(Controller):
     path = "/v1/accreditations"
     tags = ["accreditations"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get("/{accreditation_id:uuid}", responses=problem_responses(401, 403, 404))
     async def read(
@@ -34,7 +34,7 @@ class AccreditationsController(Controller):
 
     @patch(
         "/{accreditation_id:uuid}",
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Change an accreditation's dates or evidence (If-Match)",
         description="Moving `validTo` renews it: expiry notices start afresh for the new date.",
@@ -59,7 +59,7 @@ class AccreditationsController(Controller):
 
     @post(
         "/{accreditation_id:uuid}/revoke",
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Withdraw an accreditation before its end (If-Match)",

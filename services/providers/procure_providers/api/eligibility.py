@@ -19,7 +19,7 @@ __all__ = ["eligibility"]
 @post(
     "/v1/eligibility",
     tags=["eligibility"],
-    guards=[requires(Role.VIEWER)],
+    opt=requires(Role.VIEWER),
     status_code=200,
     responses=problem_responses(400, 401, 403),
     summary="May these providers be awarded work in a category on a day?",

@@ -24,7 +24,7 @@ ExclusionId = FromPath[uuid.UUID]
 class ExclusionsController(Controller):
     path = "/v1/exclusions"
     tags = ["exclusions"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get("/{exclusion_id:uuid}", responses=problem_responses(401, 403, 404))
     async def read(self, exclusion_id: ExclusionId, conn: Transaction) -> Response[Exclusion]:
@@ -32,7 +32,7 @@ class ExclusionsController(Controller):
 
     @post(
         "/{exclusion_id:uuid}/lift",
-        guards=[requires(Role.ADMIN)],
+        opt=requires(Role.ADMIN),
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Lift an exclusion (admin, If-Match)",

@@ -58,7 +58,7 @@ ProviderId = FromPath[uuid.UUID]
 class ProvidersController(Controller):
     path = "/v1/providers"
     tags = ["providers"]
-    guards = [requires(Role.VIEWER)]
+    opt = requires(Role.VIEWER)
 
     @get(responses=problem_responses(400, 401, 403), summary="List and search providers")
     async def index(
@@ -123,7 +123,7 @@ class ProvidersController(Controller):
         )
 
     @post(
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         status_code=201,
         responses=problem_responses(400, 401, 403, 409, 422),
         summary="Register a provider",
@@ -153,7 +153,7 @@ class ProvidersController(Controller):
 
     @patch(
         "/{provider_id:uuid}",
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Change a provider (If-Match)",
     )
@@ -200,7 +200,7 @@ class ProvidersController(Controller):
 
     @post(
         "/{provider_id:uuid}/accreditations",
-        guards=[requires(Role.COMMERCIAL)],
+        opt=requires(Role.COMMERCIAL),
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422),
         summary="Accredit a provider in a category",
@@ -233,7 +233,7 @@ class ProvidersController(Controller):
 
     @post(
         "/{provider_id:uuid}/exclusions",
-        guards=[requires(Role.ADMIN)],
+        opt=requires(Role.ADMIN),
         status_code=201,
         responses=problem_responses(400, 401, 403, 404, 409, 422),
         summary="Exclude (debar) a provider for a period (admin)",
