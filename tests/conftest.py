@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import ServerError
 
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
+from procure_notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.events import STREAMS
 from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
@@ -136,6 +137,27 @@ async def contracts_url(postgres: PostgresHandle, contracts_template: str) -> As
 @pytest.fixture
 async def cpool(contracts_url: str) -> AsyncIterator[Pool]:
     async for pool in _pool(contracts_url):
+        yield pool
+
+
+@pytest.fixture(scope="session")
+async def notifications_template(postgres: PostgresHandle) -> str:
+    """A database with the notifications service's migrations applied."""
+    return await _make_template(postgres.url, f"{TEMPLATE}_notifications", NOTIFICATIONS_MIGRATIONS)
+
+
+@pytest.fixture
+async def notifications_url(
+    postgres: PostgresHandle, notifications_template: str
+) -> AsyncIterator[str]:
+    """A notifications service database, cloned from the migrated template."""
+    async for url in _cloned(postgres, notifications_template):
+        yield url
+
+
+@pytest.fixture
+async def npool(notifications_url: str) -> AsyncIterator[Pool]:
+    async for pool in _pool(notifications_url):
         yield pool
 
 

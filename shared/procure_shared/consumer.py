@@ -46,6 +46,8 @@ class ConsumerSpec:
     filter_subjects: tuple[str, ...]
     handlers: Mapping[str, Handler]
     ordered: bool = True
+    # The handler of every type without one of its own (a consumer of everything).
+    fallback: Handler | None = None
     max_deliver: int = 20
     ack_wait: float = 30.0
     batch: int = 64
@@ -221,7 +223,7 @@ class Consumer:
                     if outcome is Admission.GAP:
                         raise _Gap
                     return outcome
-                handler = self.spec.handlers.get(envelope.type)
+                handler = self.spec.handlers.get(envelope.type, self.spec.fallback)
                 if handler is None:
                     self.stats.ignored += 1
                 else:

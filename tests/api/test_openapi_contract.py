@@ -6,6 +6,7 @@ test. The last test fails if any operation never got a 2xx."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -19,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from procure_shared.devstack import free_port
+from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET
 from tests.conftest import database_url
@@ -71,6 +74,7 @@ def start_service(name: str, postgres: PostgresHandle, nats: NatsHandle) -> Iter
         "NATS_URL": nats.url,
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_LOG_LEVEL": "WARNING",
+        "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",  # the seeded subscriptions' receivers
     }
     module = f"procure_{name}"
     subprocess.run([sys.executable, "-m", module, "migrate"], env=env, check=True, cwd=ROOT)
@@ -129,6 +133,11 @@ BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/contracts/{contract_id}/terminate": lambda: REASON,
     "POST /v1/contracts/{contract_id}/amendments": lambda: AMENDMENT,
     "POST /v1/contracts": lambda: contract_body(CONTRACTS_BASE[0]),
+    "POST /v1/subscriptions": lambda: {
+        "name": "contract test",
+        "channel": {"kind": "email", "address": "alerts@example.org"},
+        "filter": {"eventTypes": ["contracts.milestone.*"]},
+    },
 }
 CONTRACTS_BASE: list[str] = []
 
@@ -249,6 +258,64 @@ def seed_contracts(base: str) -> dict[str, str]:
     }
 
 
+def new_subscription(base: str) -> dict[str, str]:
+    made = call(
+        base,
+        "POST",
+        "/v1/subscriptions",
+        {
+            "name": "contract test",
+            "channel": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+            "filter": {"eventTypes": ["contracts.>"]},
+        },
+    )
+    return {"subscription_id": made["id"]}
+
+
+def paused_subscription(base: str) -> dict[str, str]:
+    made = new_subscription(base)
+    path = f"/v1/subscriptions/{made['subscription_id']}"
+    etag = current_etag(base, path)
+    call(base, "POST", f"{path}/pause", None, **({"If-Match": etag} if etag else {}))
+    return made
+
+
+def seed_notifications(base: str) -> dict[str, str]:
+    """A subscription, and a delivery of an event a test producer puts in JetStream."""
+    made = new_subscription(base)
+    event = Envelope.new(
+        service="contracts",
+        type="contracts.contract.signed",
+        subject=str(uuid.uuid4()),
+        time=datetime.now(UTC),
+        sequence=1,
+        data={"contractId": "contract-test"},
+        buyer_id="dfe",
+    )
+
+    async def publish() -> None:
+        nc = await nats.connect(NATS_URL[0])
+        try:
+            await nc.jetstream().publish(
+                event.type, encode_envelope(event), headers={"Nats-Msg-Id": event.id}
+            )
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())
+    path = f"/v1/deliveries?subscription={made['subscription_id']}"
+    found: list[Any] = []
+
+    def delivered() -> bool:
+        found[:] = call(base, "GET", path)["items"]
+        return bool(found)
+
+    until(delivered, within=30, interval=0.2, what="the seeded delivery")
+    return made | {"delivery_id": found[0]["id"]}
+
+
+NATS_URL: list[str] = []
+
 # The provider the contracts service's awards name (registered in the providers service).
 PROVIDER: dict[str, str] = {}
 
@@ -269,6 +336,11 @@ FRESH: dict[str, Callable[[str], dict[str, str]]] = {
     "POST /v1/contracts/{contract_id}/complete": active_contract,
     "POST /v1/contracts/{contract_id}/terminate": active_contract,
     "POST /v1/contracts/{contract_id}/options/{option_id}/exercise": active_contract,
+    "DELETE /v1/subscriptions/{subscription_id}": new_subscription,
+    "POST /v1/subscriptions/{subscription_id}/pause": new_subscription,
+    "POST /v1/subscriptions/{subscription_id}/resume": paused_subscription,
+    # A generated PATCH may have made the seeded subscription an email one (no secret).
+    "POST /v1/subscriptions/{subscription_id}/rotate-secret": new_subscription,
 }
 
 # Resources each service's operations can name: without them every id schemathesis invents is
@@ -276,6 +348,7 @@ FRESH: dict[str, Callable[[str], dict[str, str]]] = {
 SEEDS: dict[str, Callable[[str], dict[str, str]]] = {
     "providers": seed_providers,
     "contracts": seed_contracts,
+    "notifications": seed_notifications,
 }
 
 
@@ -297,6 +370,7 @@ def service_api(
                 CONTRACTS_BASE[:] = [base]
                 yield "contracts", load(base), base, seed_contracts(base)
         return
+    NATS_URL[:] = [nats_handle.url]
     for base in start_service(request.param, postgres, nats_handle):
         seed = SEEDS.get(request.param)
         yield request.param, load(base), base, seed(base) if seed else {}
@@ -365,7 +439,7 @@ def exercise(service: str, case: Any, base: str, seeded: dict[str, str]) -> None
             headers = {"Authorization": f"Bearer {token}"}
             if case.method.upper() == "POST":
                 headers["Idempotency-Key"] = str(uuid.uuid4())
-            if existing and case.method.upper() in ("PATCH", "POST"):
+            if existing and case.method.upper() in ("PATCH", "POST", "DELETE"):
                 etag = current_etag(base, case.formatted_path)
                 if etag:
                     headers["If-Match"] = etag

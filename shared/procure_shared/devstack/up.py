@@ -166,6 +166,9 @@ class Stack:
             PROCURE_HTTP_PORT=str(self.config.port_of(service)),
             PROCURE_JWT_SECRET=secret,
         )
+        # A development stack delivers webhooks to receivers on this machine (the setting that
+        # lets a webhook reach loopback addresses; never set in production).
+        env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
         return env
 
     def migrate(self, service: str, env: dict[str, str]) -> None:

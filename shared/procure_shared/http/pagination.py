@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -12,7 +14,16 @@ from litestar.params import QueryParameter
 
 from procure_shared.http.problems import FieldError, ProblemException
 
-__all__ = ["MAX_LIMIT", "Cursor", "Limit", "decode_cursor", "encode_cursor", "next_cursor"]
+__all__ = [
+    "MAX_LIMIT",
+    "Cursor",
+    "Limit",
+    "created_key",
+    "decode_cursor",
+    "encode_cursor",
+    "keyset_after",
+    "next_cursor",
+]
 
 MAX_LIMIT = 200
 
@@ -52,3 +63,16 @@ def decode_cursor(cursor: str, arity: int, kind: Any = None) -> Any:
 def next_cursor(items: list[Any], limit: int, key: Any) -> str | None:
     """The cursor after a full page (``key(last item)`` is the sort key), else None."""
     return encode_cursor(key(items[-1])) if len(items) == limit and items else None
+
+
+def keyset_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (created_at, id) a page of a newest-first list starts after."""
+    if not cursor:
+        return None
+    key: tuple[datetime, uuid.UUID] = decode_cursor(cursor, 2, tuple[datetime, uuid.UUID])
+    return key
+
+
+def created_key(item: Any) -> list[Any]:
+    """The sort key of a newest-first list's item, for its cursor."""
+    return [item.created_at, item.id]

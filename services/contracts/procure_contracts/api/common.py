@@ -11,9 +11,9 @@ from litestar import Request, Response
 from litestar.params import QueryParameter
 
 from procure_contracts.api.providers_rpc import eligibility_over_nats
-from procure_contracts.storage.documents import Raw, RawPage
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
+from procure_shared.documents import Raw, RawPage
 from procure_shared.errors import NotFound
 from procure_shared.http.domain import principal
 from procure_shared.http.pagination import encode_cursor

@@ -29,7 +29,7 @@ from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, principal, tagged
-from procure_shared.http.pagination import Cursor, Limit, decode_cursor
+from procure_shared.http.pagination import Cursor, Limit, created_key, keyset_after
 from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version, idempotent
 
 __all__ = ["Search", "TendersController", "after", "page_key"]
@@ -48,15 +48,8 @@ WRITE = requires(Role.COMMERCIAL)
 MOVE = problem_responses(400, 401, 403, 404, 409, 412, 422, 428)
 
 
-def after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    key: tuple[datetime, uuid.UUID] = decode_cursor(cursor, 2, tuple[datetime, uuid.UUID])
-    return key
-
-
-def page_key(item: Any) -> list[Any]:
-    return [item.created_at, item.id]
+after = keyset_after
+page_key = created_key
 
 
 class TendersController(Controller):

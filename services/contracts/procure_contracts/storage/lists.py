@@ -12,7 +12,7 @@ from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_contracts.storage import store
-from procure_contracts.storage.documents import Page, as_uuid
+from procure_shared.documents import Page, as_uuid
 from procure_shared.postgres import Queries
 
 __all__ = [

@@ -12,7 +12,7 @@ import asyncpg
 from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.tenders import Lot, Tender
-from procure_contracts.storage.documents import Documents
+from procure_shared.documents import Documents
 from procure_shared.errors import Duplicate
 from procure_shared.postgres import Connection
 

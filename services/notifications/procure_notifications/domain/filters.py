@@ -45,7 +45,12 @@ class MinValue(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class Conditions(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    forbid_unknown_fields=True,
+    omit_defaults=True,
 ):
     contract_id: str | None = None
     tender_id: str | None = None

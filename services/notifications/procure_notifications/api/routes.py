@@ -1,0 +1,28 @@
+"""The service's HTTP routes, with domain errors answered as problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar import Router
+from litestar.types import ControllerRouterHandler
+
+from procure_notifications.api.common import with_options
+from procure_notifications.api.deliveries import DeliveriesController
+from procure_notifications.api.subscriptions import SubscriptionsController
+from procure_notifications.settings import NotificationsOptions
+from procure_shared.errors import DomainError
+from procure_shared.http.domain import domain_problem
+
+__all__ = ["routes"]
+
+
+def routes(options: NotificationsOptions) -> Sequence[ControllerRouterHandler]:
+    return [
+        Router(
+            path="/",
+            route_handlers=[SubscriptionsController, DeliveriesController],
+            exception_handlers={DomainError: domain_problem},
+            opt=with_options(options),
+        )
+    ]

@@ -1,0 +1,234 @@
+"""``/v1/subscriptions``: a subscriber's alerts, where they go and what they ask for."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody, Parameter
+
+from procure_notifications.api.common import options, viewer
+from procure_notifications.api.schemas import (
+    Replayed,
+    SubscriptionIn,
+    SubscriptionPage,
+    SubscriptionPatch,
+    WithSecret,
+)
+from procure_notifications.domain.subscriptions import Status, Subscription
+from procure_notifications.storage import store
+from procure_notifications.usecases import deliveries as delivering
+from procure_notifications.usecases import subscriptions as subs
+from procure_shared.audit import AuditEntry, history
+from procure_shared.documents import Page
+from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
+from procure_shared.http.domain import create_once, now, tagged
+from procure_shared.http.pagination import Cursor, Limit, created_key, keyset_after, next_cursor
+from procure_shared.http.preconditions import IdempotencyKey, IfMatch, expected_version
+
+__all__ = ["SubscriptionsController"]
+
+SubscriptionId = Annotated[uuid.UUID, Parameter(description="A subscription's id")]
+MOVE = problem_responses(400, 401, 403, 404, 409, 412, 428)
+
+
+class SubscriptionsController(Controller):
+    path = "/v1/subscriptions"
+    tags = ["subscriptions"]
+    # Anyone with a token manages their own subscriptions; an admin every one.
+    opt = requires(Role.VIEWER)
+
+    @get(responses=problem_responses(400, 401, 403), summary="Your subscriptions")
+    async def index(
+        self,
+        db: Reading,
+        request: Request[Any, Any, Any],
+        status: FromQuery[Status | None] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> SubscriptionPage:
+        who = viewer(request)
+        page = Page(after=keyset_after(cursor), limit=limit)
+        if not who.admin:
+            page.add("buyer_id IS NOT DISTINCT FROM {}", who.buyer_id)
+            page.add("owner_sub = {}", who.sub)
+        if status is not None:
+            page.add("status = {}", status.value)
+        items = await store.subscriptions.page(db, page)
+        return SubscriptionPage(items=items, next_cursor=next_cursor(items, limit, created_key))
+
+    @post(
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 409, 422),
+        summary="Subscribe: a webhook or a mailbox, and the events wanted",
+        description="A webhook's URL must be https and resolve only to public addresses; its "
+        "signing secret (Standard Webhooks, `whsec_...`) is in this response only.",
+    )
+    async def create(
+        self,
+        data: JSONBody[SubscriptionIn],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[WithSecret]:
+        async def make(at: Any) -> WithSecret:
+            made, secret = await subs.create(
+                conn,
+                data.draft(),
+                viewer=viewer(request),
+                now=at,
+                allow_loopback=options(request).allow_loopback,
+            )
+            return WithSecret(**_fields(made), secret=secret)
+
+        return await create_once(
+            conn, request, idempotency_key, make, lambda s: f"{self.path}/{s.id}"
+        )
+
+    @get("/{subscription_id:uuid}", responses=problem_responses(400, 401, 403, 404))
+    async def read(
+        self, subscription_id: SubscriptionId, db: Reading, request: Request[Any, Any, Any]
+    ) -> Response[Subscription]:
+        return tagged(await subs.get(db, str(subscription_id), viewer=viewer(request)))
+
+    @patch(
+        "/{subscription_id:uuid}",
+        responses=problem_responses(400, 401, 403, 404, 412, 422, 428),
+        summary="Change a subscription's name, channel or filter (If-Match)",
+    )
+    async def update(
+        self,
+        subscription_id: SubscriptionId,
+        data: JSONBody[SubscriptionPatch],
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Subscription]:
+        return tagged(
+            await subs.update(
+                conn,
+                str(subscription_id),
+                data.changes(),
+                expected_version=expected_version(if_match),
+                viewer=viewer(request),
+                now=now(request),
+                allow_loopback=options(request).allow_loopback,
+            )
+        )
+
+    @delete(
+        "/{subscription_id:uuid}",
+        status_code=204,
+        responses=problem_responses(400, 401, 403, 404, 412, 428),
+        summary="Unsubscribe (If-Match): pending deliveries are dropped with it",
+    )
+    async def remove(
+        self,
+        subscription_id: SubscriptionId,
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> None:
+        await subs.delete(
+            conn,
+            str(subscription_id),
+            expected_version=expected_version(if_match),
+            viewer=viewer(request),
+            now=now(request),
+        )
+
+    @post(
+        "/{subscription_id:uuid}/pause",
+        status_code=200,
+        responses=MOVE,
+        summary="Pause (If-Match): deliveries wait until it is resumed",
+    )
+    async def pause(
+        self,
+        subscription_id: SubscriptionId,
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Subscription]:
+        return await self._move(conn, request, subscription_id, "pause", if_match)
+
+    @post(
+        "/{subscription_id:uuid}/resume",
+        status_code=200,
+        responses=MOVE,
+        summary="Resume a paused or disabled subscription (If-Match): waiting deliveries go",
+    )
+    async def resume(
+        self,
+        subscription_id: SubscriptionId,
+        conn: Transaction,
+        request: Request[Any, Any, Any],
+        if_match: IfMatch = None,
+    ) -> Response[Subscription]:
+        return await self._move(conn, request, subscription_id, "resume", if_match)
+
+    async def _move(
+        self,
+        conn: Any,
+        request: Request[Any, Any, Any],
+        subscription_id: uuid.UUID,
+        verb: str,
+        if_match: str | None,
+    ) -> Response[Subscription]:
+        moved = await subs.move(
+            conn,
+            str(subscription_id),
+            verb,
+            expected_version=expected_version(if_match),
+            viewer=viewer(request),
+            now=now(request),
+        )
+        return tagged(moved)
+
+    @post(
+        "/{subscription_id:uuid}/rotate-secret",
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404, 422),
+        summary="A new signing secret (shown once); the previous one signs too for a grace period",
+    )
+    async def rotate(
+        self, subscription_id: SubscriptionId, conn: Transaction, request: Request[Any, Any, Any]
+    ) -> Response[WithSecret]:
+        s, secret = await subs.rotate_secret(
+            conn,
+            str(subscription_id),
+            viewer=viewer(request),
+            now=now(request),
+            grace=options(request).secret_grace,
+        )
+        return tagged(WithSecret(**_fields(s), secret=secret))
+
+    @post(
+        "/{subscription_id:uuid}/dead-letters/replay",
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404),
+        summary="Send every dead letter of a subscription again (same webhook-id)",
+    )
+    async def replay_dead_letters(
+        self, subscription_id: SubscriptionId, conn: Transaction, request: Request[Any, Any, Any]
+    ) -> Replayed:
+        n = await delivering.replay_dead_letters(
+            conn, str(subscription_id), viewer=viewer(request), now=now(request)
+        )
+        return Replayed(replayed=n)
+
+    @get(
+        "/{subscription_id:uuid}/history",
+        responses=problem_responses(401, 403, 404),
+        summary="The audit trail of a subscription",
+    )
+    async def history(
+        self, subscription_id: SubscriptionId, db: Reading, request: Request[Any, Any, Any]
+    ) -> list[AuditEntry]:
+        s = await subs.get(db, str(subscription_id), viewer=viewer(request))
+        return list(await history(db, "subscription", s.id))
+
+
+def _fields(s: Subscription) -> dict[str, Any]:
+    return {name: getattr(s, name) for name in s.__struct_fields__}

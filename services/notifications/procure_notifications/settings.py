@@ -1,0 +1,53 @@
+"""The notifications service's own options, read from the environment once, in ``__main__``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import msgspec
+
+from procure_notifications.domain.retries import RetryPolicy
+from procure_shared.settings import read_options
+
+__all__ = ["ENV_NAMES", "NotificationsOptions", "options_from_env"]
+
+
+class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
+    # Webhooks to loopback addresses (and plain http to them): for tests and `make up` only.
+    allow_loopback: bool = False
+    webhook_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 15.0
+    retry_first_delay: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    retry_max_delay: Annotated[float, msgspec.Meta(gt=0)] = 6 * 3600.0
+    retry_horizon: Annotated[float, msgspec.Meta(gt=0)] = 3 * 86400.0
+    retry_jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.2
+    # How long the previous secret still signs after a rotation (seconds).
+    secret_grace: Annotated[float, msgspec.Meta(ge=0)] = 86400.0
+    delivery_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
+    # Seconds between looks for due retries (new deliveries wake the workers at once).
+    delivery_poll: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            first_delay=self.retry_first_delay,
+            max_delay=self.retry_max_delay,
+            horizon=self.retry_horizon,
+            jitter=self.retry_jitter,
+        )
+
+
+ENV_NAMES = {
+    "allow_loopback": "PROCURE_WEBHOOK_ALLOW_LOOPBACK",
+    "webhook_timeout": "PROCURE_WEBHOOK_TIMEOUT",
+    "retry_first_delay": "PROCURE_RETRY_FIRST_DELAY",
+    "retry_max_delay": "PROCURE_RETRY_MAX_DELAY",
+    "retry_horizon": "PROCURE_RETRY_HORIZON",
+    "retry_jitter": "PROCURE_RETRY_JITTER",
+    "secret_grace": "PROCURE_SECRET_GRACE",
+    "delivery_concurrency": "PROCURE_DELIVERY_CONCURRENCY",
+    "delivery_poll": "PROCURE_DELIVERY_POLL",
+}
+
+
+def options_from_env(environ: Mapping[str, str]) -> NotificationsOptions:
+    return read_options(NotificationsOptions, ENV_NAMES, environ)

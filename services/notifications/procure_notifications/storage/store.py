@@ -1,0 +1,381 @@
+"""The notifications service's tables: subscriptions (the document beside its filter columns
+and the signing secrets), deliveries (one per event and subscription) and their attempts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from procure_notifications.domain.subscriptions import Email, Subscription
+from procure_shared.documents import Documents, Page, as_uuid
+from procure_shared.postgres import Connection, Queries
+
+__all__ = [
+    "Attempt",
+    "Claimed",
+    "Delivery",
+    "DeliveryFilter",
+    "NewDelivery",
+    "Secrets",
+    "attempts_of",
+    "candidates",
+    "claim",
+    "delivery",
+    "delivery_page",
+    "insert_deliveries",
+    "record_attempt",
+    "replay",
+    "secrets_of",
+    "set_secrets",
+    "subscriptions",
+    "wake_workers",
+]
+
+
+def _columns(s: Subscription) -> Mapping[str, Any]:
+    return {
+        "owner_sub": s.owner.sub,
+        "buyer_id": s.owner.buyer_id,
+        "admin": s.owner.admin,
+        "status": s.status.value,
+        "channel": "email" if isinstance(s.channel, Email) else "webhook",
+        "version": s.version,
+        "created_at": s.created_at,
+    }
+
+
+subscriptions = Documents("subscriptions", Subscription, _columns)
+
+
+class Secrets(msgspec.Struct, frozen=True):
+    current: str | None
+    previous: str | None
+    previous_until: datetime | None
+
+    def signing(self, now: datetime) -> list[str]:
+        """The secrets that sign now: the current one, and the previous one in its grace."""
+        keys = [self.current] if self.current else []
+        if self.previous and self.previous_until is not None and now < self.previous_until:
+            keys.append(self.previous)
+        return keys
+
+
+async def set_secrets(conn: Connection, subscription_id: str, secrets: Secrets) -> None:
+    await conn.execute(
+        "UPDATE subscriptions SET secret = $2, previous_secret = $3, previous_secret_until = $4 "
+        "WHERE id = $1",
+        uuid.UUID(subscription_id),
+        secrets.current,
+        secrets.previous,
+        secrets.previous_until,
+    )
+
+
+async def secrets_of(conn: Queries, subscription_id: str) -> Secrets:
+    row = await conn.fetchrow(
+        "SELECT secret, previous_secret, previous_secret_until FROM subscriptions WHERE id = $1",
+        uuid.UUID(subscription_id),
+    )
+    if row is None:
+        return Secrets(None, None, None)
+    return Secrets(row["secret"], row["previous_secret"], row["previous_secret_until"])
+
+
+async def candidates(conn: Queries, buyer_id: str | None) -> list[Subscription]:
+    """The subscriptions that may see an event of ``buyer_id`` (None: a shared event): its
+    buyer's, and admins'. Paused and disabled ones too: their deliveries wait."""
+    text = await conn.fetchval(
+        "SELECT coalesce(json_agg(doc), '[]')::text FROM subscriptions "
+        "WHERE admin OR $1::text IS NULL OR buyer_id = $1",
+        buyer_id,
+    )
+    return _subscription_list.decode(text)
+
+
+_subscription_list = msgspec.json.Decoder(list[Subscription])
+
+
+class NewDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    subscription: Subscription
+    event_id: uuid.UUID
+    event_type: str
+    aggregate_id: str
+    sequence: int
+    event_time: datetime
+    body: bytes
+
+
+async def insert_deliveries(conn: Connection, items: Sequence[NewDelivery], now: datetime) -> int:
+    """Insert the deliveries not yet recorded (a redelivered event adds none)."""
+    if not items:
+        return 0
+    status = await conn.execute(
+        "INSERT INTO deliveries (id, subscription_id, buyer_id, owner_sub, event_id, event_type,"
+        " aggregate_id, sequence, event_time, body, channel, status, next_attempt_at, created_at)"
+        " SELECT d.id, d.subscription_id, d.buyer_id, d.owner_sub, d.event_id, d.event_type,"
+        " d.aggregate_id, d.sequence, d.event_time, d.body, d.channel, 'pending', $10, $10"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[],"
+        " $7::text[], $8::bigint[], $9::timestamptz[], $11::bytea[], $12::text[])"
+        " AS d(id, subscription_id, buyer_id, owner_sub, event_id, event_type, aggregate_id,"
+        " sequence, event_time, body, channel)"
+        " ON CONFLICT (subscription_id, event_id) DO NOTHING",
+        [i.id for i in items],
+        [uuid.UUID(i.subscription.id) for i in items],
+        [i.subscription.owner.buyer_id for i in items],
+        [i.subscription.owner.sub for i in items],
+        [i.event_id for i in items],
+        [i.event_type for i in items],
+        [i.aggregate_id for i in items],
+        [i.sequence for i in items],
+        [i.event_time for i in items],
+        now,
+        [i.body for i in items],
+        ["email" if isinstance(i.subscription.channel, Email) else "webhook" for i in items],
+    )
+    return int(status.split()[-1])
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    sequence: int
+    event_time: datetime
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    first_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+_DELIVERY_COLUMNS = (
+    "id::text, subscription_id::text, event_id::text, event_type, aggregate_id, sequence,"
+    " event_time, channel, status, attempts,"
+    " CASE WHEN status = 'pending' THEN next_attempt_at END AS next_attempt_at,"
+    " first_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at, created_at"
+)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        subscription_id=row["subscription_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        aggregate_id=row["aggregate_id"],
+        sequence=row["sequence"],
+        event_time=row["event_time"],
+        channel=row["channel"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        first_attempt_at=row["first_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+        created_at=row["created_at"],
+    )
+
+
+class DeliveryFilter(msgspec.Struct, kw_only=True):
+    buyer: str | None  # None: every buyer's (admin)
+    owner: str | None  # None: every owner's (admin)
+    subscription: str | None = None
+    status: str | None = None
+    event_type: str | None = None
+    aggregate: str | None = None
+    after: tuple[datetime, uuid.UUID] | None = None
+    limit: int = 50
+
+
+async def delivery_page(conn: Queries, f: DeliveryFilter) -> list[Delivery]:
+    page = Page(after=f.after, limit=f.limit)
+    if f.buyer is not None:
+        page.add("buyer_id = {}", f.buyer)
+    if f.owner is not None:
+        page.add("owner_sub = {}", f.owner)
+    if f.subscription is not None:
+        page.add("subscription_id = {}", as_uuid(f.subscription) or uuid.UUID(int=0))
+    for column, value in (
+        ("status", f.status),
+        ("event_type", f.event_type),
+        ("aggregate_id", f.aggregate),
+    ):
+        if value is not None:
+            page.add(f"{column} = {{}}", value)
+    where, params = page.where, list(page.params)
+    if page.after is not None:
+        where = [*where, "(created_at, id) < ({}, {})"]
+        params.extend(page.after)
+    numbered = iter(range(1, len(params) + 2))
+    conditions = " AND ".join(
+        w.format(*(f"${next(numbered)}" for _ in range(w.count("{}")))) for w in where
+    )
+    rows = await conn.fetch(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        f"{' WHERE ' + conditions if conditions else ''}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}",
+        *params,
+        page.limit,
+    )
+    return [_delivery(r) for r in rows]
+
+
+async def delivery(
+    conn: Queries,
+    delivery_id: str,
+    *,
+    buyer: str | None,
+    owner: str | None,
+    for_update: bool = False,
+) -> Delivery | None:
+    key = as_uuid(delivery_id)
+    if key is None:
+        return None
+    row = await conn.fetchrow(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        " AND ($2::text IS NULL OR buyer_id = $2) AND ($3::text IS NULL OR owner_sub = $3)"
+        f"{' FOR UPDATE' if for_update else ''}",
+        key,
+        buyer,
+        owner,
+    )
+    return None if row is None else _delivery(row)
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    attempt: int
+    started_at: datetime
+    outcome: str  # delivered, failed, gone, refused
+    latency_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    address: str | None = None
+
+
+async def attempts_of(conn: Queries, delivery_id: str) -> list[Attempt]:
+    rows = await conn.fetch(
+        "SELECT attempt, started_at, outcome, status_code, latency_ms, error, address"
+        " FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
+        uuid.UUID(delivery_id),
+    )
+    return [Attempt(**dict(r)) for r in rows]
+
+
+async def replay(conn: Connection, ids: Sequence[str], now: datetime) -> int:
+    """Send these deliveries again (same id: receivers dedupe on it), from now."""
+    status = await conn.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, leased_until = NULL,"
+        " attempts = 0, first_attempt_at = NULL WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(i) for i in ids],
+        now,
+    )
+    await wake_workers(conn)
+    return int(status.split()[-1])
+
+
+async def wake_workers(conn: Queries) -> None:
+    await conn.execute("SELECT pg_notify('deliveries', '')")
+
+
+class Claimed(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    subscription: Subscription
+    secrets: Secrets
+    event_type: str
+    aggregate_id: str
+    body: bytes
+    attempt: int  # this attempt's number, from 1
+    first_attempt_at: datetime
+
+
+_subscription = msgspec.json.Decoder(Subscription)
+
+
+async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries of active subscriptions, each the earliest pending
+    one of its subscription and aggregate (so one aggregate's deliveries go out in order)."""
+    rows = await conn.fetch(
+        "WITH due AS ("
+        " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+        " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
+        " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
+        " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'"
+        "  AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id"
+        "  AND e.sequence < d.sequence)"
+        " ORDER BY d.next_attempt_at, d.sequence LIMIT $2 FOR UPDATE OF d SKIP LOCKED)"
+        " UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),"
+        " attempts = d.attempts + 1, first_attempt_at = coalesce(d.first_attempt_at, $1),"
+        " last_attempt_at = $1"
+        " FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id"
+        " RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,"
+        " s.previous_secret_until, d.event_type, d.aggregate_id, d.body, d.attempts,"
+        " d.first_attempt_at",
+        now,
+        limit,
+        lease_seconds,
+    )
+    return [
+        Claimed(
+            id=r["id"],
+            subscription=_subscription.decode(r["doc"]),
+            secrets=Secrets(r["secret"], r["previous_secret"], r["previous_secret_until"]),
+            event_type=r["event_type"],
+            aggregate_id=r["aggregate_id"],
+            body=r["body"],
+            attempt=r["attempts"],
+            first_attempt_at=r["first_attempt_at"],
+        )
+        for r in rows
+    ]
+
+
+async def record_attempt(
+    conn: Connection,
+    delivery_id: str,
+    attempt: Attempt,
+    *,
+    status: str,
+    next_attempt_at: datetime | None,
+) -> None:
+    """The attempt's outcome, and where the delivery now stands: ``delivered``, ``dead``, or
+    ``pending`` again at ``next_attempt_at``."""
+    key = uuid.UUID(delivery_id)
+    await conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, outcome, status_code,"
+        " latency_ms, error, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (delivery_id, attempt) DO NOTHING",
+        key,
+        attempt.attempt,
+        attempt.started_at,
+        attempt.outcome,
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.error,
+        attempt.address,
+    )
+    await conn.execute(
+        "UPDATE deliveries SET status = $2, leased_until = NULL,"
+        " next_attempt_at = coalesce($3, next_attempt_at), last_status_code = $4,"
+        " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6 END"
+        " WHERE id = $1",
+        key,
+        status,
+        next_attempt_at,
+        attempt.status_code,
+        attempt.error,
+        attempt.started_at,
+    )

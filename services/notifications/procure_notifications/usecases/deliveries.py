@@ -1,0 +1,72 @@
+"""The delivery log: read by the subscription's owner (or an admin), replayed on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from procure_notifications.storage import store
+from procure_notifications.usecases.subscriptions import Viewer, get
+from procure_shared.audit import record_change
+from procure_shared.changes import found
+from procure_shared.postgres import Connection, Queries
+
+__all__ = ["delivery", "replay_dead_letters", "replay_one"]
+
+
+async def delivery(
+    conn: Queries, delivery_id: str, *, viewer: Viewer, for_update: bool = False
+) -> store.Delivery:
+    d = await store.delivery(
+        conn,
+        delivery_id,
+        buyer=None if viewer.admin else viewer.buyer_id,
+        owner=None if viewer.admin else viewer.sub,
+        for_update=for_update,
+    )
+    return found(d, "delivery", delivery_id)
+
+
+async def replay_one(
+    conn: Connection, delivery_id: str, *, viewer: Viewer, now: datetime
+) -> store.Delivery:
+    before = await delivery(conn, delivery_id, viewer=viewer, for_update=True)
+    await store.replay(conn, [before.id], now)
+    after = await delivery(conn, delivery_id, viewer=viewer)
+    await _audit(conn, viewer, now, before.id, before, after)
+    return after
+
+
+async def replay_dead_letters(
+    conn: Connection, subscription_id: str, *, viewer: Viewer, now: datetime
+) -> int:
+    s = await get(conn, subscription_id, viewer=viewer, for_update=True)
+    dead = await store.delivery_page(
+        conn,
+        store.DeliveryFilter(
+            buyer=None, owner=None, subscription=s.id, status="dead", limit=100_000
+        ),
+    )
+    replayed = await store.replay(conn, [d.id for d in dead], now)
+    for d in dead:
+        await _audit(conn, viewer, now, d.id, d, None)
+    return replayed
+
+
+async def _audit(
+    conn: Connection,
+    viewer: Viewer,
+    now: datetime,
+    delivery_id: str,
+    before: store.Delivery,
+    after: store.Delivery | None,
+) -> None:
+    await record_change(
+        conn,
+        actor=viewer.actor,
+        at=now,
+        action="notifications.delivery.replayed",
+        resource_type="delivery",
+        resource_id=delivery_id,
+        before=before,
+        after=after,
+    )
