@@ -157,9 +157,7 @@ def test_a_subscription_never_receives_its_own_delivery_failures() -> None:
     ],
 )
 def test_non_public_addresses_are_refused(address: str, why: str) -> None:
-    reason = refused_address(ip_address(address), allow_loopback=False)
-    assert reason is not None
-    assert why in reason
+    assert why in (refused_address(ip_address(address), allow_loopback=False) or "")
 
 
 def test_public_addresses_pass_and_loopback_only_when_allowed() -> None:
@@ -170,7 +168,7 @@ def test_public_addresses_pass_and_loopback_only_when_allowed() -> None:
     )
     assert refused_address(ip_address("127.0.0.1"), allow_loopback=True) is None
     assert refused_address(ip_address("::ffff:127.0.0.1"), allow_loopback=True) is None
-    assert refused_address(ip_address("10.0.0.1"), allow_loopback=True) is not None
+    assert "private" in (refused_address(ip_address("10.0.0.1"), allow_loopback=True) or "")
 
 
 @pytest.mark.parametrize(
@@ -191,9 +189,7 @@ def test_public_addresses_pass_and_loopback_only_when_allowed() -> None:
 def test_webhook_urls_are_checked_before_they_are_resolved(
     url: str, allow_loopback: bool, why: str
 ) -> None:
-    problem = url_problem(url, allow_loopback=allow_loopback)
-    assert problem is not None
-    assert why in problem
+    assert why in (url_problem(url, allow_loopback=allow_loopback) or "")
 
 
 def test_http_to_loopback_passes_only_when_loopback_is_allowed() -> None:
@@ -212,8 +208,9 @@ def test_signatures_verify_with_the_standard_webhooks_library_and_rotation_signs
         "webhook-timestamp": str(ts),
         "webhook-signature": signatures([new, old], msg_id, ts, body),
     }
-    assert Webhook(new).verify(body, headers) is not None
-    assert Webhook(old).verify(body, headers) is not None  # a receiver not yet switched
+    sent = msgspec.json.decode(body)
+    assert Webhook(new).verify(body, headers) == sent
+    assert Webhook(old).verify(body, headers) == sent  # a receiver not yet switched
     with pytest.raises(WebhookVerificationError):
         Webhook(new).verify(body + b" ", headers)
     with pytest.raises(WebhookVerificationError):
