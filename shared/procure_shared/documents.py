@@ -42,6 +42,24 @@ class Page(msgspec.Struct, kw_only=True):
         self.where.append(condition)
         self.params.extend(values)
 
+    def clause(self) -> tuple[str, list[Any]]:
+        """`` WHERE ...`` (or nothing) and ``ORDER BY ... LIMIT $n``, newest first, with the
+        parameters in their order (the limit last)."""
+        where = list(self.where)
+        params = list(self.params)
+        if self.after is not None:
+            where.append("(created_at, id) < ({}, {})")
+            params.extend(self.after)
+        numbered = iter(range(1, len(params) + 2))
+        conditions = " AND ".join(
+            w.format(*(f"${next(numbered)}" for _ in range(w.count("{}")))) for w in where
+        )
+        sql = (
+            f"{' WHERE ' + conditions if conditions else ''}"
+            f" ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}"
+        )
+        return sql, [*params, self.limit]
+
 
 class Raw(msgspec.Struct, frozen=True):
     doc: str
@@ -128,24 +146,14 @@ class Documents(Generic[S]):
     async def page_raw(self, conn: Queries, page: Page) -> RawPage:
         """One page, newest first: one JSON array built by PostgreSQL, with the sort key of
         its last item (for the next cursor)."""
-        where = list(page.where)
-        params = list(page.params)
-        if page.after is not None:
-            where.append("(created_at, id) < ({}, {})")
-            params.extend(page.after)
-        numbered = iter(range(1, len(params) + 2))
-        conditions = " AND ".join(
-            w.format(*(f"${next(numbered)}" for _ in range(w.count("{}")))) for w in where
-        )
+        clause, params = page.clause()
         sql = (
             "SELECT coalesce(json_agg(doc ORDER BY created_at DESC, id DESC), '[]')::text AS items,"
             " count(*) AS n, (array_agg(created_at ORDER BY created_at, id))[1] AS last_at,"
             " (array_agg(id ORDER BY created_at, id))[1] AS last_id"
-            f" FROM (SELECT doc, created_at, id FROM {self.table}"
-            f"{' WHERE ' + conditions if conditions else ''}"
-            f" ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}) AS page"
+            f" FROM (SELECT doc, created_at, id FROM {self.table}{clause}) AS page"
         )
-        row = await conn.fetchrow(sql, *params, page.limit)
+        row = await conn.fetchrow(sql, *params)
         assert row is not None  # an aggregate always answers one row
         full = row["n"] == page.limit and row["n"] > 0
         return RawPage(items=row["items"], last=(row["last_at"], row["last_id"]) if full else None)

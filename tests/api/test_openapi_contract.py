@@ -274,9 +274,7 @@ def new_subscription(base: str) -> dict[str, str]:
 
 def paused_subscription(base: str) -> dict[str, str]:
     made = new_subscription(base)
-    path = f"/v1/subscriptions/{made['subscription_id']}"
-    etag = current_etag(base, path)
-    call(base, "POST", f"{path}/pause", None, **({"If-Match": etag} if etag else {}))
+    move(base, f"/v1/subscriptions/{made['subscription_id']}/pause")
     return made
 
 

@@ -23,13 +23,12 @@ from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
 from procure_shared.http import Role
-from procure_shared.messaging import NatsState
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
-from procure_shared.settings import Settings
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.auth import bearer, keyed, token
+from tests.support.runtime import runtime_for
 from tests.support.wait import running
 
 # The NTP delivery support tender: bids closed in June 2022.
@@ -41,31 +40,18 @@ def clock() -> FixedClock:
     return FixedClock(NOW)
 
 
-def _runtime(
-    service: str, url: str, pool: Pool, nc: Client, js: JetStreamContext, clock: FixedClock
-) -> Runtime:
-    return Runtime(
-        settings=Settings(service=service, database_url=url),
-        clock=clock,
-        pool=pool,
-        nats=nc,
-        js=js,
-        nats_state=NatsState(name="tests", connected=True),
-    )
-
-
 @pytest.fixture
 def crt(
     cpool: Pool, nc: Client, js: JetStreamContext, contracts_url: str, clock: FixedClock
 ) -> Runtime:
-    return _runtime("contracts", contracts_url, cpool, nc, js, clock)
+    return runtime_for("contracts", contracts_url, cpool, nc, js, clock)
 
 
 @pytest.fixture
 def prt(
     ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
 ) -> Runtime:
-    return _runtime("providers", providers_url, ppool, nc, js, clock)
+    return runtime_for("providers", providers_url, ppool, nc, js, clock)
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from procure_notifications.app import definition
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role
-from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.support.auth import bearer, keyed, token
+from tests.support.runtime import runtime_for
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -39,16 +39,7 @@ def options() -> NotificationsOptions:
 def nrt(
     npool: Pool, nc: Client, js: JetStreamContext, notifications_url: str, clock: FixedClock
 ) -> Runtime:
-    from procure_shared.settings import Settings
-
-    return Runtime(
-        settings=Settings(service="notifications", database_url=notifications_url),
-        clock=clock,
-        pool=npool,
-        nats=nc,
-        js=js,
-        nats_state=NatsState(name="tests", connected=True),
-    )
+    return runtime_for("notifications", notifications_url, npool, nc, js, clock)
 
 
 class Api:

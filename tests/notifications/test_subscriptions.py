@@ -137,3 +137,19 @@ async def test_rotating_the_secret_shows_a_new_one(napi: Api) -> None:
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["secret"].startswith("whsec_")
     assert rotated.json()["secret"] != made["secret"]
+
+
+async def test_a_channel_that_becomes_a_webhook_gets_a_secret_shown_in_that_answer(
+    napi: Api,
+) -> None:
+    mail = {"kind": "email", "address": "alerts@example.org"}
+    made = await napi.subscribe(webhook(HOOK) | {"channel": mail})
+    assert made.json()["secret"] is None
+    path = made.headers["Location"]
+    hooked = await napi.act(
+        "PATCH", path, {"channel": {"kind": "webhook", "url": HOOK}}, etag_of=path
+    )
+    assert hooked.status_code == 200, hooked.text
+    assert hooked.json()["secret"].startswith("whsec_")
+    renamed = await napi.act("PATCH", path, {"name": "Only the name"}, etag_of=path)
+    assert renamed.json()["secret"] is None

@@ -1,11 +1,12 @@
 """What every service's controllers share: domain errors as problems, the actor and the clock of
-a request, ETags on what is returned, and creating POSTs under an Idempotency-Key."""
+a request, the service's constants, ETags on what is returned, and creating POSTs under an
+Idempotency-Key."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from litestar import Request, Response
 
@@ -24,7 +25,15 @@ from procure_shared.http.preconditions import etag, idempotent
 from procure_shared.http.problems import FieldError, ProblemException, problem_response
 from procure_shared.postgres import Connection
 
-__all__ = ["actor", "create_once", "domain_problem", "now", "principal", "tagged"]
+__all__ = [
+    "RouteConstant",
+    "actor",
+    "create_once",
+    "domain_problem",
+    "now",
+    "principal",
+    "tagged",
+]
 
 
 class _Versioned(Protocol):
@@ -33,6 +42,23 @@ class _Versioned(Protocol):
 
 
 V = TypeVar("V", bound=_Versioned)
+C = TypeVar("C")
+
+
+class RouteConstant(Generic[C]):
+    """A constant of the service's app (its options, its rules) that handlers read: set as the
+    ``opt`` of the router that serves them, read from the request's route handler. Not a
+    dependency: a handler takes at most one (decision 0010)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def opt(self, value: C) -> dict[str, Any]:
+        return {self.key: value}
+
+    def of(self, request: Request[Any, Any, Any]) -> C:
+        value: C = request.route_handler.opt[self.key]
+        return value
 
 
 def _problem(exc: DomainError) -> ProblemException:

@@ -15,15 +15,13 @@ from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
 from procure_shared.documents import Raw, RawPage
 from procure_shared.errors import NotFound
-from procure_shared.http.domain import principal
+from procure_shared.http.domain import RouteConstant, principal
 from procure_shared.http.pagination import encode_cursor
 from procure_shared.http.preconditions import etag
 from procure_shared.postgres import Queries
 from procure_shared.service import Runtime
 
-__all__ = ["AsOf", "as_of", "ask", "rules", "who", "with_rules"]
-
-_RULES = "contracts_rules"
+__all__ = ["RULES", "AsOf", "as_of", "ask", "rules", "who"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -41,17 +39,11 @@ def who(request: Request[Any, Any, Any]) -> Who:
     return Who(actor=user.as_actor(), scope=None if user.is_admin else user.buyer)
 
 
-def with_rules(rules: Rules) -> dict[str, Any]:
-    """The ``opt`` of the router that serves the controllers: the service's rules.
-
-    Not dependencies: a handler with more than one dependency has Litestar resolve them in a
-    task group, a tenth of an amendment's time; these are constants of the app."""
-    return {_RULES: rules}
+RULES = RouteConstant[Rules]("contracts_rules")
 
 
 def rules(request: Request[Any, Any, Any]) -> Rules:
-    found: Rules = request.route_handler.opt[_RULES]
-    return found
+    return RULES.of(request)
 
 
 def ask(request: Request[Any, Any, Any]) -> AskEligibility:

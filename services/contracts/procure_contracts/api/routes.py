@@ -8,7 +8,7 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from procure_contracts.api.awards import AwardsController
-from procure_contracts.api.common import with_rules
+from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
@@ -24,6 +24,6 @@ def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
             path="/",
             route_handlers=[TendersController, AwardsController, ContractsController],
             exception_handlers={DomainError: domain_problem},
-            opt=with_rules(rules),
+            opt=RULES.opt(rules),
         )
     ]

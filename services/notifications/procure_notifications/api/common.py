@@ -8,11 +8,11 @@ from litestar import Request
 
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.subscriptions import Viewer
-from procure_shared.http.domain import principal
+from procure_shared.http.domain import RouteConstant, principal
 
-__all__ = ["options", "viewer", "with_options"]
+__all__ = ["OPTIONS", "options", "viewer"]
 
-_OPTIONS = "notifications_options"
+OPTIONS = RouteConstant[NotificationsOptions]("notifications_options")
 
 
 def viewer(request: Request[Any, Any, Any]) -> Viewer:
@@ -20,12 +20,5 @@ def viewer(request: Request[Any, Any, Any]) -> Viewer:
     return Viewer(actor=user.as_actor(), sub=user.sub, buyer_id=user.buyer, admin=user.is_admin)
 
 
-def with_options(o: NotificationsOptions) -> dict[str, Any]:
-    """The ``opt`` of the router: the service's options (constants of the app, not
-    dependencies: decision 0010)."""
-    return {_OPTIONS: o}
-
-
 def options(request: Request[Any, Any, Any]) -> NotificationsOptions:
-    found: NotificationsOptions = request.route_handler.opt[_OPTIONS]
-    return found
+    return OPTIONS.of(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, Parameter, QueryParameter
 
@@ -63,7 +64,7 @@ class DeliveriesController(Controller):
     ) -> DeliveryDetail:
         d = await deliveries.delivery(db, str(delivery_id), viewer=viewer(request))
         log = await store.attempts_of(db, d.id)
-        return DeliveryDetail(**{n: getattr(d, n) for n in d.__struct_fields__}, attempt_log=log)
+        return DeliveryDetail(**msgspec.structs.asdict(d), attempt_log=log)
 
     @post(
         "/{delivery_id:uuid}/replay",

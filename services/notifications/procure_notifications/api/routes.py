@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from litestar import Router
 from litestar.types import ControllerRouterHandler
 
-from procure_notifications.api.common import with_options
+from procure_notifications.api.common import OPTIONS
 from procure_notifications.api.deliveries import DeliveriesController
 from procure_notifications.api.subscriptions import SubscriptionsController
 from procure_notifications.settings import NotificationsOptions
@@ -23,6 +23,6 @@ def routes(options: NotificationsOptions) -> Sequence[ControllerRouterHandler]:
             path="/",
             route_handlers=[SubscriptionsController, DeliveriesController],
             exception_handlers={DomainError: domain_problem},
-            opt=with_options(options),
+            opt=OPTIONS.opt(options),
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, Parameter
 
@@ -80,7 +81,7 @@ class SubscriptionsController(Controller):
                 now=at,
                 allow_loopback=options(request).allow_loopback,
             )
-            return WithSecret(**_fields(made), secret=secret)
+            return WithSecret(**msgspec.structs.asdict(made), secret=secret)
 
         return await create_once(
             conn, request, idempotency_key, make, lambda s: f"{self.path}/{s.id}"
@@ -96,6 +97,8 @@ class SubscriptionsController(Controller):
         "/{subscription_id:uuid}",
         responses=problem_responses(400, 401, 403, 404, 412, 422, 428),
         summary="Change a subscription's name, channel or filter (If-Match)",
+        description="A channel that becomes a webhook gets a signing secret, shown in this "
+        "response only.",
     )
     async def update(
         self,
@@ -104,18 +107,17 @@ class SubscriptionsController(Controller):
         conn: Transaction,
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
-    ) -> Response[Subscription]:
-        return tagged(
-            await subs.update(
-                conn,
-                str(subscription_id),
-                data.changes(),
-                expected_version=expected_version(if_match),
-                viewer=viewer(request),
-                now=now(request),
-                allow_loopback=options(request).allow_loopback,
-            )
+    ) -> Response[WithSecret]:
+        changed, secret = await subs.update(
+            conn,
+            str(subscription_id),
+            data.changes(),
+            expected_version=expected_version(if_match),
+            viewer=viewer(request),
+            now=now(request),
+            allow_loopback=options(request).allow_loopback,
         )
+        return tagged(WithSecret(**msgspec.structs.asdict(changed), secret=secret))
 
     @delete(
         "/{subscription_id:uuid}",
@@ -202,7 +204,7 @@ class SubscriptionsController(Controller):
             now=now(request),
             grace=options(request).secret_grace,
         )
-        return tagged(WithSecret(**_fields(s), secret=secret))
+        return tagged(WithSecret(**msgspec.structs.asdict(s), secret=secret))
 
     @post(
         "/{subscription_id:uuid}/dead-letters/replay",
@@ -228,7 +230,3 @@ class SubscriptionsController(Controller):
     ) -> list[AuditEntry]:
         s = await subs.get(db, str(subscription_id), viewer=viewer(request))
         return list(await history(db, "subscription", s.id))
-
-
-def _fields(s: Subscription) -> dict[str, Any]:
-    return {name: getattr(s, name) for name in s.__struct_fields__}

@@ -24,6 +24,7 @@ __all__ = [
     "attempts_of",
     "candidates",
     "claim",
+    "delete_subscription",
     "delivery",
     "delivery_page",
     "insert_deliveries",
@@ -62,6 +63,11 @@ class Secrets(msgspec.Struct, frozen=True):
         if self.previous and self.previous_until is not None and now < self.previous_until:
             keys.append(self.previous)
         return keys
+
+
+async def delete_subscription(conn: Connection, subscription_id: str) -> None:
+    """The subscription and, with it, its deliveries and their attempts."""
+    await conn.execute("DELETE FROM subscriptions WHERE id = $1", uuid.UUID(subscription_id))
 
 
 async def set_secrets(conn: Connection, subscription_id: str, secrets: Secrets) -> None:
@@ -216,21 +222,8 @@ async def delivery_page(conn: Queries, f: DeliveryFilter) -> list[Delivery]:
     ):
         if value is not None:
             page.add(f"{column} = {{}}", value)
-    where, params = page.where, list(page.params)
-    if page.after is not None:
-        where = [*where, "(created_at, id) < ({}, {})"]
-        params.extend(page.after)
-    numbered = iter(range(1, len(params) + 2))
-    conditions = " AND ".join(
-        w.format(*(f"${next(numbered)}" for _ in range(w.count("{}")))) for w in where
-    )
-    rows = await conn.fetch(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
-        f"{' WHERE ' + conditions if conditions else ''}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${next(numbered)}",
-        *params,
-        page.limit,
-    )
+    clause, params = page.clause()
+    rows = await conn.fetch(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries{clause}", *params)
     return [_delivery(r) for r in rows]
 
 
@@ -276,10 +269,11 @@ async def attempts_of(conn: Queries, delivery_id: str) -> list[Attempt]:
 
 
 async def replay(conn: Connection, ids: Sequence[str], now: datetime) -> int:
-    """Send these deliveries again (same id: receivers dedupe on it), from now."""
+    """Send these deliveries again (same id: receivers dedupe on it), from now; the retry
+    horizon starts again, the attempt numbers go on (the attempt log keeps every one)."""
     status = await conn.execute(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, leased_until = NULL,"
-        " attempts = 0, first_attempt_at = NULL WHERE id = ANY($1::uuid[])",
+        " first_attempt_at = NULL WHERE id = ANY($1::uuid[])",
         [uuid.UUID(i) for i in ids],
         now,
     )

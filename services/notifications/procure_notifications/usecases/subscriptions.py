@@ -113,7 +113,9 @@ async def update(
     viewer: Viewer,
     now: datetime,
     allow_loopback: bool,
-) -> Subscription:
+) -> tuple[Subscription, str | None]:
+    """The subscription as changed, and the signing secret made when its channel became a
+    webhook (shown once)."""
     before = await get(conn, subscription_id, viewer=viewer, for_update=True)
     check_version(f"subscription {subscription_id}", before.version, expected_version)
     after = msgspec.structs.replace(
@@ -123,14 +125,16 @@ async def update(
         filter=before.filter if changes.filter is msgspec.UNSET else changes.filter,
     )
     if after == before:
-        return before
+        return before, None
     await _check(after.channel, after.filter, allow_loopback)
     after = msgspec.structs.replace(after, version=before.version + 1, updated_at=now)
     await store.subscriptions.save(conn, after)
+    secret = None
     if isinstance(after.channel, Webhook) and not isinstance(before.channel, Webhook):
-        await store.set_secrets(conn, after.id, store.Secrets(new_secret(), None, None))
+        secret = new_secret()
+        await store.set_secrets(conn, after.id, store.Secrets(secret, None, None))
     await _audit(conn, viewer, now, "updated", after.id, before, after)
-    return after
+    return after, secret
 
 
 async def move(
@@ -180,7 +184,7 @@ async def delete(
     """Gone with its pending deliveries (the audit trail keeps what it was)."""
     before = await get(conn, subscription_id, viewer=viewer, for_update=True)
     check_version(f"subscription {subscription_id}", before.version, expected_version)
-    await conn.execute("DELETE FROM subscriptions WHERE id = $1", uuid.UUID(before.id))
+    await store.delete_subscription(conn, before.id)
     await _audit(conn, viewer, now, "deleted", before.id, before, None)
 
 
