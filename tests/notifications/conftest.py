@@ -4,6 +4,8 @@ clock the test controls."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -12,14 +14,21 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from procure_notifications.app import definition
+from procure_notifications.app import definition, delivery_worker
+from procure_notifications.delivery.worker import DeliveryWorker
+from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.clock import FixedClock
+from procure_shared.consumer import Consumer
+from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
+from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.support.auth import bearer, keyed, token
+from tests.support.receiver import Receiver, receiving
 from tests.support.runtime import runtime_for
+from tests.support.wait import running
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -87,3 +96,56 @@ async def napi(nrt: Runtime, options: NotificationsOptions) -> AsyncIterator[Api
     transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as http:
         yield Api(http)
+
+
+def event(
+    type: str, subject: str, sequence: int, buyer: str | None = "dfe", **data: Any
+) -> Envelope:
+    return Envelope.new(
+        service=type.split(".")[0],
+        type=type,
+        subject=subject,
+        time=NOW,
+        sequence=sequence,
+        data=data,
+        buyer_id=buyer,
+    )
+
+
+async def publish(js: JetStreamContext, e: Envelope) -> None:
+    await js.publish(e.type, encode_envelope(e), headers={"Nats-Msg-Id": e.id})
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with receiving() as r:
+        yield r
+
+
+@dataclass
+class Delivering:
+    consumers: list[Consumer]
+    worker: DeliveryWorker
+
+
+@asynccontextmanager
+async def delivering(
+    runtime: Runtime, options: NotificationsOptions, *, relay: bool = False
+) -> AsyncIterator[Delivering]:
+    """The service's consumers (events to deliveries) and its delivery worker, and its relay
+    when asked (for its ``delivery.failed`` events), on the test's loop."""
+    consumers = [Consumer(spec, pool=runtime.pool, js=runtime.js) for spec in fanout_consumers()]
+    worker = delivery_worker(runtime, options, metrics=False)
+    extra: list[Any] = []
+    if relay:
+        extra.append(
+            Relay(
+                service="notifications",
+                dsn=runtime.settings.database_url,
+                pool=runtime.pool,
+                js=runtime.js,
+                poll_interval=0.1,
+            )
+        )
+    async with running(*consumers, worker, *extra):
+        yield Delivering(consumers, worker)

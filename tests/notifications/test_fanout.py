@@ -5,38 +5,18 @@ however often the event arrives."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from nats.js import JetStreamContext
 
 from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.consumer import Consumer
-from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
-from tests.notifications.conftest import NOW, Api, webhook
+from tests.notifications.conftest import Api, event, publish, webhook
 from tests.support.wait import eventually, running
 
 HOOK = "http://127.0.0.1:9/hook"
-
-
-def event(
-    type: str, subject: str, sequence: int, buyer: str | None = "dfe", **data: Any
-) -> Envelope:
-    return Envelope.new(
-        service=type.split(".")[0],
-        type=type,
-        subject=subject,
-        time=NOW,
-        sequence=sequence,
-        data=data,
-        buyer_id=buyer,
-    )
-
-
-async def publish(js: JetStreamContext, e: Envelope) -> None:
-    await js.publish(e.type, encode_envelope(e), headers={"Nats-Msg-Id": e.id})
 
 
 async def deliveries(pool: Pool) -> list[tuple[str, str, str, int]]:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from procure_notifications.api.routes import routes
+from procure_notifications.delivery.metrics import DeliveryMetrics
+from procure_notifications.delivery.worker import DeliveryWorker
 from procure_notifications.events.fanout import fanout_consumers
+from procure_notifications.senders.email import Mailer
+from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.settings import NotificationsOptions
-from procure_shared.service import ServiceDefinition
+from procure_notifications.usecases.sending import Channels
+from procure_shared.service import Runtime, ServiceDefinition
 
-__all__ = ["MIGRATIONS", "VERSION", "definition"]
+__all__ = ["MIGRATIONS", "VERSION", "definition", "delivery_worker"]
 
 VERSION = "0.2.0"
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
@@ -25,4 +30,25 @@ def definition(options: NotificationsOptions | None = None) -> ServiceDefinition
         migrations=MIGRATIONS,
         routes=lambda: routes(chosen),
         consumers=fanout_consumers,
+        workers=lambda runtime: [delivery_worker(runtime, chosen)],
+    )
+
+
+def delivery_worker(
+    runtime: Runtime, options: NotificationsOptions, *, metrics: bool = True
+) -> DeliveryWorker:
+    """The worker that sends what the fan-out recorded, on the runtime's pool and clock."""
+    return DeliveryWorker(
+        pool=runtime.pool,
+        dsn=runtime.settings.database_url,
+        clock=runtime.clock,
+        channels=Channels(
+            WebhookSender(allow_loopback=options.allow_loopback, timeout=options.webhook_timeout),
+            Mailer(options.smtp()),
+        ),
+        policy=options.retry_policy(),
+        timeout=options.webhook_timeout,
+        concurrency=options.delivery_concurrency,
+        poll=options.delivery_poll,
+        metrics=DeliveryMetrics(runtime.registry) if metrics else None,
     )

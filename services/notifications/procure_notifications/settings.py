@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from procure_notifications.domain.retries import RetryPolicy
+from procure_notifications.senders.email import SmtpSettings
 from procure_shared.settings import read_options
 
 __all__ = ["ENV_NAMES", "NotificationsOptions", "options_from_env"]
@@ -26,6 +27,14 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
     delivery_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
     # Seconds between looks for due retries (new deliveries wake the workers at once).
     delivery_poll: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    # The mail server alerts go through.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
+    smtp_sender: str = "Procure alerts <alerts@procure.invalid>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -33,6 +42,18 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
             max_delay=self.retry_max_delay,
             horizon=self.retry_horizon,
             jitter=self.retry_jitter,
+        )
+
+    def smtp(self) -> SmtpSettings:
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_sender,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            starttls=self.smtp_starttls,
+            tls=self.smtp_tls,
+            timeout=self.webhook_timeout,
         )
 
 
@@ -46,6 +67,13 @@ ENV_NAMES = {
     "secret_grace": "PROCURE_SECRET_GRACE",
     "delivery_concurrency": "PROCURE_DELIVERY_CONCURRENCY",
     "delivery_poll": "PROCURE_DELIVERY_POLL",
+    "smtp_host": "PROCURE_SMTP_HOST",
+    "smtp_port": "PROCURE_SMTP_PORT",
+    "smtp_sender": "PROCURE_SMTP_SENDER",
+    "smtp_username": "PROCURE_SMTP_USERNAME",
+    "smtp_password": "PROCURE_SMTP_PASSWORD",
+    "smtp_starttls": "PROCURE_SMTP_STARTTLS",
+    "smtp_tls": "PROCURE_SMTP_TLS",
 }
 
 

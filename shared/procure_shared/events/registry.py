@@ -4,6 +4,7 @@ names). Producers refer to the specs below, never to a type name typed out by ha
 from __future__ import annotations
 
 from procure_shared.events import contracts as c
+from procure_shared.events import notifications as n
 from procure_shared.events import providers as p
 from procure_shared.events.catalogue import Catalogue
 
@@ -25,6 +26,7 @@ __all__ = [
     "CONTRACT_SIGNED",
     "CONTRACT_TERMINATED",
     "CONTRACT_UPDATED",
+    "DELIVERY_FAILED",
     "EXCLUSION_LIFTED",
     "EXCLUSION_RECORDED",
     "KPI_RATING_CHANGED",
@@ -170,4 +172,9 @@ MILESTONE_WAIVED = _register(
 )
 KPI_RATING_CHANGED = _register(
     "contracts.kpi.rating_changed", c.KpiRatingChanged, "A KPI's performance rating changed."
+)
+DELIVERY_FAILED = _register(
+    "notifications.delivery.failed",
+    n.DeliveryFailed,
+    "A delivery was dead-lettered after its last attempt; never sent to its own subscription.",
 )

@@ -12,6 +12,7 @@ import msgspec
 
 from procure_notifications.domain.filters import Filter
 from procure_shared.errors import Conflict
+from procure_shared.events import registry
 from procure_shared.events.envelope import Envelope
 
 __all__ = [
@@ -22,13 +23,14 @@ __all__ = [
     "Status",
     "Subscription",
     "Webhook",
+    "channel_kind",
     "disable",
     "pause",
     "resume",
     "visible_to",
 ]
 
-DELIVERY_FAILED = "notifications.delivery.failed"
+DELIVERY_FAILED = registry.DELIVERY_FAILED.type
 
 EmailAddress = Annotated[
     str, msgspec.Meta(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -46,6 +48,10 @@ class Email(msgspec.Struct, frozen=True, kw_only=True, tag="email", tag_field="k
 
 
 Channel = Webhook | Email
+
+
+def channel_kind(channel: Channel) -> str:
+    return "email" if isinstance(channel, Email) else "webhook"
 
 
 class Status(StrEnum):

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from procure_notifications.domain.subscriptions import Email, Subscription
+from procure_notifications.domain.subscriptions import Subscription, channel_kind
 from procure_shared.documents import Documents, Page, as_uuid
 from procure_shared.postgres import Connection, Queries
 
@@ -24,10 +24,13 @@ __all__ = [
     "attempts_of",
     "candidates",
     "claim",
+    "claim_digests",
+    "count_pending",
     "delete_subscription",
     "delivery",
     "delivery_page",
     "insert_deliveries",
+    "next_failure_sequence",
     "record_attempt",
     "replay",
     "secrets_of",
@@ -43,7 +46,7 @@ def _columns(s: Subscription) -> Mapping[str, Any]:
         "buyer_id": s.owner.buyer_id,
         "admin": s.owner.admin,
         "status": s.status.value,
-        "channel": "email" if isinstance(s.channel, Email) else "webhook",
+        "channel": channel_kind(s.channel),
         "version": s.version,
         "created_at": s.created_at,
     }
@@ -141,7 +144,7 @@ async def insert_deliveries(conn: Connection, items: Sequence[NewDelivery], now:
         [i.event_time for i in items],
         now,
         [i.body for i in items],
-        ["email" if isinstance(i.subscription.channel, Email) else "webhook" for i in items],
+        [channel_kind(i.subscription.channel) for i in items],
     )
     return int(status.split()[-1])
 
@@ -273,7 +276,7 @@ async def replay(conn: Connection, ids: Sequence[str], now: datetime) -> int:
     horizon starts again, the attempt numbers go on (the attempt log keeps every one)."""
     status = await conn.execute(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, leased_until = NULL,"
-        " first_attempt_at = NULL WHERE id = ANY($1::uuid[])",
+        " first_attempt_at = NULL, tries = 0 WHERE id = ANY($1::uuid[])",
         [uuid.UUID(i) for i in ids],
         now,
     )
@@ -291,12 +294,27 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     secrets: Secrets
     event_type: str
     aggregate_id: str
+    event_time: datetime
     body: bytes
-    attempt: int  # this attempt's number, from 1
+    attempt: int  # this attempt's number in the log, from 1
+    tries: int  # attempts since it was made or replayed, this one included
     first_attempt_at: datetime
 
 
 _subscription = msgspec.json.Decoder(Subscription)
+
+# A daily digest's deliveries go out together, once their day is over (``claim_digests``).
+_DIGEST = "coalesce(s.doc->'channel'->>'digest', 'none') = 'daily'"
+
+_LEASE = (
+    " UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),"
+    " attempts = d.attempts + 1, tries = d.tries + 1,"
+    " first_attempt_at = coalesce(d.first_attempt_at, $1), last_attempt_at = $1"
+    " FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id"
+    " RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,"
+    " s.previous_secret_until, d.event_type, d.aggregate_id, d.event_time, d.body, d.attempts,"
+    " d.tries, d.first_attempt_at"
+)
 
 
 async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
@@ -307,34 +325,66 @@ async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: floa
         " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
         " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
         " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
+        f" AND NOT {_DIGEST}"
         " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'"
         "  AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id"
         "  AND e.sequence < d.sequence)"
-        " ORDER BY d.next_attempt_at, d.sequence LIMIT $2 FOR UPDATE OF d SKIP LOCKED)"
-        " UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),"
-        " attempts = d.attempts + 1, first_attempt_at = coalesce(d.first_attempt_at, $1),"
-        " last_attempt_at = $1"
-        " FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id"
-        " RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,"
-        " s.previous_secret_until, d.event_type, d.aggregate_id, d.body, d.attempts,"
-        " d.first_attempt_at",
+        " ORDER BY d.next_attempt_at, d.sequence LIMIT $2 FOR UPDATE OF d SKIP LOCKED)" + _LEASE,
         now,
         limit,
         lease_seconds,
     )
-    return [
-        Claimed(
-            id=r["id"],
-            subscription=_subscription.decode(r["doc"]),
-            secrets=Secrets(r["secret"], r["previous_secret"], r["previous_secret_until"]),
-            event_type=r["event_type"],
-            aggregate_id=r["aggregate_id"],
-            body=r["body"],
-            attempt=r["attempts"],
-            first_attempt_at=r["first_attempt_at"],
-        )
-        for r in rows
-    ]
+    return [_claimed(r) for r in rows]
+
+
+async def claim_digests(
+    conn: Connection, now: datetime, limit: int, lease_seconds: float
+) -> list[Claimed]:
+    """Lease the due deliveries of daily digests whose day (UTC, by the event's time) is over,
+    up to ``limit``; the caller sends one mail per subscription and day."""
+    rows = await conn.fetch(
+        "WITH due AS ("
+        " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+        " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
+        " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
+        f" AND {_DIGEST} AND d.event_time < date_trunc('day', $1 AT TIME ZONE 'UTC')"
+        " AT TIME ZONE 'UTC'"
+        " ORDER BY d.subscription_id, d.event_time, d.sequence LIMIT $2"
+        " FOR UPDATE OF d SKIP LOCKED)" + _LEASE,
+        now,
+        limit,
+        lease_seconds,
+    )
+    return [_claimed(r) for r in rows]
+
+
+def _claimed(r: Any) -> Claimed:
+    return Claimed(
+        id=r["id"],
+        subscription=_subscription.decode(r["doc"]),
+        secrets=Secrets(r["secret"], r["previous_secret"], r["previous_secret_until"]),
+        event_type=r["event_type"],
+        aggregate_id=r["aggregate_id"],
+        event_time=r["event_time"],
+        body=r["body"],
+        attempt=r["attempts"],
+        tries=r["tries"],
+        first_attempt_at=r["first_attempt_at"],
+    )
+
+
+async def next_failure_sequence(conn: Connection, subscription_id: str) -> int | None:
+    """The sequence of the subscription's next ``delivery.failed`` event (None: it is gone)."""
+    value = await conn.fetchval(
+        "UPDATE subscriptions SET failures_published = failures_published + 1 WHERE id = $1"
+        " RETURNING failures_published",
+        uuid.UUID(subscription_id),
+    )
+    return None if value is None else int(value)
+
+
+async def count_pending(conn: Queries) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'"))
 
 
 async def record_attempt(
@@ -344,9 +394,10 @@ async def record_attempt(
     *,
     status: str,
     next_attempt_at: datetime | None,
-) -> None:
+) -> bool:
     """The attempt's outcome, and where the delivery now stands: ``delivered``, ``dead``, or
-    ``pending`` again at ``next_attempt_at``."""
+    ``pending`` again at ``next_attempt_at``. False when a later attempt has taken the delivery
+    over (this one's lease ran out): the attempt is logged, the state is the later one's."""
     key = uuid.UUID(delivery_id)
     await conn.execute(
         "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, outcome, status_code,"
@@ -361,15 +412,17 @@ async def record_attempt(
         attempt.error,
         attempt.address,
     )
-    await conn.execute(
+    status_text = await conn.execute(
         "UPDATE deliveries SET status = $2, leased_until = NULL,"
         " next_attempt_at = coalesce($3, next_attempt_at), last_status_code = $4,"
-        " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6 END"
-        " WHERE id = $1",
+        " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END"
+        " WHERE id = $1 AND attempts = $7 AND status = 'pending'",
         key,
         status,
         next_attempt_at,
         attempt.status_code,
         attempt.error,
         attempt.started_at,
+        attempt.attempt,
     )
+    return status_text.endswith(" 1")

@@ -1,0 +1,205 @@
+"""The delivery worker: leases due deliveries from the table and makes their attempts.
+
+It is woken by ``NOTIFY deliveries`` (new deliveries, a resumed subscription, a replay) and
+looks again every ``delivery_poll`` seconds for retries falling due. Up to
+``delivery_concurrency`` attempts run at once; an attempt's end wakes the loop, since it may
+free the next delivery of the same aggregate. The lease outlives the attempt's timeout: when a
+process dies mid-attempt, the delivery is taken up again once the lease runs out, with the same
+id (the receiver dedupes on it). Several workers may run: claims skip each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from procure_notifications.delivery.metrics import DeliveryMetrics
+from procure_notifications.domain.retries import RetryPolicy
+from procure_notifications.domain.subscriptions import channel_kind
+from procure_notifications.senders.webhook import Response
+from procure_notifications.storage import store
+from procure_notifications.usecases.sending import Channels, send, send_digest, settle
+from procure_shared.aio import first_of, sleep_or_stop
+from procure_shared.clock import Clock, SystemClock
+from procure_shared.postgres import Connection, Pool, connect_dedicated, is_connection_error
+
+__all__ = ["DeliveryWorker"]
+
+log = logging.getLogger("procure.notifications.delivery")
+
+CHANNEL = "deliveries"
+
+
+class DeliveryWorker:
+    role = "consumers"
+
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        dsn: str,
+        clock: Clock,
+        channels: Channels,
+        policy: RetryPolicy,
+        timeout: float,
+        concurrency: int,
+        poll: float,
+        metrics: DeliveryMetrics | None = None,
+        wall: Clock | None = None,
+        spread: Callable[[], float] = random.random,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._clock = clock
+        self._wall = wall or SystemClock()
+        self._channels = channels
+        self._policy = policy
+        self._timeout = timeout
+        self._lease = timeout + 10.0
+        self._concurrency = concurrency
+        self._poll = poll
+        self._metrics = metrics
+        self._spread = spread
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._counted_at = 0.0
+        self.attempts = 0
+
+    def idle(self) -> bool:
+        """No attempt under way."""
+        return not self._in_flight
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = 0.1
+        try:
+            while not stop.is_set():
+                try:
+                    await self._work(stop)
+                    delay = 0.1
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        log.exception("delivery worker failed; restarting it")
+                    else:
+                        log.warning("delivery worker lost the database", extra={"error": str(exc)})
+                    await sleep_or_stop(stop, delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=self._timeout + 1)
+            await self._channels.webhooks.close()
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        listener = await connect_dedicated(self._dsn)
+        try:
+            await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+            while not stop.is_set():
+                self._wake.clear()
+                await self.run_once()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        first_of(self._wake.wait(), stop.wait()), timeout=self._poll
+                    )
+                if listener.is_closed():
+                    raise ConnectionError("the delivery worker's listening connection was lost")
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.close(), timeout=2)
+
+    async def run_once(self) -> int:
+        """Lease what is due, as far as free slots allow, and start its attempts."""
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        now = self._clock.now()
+        async with self._pool.acquire() as conn:
+            claimed = await store.claim(conn, now, free, self._lease)
+            digests = (
+                await store.claim_digests(conn, now, free - len(claimed), self._lease)
+                if len(claimed) < free
+                else []
+            )
+            await self._count_pending(conn)
+        for c in claimed:
+            self._start(self._attempt(c))
+        groups: dict[tuple[str, date], list[store.Claimed]] = defaultdict(list)
+        for c in digests:
+            groups[c.subscription.id, c.event_time.date()].append(c)
+        for (_, day), group in groups.items():
+            self._start(self._digest(group, day))
+        return len(claimed) + len(digests)
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "a delivery's outcome was not recorded; it is tried again when its lease ends",
+                extra={"error": repr(task.exception())},
+            )
+
+    async def _attempt(self, c: store.Claimed) -> None:
+        started = self._clock.now()
+        clock_started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout + 1):
+                response = await send(
+                    c, self._channels, now=started, timestamp=int(self._wall.now().timestamp())
+                )
+        except TimeoutError:
+            response = Response(
+                status_code=None,
+                error=f"no answer within {self._timeout:g} s",
+                address=None,
+                latency_ms=(time.perf_counter() - clock_started) * 1000,
+            )
+        await self._settle([c], response, started)
+
+    async def _digest(self, group: Sequence[store.Claimed], day: date) -> None:
+        started = self._clock.now()
+        response = await send_digest(group, self._channels, day)
+        await self._settle(group, response, started)
+
+    async def _settle(
+        self, claimed: Sequence[store.Claimed], response: Response, started: datetime
+    ) -> None:
+        now = self._clock.now()
+        async with self._pool.acquire() as conn:
+            for c in claimed:
+                async with conn.transaction():
+                    outcome, status = await settle(
+                        conn,
+                        c,
+                        response,
+                        started=started,
+                        now=now,
+                        policy=self._policy,
+                        spread=self._spread(),
+                    )
+                self.attempts += 1
+                if self._metrics is not None:
+                    lag = (now - c.event_time).total_seconds() if outcome == "delivered" else None
+                    self._metrics.observe(
+                        channel_kind(c.subscription.channel),
+                        outcome,
+                        response.latency_ms / 1000,
+                        lag,
+                        dead=status == "dead",
+                    )
+
+    async def _count_pending(self, conn: Connection) -> None:
+        if self._metrics is None or time.monotonic() - self._counted_at < 1.0:
+            return
+        self._counted_at = time.monotonic()
+        self._metrics.pending.set(await store.count_pending(conn))

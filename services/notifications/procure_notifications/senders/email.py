@@ -1,0 +1,78 @@
+"""Mail through an SMTP server (aiosmtplib): one connection per message, the server's reply
+code kept as the attempt's status."""
+
+from __future__ import annotations
+
+import time
+from email.message import EmailMessage
+
+import aiosmtplib
+import msgspec
+
+from procure_notifications.senders.webhook import Response
+
+__all__ = ["Mailer", "SmtpSettings"]
+
+
+class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "Procure alerts <alerts@procure.invalid>"
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False  # upgrade a plain connection with STARTTLS
+    tls: bool = False  # connect with TLS at once (port 465)
+    timeout: float = 15.0
+
+
+class Mailer:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    @property
+    def sender(self) -> str:
+        return self.settings.sender
+
+    async def send(self, message: EmailMessage) -> Response:
+        s = self.settings
+        started = time.perf_counter()
+        where = f"{s.host}:{s.port}"
+        try:
+            refused, reply = await aiosmtplib.send(
+                message,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password,
+                start_tls=s.starttls,
+                use_tls=s.tls,
+                timeout=s.timeout,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            return Response(
+                status_code=exc.code,
+                error=f"the mail server said {exc.code} {exc.message}"[:500],
+                address=where,
+                latency_ms=_ms(started),
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return Response(
+                status_code=None,
+                error=f"{type(exc).__name__}: {exc}"[:500],
+                address=where,
+                latency_ms=_ms(started),
+            )
+        if refused:
+            code = next(iter(refused.values())).code
+            return Response(
+                status_code=code,
+                error=f"recipient refused: {code}",
+                address=where,
+                latency_ms=_ms(started),
+            )
+        code = int(reply.split(" ", 1)[0]) if reply[:3].isdigit() else 250
+        return Response(status_code=code, error=None, address=where, latency_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

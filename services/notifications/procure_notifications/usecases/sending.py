@@ -1,0 +1,213 @@
+"""One attempt at a claimed delivery, and what follows from its outcome.
+
+A webhook is POSTed with the Standard Webhooks headers (``webhook-id`` is the delivery's id,
+the same on every attempt); a mail carries the delivery's id in its Message-ID. 2xx (a mail
+server's 2xx) delivers; 410 Gone disables the subscription and the delivery waits for a resume;
+anything else is tried again after the policy's backoff until its horizon, then the delivery is
+dead-lettered and ``notifications.delivery.failed`` goes to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import msgspec
+
+from procure_notifications.domain import subscriptions as rules
+from procure_notifications.domain.messages import digest_message, event_message
+from procure_notifications.domain.retries import RetryPolicy, next_attempt
+from procure_notifications.domain.signing import signatures
+from procure_notifications.domain.subscriptions import Email, Webhook, channel_kind
+from procure_notifications.senders.email import Mailer
+from procure_notifications.senders.webhook import Response, WebhookSender
+from procure_notifications.storage import store
+from procure_shared import outbox
+from procure_shared.audit import Actor, record_change
+from procure_shared.events.envelope import Envelope, decode_envelope
+from procure_shared.events.notifications import DeliveryFailed
+from procure_shared.events.registry import DELIVERY_FAILED
+from procure_shared.postgres import Connection
+
+__all__ = [
+    "SYSTEM",
+    "Channels",
+    "outcome_of",
+    "send",
+    "send_digest",
+    "settle",
+    "webhook_headers",
+]
+
+SYSTEM = Actor(id="system:notifications/delivery")
+
+
+class Channels:
+    """Where attempts go: the webhook sender and the mailer of the process."""
+
+    def __init__(self, webhooks: WebhookSender, mailer: Mailer) -> None:
+        self.webhooks = webhooks
+        self.mailer = mailer
+
+
+def webhook_headers(
+    delivery_id: str, secrets: store.Secrets, *, now: datetime, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The Standard Webhooks headers. ``timestamp`` is the wall clock's (receivers compare it
+    with theirs to refuse replays), ``now`` the service clock's (which secrets still sign)."""
+    return {
+        "webhook-id": delivery_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures(secrets.signing(now), delivery_id, timestamp, body),
+    }
+
+
+def outcome_of(response: Response) -> str:
+    if response.error is not None and response.error.startswith("refused:"):
+        return "refused"
+    code = response.status_code
+    if code is not None and 200 <= code < 300 and response.error is None:
+        return "delivered"
+    if code == 410:
+        return "gone"
+    return "failed"
+
+
+async def send(c: store.Claimed, channels: Channels, *, now: datetime, timestamp: int) -> Response:
+    """Make the attempt (no database work: the claim holds the lease)."""
+    channel = c.subscription.channel
+    if isinstance(channel, Webhook):
+        if not c.secrets.current:
+            return Response(status_code=None, error="no signing secret", address=None, latency_ms=0)
+        headers = webhook_headers(c.id, c.secrets, now=now, timestamp=timestamp, body=c.body)
+        return await channels.webhooks.post(channel.url, headers, c.body)
+    assert isinstance(channel, Email)
+    message = event_message(
+        delivery_id=c.id,
+        envelope=decode_envelope(c.body),
+        subscription=c.subscription.name,
+        sender=channels.mailer.sender,
+        to=channel.address,
+    )
+    return await channels.mailer.send(message)
+
+
+async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: date) -> Response:
+    """One mail for one subscription's deliveries of one day."""
+    first = group[0]
+    assert isinstance(first.subscription.channel, Email)
+    envelopes: list[Envelope] = [decode_envelope(c.body) for c in group]
+    message = digest_message(
+        subscription_id=first.subscription.id,
+        day=day,
+        envelopes=envelopes,
+        subscription=first.subscription.name,
+        sender=channels.mailer.sender,
+        to=first.subscription.channel.address,
+    )
+    return await channels.mailer.send(message)
+
+
+async def settle(
+    conn: Connection,
+    c: store.Claimed,
+    response: Response,
+    *,
+    started: datetime,
+    now: datetime,
+    policy: RetryPolicy,
+    spread: float,
+) -> tuple[str, str]:
+    """Record the attempt and move the delivery on; returns the attempt's outcome and the
+    delivery's status after it (``delivered``, ``pending`` or ``dead``)."""
+    outcome = outcome_of(response)
+    attempt = store.Attempt(
+        attempt=c.attempt,
+        started_at=started,
+        outcome=outcome,
+        latency_ms=response.latency_ms,
+        status_code=response.status_code,
+        error=response.error,
+        address=response.address,
+    )
+    if outcome == "delivered":
+        status, at = "delivered", None
+    elif outcome == "gone":
+        status, at = "pending", now  # waits, due at once, for the owner to resume
+    else:
+        at = next_attempt(
+            policy, failures=c.tries, first_attempt=c.first_attempt_at, now=now, spread=spread
+        )
+        status = "pending" if at is not None else "dead"
+    if await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at):
+        if outcome == "gone":
+            await _disable(conn, c.subscription.id, now)
+        elif status == "dead":
+            await _dead_letter(conn, c, attempt, now)
+    return outcome, status
+
+
+async def _disable(conn: Connection, subscription_id: str, now: datetime) -> None:
+    before = await store.subscriptions.get(conn, subscription_id, buyer=None, for_update=True)
+    if before is None:
+        return
+    after = rules.disable(before, now, f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M}")
+    if after is before:
+        return
+    await store.subscriptions.save(conn, after)
+    await record_change(
+        conn,
+        actor=SYSTEM,
+        at=now,
+        action="notifications.subscription.disabled",
+        resource_type="subscription",
+        resource_id=subscription_id,
+        before=before,
+        after=after,
+    )
+
+
+async def _dead_letter(
+    conn: Connection, c: store.Claimed, attempt: store.Attempt, now: datetime
+) -> None:
+    s = c.subscription
+    sequence = await store.next_failure_sequence(conn, s.id)
+    if sequence is None:
+        return
+    data = DeliveryFailed(
+        subscription_id=s.id,
+        subscription_name=s.name,
+        channel=channel_kind(s.channel),
+        delivery_id=c.id,
+        event_id=decode_envelope(c.body).id,
+        event_type=c.event_type,
+        aggregate_id=c.aggregate_id,
+        attempts=c.attempt,
+        first_attempt_at=c.first_attempt_at,
+        last_attempt_at=attempt.started_at,
+        last_status_code=attempt.status_code,
+        last_error=attempt.error,
+    )
+    await record_change(
+        conn,
+        actor=SYSTEM,
+        at=now,
+        action=DELIVERY_FAILED.type,
+        resource_type="delivery",
+        resource_id=c.id,
+        before=None,
+        after=msgspec.structs.asdict(data),
+    )
+    await outbox.add(
+        conn,
+        Envelope.new(
+            service="notifications",
+            type=DELIVERY_FAILED.type,
+            version=DELIVERY_FAILED.version,
+            subject=s.id,
+            time=now,
+            sequence=sequence,
+            data=data,
+            buyer_id=s.owner.buyer_id,
+        ),
+    )
