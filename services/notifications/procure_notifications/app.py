@@ -50,5 +50,6 @@ def delivery_worker(
         timeout=options.webhook_timeout,
         concurrency=options.delivery_concurrency,
         poll=options.delivery_poll,
+        digest_hour=options.digest_hour,
         metrics=DeliveryMetrics(runtime.registry) if metrics else None,
     )

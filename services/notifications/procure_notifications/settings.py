@@ -27,6 +27,10 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
     delivery_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
     # Seconds between looks for due retries (new deliveries wake the workers at once).
     delivery_poll: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    # Seconds a live event stream may stay silent before it sends a keep-alive comment.
+    stream_heartbeat: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+    # The hour (UTC) at which daily digests of the day before go out.
+    digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 7
     # The mail server alerts go through.
     smtp_host: str = "127.0.0.1"
     smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
@@ -67,6 +71,8 @@ ENV_NAMES = {
     "secret_grace": "PROCURE_SECRET_GRACE",
     "delivery_concurrency": "PROCURE_DELIVERY_CONCURRENCY",
     "delivery_poll": "PROCURE_DELIVERY_POLL",
+    "stream_heartbeat": "PROCURE_STREAM_HEARTBEAT",
+    "digest_hour": "PROCURE_DIGEST_HOUR",
     "smtp_host": "PROCURE_SMTP_HOST",
     "smtp_port": "PROCURE_SMTP_PORT",
     "smtp_sender": "PROCURE_SMTP_SENDER",

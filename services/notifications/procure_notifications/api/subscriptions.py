@@ -18,10 +18,14 @@ from procure_notifications.api.schemas import (
     WithSecret,
 )
 from procure_notifications.domain.subscriptions import Status, Subscription
+from procure_notifications.senders.email import Mailer
+from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.storage import store
 from procure_notifications.usecases import deliveries as delivering
 from procure_notifications.usecases import subscriptions as subs
+from procure_notifications.usecases.sending import Channels, Tested, send_test
 from procure_shared.audit import AuditEntry, history
+from procure_shared.clock import SystemClock
 from procure_shared.documents import Page
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged
@@ -219,6 +223,36 @@ class SubscriptionsController(Controller):
             conn, str(subscription_id), viewer=viewer(request), now=now(request)
         )
         return Replayed(replayed=n)
+
+    @post(
+        "/{subscription_id:uuid}/test",
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404),
+        summary="Send a sample event to the subscription's channel now, and say what it answered",
+        description="The sample is a `notifications.subscription.test` envelope (sequence 0), "
+        "signed like any delivery but with a fresh `webhook-id`; it is not recorded, retried "
+        "or published. A paused or disabled subscription can be tested too.",
+    )
+    async def test(
+        self, subscription_id: SubscriptionId, db: Reading, request: Request[Any, Any, Any]
+    ) -> Tested:
+        s = await subs.get(db, str(subscription_id), viewer=viewer(request))
+        secrets = await store.secrets_of(db, s.id)
+        chosen = options(request)
+        channels = Channels(
+            WebhookSender(allow_loopback=chosen.allow_loopback, timeout=chosen.webhook_timeout),
+            Mailer(chosen.smtp()),
+        )
+        try:
+            return await send_test(
+                s,
+                secrets,
+                channels,
+                now=now(request),
+                timestamp=int(SystemClock().now().timestamp()),
+            )
+        finally:
+            await channels.webhooks.close()
 
     @get(
         "/{subscription_id:uuid}/history",

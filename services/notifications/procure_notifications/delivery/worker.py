@@ -51,6 +51,7 @@ class DeliveryWorker:
         timeout: float,
         concurrency: int,
         poll: float,
+        digest_hour: int = 7,
         metrics: DeliveryMetrics | None = None,
         wall: Clock | None = None,
         spread: Callable[[], float] = random.random,
@@ -65,6 +66,7 @@ class DeliveryWorker:
         self._lease = timeout + 10.0
         self._concurrency = concurrency
         self._poll = poll
+        self._digest_hour = digest_hour
         self._metrics = metrics
         self._spread = spread
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -121,7 +123,9 @@ class DeliveryWorker:
         async with self._pool.acquire() as conn:
             claimed = await store.claim(conn, now, free, self._lease)
             digests = (
-                await store.claim_digests(conn, now, free - len(claimed), self._lease)
+                await store.claim_digests(
+                    conn, now, free - len(claimed), self._lease, self._digest_hour
+                )
                 if len(claimed) < free
                 else []
             )
@@ -155,7 +159,13 @@ class DeliveryWorker:
         try:
             async with asyncio.timeout(self._timeout + 1):
                 response = await send(
-                    c, self._channels, now=started, timestamp=int(self._wall.now().timestamp())
+                    c.id,
+                    c.subscription,
+                    c.secrets,
+                    c.body,
+                    self._channels,
+                    now=started,
+                    timestamp=int(self._wall.now().timestamp()),
                 )
         except TimeoutError:
             response = Response(

@@ -4,6 +4,7 @@ a mail sent twice (an outcome lost) carries the same one and mail servers can dr
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -95,16 +96,20 @@ def digest_message(
     *,
     subscription_id: str,
     day: date,
+    delivery_ids: Sequence[str],
     envelopes: Sequence[Envelope],
     subscription: str,
     sender: str,
     to: str,
 ) -> EmailMessage:
-    """One mail for a subscription's events of one day; its Message-ID names both."""
+    """One mail for a subscription's events of one day. Its Message-ID names both and the
+    deliveries in it: the same mail sent again has the same one; a second digest for the day
+    (an event that arrived late) has another."""
+    digest = hashlib.sha256(",".join(sorted(delivery_ids)).encode()).hexdigest()[:12]
     title = f"{len(envelopes)} event{'s' if len(envelopes) != 1 else ''} on {day:%Y-%m-%d}"
     footer = f"Daily digest of your subscription “{subscription}”."
     return _message(
-        key=f"digest.{subscription_id}.{day:%Y%m%d}",
+        key=f"digest.{subscription_id}.{day:%Y%m%d}.{digest}",
         sender=sender,
         to=to,
         subject=f"[Procure] {title}",

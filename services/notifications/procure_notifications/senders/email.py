@@ -3,8 +3,12 @@ code kept as the attempt's status."""
 
 from __future__ import annotations
 
+import email.policy
+import io
 import time
+from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import aiosmtplib
 import msgspec
@@ -39,7 +43,9 @@ class Mailer:
         where = f"{s.host}:{s.port}"
         try:
             refused, reply = await aiosmtplib.send(
-                message,
+                _flat(message),
+                sender=parseaddr(str(message["From"]))[1],
+                recipients=[parseaddr(str(message["To"]))[1]],
                 hostname=s.host,
                 port=s.port,
                 username=s.username,
@@ -72,6 +78,17 @@ class Mailer:
             )
         code = int(reply.split(" ", 1)[0]) if reply[:3].isdigit() else 250
         return Response(status_code=code, error=None, address=where, latency_ms=_ms(started))
+
+
+# Header lines up to RFC 5322's hard limit, not folded at 78: Python's folding of a long
+# Message-ID or Subject starts a continuation line at once, and readers keep that space.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def _flat(message: EmailMessage) -> bytes:
+    out = io.BytesIO()
+    BytesGenerator(out, policy=_POLICY).flatten(message)
+    return out.getvalue()
 
 
 def _ms(started: float) -> float:

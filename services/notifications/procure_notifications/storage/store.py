@@ -338,22 +338,24 @@ async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: floa
 
 
 async def claim_digests(
-    conn: Connection, now: datetime, limit: int, lease_seconds: float
+    conn: Connection, now: datetime, limit: int, lease_seconds: float, hour: int
 ) -> list[Claimed]:
-    """Lease the due deliveries of daily digests whose day (UTC, by the event's time) is over,
-    up to ``limit``; the caller sends one mail per subscription and day."""
+    """Lease the due deliveries of daily digests whose day (UTC, by the event's time) has been
+    over since ``hour`` o'clock (UTC), up to ``limit``; the caller sends one mail per
+    subscription and day."""
     rows = await conn.fetch(
         "WITH due AS ("
         " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
         " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
         " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
-        f" AND {_DIGEST} AND d.event_time < date_trunc('day', $1 AT TIME ZONE 'UTC')"
-        " AT TIME ZONE 'UTC'"
+        f" AND {_DIGEST} AND d.event_time < date_trunc('day',"
+        " ($1 - make_interval(hours => $4)) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         " ORDER BY d.subscription_id, d.event_time, d.sequence LIMIT $2"
         " FOR UPDATE OF d SKIP LOCKED)" + _LEASE,
         now,
         limit,
         lease_seconds,
+        hour,
     )
     return [_claimed(r) for r in rows]
 

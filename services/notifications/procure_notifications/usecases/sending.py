@@ -9,6 +9,7 @@ dead-lettered and ``notifications.delivery.failed`` goes to the outbox in the sa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -18,28 +19,37 @@ from procure_notifications.domain import subscriptions as rules
 from procure_notifications.domain.messages import digest_message, event_message
 from procure_notifications.domain.retries import RetryPolicy, next_attempt
 from procure_notifications.domain.signing import signatures
-from procure_notifications.domain.subscriptions import Email, Webhook, channel_kind
+from procure_notifications.domain.subscriptions import (
+    Email,
+    Subscription,
+    Webhook,
+    channel_kind,
+)
 from procure_notifications.senders.email import Mailer
 from procure_notifications.senders.webhook import Response, WebhookSender
 from procure_notifications.storage import store
 from procure_shared import outbox
 from procure_shared.audit import Actor, record_change
-from procure_shared.events.envelope import Envelope, decode_envelope
+from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from procure_shared.events.notifications import DeliveryFailed
 from procure_shared.events.registry import DELIVERY_FAILED
 from procure_shared.postgres import Connection
 
 __all__ = [
     "SYSTEM",
+    "TEST_EVENT",
     "Channels",
+    "Tested",
     "outcome_of",
     "send",
     "send_digest",
+    "send_test",
     "settle",
     "webhook_headers",
 ]
 
 SYSTEM = Actor(id="system:notifications/delivery")
+TEST_EVENT = "notifications.subscription.test"
 
 
 class Channels:
@@ -73,23 +83,80 @@ def outcome_of(response: Response) -> str:
     return "failed"
 
 
-async def send(c: store.Claimed, channels: Channels, *, now: datetime, timestamp: int) -> Response:
-    """Make the attempt (no database work: the claim holds the lease)."""
-    channel = c.subscription.channel
+async def send(
+    key: str,
+    subscription: Subscription,
+    secrets: store.Secrets,
+    body: bytes,
+    channels: Channels,
+    *,
+    now: datetime,
+    timestamp: int,
+) -> Response:
+    """Make one attempt at sending ``body`` (an envelope) as ``key`` (the webhook-id, the root
+    of the Message-ID). No database work: a delivery's claim holds its lease meanwhile."""
+    channel = subscription.channel
     if isinstance(channel, Webhook):
-        if not c.secrets.current:
+        if not secrets.current:
             return Response(status_code=None, error="no signing secret", address=None, latency_ms=0)
-        headers = webhook_headers(c.id, c.secrets, now=now, timestamp=timestamp, body=c.body)
-        return await channels.webhooks.post(channel.url, headers, c.body)
-    assert isinstance(channel, Email)
+        headers = webhook_headers(key, secrets, now=now, timestamp=timestamp, body=body)
+        return await channels.webhooks.post(channel.url, headers, body)
     message = event_message(
-        delivery_id=c.id,
-        envelope=decode_envelope(c.body),
-        subscription=c.subscription.name,
+        delivery_id=key,
+        envelope=decode_envelope(body),
+        subscription=subscription.name,
         sender=channels.mailer.sender,
         to=channel.address,
     )
     return await channels.mailer.send(message)
+
+
+class Tested(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What the subscription's channel answered a sample event."""
+
+    id: str  # the sample's webhook-id (or Message-ID root): a fresh one each test
+    outcome: str  # delivered, failed, gone, refused
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    address: str | None
+
+
+async def send_test(
+    subscription: Subscription,
+    secrets: store.Secrets,
+    channels: Channels,
+    *,
+    now: datetime,
+    timestamp: int,
+) -> Tested:
+    """Send a sample event (type ``notifications.subscription.test``, sequence 0: of no
+    aggregate's history) to the channel at once; nothing is recorded or retried."""
+    sample = Envelope.new(
+        service="notifications",
+        type=TEST_EVENT,
+        subject=subscription.id,
+        time=now,
+        sequence=0,
+        data={
+            "subscriptionId": subscription.id,
+            "name": subscription.name,
+            "message": "A test of this subscription's channel: nothing has happened.",
+        },
+        buyer_id=subscription.owner.buyer_id,
+    )
+    key = str(uuid.uuid4())
+    r = await send(
+        key, subscription, secrets, encode_envelope(sample), channels, now=now, timestamp=timestamp
+    )
+    return Tested(
+        id=key,
+        outcome=outcome_of(r),
+        status_code=r.status_code,
+        latency_ms=round(r.latency_ms, 3),
+        error=r.error,
+        address=r.address,
+    )
 
 
 async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: date) -> Response:
@@ -100,6 +167,7 @@ async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: d
     message = digest_message(
         subscription_id=first.subscription.id,
         day=day,
+        delivery_ids=[c.id for c in group],
         envelopes=envelopes,
         subscription=first.subscription.name,
         sender=channels.mailer.sender,
