@@ -13,6 +13,7 @@ import httpx
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from standardwebhooks import Webhook
 
 from procure_notifications.app import definition, delivery_worker
 from procure_notifications.delivery.worker import DeliveryWorker
@@ -20,13 +21,13 @@ from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
-from procure_shared.events.envelope import Envelope, encode_envelope
+from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.support.auth import bearer, keyed, token
-from tests.support.receiver import Receiver, receiving
+from tests.support.receiver import Receiver, Request, receiving
 from tests.support.runtime import runtime_for
 from tests.support.wait import running
 
@@ -114,6 +115,12 @@ def event(
 
 async def publish(js: JetStreamContext, e: Envelope) -> None:
     await js.publish(e.type, encode_envelope(e), headers={"Nats-Msg-Id": e.id})
+
+
+def verified(secret: str, r: Request) -> Envelope:
+    """The envelope, once the receiver has checked its signature as the spec says."""
+    Webhook(secret).verify(r.body, r.headers)
+    return decode_envelope(r.body)
 
 
 @pytest.fixture

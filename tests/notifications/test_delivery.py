@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext
-from standardwebhooks import Webhook
 
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
@@ -20,15 +19,17 @@ from procure_shared.events.envelope import Envelope, decode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
-from tests.notifications.conftest import NOW, Api, delivering, event, publish, webhook
-from tests.support.receiver import HOLD, Receiver, Request
+from tests.notifications.conftest import (
+    NOW,
+    Api,
+    delivering,
+    event,
+    publish,
+    verified,
+    webhook,
+)
+from tests.support.receiver import HOLD, Receiver
 from tests.support.wait import eventually, holds
-
-
-def verified(secret: str, r: Request) -> Envelope:
-    """The envelope, once the receiver has checked its signature as the spec says."""
-    Webhook(secret).verify(r.body, r.headers)
-    return decode_envelope(r.body)
 
 
 async def status_of(npool: Pool, delivery: uuid.UUID) -> dict[str, Any]:

@@ -63,7 +63,7 @@ class DeliveryWorker:
         self._channels = channels
         self._policy = policy
         self._timeout = timeout
-        self._lease = timeout + 10.0
+        self._lease = timeout + 5.0  # an attempt ends within timeout + 1 s (asyncio.timeout)
         self._concurrency = concurrency
         self._poll = poll
         self._digest_hour = digest_hour
