@@ -137,12 +137,12 @@ class Delivering:
 
 @asynccontextmanager
 async def delivering(
-    runtime: Runtime, options: NotificationsOptions, *, relay: bool = False
+    runtime: Runtime, options: NotificationsOptions, *, relay: bool = False, metrics: bool = False
 ) -> AsyncIterator[Delivering]:
     """The service's consumers (events to deliveries) and its delivery worker, and its relay
     when asked (for its ``delivery.failed`` events), on the test's loop."""
     consumers = [Consumer(spec, pool=runtime.pool, js=runtime.js) for spec in fanout_consumers()]
-    worker = delivery_worker(runtime, options, metrics=False)
+    worker = delivery_worker(runtime, options, metrics=metrics)
     extra: list[Any] = []
     if relay:
         extra.append(

@@ -210,3 +210,36 @@ async def test_a_receiver_that_never_answers_gets_a_dead_letter_and_an_alert_whi
     assert all(decode_envelope(r.body).type != failed.type for r in receiver.to("/slow"))
     detail = (await napi.get(f"/v1/deliveries/{dead}")).json()
     assert [a["outcome"] for a in detail["attemptLog"]] == ["failed", "failed", "delivered"]
+
+
+async def test_metrics_count_attempts_by_outcome_time_them_and_show_the_pending_deliveries(
+    napi: Api,
+    nrt: Runtime,
+    options: NotificationsOptions,
+    receiver: Receiver,
+    js: JetStreamContext,
+    npool: Pool,
+) -> None:
+    receiver.answer("/m", 500, when=b'"sequence":2')
+    await napi.subscribe(webhook(receiver.url("/m")))
+    contract = str(uuid.uuid4())
+    async with delivering(nrt, options, metrics=True):
+        for n in (1, 2):
+            await publish(js, amended(contract, n))
+        await eventually(lambda: holds(len(receiver.to("/m")) == 2), what="both attempted")
+        await eventually(
+            lambda: npool.fetchval(
+                "SELECT count(*) = 2 FROM deliveries WHERE leased_until IS NULL AND attempts = 1"
+            ),
+            what="both outcomes recorded",
+        )
+
+        async def figures() -> str:
+            text = (await napi.get("/metrics")).text
+            return text if "procure_deliveries_pending 1.0" in text else ""
+
+        text = await eventually(figures, what="the pending delivery counted")
+    assert 'procure_delivery_attempts_total{channel="webhook",outcome="delivered"} 1.0' in text
+    assert 'procure_delivery_attempts_total{channel="webhook",outcome="failed"} 1.0' in text
+    assert 'procure_delivery_attempt_seconds_count{channel="webhook"} 2.0' in text
+    assert 'procure_delivery_latency_seconds_count{channel="webhook"} 1.0' in text
