@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
+import msgspec
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -111,6 +112,12 @@ def event(
         data=data,
         buyer_id=buyer,
     )
+
+
+def amended(contract: str, sequence: int, *, at: timedelta = timedelta(0)) -> Envelope:
+    """A contract's amendment, ``at`` after NOW."""
+    e = event("contracts.contract.amended", contract, sequence, contractId=contract, note="x")
+    return msgspec.structs.replace(e, time=NOW + at)
 
 
 async def publish(js: JetStreamContext, e: Envelope) -> None:

@@ -16,10 +16,10 @@ from standardwebhooks import Webhook
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.clock import FixedClock
-from procure_shared.events.envelope import Envelope, decode_envelope
+from procure_shared.events.envelope import decode_envelope
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
-from tests.notifications.conftest import NOW, Api, delivering, event, publish, webhook
+from tests.notifications.conftest import NOW, Api, amended, delivering, publish, webhook
 from tests.support.mailbox import Mailbox, mailbox
 from tests.support.receiver import Receiver
 from tests.support.wait import eventually, holds
@@ -43,11 +43,6 @@ def email(address: str, *types: str, digest: str = "none") -> dict[str, Any]:
         "channel": {"kind": "email", "address": address, "digest": digest},
         "filter": {"eventTypes": list(types) or [">"]},
     }
-
-
-def amended(contract: str, sequence: int, at: timedelta = timedelta(0)) -> Envelope:
-    e = event("contracts.contract.amended", contract, sequence, contractId=contract, note="x")
-    return msgspec.structs.replace(e, time=NOW + at)
 
 
 async def status(npool: Pool, key: uuid.UUID) -> str | None:
@@ -111,10 +106,10 @@ async def test_a_daily_digest_is_one_mail_for_a_days_events_once_the_day_is_over
     made = (await napi.subscribe(email("digest@education.gov.uk", digest="daily"))).json()
     contract = str(uuid.uuid4())
     yesterday = [
-        amended(contract, 1, -timedelta(hours=20)),
-        amended(contract, 2, -timedelta(hours=10)),
+        amended(contract, 1, at=-timedelta(hours=20)),
+        amended(contract, 2, at=-timedelta(hours=10)),
     ]
-    today = amended(contract, 3, -timedelta(hours=3))
+    today = amended(contract, 3, at=-timedelta(hours=3))
     clock.set(NOW - timedelta(hours=2, minutes=1))  # 06:59: yesterday's digest is not due yet
     async with delivering(nrt, mailed(options, box)):
         for e in (*yesterday, today):

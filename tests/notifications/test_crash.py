@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.events.envelope import Envelope, decode_envelope
 from procure_shared.postgres import Pool
-from tests.notifications.conftest import Api, event, publish, verified, webhook
+from tests.notifications.conftest import Api, amended, publish, verified, webhook
 from tests.support.receiver import HOLD, Receiver
 from tests.support.servers import NatsHandle
 from tests.support.wait import eventually, holds
@@ -64,11 +64,7 @@ async def test_a_process_killed_mid_request_loses_no_delivery_and_sends_each_und
     made = (await napi.subscribe(webhook(receiver.url("/k"), "contracts.>"))).json()
     held, other = str(uuid.uuid4()), str(uuid.uuid4())
     receiver.answer("/k", HOLD, when=f'"subject":"{held}","time"'.encode())
-    events = [
-        event("contracts.contract.amended", c, n, contractId=c)
-        for n in range(1, 6)
-        for c in (held, other)
-    ]
+    events = [amended(c, n) for n in range(1, 6) for c in (held, other)]
     for e in events:
         await publish(js, e)
     expected = {str(delivery_id(made["id"], e.id)) for e in events}

@@ -15,15 +15,15 @@ from nats.js import JetStreamContext
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.clock import FixedClock
-from procure_shared.events.envelope import Envelope, decode_envelope
+from procure_shared.events.envelope import decode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 from tests.notifications.conftest import (
     NOW,
     Api,
+    amended,
     delivering,
-    event,
     publish,
     verified,
     webhook,
@@ -38,10 +38,6 @@ async def status_of(npool: Pool, delivery: uuid.UUID) -> dict[str, Any]:
         delivery,
     )
     return dict(row) if row is not None else {}
-
-
-def amended(contract: str, sequence: int, buyer: str | None = "dfe") -> Envelope:
-    return event("contracts.contract.amended", contract, sequence, buyer=buyer, contractId=contract)
 
 
 async def test_each_event_reaches_the_receiver_signed_once_and_in_sequence_per_aggregate(
