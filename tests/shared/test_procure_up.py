@@ -6,8 +6,10 @@ import sys
 import time
 
 import asyncpg
+import httpx
 
 from procure_shared.devstack import free_port
+from procure_shared.devstack.up import development_tokens, jwt_secret
 from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
 from tests.support.wait import eventually, holds, ready
 
@@ -43,6 +45,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         "PROCURE_POSTGRES_URL": postgres.url,
         "NATS_URL": nats_handle.url,
         "PROCURE_DEV_HTTP_PORT": str(base),
+        "PROCURE_DEV_SMTP_PORT": str(free_port()),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "procure_shared.cli", "up"],
@@ -71,6 +74,29 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         await eventually(
             lambda: contracts_demo_loaded(postgres.url), within=60, what="the demo contracts"
         )
+        # Mail goes to the development mailbox, kept as files under .procure/mail/.
+        [token] = [
+            t
+            for _, role, t in development_tokens(jwt_secret(checkout / ".procure"))
+            if role == "viewer"
+        ][:1]
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{base + 2}", headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            made = await http.post(
+                "/v1/subscriptions",
+                json={
+                    "name": "Mail me",
+                    "channel": {"kind": "email", "address": "ops@education.gov.uk"},
+                    "filter": {"eventTypes": [">"]},
+                },
+                headers={"Idempotency-Key": "mail-me"},
+            )
+            assert made.status_code == 201, made.text
+            tested = await http.post(f"/v1/subscriptions/{made.json()['id']}/test")
+            assert tested.json()["outcome"] == "delivered", tested.text
+        [mail] = (checkout / ".procure" / "mail").glob("*.eml")
+        assert b"notifications.subscription.test" in mail.read_bytes()
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from procure_shared.clock import SystemClock
 from procure_shared.devstack.demo import DemoError, load_demo
+from procure_shared.devstack.mailsink import MailSink
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
 from procure_shared.http.auth import Role, issue_token
 from procure_shared.settings import Settings
@@ -50,6 +51,8 @@ class UpConfig:
     postgres_port: int = 54329
     nats_port: int = 42229
     http_base_port: int = 8101
+    smtp_port: int = 42525  # the development mailbox (unless PROCURE_SMTP_HOST names a server)
+    smtp_host: str | None = None  # PROCURE_SMTP_HOST: send mail there, start no mailbox
     ready_timeout: float = 90.0
 
     @classmethod
@@ -61,6 +64,8 @@ class UpConfig:
             postgres_port=int(environ.get("PROCURE_DEV_POSTGRES_PORT", "54329")),
             nats_port=int(environ.get("PROCURE_DEV_NATS_PORT", "42229")),
             http_base_port=int(environ.get("PROCURE_DEV_HTTP_PORT", "8101")),
+            smtp_port=int(environ.get("PROCURE_DEV_SMTP_PORT", "42525")),
+            smtp_host=environ.get("PROCURE_SMTP_HOST") or None,
         )
 
     @property
@@ -169,6 +174,8 @@ class Stack:
         # A development stack delivers webhooks to receivers on this machine (the setting that
         # lets a webhook reach loopback addresses; never set in production).
         env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
+        if self.config.smtp_host is None:  # mail goes to the development mailbox
+            env.update(PROCURE_SMTP_HOST="127.0.0.1", PROCURE_SMTP_PORT=str(self.config.smtp_port))
         return env
 
     def migrate(self, service: str, env: dict[str, str]) -> None:
@@ -326,7 +333,13 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     stack = Stack(config, console)
+    sink = None
+    if config.smtp_host is None:
+        sink = MailSink(config.state_dir / "mail", config.smtp_port)
     try:
+        if sink is not None:
+            sink.start()
+            console.print(f"mail to 127.0.0.1:{config.smtp_port} is kept in {sink.folder}/")
         pg_url, nats_url = stack.start_servers()
         secret = jwt_secret(config.state_dir)
         envs = {s: stack.service_env(s, pg_url, nats_url, secret) for s in SERVICES}
@@ -353,4 +366,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
     finally:
         started = time.monotonic()
         stack.stop()
+        if sink is not None:
+            with contextlib.suppress(Exception):
+                sink.stop()
         console.print(f"stopped in {time.monotonic() - started:.1f} s")
