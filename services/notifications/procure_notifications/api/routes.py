@@ -9,6 +9,7 @@ from litestar.types import ControllerRouterHandler
 
 from procure_notifications.api.common import OPTIONS
 from procure_notifications.api.deliveries import DeliveriesController
+from procure_notifications.api.stream import EventsController
 from procure_notifications.api.subscriptions import SubscriptionsController
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.errors import DomainError
@@ -21,7 +22,7 @@ def routes(options: NotificationsOptions) -> Sequence[ControllerRouterHandler]:
     return [
         Router(
             path="/",
-            route_handlers=[SubscriptionsController, DeliveriesController],
+            route_handlers=[SubscriptionsController, DeliveriesController, EventsController],
             exception_handlers={DomainError: domain_problem},
             opt=OPTIONS.opt(options),
         )
