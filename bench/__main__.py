@@ -3,14 +3,18 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [--repetitions N] [--service-core C]
+        [contracts-scale] [notifications] [--repetitions N] [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
 ``eligibility`` is the providers service's eligibility request/reply against a bare nats-py
 echo responder. ``contracts`` is the contracts service's HTTP API (GET by id, a list page, an
 amendment) against a bare Litestar + asyncpg app running the same SQL; ``contracts-scale`` its
-list page at 1,000,000 contracts against the same page at 10,000.
+list page at 1,000,000 contracts against the same page at 10,000. ``notifications`` is the
+notifications service's webhook deliveries: the latency from a producer's outbox commit to the
+receiver's handler at 200 events/s (10 subscriptions, one match each), and the peak delivery
+throughput of the delivery worker draining pending deliveries, against a bare httpx POST loop of
+the same requests to the same receiver with the same concurrency.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from bench import bare, consumer, contracts, eligibility, latency, relay, report
+from bench import (
+    bare,
+    consumer,
+    contracts,
+    eligibility,
+    latency,
+    notifications,
+    relay,
+    report,
+)
 from bench.harness import CLIENT_CORE, Figure, servers
 
 MEASUREMENTS = (
@@ -32,6 +45,7 @@ MEASUREMENTS = (
     "eligibility",
     "contracts",
     "contracts-scale",
+    "notifications",
 )
 DEFAULT = MEASUREMENTS
 
@@ -61,6 +75,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await contracts.measure(stack, repetitions, notes)
             elif name == "contracts-scale":
                 figures += await contracts.measure_scale(stack, repetitions, notes)
+            elif name == "notifications":
+                figures += await notifications.measure(stack, repetitions, notes, service_core)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -83,6 +99,17 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "contracts_connections": contracts.CONNECTIONS,
         "contracts_seconds": contracts.SECONDS,
         "contracts_warmup_seconds": contracts.WARMUP_SECONDS,
+        "notifications_rate_per_s": notifications.RATE,
+        "notifications_seconds": notifications.SECONDS,
+        "notifications_warmup_seconds": notifications.WARMUP_SECONDS,
+        "notifications_subscriptions": notifications.SUBSCRIPTIONS,
+        "notifications_contracts": notifications.CONTRACTS,
+        "notifications_drain": notifications.DRAIN,
+        "notifications_options": {
+            k: getattr(notifications.OPTIONS, k)
+            for k in ("allow_loopback", "delivery_concurrency", "delivery_poll", "webhook_timeout")
+        },
+        "notifications_service_core": service_core,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }
@@ -108,7 +135,8 @@ def cli() -> None:
         "--service-core",
         default=str(CLIENT_CORE),
         help="core of the service-side processes: the latency benchmark's relay and consumer, "
-        "the eligibility benchmark's responders (default 1, with the producer or load "
+        "the eligibility benchmark's responders, the notifications benchmark's relay, "
+        "notifications process and bare POST loop (default 1, with the producer or load "
         "generator; the servers are on 0), or 'none' for the scheduler to choose",
     )
     args = parser.parse_args()

@@ -84,8 +84,9 @@ def _label(pid: int, me: int) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return "ended"
-    if "bench.worker" in argv:
-        return f"{argv[argv.index('bench.worker') + 1]} process"
+    for module in ("bench.worker", "bench.notifications", "bench.notifications_bare"):
+        if module in argv:  # python -m <module> <role> ...
+            return f"{argv[argv.index(module) + 1]} process"
     if argv[0].endswith("nats-server"):
         return "nats-server"
     if argv[0].startswith("postgres: postgres "):

