@@ -66,6 +66,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # The NATS client logs every reconnect attempt; our callbacks report the state instead.
     logging.getLogger("nats").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (a webhook's URL each delivery); the delivery log and
+    # the metrics say what happened instead.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

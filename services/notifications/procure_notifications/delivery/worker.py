@@ -71,6 +71,9 @@ class DeliveryWorker:
         self._spread = spread
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._notices = 0  # NOTIFYs heard: new deliveries, a resumed subscription, a replay
+        self._saturated = False  # the last claim filled every free slot: more may be due
+        self._digests_at = 0.0  # when to look for digests next (time.monotonic())
         self._counted_at = 0.0
         self.attempts = 0
 
@@ -100,7 +103,7 @@ class DeliveryWorker:
     async def _work(self, stop: asyncio.Event) -> None:
         listener = await connect_dedicated(self._dsn)
         try:
-            await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+            await listener.add_listener(CHANNEL, lambda *_: self._notified())
             while not stop.is_set():
                 self._wake.clear()
                 await self.run_once()
@@ -114,39 +117,50 @@ class DeliveryWorker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.close(), timeout=2)
 
+    def _notified(self) -> None:
+        self._notices += 1
+        self._wake.set()
+
     async def run_once(self) -> int:
         """Lease what is due, as far as free slots allow, and start its attempts."""
         free = self._concurrency - len(self._in_flight)
         if free <= 0:
             return 0
         now = self._clock.now()
+        notices = self._notices
+        digests: list[store.Claimed] = []
         async with self._pool.acquire() as conn:
             claimed = await store.claim(conn, now, free, self._lease)
-            digests = (
-                await store.claim_digests(
+            # Digests go out once a day: a look each poll is enough.
+            if len(claimed) < free and time.monotonic() >= self._digests_at:
+                digests = await store.claim_digests(
                     conn, now, free - len(claimed), self._lease, self._digest_hour
                 )
-                if len(claimed) < free
-                else []
-            )
+                if len(digests) < free - len(claimed):
+                    self._digests_at = time.monotonic() + self._poll
             await self._count_pending(conn)
+        self._saturated = len(claimed) + len(digests) >= free
         for c in claimed:
-            self._start(self._attempt(c))
+            self._start(self._attempt(c), c.followed, notices)
         groups: dict[tuple[str, date], list[store.Claimed]] = defaultdict(list)
         for c in digests:
             groups[c.subscription.id, c.event_time.date()].append(c)
         for (_, day), group in groups.items():
-            self._start(self._digest(group, day))
+            self._start(self._digest(group, day), False, notices)
         return len(claimed) + len(digests)
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start(self, work: Coroutine[Any, Any, None], followed: bool, notices: int) -> None:
+        """Run an attempt. Its end calls for another claim only if it may have freed a
+        delivery held back behind it (one was waiting then, or deliveries were written since)
+        or due work is waiting for a free slot; otherwise the next NOTIFY or poll will do."""
         task = asyncio.create_task(work)
         self._in_flight.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._done(t, followed, notices))
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[None], followed: bool, notices: int) -> None:
         self._in_flight.discard(task)
-        self._wake.set()
+        if followed or notices != self._notices or self._saturated:
+            self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.warning(
                 "a delivery's outcome was not recorded; it is tried again when its lease ends",
@@ -187,16 +201,15 @@ class DeliveryWorker:
         now = self._clock.now()
         async with self._pool.acquire() as conn:
             for c in claimed:
-                async with conn.transaction():
-                    outcome, status = await settle(
-                        conn,
-                        c,
-                        response,
-                        started=started,
-                        now=now,
-                        policy=self._policy,
-                        spread=self._spread(),
-                    )
+                outcome, status = await settle(
+                    conn,
+                    c,
+                    response,
+                    started=started,
+                    now=now,
+                    policy=self._policy,
+                    spread=self._spread(),
+                )
                 self.attempts += 1
                 if self._metrics is not None:
                     lag = (now - c.event_time).total_seconds() if outcome == "delivered" else None

@@ -11,7 +11,7 @@ import time
 from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 import msgspec
 
 from procure_notifications.domain.addresses import Address, refused_address, url_problem
@@ -40,12 +40,15 @@ async def resolve_allowed(url: str, *, allow_loopback: bool) -> Address:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-    except OSError as exc:
-        raise Refused(f"{host} does not resolve: {exc}") from None
-    addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
+        addresses = [ip_address(host)]  # a literal: nothing to resolve
+    except ValueError:
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+        except OSError as exc:
+            raise Refused(f"{host} does not resolve: {exc}") from None
+        addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
     if not addresses:
         raise Refused(f"{host} does not resolve")
     for address in addresses:
@@ -63,19 +66,38 @@ def _mapped_loopback(address: Address) -> bool:
 
 
 class WebhookSender:
-    def __init__(self, *, allow_loopback: bool, timeout: float, max_response: int = 65536) -> None:
+    """POSTs through one aiohttp session (decision 0011): the URL's host is replaced by the
+    checked address, the Host header and TLS (SNI, certificate) keep the name."""
+
+    def __init__(
+        self,
+        *,
+        allow_loopback: bool,
+        timeout: float,
+        max_response: int = 65536,
+        connections: int = 256,
+    ) -> None:
         self.allow_loopback = allow_loopback
         self.timeout = timeout
         self.max_response = max_response
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-            trust_env=False,  # no proxy from the environment: we pick the address
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running loop (aiohttp binds the session to it).
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"user-agent": "procure-webhooks/1"},
+                trust_env=False,  # no proxy from the environment: we pick the address
+                auto_decompress=False,
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Response:
         started = time.perf_counter()
@@ -90,14 +112,14 @@ class WebhookSender:
             return Response(
                 status_code=None, error=f"refused: {exc}", address=None, latency_ms=_ms(started)
             )
-        except httpx.TimeoutException:
+        except TimeoutError:
             return Response(
                 status_code=None,
                 error=f"no answer within {self.timeout:g} s",
                 address=str(address),
                 latency_ms=_ms(started),
             )
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return Response(
                 status_code=None,
                 error=f"{type(exc).__name__}: {exc}"[:500],
@@ -111,28 +133,20 @@ class WebhookSender:
         literal = f"[{address}]" if address.version == 6 else str(address)
         netloc = literal if parts.port is None else f"{literal}:{parts.port}"
         pinned = urlunsplit(parts._replace(netloc=netloc))
-        request = self._client.build_request(
-            "POST",
+        async with self._client().post(
             pinned,
-            content=body,
+            data=body,
             headers={
                 **headers,
                 "host": parts.netloc.rsplit("@", 1)[-1],
                 "content-type": "application/json",
-                "user-agent": "procure-webhooks/1",
             },
-            extensions={"sni_hostname": host} if parts.scheme == "https" else {},
-        )
-        response = await self._client.send(request, stream=True)
-        try:
-            read = 0
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read > self.max_response:
-                    break  # the status is what counts; the body is not kept
-        finally:
-            await response.aclose()
-        return response.status_code
+            allow_redirects=False,
+            server_hostname=host if parts.scheme == "https" else None,
+        ) as response:
+            # The status is what counts; at most this much of the body is read, none kept.
+            await response.content.read(self.max_response)
+            return response.status
 
 
 def _ms(started: float) -> float:

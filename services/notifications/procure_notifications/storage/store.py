@@ -299,6 +299,8 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int  # this attempt's number in the log, from 1
     tries: int  # attempts since it was made or replayed, this one included
     first_attempt_at: datetime
+    # Later deliveries of its subscription and aggregate were waiting for it when it was claimed.
+    followed: bool = False
 
 
 _subscription = msgspec.json.Decoder(Subscription)
@@ -313,7 +315,9 @@ _LEASE = (
     " FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id"
     " RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,"
     " s.previous_secret_until, d.event_type, d.aggregate_id, d.event_time, d.body, d.attempts,"
-    " d.tries, d.first_attempt_at"
+    " d.tries, d.first_attempt_at, EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'"
+    "  AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id"
+    "  AND e.sequence > d.sequence) AS followed"
 )
 
 
@@ -372,6 +376,7 @@ def _claimed(r: Any) -> Claimed:
         attempt=r["attempts"],
         tries=r["tries"],
         first_attempt_at=r["first_attempt_at"],
+        followed=r["followed"],
     )
 
 
@@ -398,33 +403,26 @@ async def record_attempt(
     next_attempt_at: datetime | None,
 ) -> bool:
     """The attempt's outcome, and where the delivery now stands: ``delivered``, ``dead``, or
-    ``pending`` again at ``next_attempt_at``. False when a later attempt has taken the delivery
-    over (this one's lease ran out): the attempt is logged, the state is the later one's."""
-    key = uuid.UUID(delivery_id)
-    await conn.execute(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, outcome, status_code,"
-        " latency_ms, error, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (delivery_id, attempt) DO NOTHING",
-        key,
-        attempt.attempt,
-        attempt.started_at,
-        attempt.outcome,
-        attempt.status_code,
-        attempt.latency_ms,
-        attempt.error,
-        attempt.address,
-    )
+    ``pending`` again at ``next_attempt_at``; one statement. False when a later attempt has
+    taken the delivery over (this one's lease ran out): the attempt is logged, the state is
+    the later one's."""
     status_text = await conn.execute(
-        "UPDATE deliveries SET status = $2, leased_until = NULL,"
+        "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"
+        " outcome, status_code, latency_ms, error, address)"
+        " VALUES ($1, $7, $6, $8, $4, $9, $5, $10) ON CONFLICT (delivery_id, attempt) DO NOTHING)"
+        " UPDATE deliveries SET status = $2, leased_until = NULL,"
         " next_attempt_at = coalesce($3, next_attempt_at), last_status_code = $4,"
         " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END"
         " WHERE id = $1 AND attempts = $7 AND status = 'pending'",
-        key,
+        uuid.UUID(delivery_id),
         status,
         next_attempt_at,
         attempt.status_code,
         attempt.error,
         attempt.started_at,
         attempt.attempt,
+        attempt.outcome,
+        attempt.latency_ms,
+        attempt.address,
     )
     return status_text.endswith(" 1")

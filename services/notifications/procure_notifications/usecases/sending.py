@@ -186,8 +186,9 @@ async def settle(
     policy: RetryPolicy,
     spread: float,
 ) -> tuple[str, str]:
-    """Record the attempt and move the delivery on; returns the attempt's outcome and the
-    delivery's status after it (``delivered``, ``pending`` or ``dead``)."""
+    """Record the attempt and move the delivery on (in a transaction of its own where it
+    changes more than the delivery); returns the attempt's outcome and the delivery's status
+    after it (``delivered``, ``pending`` or ``dead``)."""
     outcome = outcome_of(response)
     attempt = store.Attempt(
         attempt=c.attempt,
@@ -207,11 +208,15 @@ async def settle(
             policy, failures=c.tries, first_attempt=c.first_attempt_at, now=now, spread=spread
         )
         status = "pending" if at is not None else "dead"
-    if await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at):
-        if outcome == "gone":
-            await _disable(conn, c.subscription.id, now)
-        elif status == "dead":
-            await _dead_letter(conn, c, attempt, now)
+    if outcome != "gone" and status != "dead":  # one statement: no transaction needed
+        await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at)
+        return outcome, status
+    async with conn.transaction():
+        if await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at):
+            if outcome == "gone":
+                await _disable(conn, c.subscription.id, now)
+            else:
+                await _dead_letter(conn, c, attempt, now)
     return outcome, status
 
 
