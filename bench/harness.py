@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,3 +298,36 @@ async def guarded(label: str, log: list[str], run: Callable[[], Awaitable[Run]])
     second.extra["repeated_after_foreign_pct"] = round(first.load.foreign_pct, 1)
     second.extra["discarded_value"] = first.value
     return second
+
+
+@dataclass
+class OpenLoop:
+    """What an open-loop run did: how long it took to start and finish everything, how late
+    the latest counted start was, and the CPU meter started at the first counted one."""
+
+    seconds: float
+    behind: float
+    meter: cpu.Meter
+
+
+async def open_loop(
+    rate: float, total: int, start: Callable[[int], Coroutine[Any, Any, None]], *, warm: int = 0
+) -> OpenLoop:
+    """Start ``start(i)`` for each i below ``total`` on its schedule, ``rate`` a second,
+    whether or not the earlier ones have finished (an open loop: a slow system is not given
+    time to catch up), and wait for all. The first ``warm`` are not counted."""
+    tasks: list[asyncio.Task[None]] = []
+    behind = 0.0
+    meter = cpu.Meter()
+    began = time.perf_counter()
+    for i in range(total):
+        if i == warm and warm:
+            meter = cpu.Meter()
+        delay = began + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif i >= warm:
+            behind = max(behind, -delay)
+        tasks.append(asyncio.create_task(start(i)))
+    await asyncio.gather(*tasks)
+    return OpenLoop(seconds=time.perf_counter() - began, behind=behind, meter=meter)

@@ -25,13 +25,14 @@ from typing import Any
 
 import msgspec
 
-from bench import bare, cpu
+from bench import bare
 from bench.harness import (
     NOISE_PCT,
     Figure,
     Run,
     Servers,
     finish_worker,
+    open_loop,
     percentile,
     quiet,
     spawn_worker,
@@ -97,22 +98,9 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
                 committed[e.id] = time.time_ns()
             commits.append((time.perf_counter() - begun) * 1000)
 
-        # Open loop: each event's transaction starts on its schedule, whether or not the
-        # previous one has finished (an aggregate's events are 200 ms apart, so they commit in
-        # order).
-        transactions: list[asyncio.Task[None]] = []
-        behind = 0.0
-        meter = cpu.Meter()
-        started = time.perf_counter()
-        for i in range(total):
-            delay = started + i / RATE - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                behind = max(behind, -delay)
-            transactions.append(asyncio.create_task(commit(i)))
-        await asyncio.gather(*transactions)
-        produced = time.perf_counter() - started
+        # An aggregate's events are 200 ms apart, so they commit in order.
+        run = await open_loop(RATE, total, commit)
+        produced, behind, meter = run.seconds, run.behind, run.meter
         deadline = time.monotonic() + 30
         async with pool.acquire() as conn:
             while await conn.fetchval("SELECT count(*) FROM effects") < total:

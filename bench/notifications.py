@@ -82,6 +82,7 @@ from bench.harness import (
     Run,
     Servers,
     guarded,
+    open_loop,
     percentile,
     quiet,
 )
@@ -460,23 +461,10 @@ async def service_latency(servers: Servers, placement: Placement, log: list[str]
             if i >= warm:
                 transactions_ms.append((time.perf_counter() - begun) * 1000)
 
-        # Open loop: each event's transaction starts on its schedule (one contract's events
-        # are 5 s apart, so they commit in order). The warm-up's events are not counted.
-        transactions: list[asyncio.Task[None]] = []
-        behind = 0.0
-        meter = cpu.Meter()
-        started = time.perf_counter()
-        for i in range(total):
-            if i == warm:
-                meter = cpu.Meter()
-            delay = started + i / RATE - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif i >= warm:
-                behind = max(behind, -delay)
-            transactions.append(asyncio.create_task(commit(i)))
-        await asyncio.gather(*transactions)
-        produced = time.perf_counter() - started
+        # Each event's transaction starts on its schedule (one contract's events are 5 s
+        # apart, so they commit in order). The warm-up's events are not counted.
+        run = await open_loop(RATE, total, commit, warm=warm)
+        produced, behind, meter = run.seconds, run.behind, run.meter
         delivered = await wait_for_deliveries(dsn, total, "WHERE status = 'delivered'", 30)
         load = meter.stop()
         relay_stats = await finish(procs.pop())

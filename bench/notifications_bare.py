@@ -40,6 +40,8 @@ import msgspec
 import uvicorn
 import uvloop
 
+from bench.harness import open_loop
+
 WEBHOOK_TIMEOUT = 15.0  # NotificationsOptions().webhook_timeout, the service's default
 
 
@@ -187,7 +189,6 @@ async def pace(
     previous ones have been answered); ``sent`` gets time.time_ns() before each request."""
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
-    behind = 0.0
 
     async def one(item: Item) -> None:
         sent[item.event] = time.time_ns()
@@ -198,20 +199,11 @@ async def pace(
         else:
             statuses[response.status_code] += 1
 
-    tasks: list[asyncio.Task[None]] = []
-    began = time.perf_counter()
-    for i, item in enumerate(items):
-        delay = began + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            behind = max(behind, -delay)
-        tasks.append(asyncio.create_task(one(item)))
-    await asyncio.gather(*tasks)
+    run = await open_loop(rate, len(items), lambda i: one(items[i]))
     return {
-        "seconds": time.perf_counter() - began,
+        "seconds": run.seconds,
         "sent": len(items),
-        "max_behind_ms": round(behind * 1000, 2),
+        "max_behind_ms": round(run.behind * 1000, 2),
         "statuses": {str(k): v for k, v in statuses.items()},
         "errors": dict(errors),
     }
