@@ -133,6 +133,9 @@ BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/contracts/{contract_id}/terminate": lambda: REASON,
     "POST /v1/contracts/{contract_id}/amendments": lambda: AMENDMENT,
     "POST /v1/contracts": lambda: contract_body(CONTRACTS_BASE[0]),
+    "POST /v1/contracts/{contract_id}/milestones": lambda: milestone_body(CONTRACTS_BASE[0]),
+    "POST /v1/milestones/{milestone_id}/met": lambda: {"evidence": "contract test"},
+    "POST /v1/milestones/{milestone_id}/waive": lambda: REASON,
     "POST /v1/subscriptions": lambda: {
         "name": "contract test",
         "channel": {"kind": "email", "address": "alerts@example.org"},
@@ -140,6 +143,8 @@ BODIES: dict[str, Callable[[], Any]] = {
     },
 }
 CONTRACTS_BASE: list[str] = []
+# The seeded contract (active): fresh milestones are scheduled on it.
+SEEDED_CONTRACT: list[str] = []
 
 
 def seed_providers(base: str) -> dict[str, str]:
@@ -252,10 +257,28 @@ def seed_contracts(base: str) -> dict[str, str]:
         f"/v1/contracts/{ids['contract_id']}/amendments",
         AMENDMENT,
     )
-    return ids | {
-        "award_id": contract["awardIds"][0],
-        "amendment_id": contract["amendments"][0]["id"],
-    }
+    SEEDED_CONTRACT[:] = [ids["contract_id"]]
+    return (
+        ids
+        | {
+            "award_id": contract["awardIds"][0],
+            "amendment_id": contract["amendments"][0]["id"],
+        }
+        | scheduled_milestone(base)
+    )
+
+
+def milestone_body(base: str) -> dict[str, Any]:
+    """A milestone due within the seeded contract's period (generated amendments move it)."""
+    contract = call(base, "GET", f"/v1/contracts/{SEEDED_CONTRACT[0]}")
+    due = contract["startsOn"] or contract["endsOn"] or datetime.now(UTC).date().isoformat()
+    return {"kind": "delivery", "title": "Contract test", "dueOn": due}
+
+
+def scheduled_milestone(base: str) -> dict[str, str]:
+    path = f"/v1/contracts/{SEEDED_CONTRACT[0]}/milestones"
+    made = call(base, "POST", path, milestone_body(base))
+    return {"milestone_id": made["id"]}
 
 
 def new_subscription(base: str) -> dict[str, str]:
@@ -334,6 +357,9 @@ FRESH: dict[str, Callable[[str], dict[str, str]]] = {
     "POST /v1/contracts/{contract_id}/complete": active_contract,
     "POST /v1/contracts/{contract_id}/terminate": active_contract,
     "POST /v1/contracts/{contract_id}/options/{option_id}/exercise": active_contract,
+    "POST /v1/milestones/{milestone_id}/met": scheduled_milestone,
+    "POST /v1/milestones/{milestone_id}/not-met": scheduled_milestone,
+    "POST /v1/milestones/{milestone_id}/waive": scheduled_milestone,
     "DELETE /v1/subscriptions/{subscription_id}": new_subscription,
     "POST /v1/subscriptions/{subscription_id}/pause": new_subscription,
     "POST /v1/subscriptions/{subscription_id}/resume": paused_subscription,

@@ -20,6 +20,7 @@ __all__ = [
     "ContractData",
     "KpiRatingChanged",
     "LotData",
+    "MilestoneData",
     "MilestoneSettled",
     "Money",
     "Rating",
@@ -127,8 +128,27 @@ class ContractClosed(_Data, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+class MilestoneData(_Data, frozen=True, kw_only=True):
+    """``contracts.milestone.scheduled|updated``: the milestone as it now stands. ``kind`` is
+    delivery, reporting or payment; ``amount`` is set on payment milestones."""
+
+    milestone_id: str
+    contract_id: str
+    provider_ids: list[str]
+    kind: str
+    title: str
+    status: str
+    due_on: date
+    lot_id: str | None = None
+    planned_quantity: int | None = None
+    quantity_unit: str | None = None
+    amount: Money | None = None
+    changed: list[str] = []  # the fields an update changed
+
+
 class MilestoneSettled(_Data, frozen=True, kw_only=True):
-    """``contracts.milestone.met|not_met|waived``. ``met_on`` is set when met (also partly)."""
+    """``contracts.milestone.met|not_met|waived``. ``met_on`` is set when met (also partly:
+    ``status`` is then ``partially_met``, on a ``met`` event)."""
 
     milestone_id: str
     contract_id: str
@@ -137,6 +157,13 @@ class MilestoneSettled(_Data, frozen=True, kw_only=True):
     status: str
     due_on: date
     met_on: date | None = None
+    kind: str | None = None
+    lot_id: str | None = None
+    achieved_quantity: int | None = None
+    reason: str | None = None  # why it was waived or not met
+    # On a payment milestone: the OCDS implementation transaction this settlement made.
+    transaction_id: str | None = None
+    paid: Money | None = None
 
 
 class KpiRatingChanged(_Data, frozen=True, kw_only=True):

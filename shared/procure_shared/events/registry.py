@@ -38,6 +38,8 @@ __all__ = [
     "LOT_UPDATED",
     "MILESTONE_MET",
     "MILESTONE_NOT_MET",
+    "MILESTONE_SCHEDULED",
+    "MILESTONE_UPDATED",
     "MILESTONE_WAIVED",
     "PROVIDER_REGISTERED",
     "PROVIDER_UPDATED",
@@ -161,8 +163,20 @@ CONTRACT_COMPLETED = _register(
 CONTRACT_TERMINATED = _register(
     "contracts.contract.terminated", c.ContractClosed, "A contract was terminated early."
 )
+MILESTONE_SCHEDULED = _register(
+    "contracts.milestone.scheduled",
+    c.MilestoneData,
+    "A milestone (delivery, reporting or payment) was scheduled on a contract.",
+)
+MILESTONE_UPDATED = _register(
+    "contracts.milestone.updated",
+    c.MilestoneData,
+    "A scheduled milestone's details changed (`changed` names the fields).",
+)
 MILESTONE_MET = _register(
-    "contracts.milestone.met", c.MilestoneSettled, "A milestone was met (on time or late)."
+    "contracts.milestone.met",
+    c.MilestoneSettled,
+    "A milestone was met (on time or late), or partly met (`status`: `partially_met`).",
 )
 MILESTONE_NOT_MET = _register(
     "contracts.milestone.not_met", c.MilestoneSettled, "A milestone was not met."

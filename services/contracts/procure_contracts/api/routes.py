@@ -10,6 +10,7 @@ from litestar.types import ControllerRouterHandler
 from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
+from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
 from procure_shared.errors import DomainError
@@ -22,7 +23,13 @@ def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
     return [
         Router(
             path="/",
-            route_handlers=[TendersController, AwardsController, ContractsController],
+            route_handlers=[
+                TendersController,
+                AwardsController,
+                ContractsController,
+                ContractMilestonesController,
+                MilestonesController,
+            ],
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules),
         )

@@ -10,8 +10,10 @@ from typing import Annotated
 import msgspec
 
 from procure_contracts.domain import contracts as c
+from procure_contracts.domain import milestones as m
 from procure_contracts.domain.awards import Award, AwardDraft, AwardItem
 from procure_contracts.domain.contracts import Amendment, Contract, ContractOption
+from procure_contracts.domain.milestones import Milestone, MilestoneKind
 from procure_contracts.domain.money import Money
 from procure_contracts.domain.tenders import (
     Lot,
@@ -36,7 +38,13 @@ __all__ = [
     "LotIn",
     "LotPage",
     "LotPatch",
+    "MetIn",
+    "MilestoneIn",
+    "MilestoneList",
+    "MilestonePage",
+    "MilestonePatch",
     "MoneyIn",
+    "NotMetIn",
     "OptionIn",
     "OptionList",
     "ReasonIn",
@@ -53,6 +61,8 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=ANY_
 # An instant names its offset: a naive time would be ambiguous (and incomparable).
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=SINGLE_LINE)]
+Quantity = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=SINGLE_LINE)]
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 
@@ -286,6 +296,85 @@ class AmendmentIn(_In, frozen=True, kw_only=True):
         else:
             change = c.SuppliersChange(add=ch.add, remove=ch.remove)
         return c.AmendmentDraft(change=change, rationale=self.rationale)
+
+
+class MilestoneIn(_In, frozen=True, kw_only=True):
+    """A milestone of the contract (optionally of one of its lots); payment ones carry an
+    amount, others none."""
+
+    kind: MilestoneKind
+    title: Title
+    due_on: date
+    description: Text | None = None
+    lot_id: Id | None = None
+    planned_quantity: Quantity | None = None
+    quantity_unit: Unit | None = None
+    amount: MoneyIn | None = None
+
+    def draft(self) -> m.MilestoneDraft:
+        return m.MilestoneDraft(
+            kind=self.kind,
+            title=self.title,
+            due_on=self.due_on,
+            description=self.description,
+            lot_id=self.lot_id,
+            planned_quantity=self.planned_quantity,
+            quantity_unit=self.quantity_unit,
+            amount=_money(self.amount),
+        )
+
+
+class MilestonePatch(_In, frozen=True, kw_only=True):
+    title: Title | Unset = UNSET
+    description: Text | Unset | None = UNSET
+    due_on: date | Unset = UNSET
+    planned_quantity: Quantity | Unset | None = UNSET
+    quantity_unit: Unit | Unset | None = UNSET
+    amount: MoneyIn | Unset | None = UNSET
+
+    def changes(self) -> m.MilestoneChanges:
+        return m.MilestoneChanges(
+            title=self.title,
+            description=self.description,
+            due_on=self.due_on,
+            planned_quantity=self.planned_quantity,
+            quantity_unit=self.quantity_unit,
+            amount=_set(self.amount, _money),  # type: ignore[arg-type]
+        )
+
+
+class MetIn(_In, frozen=True, kw_only=True):
+    """Met in full, or in part (``partially``), on ``metOn`` (default: today)."""
+
+    evidence: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=ANY_TEXT)]
+    met_on: date | None = None
+    partially: bool = False
+    achieved_quantity: Quantity | None = None
+    paid: MoneyIn | None = None  # payment: default what is left to pay; required when partly
+    payee_id: Id | None = None  # payment: default the contract's only supplier
+
+    def settlement(self, today: date) -> m.Settlement:
+        return m.Settlement(
+            met_on=self.met_on or today,
+            evidence=self.evidence,
+            partially=self.partially,
+            achieved_quantity=self.achieved_quantity,
+            paid=_money(self.paid),
+            payee_id=self.payee_id,
+        )
+
+
+class NotMetIn(_In, frozen=True, kw_only=True):
+    reason: Reason | None = None
+
+
+class MilestonePage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    items: list[Milestone]
+    next_cursor: str | None
+
+
+class MilestoneList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Milestone]
 
 
 class TenderPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -19,10 +19,12 @@ __all__ = [
     "AwardFilter",
     "ContractFilter",
     "LotFilter",
+    "MilestoneFilter",
     "TenderFilter",
     "awards",
     "contracts",
     "lots",
+    "milestone_page",
     "tenders",
 ]
 
@@ -81,6 +83,15 @@ class ContractFilter(_Filter, kw_only=True):
     starts_to: date | None = None
     ends_from: date | None = None
     ends_to: date | None = None
+
+
+class MilestoneFilter(_Filter, kw_only=True):
+    contract_id: str | None = None
+    lot_id: str | None = None
+    kind: str | None = None
+    provider_id: str | None = None  # a supplier of the milestone's contract
+    due_from: date | None = None
+    due_to: date | None = None
 
 
 def _uuid(text: str) -> uuid.UUID:
@@ -165,3 +176,23 @@ async def lots(conn: Queries, f: LotFilter) -> list[Lot]:
 
 async def contracts(conn: Queries, f: ContractFilter) -> list[Contract]:
     return await store.contracts.page(conn, contract_page(f))
+
+
+def milestone_page(f: MilestoneFilter) -> Page:
+    page = f.page("NULL")  # no value filter
+    if f.contract_id is not None:
+        page.add("contract_id = {}", _uuid(f.contract_id))
+    if f.lot_id is not None:
+        page.add("lot_id = {}", f.lot_id)
+    if f.kind is not None:
+        page.add("kind = {}", f.kind)
+    if f.provider_id is not None:
+        page.add(
+            "contract_id IN (SELECT c.id FROM contracts c WHERE c.provider_ids @> ARRAY[{}::text])",
+            f.provider_id,
+        )
+    if f.due_from is not None:
+        page.add("due_on >= {}", f.due_from)
+    if f.due_to is not None:
+        page.add("due_on <= {}", f.due_to)
+    return page

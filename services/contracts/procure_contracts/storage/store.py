@@ -11,10 +11,11 @@ import asyncpg
 
 from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_shared.documents import Documents
 from procure_shared.errors import Duplicate
-from procure_shared.postgres import Connection
+from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "awards",
@@ -26,6 +27,8 @@ __all__ = [
     "lot_award_ids",
     "lots",
     "lots_of",
+    "milestones",
+    "milestones_of",
     "provider_by_identifier",
     "provider_names",
     "record_provider",
@@ -98,10 +101,26 @@ def _contract_columns(c: Contract) -> Mapping[str, Any]:
     }
 
 
+def _milestone_columns(m: Milestone) -> Mapping[str, Any]:
+    return {
+        "contract_id": uuid.UUID(m.contract_id),
+        "lot_id": m.lot_id,
+        "buyer_id": m.buyer_id,
+        "kind": m.kind.value,
+        "status": m.status.value,
+        "title": m.title,
+        "due_on": m.due_on,
+        "met_on": m.met_on,
+        "version": m.version,
+        "created_at": m.created_at,
+    }
+
+
 tenders = Documents("tenders", Tender, _tender_columns)
 lots = Documents("lots", Lot, _lot_columns)
 awards = Documents("awards", Award, _award_columns)
 contracts = Documents("contracts", Contract, _contract_columns)
+milestones = Documents("milestones", Milestone, _milestone_columns)
 
 
 async def lots_of(conn: Connection, tender_id: str, *, for_update: bool = False) -> list[Lot]:
@@ -111,6 +130,19 @@ async def lots_of(conn: Connection, tender_id: str, *, for_update: bool = False)
         uuid.UUID(tender_id),
     )
     return [lots.decode(row["doc"]) for row in rows]
+
+
+async def milestones_of(conn: Queries, contract_id: str, *, buyer: str | None) -> str | None:
+    """A contract's milestones by due date, as one JSON array (what the API returns); ``None``
+    if ``buyer`` may not see the contract (``None``: every buyer's)."""
+    text: str | None = await conn.fetchval(
+        "SELECT (SELECT coalesce(json_agg(m.doc ORDER BY m.due_on, m.created_at, m.id), '[]') "
+        "FROM milestones m WHERE m.contract_id = c.id)::text "
+        "FROM contracts c WHERE c.id = $1 AND ($2::text IS NULL OR c.buyer_id = $2)",
+        uuid.UUID(contract_id),
+        buyer,
+    )
+    return text
 
 
 async def live_awards(conn: Connection, lot_id: str) -> list[Award]:

@@ -1,0 +1,143 @@
+"""Milestones of contracts: scheduled, changed while scheduled, and settled (met, partly met,
+not met, waived). Each change is one version of the milestone, one audit row, one event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from procure_contracts.domain import milestones as rules
+from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.milestones import (
+    Milestone,
+    MilestoneChanges,
+    MilestoneDraft,
+    Settlement,
+)
+from procure_contracts.storage import store
+from procure_contracts.usecases.context import Who, record
+from procure_shared.changes import check_version, found
+from procure_shared.events import registry as events
+from procure_shared.postgres import Connection, Queries
+
+__all__ = [
+    "get_milestone",
+    "meet_milestone",
+    "miss_milestone",
+    "schedule_milestone",
+    "update_milestone",
+    "waive_milestone",
+]
+
+
+async def _contract(
+    conn: Queries, contract_id: str, who: Who, *, for_update: bool = False
+) -> Contract:
+    return found(
+        await store.contracts.get(conn, contract_id, buyer=who.scope, for_update=for_update),
+        "contract",
+        contract_id,
+    )
+
+
+async def get_milestone(
+    conn: Queries, milestone_id: str, *, who: Who, for_update: bool = False
+) -> Milestone:
+    return found(
+        await store.milestones.get(conn, milestone_id, buyer=who.scope, for_update=for_update),
+        "milestone",
+        milestone_id,
+    )
+
+
+async def schedule_milestone(
+    conn: Connection, contract_id: str, draft: MilestoneDraft, *, who: Who, now: datetime
+) -> Milestone:
+    # The contract's row lock keeps it live (not closed meanwhile) until this commits.
+    contract = await _contract(conn, contract_id, who, for_update=True)
+    milestone = rules.schedule(contract, draft, id=str(uuid.uuid4()), now=now)
+    await store.milestones.insert(conn, milestone)
+    data = rules.milestone_data(milestone, contract.provider_ids)
+    await record(conn, who, now, events.MILESTONE_SCHEDULED, "milestone", None, milestone, data)
+    return milestone
+
+
+async def _load(
+    conn: Connection, milestone_id: str, expected_version: int | None, who: Who
+) -> tuple[Milestone, Contract]:
+    before = await get_milestone(conn, milestone_id, who=who, for_update=True)
+    check_version(f"milestone {milestone_id}", before.version, expected_version)
+    # The contract is the milestone's buyer's: an admin acting for every buyer sees it too.
+    contract = await _contract(conn, before.contract_id, who, for_update=True)
+    return before, contract
+
+
+async def update_milestone(
+    conn: Connection,
+    milestone_id: str,
+    changes: MilestoneChanges,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Milestone:
+    before, contract = await _load(conn, milestone_id, expected_version, who)
+    after, changed = rules.update(before, contract, changes, now=now)
+    if changed:
+        await store.milestones.save(conn, after)
+        data = rules.milestone_data(after, contract.provider_ids, changed=changed)
+        await record(conn, who, now, events.MILESTONE_UPDATED, "milestone", before, after, data)
+    return after
+
+
+async def meet_milestone(
+    conn: Connection,
+    milestone_id: str,
+    settlement: Settlement,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Milestone:
+    """Met in full or in part; a payment milestone's settlement records its transaction."""
+    before, contract = await _load(conn, milestone_id, expected_version, who)
+    after = rules.met(before, contract, settlement, transaction_id=str(uuid.uuid4()), now=now)
+    await store.milestones.save(conn, after)
+    made = after.transactions[-1] if len(after.transactions) > len(before.transactions) else None
+    data = rules.settled_data(after, contract.provider_ids, paid=made)
+    await record(conn, who, now, events.MILESTONE_MET, "milestone", before, after, data)
+    return after
+
+
+async def miss_milestone(
+    conn: Connection,
+    milestone_id: str,
+    reason: str | None,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Milestone:
+    before, contract = await _load(conn, milestone_id, expected_version, who)
+    after = rules.not_met(before, reason, now=now)
+    await store.milestones.save(conn, after)
+    data = rules.settled_data(after, contract.provider_ids)
+    await record(conn, who, now, events.MILESTONE_NOT_MET, "milestone", before, after, data)
+    return after
+
+
+async def waive_milestone(
+    conn: Connection,
+    milestone_id: str,
+    reason: str,
+    *,
+    expected_version: int | None,
+    who: Who,
+    now: datetime,
+) -> Milestone:
+    before, contract = await _load(conn, milestone_id, expected_version, who)
+    after = rules.waive(before, reason, now=now)
+    await store.milestones.save(conn, after)
+    data = rules.settled_data(after, contract.provider_ids)
+    await record(conn, who, now, events.MILESTONE_WAIVED, "milestone", before, after, data)
+    return after
