@@ -216,15 +216,9 @@ class MilestonesController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Milestone]:
-        milestone = await milestones.miss_milestone(
-            conn,
-            str(milestone_id),
-            data.reason,
-            expected_version=expected_version(if_match),
-            who=who(request),
-            now=now(request),
+        return await self._close(
+            conn, request, milestone_id, MilestoneStatus.NOT_MET, data.reason, if_match
         )
-        return tagged(milestone)
 
     @post(
         "/{milestone_id:uuid}/waive",
@@ -241,10 +235,24 @@ class MilestonesController(Controller):
         request: Request[Any, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Milestone]:
-        milestone = await milestones.waive_milestone(
+        return await self._close(
+            conn, request, milestone_id, MilestoneStatus.WAIVED, data.reason, if_match
+        )
+
+    async def _close(
+        self,
+        conn: Any,
+        request: Request[Any, Any, Any],
+        milestone_id: uuid.UUID,
+        outcome: MilestoneStatus,
+        reason: str | None,
+        if_match: str | None,
+    ) -> Response[Milestone]:
+        milestone = await milestones.close_milestone(
             conn,
             str(milestone_id),
-            data.reason,
+            outcome,
+            reason,
             expected_version=expected_version(if_match),
             who=who(request),
             now=now(request),

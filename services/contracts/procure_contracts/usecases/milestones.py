@@ -12,6 +12,7 @@ from procure_contracts.domain.milestones import (
     Milestone,
     MilestoneChanges,
     MilestoneDraft,
+    MilestoneStatus,
     Settlement,
 )
 from procure_contracts.storage import store
@@ -21,12 +22,11 @@ from procure_shared.events import registry as events
 from procure_shared.postgres import Connection, Queries
 
 __all__ = [
+    "close_milestone",
     "get_milestone",
     "meet_milestone",
-    "miss_milestone",
     "schedule_milestone",
     "update_milestone",
-    "waive_milestone",
 ]
 
 
@@ -109,35 +109,23 @@ async def meet_milestone(
     return after
 
 
-async def miss_milestone(
+async def close_milestone(
     conn: Connection,
     milestone_id: str,
+    outcome: MilestoneStatus,
     reason: str | None,
     *,
     expected_version: int | None,
     who: Who,
     now: datetime,
 ) -> Milestone:
+    """Record a milestone ``not_met`` (the reason optional) or ``waived`` (with its reason)."""
     before, contract = await _load(conn, milestone_id, expected_version, who)
-    after = rules.not_met(before, reason, now=now)
+    if outcome is MilestoneStatus.WAIVED:
+        after, event = rules.waive(before, reason or "", now=now), events.MILESTONE_WAIVED
+    else:
+        after, event = rules.not_met(before, reason, now=now), events.MILESTONE_NOT_MET
     await store.milestones.save(conn, after)
     data = rules.settled_data(after, contract.provider_ids)
-    await record(conn, who, now, events.MILESTONE_NOT_MET, "milestone", before, after, data)
-    return after
-
-
-async def waive_milestone(
-    conn: Connection,
-    milestone_id: str,
-    reason: str,
-    *,
-    expected_version: int | None,
-    who: Who,
-    now: datetime,
-) -> Milestone:
-    before, contract = await _load(conn, milestone_id, expected_version, who)
-    after = rules.waive(before, reason, now=now)
-    await store.milestones.save(conn, after)
-    data = rules.settled_data(after, contract.provider_ids)
-    await record(conn, who, now, events.MILESTONE_WAIVED, "milestone", before, after, data)
+    await record(conn, who, now, event, "milestone", before, after, data)
     return after
