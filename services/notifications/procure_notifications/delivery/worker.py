@@ -23,7 +23,7 @@ from typing import Any
 from procure_notifications.delivery.metrics import DeliveryMetrics
 from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.domain.subscriptions import channel_kind
-from procure_notifications.senders.webhook import Response
+from procure_notifications.senders.response import Response, since
 from procure_notifications.storage import store
 from procure_notifications.usecases.sending import Channels, send, send_digest, settle
 from procure_shared.aio import first_of, sleep_or_stop
@@ -186,7 +186,7 @@ class DeliveryWorker:
                 status_code=None,
                 error=f"no answer within {self._timeout:g} s",
                 address=None,
-                latency_ms=(time.perf_counter() - clock_started) * 1000,
+                latency_ms=since(clock_started),
             )
         await self._settle([c], response, started)
 

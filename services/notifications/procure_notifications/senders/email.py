@@ -13,7 +13,7 @@ from email.utils import parseaddr
 import aiosmtplib
 import msgspec
 
-from procure_notifications.senders.webhook import Response
+from procure_notifications.senders.response import Response, since
 
 __all__ = ["Mailer", "SmtpSettings"]
 
@@ -59,14 +59,14 @@ class Mailer:
                 status_code=exc.code,
                 error=f"the mail server said {exc.code} {exc.message}"[:500],
                 address=where,
-                latency_ms=_ms(started),
+                latency_ms=since(started),
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             return Response(
                 status_code=None,
                 error=f"{type(exc).__name__}: {exc}"[:500],
                 address=where,
-                latency_ms=_ms(started),
+                latency_ms=since(started),
             )
         if refused:
             code = next(iter(refused.values())).code
@@ -74,10 +74,10 @@ class Mailer:
                 status_code=code,
                 error=f"recipient refused: {code}",
                 address=where,
-                latency_ms=_ms(started),
+                latency_ms=since(started),
             )
         code = int(reply.split(" ", 1)[0]) if reply[:3].isdigit() else 250
-        return Response(status_code=code, error=None, address=where, latency_ms=_ms(started))
+        return Response(status_code=code, error=None, address=where, latency_ms=since(started))
 
 
 # Header lines up to RFC 5322's hard limit, not folded at 78: Python's folding of a long
@@ -89,7 +89,3 @@ def _flat(message: EmailMessage) -> bytes:
     out = io.BytesIO()
     BytesGenerator(out, policy=_POLICY).flatten(message)
     return out.getvalue()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -12,22 +12,15 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import msgspec
 
 from procure_notifications.domain.addresses import Address, refused_address, url_problem
+from procure_notifications.senders.response import Response, since
 
-__all__ = ["Refused", "Response", "WebhookSender", "resolve_allowed"]
+__all__ = ["Refused", "WebhookSender", "resolve_allowed"]
 
 
 class Refused(Exception):
     """The URL, or an address it resolves to, may not be reached."""
-
-
-class Response(msgspec.Struct, frozen=True, kw_only=True):
-    status_code: int | None
-    error: str | None
-    address: str | None
-    latency_ms: float
 
 
 async def resolve_allowed(url: str, *, allow_loopback: bool) -> Address:
@@ -106,25 +99,25 @@ class WebhookSender:
             address = await resolve_allowed(url, allow_loopback=self.allow_loopback)
             status = await self._post(url, address, headers, body)
             return Response(
-                status_code=status, error=None, address=str(address), latency_ms=_ms(started)
+                status_code=status, error=None, address=str(address), latency_ms=since(started)
             )
         except Refused as exc:
             return Response(
-                status_code=None, error=f"refused: {exc}", address=None, latency_ms=_ms(started)
+                status_code=None, error=f"refused: {exc}", address=None, latency_ms=since(started)
             )
         except TimeoutError:
             return Response(
                 status_code=None,
                 error=f"no answer within {self.timeout:g} s",
                 address=str(address),
-                latency_ms=_ms(started),
+                latency_ms=since(started),
             )
         except (aiohttp.ClientError, OSError) as exc:
             return Response(
                 status_code=None,
                 error=f"{type(exc).__name__}: {exc}"[:500],
                 address=str(address),
-                latency_ms=_ms(started),
+                latency_ms=since(started),
             )
 
     async def _post(self, url: str, address: Address, headers: dict[str, str], body: bytes) -> int:
@@ -147,7 +140,3 @@ class WebhookSender:
             # The status is what counts; at most this much of the body is read, none kept.
             await response.content.read(self.max_response)
             return response.status
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

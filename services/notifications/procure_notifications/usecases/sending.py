@@ -26,7 +26,8 @@ from procure_notifications.domain.subscriptions import (
     channel_kind,
 )
 from procure_notifications.senders.email import Mailer
-from procure_notifications.senders.webhook import Response, WebhookSender
+from procure_notifications.senders.response import Response
+from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.storage import store
 from procure_shared import outbox
 from procure_shared.audit import Actor, record_change
