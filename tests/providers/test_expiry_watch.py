@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from procure_providers.events.expiry_watch import ExpiryWatch
+from procure_providers.events.expiry_watch import expiry_watch
 from procure_shared.clock import FixedClock
 from procure_shared.events import decode_envelope
 from procure_shared.postgres import Pool, create_pool
@@ -49,11 +49,11 @@ async def test_two_instances_at_once_send_each_notice_once(
     ]
     later = await api.accredit(provider["id"], validTo="2023-08-31")
     clock = at("2022-06-01")  # 30 days' notice: the three June ones are expiring
-    one = ExpiryWatch(pool=ppool, clock=clock, notice_days=30, interval=60)
-    two = ExpiryWatch(pool=second_pool, clock=clock, notice_days=30, interval=60)
+    one = expiry_watch(pool=ppool, clock=clock, notice_days=30, interval=60)
+    two = expiry_watch(pool=second_pool, clock=clock, notice_days=30, interval=60)
     await asyncio.gather(*(w.run_once() for _ in range(10) for w in (one, two)))
     assert await notices(ppool) == Counter({("expiring", a): 1 for a in soon})
-    assert one.sent + two.sent == 3
+    assert one.done + two.done == 3
     assert later["id"] not in {subject for _, subject in await notices(ppool)}
 
 
@@ -63,12 +63,12 @@ async def test_after_a_restart_with_the_clock_moved_on_it_catches_up_once(
     provider = await api.register()
     accreditation = await api.accredit(provider["id"], validTo="2022-06-20")
     ident = accreditation["id"]
-    await ExpiryWatch(pool=ppool, clock=at("2022-06-01"), notice_days=30, interval=60).run_once()
+    await expiry_watch(pool=ppool, clock=at("2022-06-01"), notice_days=30, interval=60).run_once()
     assert await notices(ppool) == Counter({("expiring", ident): 1})
 
     # Down for a month: two new instances start with the clock past the end.
     restarted = [
-        ExpiryWatch(pool=p, clock=at("2022-07-05"), notice_days=30, interval=60)
+        expiry_watch(pool=p, clock=at("2022-07-05"), notice_days=30, interval=60)
         for p in (ppool, second_pool)
     ]
     await asyncio.gather(*(w.run_once() for w in restarted for _ in range(3)))
@@ -99,10 +99,10 @@ async def test_a_renewal_starts_the_notices_afresh_for_the_new_end(api: Api, ppo
     provider = await api.register()
     accreditation = await api.accredit(provider["id"], validTo="2022-06-20")
     path = f"/v1/accreditations/{accreditation['id']}"
-    await ExpiryWatch(pool=ppool, clock=at("2022-06-01"), notice_days=30, interval=60).run_once()
+    await expiry_watch(pool=ppool, clock=at("2022-06-01"), notice_days=30, interval=60).run_once()
     renewed = await api.change("PATCH", path, {"validTo": "2023-06-20"})
     assert renewed.status_code == 200, renewed.text
-    watch = ExpiryWatch(pool=ppool, clock=at("2023-06-01"), notice_days=30, interval=60)
+    watch = expiry_watch(pool=ppool, clock=at("2023-06-01"), notice_days=30, interval=60)
     await watch.run_once()
     await watch.run_once()
     assert await notices(ppool) == Counter({("expiring", accreditation["id"]): 2})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from procure_providers.api.routes import routes
 from procure_providers.api.rpc import EligibilityResponder
-from procure_providers.events.expiry_watch import ExpiryWatch
+from procure_providers.events.expiry_watch import expiry_watch
 from procure_providers.events.track_record import track_record_consumer
 from procure_providers.settings import ProvidersOptions
 from procure_shared.service import Runtime, ServiceDefinition, Worker
@@ -29,7 +29,7 @@ def definition(options: ProvidersOptions | None = None) -> ServiceDefinition:
                 version=VERSION,
                 concurrency=opts.eligibility_concurrency,
             ),
-            ExpiryWatch(
+            expiry_watch(
                 pool=runtime.pool,
                 clock=runtime.clock,
                 notice_days=opts.notice_days,
