@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
+from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
-from procure_shared.service import ServiceDefinition
+from procure_shared.service import Runtime, ServiceDefinition, Worker
 
 __all__ = ["VERSION", "definition"]
 
@@ -17,17 +19,31 @@ MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 
 def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
-    rules = (options or ContractsOptions()).rules()
+    opts = options or ContractsOptions()
+    rules = opts.rules()
+
+    def workers(runtime: Runtime) -> Sequence[Worker]:
+        return [
+            milestone_monitor(
+                pool=runtime.pool,
+                clock=runtime.clock,
+                lead_days=opts.milestone_lead_days,
+                interval=opts.milestone_scan_interval,
+            )
+        ]
+
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
         description=(
             "Tenders and their lots, awards (eligibility checked with the providers service), "
-            "contracts with options and amendments, and the history of every change."
+            "contracts with options and amendments, milestones watched as they fall due, and the "
+            "history of every change."
         ),
         version=VERSION,
         migrations=MIGRATIONS,
         routes=lambda: routes(rules),
         consumers=lambda: [provider_directory_consumer()],
+        workers=workers,
         demo=load_demo,
     )

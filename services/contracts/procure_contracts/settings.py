@@ -20,6 +20,10 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     amendment_threshold: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.10
     # Seconds an award waits for the providers service's eligibility answer.
     eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+    # How many days before its due date a milestone is reported due soon.
+    milestone_lead_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
+    # How often (real seconds) the milestone monitor looks for what has fallen due.
+    milestone_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
     def rules(self) -> Rules:
         return Rules(
@@ -31,6 +35,8 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
 ENV_NAMES = {
     "amendment_threshold": "PROCURE_AMENDMENT_THRESHOLD",
     "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
+    "milestone_lead_days": "PROCURE_MILESTONE_LEAD_DAYS",
+    "milestone_scan_interval": "PROCURE_MILESTONE_SCAN_INTERVAL",
 }
 
 

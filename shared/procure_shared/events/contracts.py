@@ -21,6 +21,7 @@ __all__ = [
     "KpiRatingChanged",
     "LotData",
     "MilestoneData",
+    "MilestoneDue",
     "MilestoneSettled",
     "Money",
     "Rating",
@@ -164,6 +165,25 @@ class MilestoneSettled(_Data, frozen=True, kw_only=True):
     # On a payment milestone: the OCDS implementation transaction this settlement made.
     transaction_id: str | None = None
     paid: Money | None = None
+
+
+class MilestoneDue(_Data, frozen=True, kw_only=True):
+    """``contracts.milestone.due_soon|overdue``: a scheduled milestone falls due within the lead
+    days (``days`` until it is due, 0 on the day) or is past its due date (``days`` late), as
+    the service's clock saw it on ``as_of``. Sent once per milestone, notice and due date."""
+
+    milestone_id: str
+    contract_id: str
+    provider_ids: list[str]
+    kind: str
+    title: str
+    due_on: date
+    as_of: date
+    days: int
+    lot_id: str | None = None
+    planned_quantity: int | None = None
+    quantity_unit: str | None = None
+    amount: Money | None = None
 
 
 class KpiRatingChanged(_Data, frozen=True, kw_only=True):

@@ -36,8 +36,10 @@ __all__ = [
     "LOT_REOPENED",
     "LOT_UNSUCCESSFUL",
     "LOT_UPDATED",
+    "MILESTONE_DUE_SOON",
     "MILESTONE_MET",
     "MILESTONE_NOT_MET",
+    "MILESTONE_OVERDUE",
     "MILESTONE_SCHEDULED",
     "MILESTONE_UPDATED",
     "MILESTONE_WAIVED",
@@ -183,6 +185,16 @@ MILESTONE_NOT_MET = _register(
 )
 MILESTONE_WAIVED = _register(
     "contracts.milestone.waived", c.MilestoneSettled, "A milestone was waived."
+)
+MILESTONE_DUE_SOON = _register(
+    "contracts.milestone.due_soon",
+    c.MilestoneDue,
+    "A scheduled milestone falls due within the lead days (`days` until it is due).",
+)
+MILESTONE_OVERDUE = _register(
+    "contracts.milestone.overdue",
+    c.MilestoneDue,
+    "A scheduled milestone is past its due date and not settled (`days` late).",
 )
 KPI_RATING_CHANGED = _register(
     "contracts.kpi.rating_changed", c.KpiRatingChanged, "A KPI's performance rating changed."

@@ -33,6 +33,8 @@ __all__ = [
     "MilestoneDraft",
     "MilestoneKind",
     "MilestoneStatus",
+    "Notice",
+    "NoticeKind",
     "Party",
     "Settlement",
     "Transaction",
@@ -92,6 +94,19 @@ class Transaction(msgspec.Struct, frozen=True, kw_only=True):
     payee: Party  # one of the contract's suppliers
 
 
+class NoticeKind(StrEnum):
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+
+class Notice(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A notice the milestone monitor sent: which, about which due date, on which day."""
+
+    kind: NoticeKind
+    due_on: date
+    sent_on: date
+
+
 class Milestone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     id: str
     buyer_id: str
@@ -111,9 +126,14 @@ class Milestone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     reason: str | None = None  # why it was waived or not met
     transactions: list[Transaction] = []
     settled_at: datetime | None = None
+    notices: list[Notice] = []  # the monitor's, oldest first
     version: int
     created_at: datetime
     updated_at: datetime
+
+    def noticed(self, kind: NoticeKind) -> bool:
+        """Whether the monitor sent this notice about the milestone's current due date."""
+        return any(n.kind is kind and n.due_on == self.due_on for n in self.notices)
 
     @property
     def paid(self) -> Decimal:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import asyncpg
 
 from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.milestones import Milestone
+from procure_contracts.domain.milestones import Milestone, NoticeKind
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_shared.documents import Documents
 from procure_shared.errors import Duplicate
@@ -19,6 +20,7 @@ from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "awards",
+    "claim_owed_notices",
     "contract_holding",
     "contracts",
     "insert_awards",
@@ -111,6 +113,8 @@ def _milestone_columns(m: Milestone) -> Mapping[str, Any]:
         "title": m.title,
         "due_on": m.due_on,
         "met_on": m.met_on,
+        "due_soon_noticed": m.noticed(NoticeKind.DUE_SOON),
+        "overdue_noticed": m.noticed(NoticeKind.OVERDUE),
         "version": m.version,
         "created_at": m.created_at,
     }
@@ -143,6 +147,29 @@ async def milestones_of(conn: Queries, contract_id: str, *, buyer: str | None) -
         buyer,
     )
     return text
+
+
+async def claim_owed_notices(
+    conn: Connection, *, today: date, horizon: date, limit: int
+) -> list[tuple[Milestone, list[str]]]:
+    """Scheduled milestones owed a notice (overdue: due before ``today``; due soon: due by
+    ``horizon``), at most ``limit`` of each, locked (others running at once skip them), with
+    their contract's providers. The rows are read as locked, never from an older snapshot."""
+    rows = await conn.fetch(
+        "WITH late AS (SELECT contract_id, doc FROM milestones "
+        "  WHERE status = 'scheduled' AND NOT overdue_noticed AND due_on < $1 "
+        "  ORDER BY due_on LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "soon AS (SELECT contract_id, doc FROM milestones "
+        "  WHERE status = 'scheduled' AND NOT overdue_noticed AND NOT due_soon_noticed "
+        "  AND due_on >= $1 AND due_on <= $2 ORDER BY due_on LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "owed AS (SELECT * FROM late UNION ALL SELECT * FROM soon) "
+        "SELECT owed.doc::text AS doc, c.provider_ids "
+        "FROM owed JOIN contracts c ON c.id = owed.contract_id",
+        today,
+        horizon,
+        limit,
+    )
+    return [(milestones.decode(row["doc"]), list(row["provider_ids"])) for row in rows]
 
 
 async def live_awards(conn: Connection, lot_id: str) -> list[Award]:
