@@ -3,7 +3,7 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [--repetitions N] [--service-core C]
+        [contracts-scale] [notifications] [monitor] [--repetitions N] [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
@@ -14,7 +14,8 @@ list page at 1,000,000 contracts against the same page at 10,000. ``notification
 notifications service's webhook deliveries: the latency from a producer's outbox commit to the
 receiver's handler at 200 events/s (10 subscriptions, one match each), and the peak delivery
 throughput of the delivery worker draining pending deliveries, against a bare httpx POST loop of
-the same requests to the same receiver with the same concurrency.
+the same requests to the same receiver with the same concurrency. ``monitor`` is the milestone
+monitor among 1,000,000 milestones: a pass finding nothing new, and one sending 1,000 notices.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bench import (
     contracts,
     eligibility,
     latency,
+    monitor,
     notifications,
     relay,
     report,
@@ -46,6 +48,7 @@ MEASUREMENTS = (
     "contracts",
     "contracts-scale",
     "notifications",
+    "monitor",
 )
 DEFAULT = MEASUREMENTS
 
@@ -77,6 +80,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await contracts.measure_scale(stack, repetitions, notes)
             elif name == "notifications":
                 figures += await notifications.measure(stack, repetitions, notes, service_core)
+            elif name == "monitor":
+                figures += await monitor.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -110,6 +115,10 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
             for k in ("allow_loopback", "delivery_concurrency", "delivery_poll", "webhook_timeout")
         },
         "notifications_service_core": service_core,
+        "monitor_contracts": monitor.CONTRACTS,
+        "monitor_milestones": monitor.MILESTONES,
+        "monitor_due": monitor.DUE,
+        "monitor_lead_days": monitor.LEAD_DAYS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }

@@ -15,7 +15,15 @@ from procure_shared.logs import correlation_id
 from procure_shared.postgres import Connection, Queries
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["Actor", "AuditEntry", "history", "record_change", "state_at"]
+__all__ = [
+    "Actor",
+    "AuditEntry",
+    "Change",
+    "history",
+    "record_change",
+    "record_changes",
+    "state_at",
+]
 
 _encoder = msgspec.json.Encoder()
 Q = load_queries(Path(__file__).parent / "sql" / "audit.sql")
@@ -63,19 +71,35 @@ async def record_change(
 ) -> None:
     """Write one audit row in the caller's transaction. ``before``/``after`` are Structs, dicts
     or None (None before a creation, None after a deletion)."""
-    await conn.execute(
-        Q.record,
-        at,
-        actor.id,
-        list(actor.roles),
-        actor.buyer_id,
-        action,
-        resource_type,
-        resource_id,
-        _to_json(before),
-        _to_json(after),
-        correlation_id.get(),
-    )
+    await record_changes(conn, [(actor, at, action, resource_type, resource_id, before, after)])
+
+
+# (actor, at, action, resource type, resource id, before, after): one audit row.
+Change = tuple[Actor, datetime, str, str, str, Any, Any]
+
+
+async def record_changes(conn: Connection, changes: Sequence[Change]) -> None:
+    """Write the audit rows of ``changes`` in the caller's transaction, in one round trip."""
+    correlation = correlation_id.get()
+    rows = [
+        (
+            at,
+            actor.id,
+            list(actor.roles),
+            actor.buyer_id,
+            action,
+            resource_type,
+            resource_id,
+            _to_json(before),
+            _to_json(after),
+            correlation,
+        )
+        for actor, at, action, resource_type, resource_id, before, after in changes
+    ]
+    if len(rows) == 1:
+        await conn.execute(Q.record, *rows[0])
+    elif rows:
+        await conn.executemany(Q.record, rows)
 
 
 async def history(conn: Queries, resource_type: str, resource_id: str) -> Sequence[AuditEntry]:

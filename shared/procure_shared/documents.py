@@ -104,6 +104,19 @@ class Documents(Generic[S]):
         if status != "UPDATE 1":
             raise RuntimeError(f"{self.table} {row['id']} changed under a row lock")
 
+    async def save_locked(self, conn: Connection, items: Sequence[S]) -> None:
+        """Store changed aggregates this transaction loaded ``FOR UPDATE`` (so none can have
+        changed meanwhile), each at ``version - 1``, in one round trip."""
+        rows = [self._row(item) for item in items]
+        if not rows:
+            return
+        names = [name for name in rows[0] if name != "id"]
+        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, 2))
+        await conn.executemany(
+            f"UPDATE {self.table} SET {sets} WHERE id = $1",
+            [(row["id"], *(row[name] for name in names)) for row in rows],
+        )
+
     async def get(
         self, conn: Queries, id: str, *, buyer: str | None, for_update: bool = False
     ) -> S | None:

@@ -18,7 +18,6 @@ import msgspec
 
 from procure_contracts.domain.milestones import (
     Milestone,
-    MilestoneStatus,
     Notice,
     NoticeKind,
 )
@@ -35,11 +34,11 @@ def horizon(today: date, lead_days: int) -> date:
 
 def due_notice(milestone: Milestone, *, today: date, lead_days: int) -> NoticeKind | None:
     """The notice the milestone is owed today, if any."""
-    if milestone.status is not MilestoneStatus.SCHEDULED or milestone.noticed(NoticeKind.OVERDUE):
-        return None
-    if milestone.due_on < today:
+    if milestone.due_on < today and milestone.owed(NoticeKind.OVERDUE):
         return NoticeKind.OVERDUE
-    if milestone.due_on <= horizon(today, lead_days) and not milestone.noticed(NoticeKind.DUE_SOON):
+    if today <= milestone.due_on <= horizon(today, lead_days) and milestone.owed(
+        NoticeKind.DUE_SOON
+    ):
         return NoticeKind.DUE_SOON
     return None
 

@@ -135,6 +135,15 @@ class Milestone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         """Whether the monitor sent this notice about the milestone's current due date."""
         return any(n.kind is kind and n.due_on == self.due_on for n in self.notices)
 
+    def owed(self, kind: NoticeKind) -> bool:
+        """Whether the notice may still be owed when its day comes: the milestone is scheduled
+        and has had neither this notice nor the overdue one about its current due date."""
+        return (
+            self.status is MilestoneStatus.SCHEDULED
+            and not self.noticed(NoticeKind.OVERDUE)
+            and not self.noticed(kind)
+        )
+
     @property
     def paid(self) -> Decimal:
         return sum((t.value.amount for t in self.transactions), Decimal("0.00"))

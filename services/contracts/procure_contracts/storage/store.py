@@ -113,8 +113,8 @@ def _milestone_columns(m: Milestone) -> Mapping[str, Any]:
         "title": m.title,
         "due_on": m.due_on,
         "met_on": m.met_on,
-        "due_soon_noticed": m.noticed(NoticeKind.DUE_SOON),
-        "overdue_noticed": m.noticed(NoticeKind.OVERDUE),
+        "owed_due_soon": m.due_on if m.owed(NoticeKind.DUE_SOON) else None,
+        "owed_overdue": m.due_on if m.owed(NoticeKind.OVERDUE) else None,
         "version": m.version,
         "created_at": m.created_at,
     }
@@ -156,12 +156,11 @@ async def claim_owed_notices(
     ``horizon``), at most ``limit`` of each, locked (others running at once skip them), with
     their contract's providers. The rows are read as locked, never from an older snapshot."""
     rows = await conn.fetch(
-        "WITH late AS (SELECT contract_id, doc FROM milestones "
-        "  WHERE status = 'scheduled' AND NOT overdue_noticed AND due_on < $1 "
-        "  ORDER BY due_on LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "WITH late AS (SELECT contract_id, doc FROM milestones WHERE owed_overdue < $1 "
+        "  ORDER BY owed_overdue LIMIT $3 FOR UPDATE SKIP LOCKED), "
         "soon AS (SELECT contract_id, doc FROM milestones "
-        "  WHERE status = 'scheduled' AND NOT overdue_noticed AND NOT due_soon_noticed "
-        "  AND due_on >= $1 AND due_on <= $2 ORDER BY due_on LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "  WHERE owed_due_soon >= $1 AND owed_due_soon <= $2 "
+        "  ORDER BY owed_due_soon LIMIT $3 FOR UPDATE SKIP LOCKED), "
         "owed AS (SELECT * FROM late UNION ALL SELECT * FROM soon) "
         "SELECT owed.doc::text AS doc, c.provider_ids "
         "FROM owed JOIN contracts c ON c.id = owed.contract_id",

@@ -1,17 +1,18 @@
 -- migrate:up
--- What the milestone monitor has noticed about each milestone's current due date (kept from
--- the document's notices on every write, so a new due date is unnoticed again).
+-- What the milestone monitor still owes each milestone: the due date while a notice is owed
+-- (NULL once sent, or when the milestone is settled), kept from the document on every write,
+-- so a new due date is owed its notices again. Only owed milestones are in these indexes, and
+-- the planner's statistics on these columns describe only them: a pass that finds nothing new
+-- reads two empty index ranges, however many milestones there are.
 ALTER TABLE milestones
-    ADD COLUMN due_soon_noticed boolean NOT NULL DEFAULT false,
-    ADD COLUMN overdue_noticed  boolean NOT NULL DEFAULT false;
--- Only what is still owed a notice is in these indexes: a scan that finds nothing new reads
--- an index range that is empty, however many milestones there are.
-CREATE INDEX milestones_owed_overdue ON milestones (due_on)
-    WHERE status = 'scheduled' AND NOT overdue_noticed;
-CREATE INDEX milestones_owed_due_soon ON milestones (due_on)
-    WHERE status = 'scheduled' AND NOT overdue_noticed AND NOT due_soon_noticed;
+    ADD COLUMN owed_due_soon date,
+    ADD COLUMN owed_overdue  date;
+CREATE INDEX milestones_owed_due_soon ON milestones (owed_due_soon)
+    WHERE owed_due_soon IS NOT NULL;
+CREATE INDEX milestones_owed_overdue ON milestones (owed_overdue)
+    WHERE owed_overdue IS NOT NULL;
 
 -- migrate:down
-DROP INDEX milestones_owed_due_soon;
 DROP INDEX milestones_owed_overdue;
-ALTER TABLE milestones DROP COLUMN overdue_noticed, DROP COLUMN due_soon_noticed;
+DROP INDEX milestones_owed_due_soon;
+ALTER TABLE milestones DROP COLUMN owed_overdue, DROP COLUMN owed_due_soon;
