@@ -37,8 +37,10 @@ $(TOOLS)/npm/.installed: $(UV)
 
 install: $(VENV)/.synced $(TOOLS)/npm/.installed ## Install uv, the workspace (.venv) and tools
 
+# `make up AT=2023-07-24 RATE=3600`: the services' clock starts on that date (or ISO instant)
+# and runs RATE times faster than real time (an hour a second); either may be left out.
 up: install ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
-	$(BIN)/procure up
+	$(if $(AT),PROCURE_CLOCK_START=$(AT)) $(if $(RATE),PROCURE_CLOCK_RATE=$(RATE)) $(BIN)/procure up
 
 test: install ## Run every test against real PostgreSQL and nats-server
 	$(BIN)/pytest

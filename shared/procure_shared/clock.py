@@ -1,12 +1,14 @@
 """The one injectable clock of a process. No other code calls ``datetime.now()``.
 
 A setting can start the clock at a chosen instant and run it faster than real time, for demos
-and tests (Prozorro calls this its accelerated test mode).
+and tests (Prozorro calls this its accelerated test mode); an anchor (the real instant at which
+the clock read its start) keeps the processes of one system on the same time.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -25,20 +27,28 @@ class SystemClock:
 
 
 class AcceleratedClock:
-    """Starts at ``start`` and advances ``rate`` simulated seconds per real second."""
+    """Starts at ``start`` and advances ``rate`` simulated seconds per real second: from this
+    process's start, or, given an ``anchor``, from that real instant, so that every process
+    of a system (and a restarted one) reads the same time."""
 
-    def __init__(self, start: datetime, rate: float = 1.0) -> None:
-        if start.tzinfo is None:
-            raise ValueError("the clock's start must carry a timezone")
+    def __init__(self, start: datetime, rate: float = 1.0, anchor: datetime | None = None) -> None:
+        if start.tzinfo is None or (anchor is not None and anchor.tzinfo is None):
+            raise ValueError("the clock's start and anchor must carry a timezone")
         if rate <= 0:
             raise ValueError("the clock's rate must be positive")
         self._start = start.astimezone(UTC)
         self._rate = rate
-        self._origin = time.monotonic()
+        if anchor is None:
+            self._elapsed = _since(time.monotonic(), time.monotonic)
+        else:
+            self._elapsed = _since(anchor.timestamp(), time.time)
 
     def now(self) -> datetime:
-        elapsed = time.monotonic() - self._origin
-        return self._start + timedelta(seconds=elapsed * self._rate)
+        return self._start + timedelta(seconds=self._elapsed() * self._rate)
+
+
+def _since(origin: float, read: Callable[[], float]) -> Callable[[], float]:
+    return lambda: read() - origin
 
 
 class FixedClock:
@@ -59,11 +69,15 @@ class FixedClock:
         self._instant = instant.astimezone(UTC)
 
 
-def clock_from_settings(start: datetime | None, rate: float) -> Clock:
+def clock_from_settings(
+    start: datetime | None, rate: float, anchor: datetime | None = None
+) -> Clock:
     if start is None and rate == 1.0:
         return SystemClock()
     if start is None:
         return AcceleratedClock(datetime.now(UTC), rate)
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    return AcceleratedClock(start, rate)
+    if anchor is not None and anchor.tzinfo is None:
+        anchor = anchor.replace(tzinfo=UTC)
+    return AcceleratedClock(start, rate, anchor)

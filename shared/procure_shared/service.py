@@ -174,7 +174,7 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
     await _retry("JetStream", lambda: ensure_streams(js, settings.stream_replicas), stop)
     runtime = Runtime(
         settings=settings,
-        clock=clock_from_settings(settings.clock_start, settings.clock_rate),
+        clock=clock_from_settings(settings.clock_start, settings.clock_rate, settings.clock_anchor),
         pool=pool,
         nats=nc,
         js=js,

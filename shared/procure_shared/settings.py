@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_audience: str = "procure"
     clock_start: datetime | None = None
     clock_rate: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    clock_anchor: datetime | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
     relay_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
@@ -52,6 +53,7 @@ ENV_NAMES: dict[str, str] = {
     "jwt_audience": "PROCURE_JWT_AUDIENCE",
     "clock_start": "PROCURE_CLOCK_START",
     "clock_rate": "PROCURE_CLOCK_RATE",
+    "clock_anchor": "PROCURE_CLOCK_ANCHOR",
     "log_level": "PROCURE_LOG_LEVEL",
     "stream_replicas": "PROCURE_STREAM_REPLICAS",
     "relay_batch_size": "PROCURE_RELAY_BATCH_SIZE",
@@ -68,13 +70,21 @@ def settings_from_env(service: str, environ: Mapping[str, str]) -> Settings:
     for field, name in ENV_NAMES.items():
         value = environ.get(name)
         if value is not None and value != "":
-            raw[field] = value
+            raw[field] = _midnight(value) if field in _INSTANTS else value
     if "database_url" not in raw:
         raise SettingsError("DATABASE_URL is not set: the service needs its own database")
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_env_var(str(exc))) from exc
+
+
+_INSTANTS = ("clock_start", "clock_anchor")
+
+
+def _midnight(value: str) -> str:
+    """A bare date (``2023-07-24``) is that day's midnight, UTC."""
+    return f"{value}T00:00:00Z" if len(value) == 10 else value
 
 
 def _name_env_var(message: str) -> str:

@@ -3,12 +3,14 @@ providers service, at the dates things happened; a second load changes nothing."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from nats.aio.client import Client
 
 from procure_contracts.demo import load_demo
+from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
+from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
 from procure_shared.postgres import Pool
@@ -81,3 +83,28 @@ async def test_the_demo_data_loads_the_domain_facts_once(
     assert ntp["currentValue"] is None
     assert ntp["status"] == "completed"
     assert len(ntp["lotIds"]) == 2
+
+    # Milestones: met (one late, one partly), and some still scheduled that a monitor on the
+    # demo's date (24 July 2023) reports overdue, including the completed contract's report.
+    listed = (await capi.get(f"/v1/contracts/{mentors['id']}/milestones")).json()["items"]
+    assert [(m["dueOn"], m["status"]) for m in listed] == [
+        ("2022-10-31", "met"),
+        ("2023-01-13", "met"),
+        ("2023-04-21", "met"),
+        ("2023-06-30", "partially_met"),
+        ("2023-07-21", "scheduled"),
+        ("2023-08-31", "scheduled"),
+    ]
+    assert listed[-1]["plannedQuantity"] == 1665
+    monitor = milestone_monitor(
+        pool=cpool,
+        clock=FixedClock(datetime(2023, 7, 24, 9, tzinfo=UTC)),
+        lead_days=14,
+        interval=60,
+    )
+    assert await monitor.run_once() == 2
+    overdue = (await capi.get("/v1/milestones", status="scheduled", dueTo="2023-07-23")).json()
+    assert sorted(m["title"] for m in overdue["items"]) == [
+        "End-of-year report on starts against the 524,000 and 252,000 targets",
+        "Termly report: summer 2023",
+    ]

@@ -1,7 +1,8 @@
 """The contracts demo data (``python -m procure_contracts demo``; ``make up`` runs it on first
 run), from ``domain.md``: the 2021/22 NTP strands held by Randstad (values unknown, not zero),
 the attendance-mentors tender awarded to Barnardo's with its contract, the option to scale up
-and its exercise in May 2023, and the NTP delivery support tender with its three lots.
+and its exercise in May 2023, and the NTP delivery support tender with its three lots; the
+contracts' milestones (``demo_milestones.py``).
 
 Each story is written through the same use cases as the API, at the dates it happened (the
 audit trail and ``?asOf=`` reads show the history), in one transaction; a story whose tender
@@ -19,6 +20,7 @@ from decimal import Decimal
 from nats.aio.client import Client
 
 from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.demo_milestones import attendance_milestones, ntp_2021_milestones
 from procure_contracts.domain.awards import AwardDraft, AwardItem
 from procure_contracts.domain.contracts import ContractDraft, Exercise, OptionDraft
 from procure_contracts.domain.money import Money
@@ -171,6 +173,7 @@ async def ntp_2021(conn: Connection, ask: AskEligibility, providers: dict[str, s
     signed = await contracts.sign_contract(
         conn, contract.id, expected_version=contract.version, who=WHO, now=on
     )
+    await ntp_2021_milestones(conn, contract.id, who=WHO)
     await contracts.close_contract(
         conn,
         contract.id,
@@ -232,6 +235,7 @@ async def attendance_mentors(
     signed = await contracts.sign_contract(
         conn, contract.id, expected_version=contract.version, who=WHO, now=_at("2022-06-27", 15)
     )
+    await attendance_milestones(conn, contract.id, who=WHO)
     with_option = await contracts.add_option(
         conn,
         signed.id,

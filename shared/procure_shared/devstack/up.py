@@ -21,7 +21,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,6 +55,9 @@ class UpConfig:
     smtp_port: int = 42525  # the development mailbox (unless PROCURE_SMTP_HOST names a server)
     smtp_host: str | None = None  # PROCURE_SMTP_HOST: send mail there, start no mailbox
     ready_timeout: float = 90.0
+    clock_start: str | None = None  # PROCURE_CLOCK_START: the demo's date (or instant)
+    clock_rate: str | None = None  # PROCURE_CLOCK_RATE: simulated seconds per real second
+    started_at: datetime = field(default_factory=lambda: SystemClock().now())
 
     @classmethod
     def from_env(cls, root: Path, environ: Mapping[str, str]) -> UpConfig:
@@ -66,7 +70,27 @@ class UpConfig:
             http_base_port=int(environ.get("PROCURE_DEV_HTTP_PORT", "8101")),
             smtp_port=int(environ.get("PROCURE_DEV_SMTP_PORT", "42525")),
             smtp_host=environ.get("PROCURE_SMTP_HOST") or None,
+            clock_start=environ.get("PROCURE_CLOCK_START") or None,
+            clock_rate=environ.get("PROCURE_CLOCK_RATE") or None,
         )
+
+    def clock_env(self) -> dict[str, str]:
+        """Every service's clock starts at the chosen date (or now) and runs at the chosen
+        rate, all anchored at the same real instant, so that they agree (a restarted service
+        too)."""
+        if self.clock_start is None and self.clock_rate is None:
+            return {}
+        return {
+            "PROCURE_CLOCK_START": self.clock_start or self.started_at.isoformat(),
+            "PROCURE_CLOCK_RATE": self.clock_rate or "1",
+            "PROCURE_CLOCK_ANCHOR": self.started_at.isoformat(),
+        }
+
+    def clock_summary(self) -> str | None:
+        if self.clock_start is None and self.clock_rate is None:
+            return None
+        start = self.clock_start or "now"
+        return f"clock: from {start}, {self.clock_rate or '1'}x real time (demo mode)"
 
     @property
     def state_dir(self) -> Path:
@@ -174,6 +198,9 @@ class Stack:
         # A development stack delivers webhooks to receivers on this machine (the setting that
         # lets a webhook reach loopback addresses; never set in production).
         env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
+        # Milestones fall due as the (perhaps accelerated) clock runs: look every 5 s.
+        env.setdefault("PROCURE_MILESTONE_SCAN_INTERVAL", "5")
+        env.update(self.config.clock_env())
         if self.config.smtp_host is None:  # mail goes to the development mailbox
             env.update(PROCURE_SMTP_HOST="127.0.0.1", PROCURE_SMTP_PORT=str(self.config.smtp_port))
         return env
@@ -285,6 +312,8 @@ def print_summary(console: Console, config: UpConfig, tokens: list[tuple[str, st
         base = f"http://127.0.0.1:{config.port_of(service)}"
         services.add_row(service, base, f"{base}/docs")
     console.print(services)
+    if (clock := config.clock_summary()) is not None:
+        console.print(clock)
     console.print("Development bearer tokens (send as  Authorization: Bearer <token>):")
     for buyer, role, token in tokens:
         # One unbroken line each, so that a token can be copied.
