@@ -10,6 +10,7 @@ import httpx
 
 from procure_shared.devstack import free_port
 from procure_shared.devstack.up import development_tokens, jwt_secret
+from tests.support.ports import free_port_run
 from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
 from tests.support.wait import eventually, holds, ready
 
@@ -38,7 +39,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
     checkout = scratch_dir("procure-up-")
     (checkout / "services").mkdir()
     (checkout / "pyproject.toml").write_text("")
-    base = free_port()
+    base = free_port_run(3)  # the three services' ports, all free
     ports = [base, base + 1, base + 2]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROCURE_", "DATABASE_"))}
     env |= {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,7 +59,7 @@ def ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
             return bool(r.status == 200)
-    except OSError:
+    except (OSError, http.client.HTTPException):  # nothing there yet, or not an HTTP server
         return False
 
 
