@@ -125,6 +125,7 @@ def new_provider() -> dict[str, Any]:
 # Valid bodies for operations whose rules random data almost never satisfies (an identifier
 # must have its scheme's format): sent once per case beside the generated one.
 AMENDMENT = {"change": {"kind": "scope", "scope": "Four areas"}, "rationale": "Expansion"}
+KPI = {"name": "Pupils supported", "unit": "pupils", "target": {"kind": "value", "value": "500"}}
 REASON = {"reason": "contract test"}
 BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/providers": new_provider,
@@ -135,6 +136,8 @@ BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/contracts": lambda: contract_body(CONTRACTS_BASE[0]),
     "POST /v1/contracts/{contract_id}/milestones": lambda: milestone_body(CONTRACTS_BASE[0]),
     "POST /v1/milestones/{milestone_id}/met": lambda: {"evidence": "contract test"},
+    "POST /v1/contracts/{contract_id}/kpis": lambda: KPI,
+    "POST /v1/kpis/{kpi_id}/observations": lambda: observation_body(CONTRACTS_BASE[0]),
     "POST /v1/milestones/{milestone_id}/waive": lambda: REASON,
     "POST /v1/subscriptions": lambda: {
         "name": "contract test",
@@ -143,8 +146,9 @@ BODIES: dict[str, Callable[[], Any]] = {
     },
 }
 CONTRACTS_BASE: list[str] = []
-# The seeded contract (active): fresh milestones are scheduled on it.
+# The seeded contract (active): fresh milestones are scheduled on it; and its KPI.
 SEEDED_CONTRACT: list[str] = []
+SEEDED_KPI: list[str] = []
 
 
 def seed_providers(base: str) -> dict[str, str]:
@@ -265,6 +269,7 @@ def seed_contracts(base: str) -> dict[str, str]:
             "amendment_id": contract["amendments"][0]["id"],
         }
         | scheduled_milestone(base)
+        | observed_kpi(base)
     )
 
 
@@ -279,6 +284,27 @@ def scheduled_milestone(base: str) -> dict[str, str]:
     path = f"/v1/contracts/{SEEDED_CONTRACT[0]}/milestones"
     made = call(base, "POST", path, milestone_body(base))
     return {"milestone_id": made["id"]}
+
+
+def observed_kpi(base: str) -> dict[str, str]:
+    kpi = call(base, "POST", f"/v1/contracts/{SEEDED_CONTRACT[0]}/kpis", KPI)
+    SEEDED_KPI[:] = [kpi["id"]]
+    observation = call(base, "POST", f"/v1/kpis/{kpi['id']}/observations", observation_body(base))
+    return {"kpi_id": kpi["id"], "observation_id": observation["id"]}
+
+
+def observation_body(base: str) -> dict[str, Any]:
+    """A figure (a note, if a generated PATCH made the KPI qualitative) for a day within the
+    seeded contract (a generated amendment may have moved its end)."""
+    contract = call(base, "GET", f"/v1/contracts/{SEEDED_CONTRACT[0]}")
+    day = min(filter(None, (datetime.now(UTC).date().isoformat(), contract["endsOn"])))
+    body: dict[str, Any] = {"periodStart": day, "periodEnd": day, "source": "contract test"}
+    if not SEEDED_KPI:
+        return body | {"value": "480"}
+    kpi = call(base, "GET", f"/v1/kpis/{SEEDED_KPI[0]}")
+    if kpi["dimension"] is not None:
+        body["dimensionValue"] = kpi["dimension"]["values"][0]
+    return body | ({"value": "480"} if kpi["target"] else {"note": "contract test"})
 
 
 def new_subscription(base: str) -> dict[str, str]:

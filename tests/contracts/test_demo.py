@@ -3,8 +3,11 @@ providers service, at the dates things happened; a second load changes nothing."
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 
+import httpx
 from nats.aio.client import Client
 
 from procure_contracts.demo import load_demo
@@ -13,6 +16,7 @@ from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
+from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, money
 from tests.providers.conftest import Api as ProvidersApi
@@ -108,3 +112,105 @@ async def test_the_demo_data_loads_the_domain_facts_once(
         "End-of-year report on starts against the 524,000 and 252,000 targets",
         "Termly report: summer 2023",
     ]
+
+
+async def _assess(
+    capi: Api, path: str, dates: dict[str, str], accept: str = "application/json"
+) -> httpx.Response:
+    headers = capi.headers(Role.VIEWER) | {"Accept": accept}
+    return await capi.http.get(path, params=dates, headers=headers)
+
+
+async def test_the_demo_kpis_are_rated_and_assessed_as_json_and_csv(
+    capi: Api,
+    papi: ProvidersApi,
+    eligibility: EligibilityResponder,
+    cpool: Pool,
+    provider_events: Consumer,
+    nc: Client,
+) -> None:
+    await _demo_providers(papi)
+    await load_demo(cpool, nc, wait=20)
+    contracts = {c["title"]: c for c in (await capi.get("/v1/contracts")).json()["items"]}
+
+    ntp = contracts["NTP 2021/22 tuition partners and academic mentors (Randstad)"]
+    path = f"/v1/contracts/{ntp['id']}/assessment"
+    year = {"from": "2021-09-01", "to": "2022-08-31"}
+    assessment = (await _assess(capi, path, year)).json()
+    assert (assessment["from"], assessment["to"]) == ("2021-09-01", "2022-08-31")
+    assert assessment["suppliers"] == [
+        {"id": ntp["suppliers"][0]["id"], "name": "Randstad Solutions Limited"}
+    ]
+    assert assessment["buyer"] == {"id": "dfe", "name": None}
+    tutoring, mentoring = assessment["kpis"]
+    assert (tutoring["value"], tutoring["label"], tutoring["targetText"]) == (
+        "165230",
+        "Inadequate",
+        "524,000",
+    )
+    assert tutoring["explanation"] == (
+        "165,230 pupils against a target of 524,000 (31.5% of target); "
+        "below 70% of target is Inadequate"
+    )
+    assert (mentoring["value"], mentoring["rating"]) == ("118714", "inadequate")
+    assert "(47.1% of target)" in mentoring["explanation"]
+    kpis = (await capi.get(f"/v1/contracts/{ntp['id']}/kpis")).json()["items"]
+    assert [k["rating"]["label"] for k in kpis] == ["Inadequate", "Inadequate"]
+    history = (await capi.get(f"/v1/kpis/{kpis[0]['id']}/history")).json()
+    assert [h["occurredAt"][:10] for h in history] == ["2021-09-01", "2022-08-31", "2022-08-31"]
+
+    csv_answer = await _assess(capi, path, year, "text/csv")
+    assert csv_answer.status_code == 200, csv_answer.text
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv_answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(csv_answer.text)))
+    assert [r["kpi_name"] for r in rows] == [tutoring["name"], mentoring["name"]]
+    assert rows[0]["rating"] == "Inadequate"
+    assert rows[0]["explanation"] == tutoring["explanation"]  # its commas quoted
+    assert rows[0]["suppliers"] == "Randstad Solutions Limited"
+    assert rows[0]["target"] == "524,000"
+    assert csv_answer.text.splitlines()[0].startswith("contract_id,contract_title,buyer_id")
+
+    mentors = contracts["Attendance mentors (Barnardo's)"]
+    path = f"/v1/contracts/{mentors['id']}/assessment"
+    year = {"from": "2022-09-01", "to": "2023-08-31"}
+    pupils, areas, one_to_one = (await _assess(capi, path, year)).json()["kpis"]
+    assert (pupils["value"], pupils["label"], pupils["targetText"]) == (
+        "1665",
+        "Good",
+        "500 to 1,000",
+    )
+    assert [d["dimensionValue"] for d in pupils["byDimension"]] == [
+        "Knowsley",
+        "Doncaster",
+        "Stoke-on-Trent",
+        "Salford",
+    ]
+    assert sum(int(d["value"]) for d in pupils["byDimension"]) == 1665
+    assert (areas["value"], areas["label"]) == ("4", "Good")
+    assert (one_to_one["label"], one_to_one["target"]) == ("Other", None)
+    before = (await _assess(capi, path, {"from": "2022-09-01", "to": "2023-05-14"})).json()["kpis"]
+    assert (before[0]["label"], before[1]["value"]) == ("Other", "1")
+    assert before[0]["explanation"] == (
+        "no observation of a period ending 2022-09-01 to 2023-05-14: Other"
+    )
+    table = await _assess(capi, path, year, "text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [(r["kpi_name"][:12], r["dimension_value"], r["value"]) for r in rows[:5]] == [
+        ("Persistently", "", "1665"),
+        ("Persistently", "Knowsley", "420"),
+        ("Persistently", "Doncaster", "455"),
+        ("Persistently", "Stoke-on-Trent", "410"),
+        ("Persistently", "Salford", "380"),
+    ]
+    assert len(rows) == 7  # the pupils with four areas, the areas, one-to-one
+    assert rows[0]["contract_title"] == "Attendance mentors (Barnardo's)"
+
+    for bad, status in (
+        ({"from": "2023-08-31", "to": "2022-09-01"}, 422),
+        ({"from": "2022-09-01"}, 400),
+        ({"from": "2022-09-01", "to": "31/08/2023"}, 400),
+    ):
+        answer = await _assess(capi, path, bad)
+        assert answer.status_code == status, (bad, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"

@@ -47,6 +47,16 @@ async def test_a_lot_is_awarded_to_an_eligible_provider_and_its_contract_signed_
     assert "standstill" in early.json()["detail"]
 
     capi.clock.advance(timedelta(days=10))
+    # Worth more than £5m: signed only with three KPIs (Procurement Act 2023 s.52).
+    for name, target, unit in (
+        ("Pupils mentored", "500", "pupils"),
+        ("Mentors in post", "50", "mentors"),
+        ("Schools taking part", "100", "schools"),
+    ):
+        await capi.made(
+            f"/v1/contracts/{contract['id']}/kpis",
+            {"name": name, "target": {"kind": "value", "value": target}, "unit": unit},
+        )
     signed = await capi.moved(f"/v1/contracts/{contract['id']}/sign")
     assert signed["status"] == "active"
     assert (await capi.get(f"/v1/awards/{award['id']}")).json()["status"] == "active"

@@ -36,7 +36,8 @@ async def _contract(
     tender, (lot,) = await capi.closed_tender(category="attendance_mentoring")
     made = await capi.made(
         f"/v1/tenders/{tender['id']}/lots/{lot['id']}/awards",
-        capi.award_body(*providers, standstill_days=0, value="5000000"),
+        # £5m in all: more would need KPIs before signing (s.52).
+        capi.award_body(*providers, standstill_days=0, value=str(5_000_000 // len(providers))),
     )
     contract = await capi.made(
         "/v1/contracts",

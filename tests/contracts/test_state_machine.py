@@ -316,6 +316,9 @@ class ContractsApi(RuleBasedStateMachine):
         self.the_invariants_hold()
         self.create_contract(picks=[0], aim=True, value=None, period=True)
         self.the_invariants_hold()
+        # Its value may be more than £5m: no KPIs are defined here (s.52), so say why.
+        self.exempt_from_kpis(pick=0, aim=True, why="Performance is assessed by milestones")
+        self.the_invariants_hold()
         self.sign(pick=0, aim=True, wait=True)
         self.the_invariants_hold()
         assert self.status(self.made["contract"][0]) == "active"
@@ -471,9 +474,31 @@ class ContractsApi(RuleBasedStateMachine):
         if wait:
             self.wait_until(ends)
         answer = self.change("POST", f"{contract}/sign", None, contract)
+        value, exempt = self.docs[contract]["currentValue"], self.docs[contract]["kpiExemption"]
+        # Procurement Act 2023 s.52 (no KPIs are defined here): more than £5m needs a reason.
+        needs_kpis = (
+            value is not None
+            and value["currency"] == "GBP"
+            and Decimal(value["amount"]) > 5_000_000
+            and exempt is None
+        )
         if self.done(answer, "contract", subject=contract, to="active"):
             assert ends <= self.now(), "signed before the standstill ended"
             assert all(self.live_award(a) for a in awards), "signed on a cancelled award"
+            assert not needs_kpis, "signed above £5m without KPIs or an exemption"
+        elif answer.status_code == 422:
+            assert needs_kpis, answer.text
+
+    @precondition(lambda self: self.suited("contract", self.live_contract))
+    @rule(pick=pick, aim=aim, why=st.sampled_from(["Performance is assessed by milestones", " "]))
+    def exempt_from_kpis(self, pick: int, aim: bool, why: str | None) -> None:
+        contract = self.target("contract", pick, aim, self.pending)
+        answer = self.change("PATCH", contract, {"kpiExemption": why}, contract)
+        was = self.docs[contract]["kpiExemption"]
+        if self.done(answer, "contract", subject=contract):
+            # Recorded before signing only (the same reason again changes nothing).
+            assert self.status(contract) == "pending" or was == why, "recorded after signing"
+            assert why is None or why.strip(), "a blank reason recorded"
 
     @precondition(lambda self: self.suited("contract", self.signed))
     @rule(

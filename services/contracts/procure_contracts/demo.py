@@ -1,8 +1,9 @@
 """The contracts demo data (``python -m procure_contracts demo``; ``make up`` runs it on first
-run), from ``domain.md``: the 2021/22 NTP strands held by Randstad (values unknown, not zero),
-the attendance-mentors tender awarded to Barnardo's with its contract, the option to scale up
-and its exercise in May 2023, and the NTP delivery support tender with its three lots; the
-contracts' milestones (``demo_milestones.py``).
+run), from ``domain.md``: the 2021/22 NTP strands held by Randstad (values unknown, not zero)
+with their targets and starts as KPIs, the attendance-mentors tender awarded to Barnardo's
+with its contract and KPIs, the option to scale up and its exercise in May 2023 (pupils by
+area), and the NTP delivery support tender with its three lots; the contracts' milestones
+(``demo_milestones.py``).
 
 Each story is written through the same use cases as the API, at the dates it happened (the
 audit trail and ``?asOf=`` reads show the history), in one transaction; a story whose tender
@@ -19,6 +20,7 @@ from decimal import Decimal
 
 from nats.aio.client import Client
 
+from procure_contracts import demo_kpis
 from procure_contracts.api.providers_rpc import eligibility_over_nats
 from procure_contracts.demo_milestones import attendance_milestones, ntp_2021_milestones
 from procure_contracts.domain.awards import AwardDraft, AwardItem
@@ -170,10 +172,12 @@ async def ntp_2021(conn: Connection, ask: AskEligibility, providers: dict[str, s
         who=WHO,
         now=on,
     )
+    tutoring, mentoring = await demo_kpis.ntp_kpis(conn, WHO, contract.id, partners, mentors, on)
     signed = await contracts.sign_contract(
-        conn, contract.id, expected_version=contract.version, who=WHO, now=on
+        conn, contract.id, expected_version=contract.version, who=WHO, now=on + timedelta(hours=1)
     )
     await ntp_2021_milestones(conn, contract.id, who=WHO)
+    await demo_kpis.ntp_starts(conn, WHO, tutoring, mentoring, _at("2022-08-31", 12))
     await contracts.close_contract(
         conn,
         contract.id,
@@ -232,6 +236,7 @@ async def attendance_mentors(
         who=WHO,
         now=_at("2022-06-27"),
     )
+    kpi_ids = await demo_kpis.attendance_kpis(conn, WHO, contract.id, _at("2022-06-27", 11))
     signed = await contracts.sign_contract(
         conn, contract.id, expected_version=contract.version, who=WHO, now=_at("2022-06-27", 15)
     )
@@ -260,6 +265,9 @@ async def attendance_mentors(
         rules_=Rules(),
         who=WHO,
         now=_at("2023-05-15"),
+    )
+    await demo_kpis.attendance_pupils_by_area(
+        conn, WHO, kpi_ids, _at("2023-05-15", 10), _at("2023-09-04")
     )
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "AwardMade",
     "ContractClosed",
     "ContractData",
+    "KpiData",
+    "KpiObserved",
     "KpiRatingChanged",
     "LotData",
     "MilestoneData",
@@ -117,6 +119,8 @@ class ContractData(_Data, frozen=True, kw_only=True):
     amendment_id: str | None = None  # on ``amended``: the amendment that made this change
     option_id: str | None = None  # on ``option_added|option_exercised``
     changed: list[str] = []
+    # Why the contract has no KPIs although worth more than £5m (Procurement Act 2023 s.52).
+    kpi_exemption: str | None = None
 
 
 class ContractClosed(_Data, frozen=True, kw_only=True):
@@ -186,8 +190,49 @@ class MilestoneDue(_Data, frozen=True, kw_only=True):
     amount: Money | None = None
 
 
+class KpiData(_Data, frozen=True, kw_only=True):
+    """``contracts.kpi.defined|updated``: the KPI's definition as it now stands. The target is
+    ``target_value``, or ``target_min`` to ``target_max`` (decimal strings), or neither for a
+    qualitative KPI."""
+
+    kpi_id: str
+    contract_id: str
+    provider_ids: list[str]
+    name: str
+    direction: str  # higher_is_better or lower_is_better
+    unit: str | None = None
+    target_value: str | None = None
+    target_min: str | None = None
+    target_max: str | None = None
+    lot_id: str | None = None
+    dimension: str | None = None  # e.g. "area"
+    dimension_values: list[str] = []
+    combine: str = "sum"  # how one period's observations combine: sum or mean
+    frequency: str | None = None
+    changed: list[str] = []  # the fields an update changed
+
+
+class KpiObserved(_Data, frozen=True, kw_only=True):
+    """``contracts.kpi.observed``: a figure (or, for a qualitative KPI, a note) recorded for a
+    period; ``contracts.kpi.rating_changed`` follows when it changed the KPI's rating."""
+
+    kpi_id: str
+    contract_id: str
+    provider_ids: list[str]
+    name: str
+    observation_id: str
+    period_start: date
+    period_end: date
+    value: str | None = None  # a decimal string
+    unit: str | None = None
+    dimension_value: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
 class KpiRatingChanged(_Data, frozen=True, kw_only=True):
-    """``contracts.kpi.rating_changed``: a KPI's rating for the period ending ``period_end``."""
+    """``contracts.kpi.rating_changed``: a KPI's rating for the period ending ``period_end``
+    (its latest), with the figure rated and the explanation."""
 
     kpi_id: str
     contract_id: str
@@ -197,3 +242,6 @@ class KpiRatingChanged(_Data, frozen=True, kw_only=True):
     previous_rating: Rating | None = None
     period_end: date
     rated_at: datetime
+    period_start: date | None = None
+    value: str | None = None  # the period's figure, a decimal string
+    explanation: str | None = None

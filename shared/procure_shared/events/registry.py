@@ -29,7 +29,10 @@ __all__ = [
     "DELIVERY_FAILED",
     "EXCLUSION_LIFTED",
     "EXCLUSION_RECORDED",
+    "KPI_DEFINED",
+    "KPI_OBSERVED",
     "KPI_RATING_CHANGED",
+    "KPI_UPDATED",
     "LOT_ADDED",
     "LOT_AWARDED",
     "LOT_CANCELLED",
@@ -196,8 +199,24 @@ MILESTONE_OVERDUE = _register(
     c.MilestoneDue,
     "A scheduled milestone is past its due date and not settled (`days` late).",
 )
+KPI_DEFINED = _register(
+    "contracts.kpi.defined",
+    c.KpiData,
+    "A KPI (target, direction, dimension) was defined on a contract (Procurement Act 2023 s.52).",
+)
+KPI_UPDATED = _register(
+    "contracts.kpi.updated", c.KpiData, "A KPI's definition changed (`changed` names the fields)."
+)
+KPI_OBSERVED = _register(
+    "contracts.kpi.observed",
+    c.KpiObserved,
+    "A KPI's figure for a period was recorded (`rating_changed` follows if its rating moved).",
+)
 KPI_RATING_CHANGED = _register(
-    "contracts.kpi.rating_changed", c.KpiRatingChanged, "A KPI's performance rating changed."
+    "contracts.kpi.rating_changed",
+    c.KpiRatingChanged,
+    "A KPI's performance rating changed (Good, Approaching target, Requires improvement, "
+    "Inadequate, Other), with the previous one and the explanation.",
 )
 DELIVERY_FAILED = _register(
     "notifications.delivery.failed",

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from litestar import Router
 from litestar.types import ControllerRouterHandler
 
+from procure_contracts.api.assessment import AssessmentController
 from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
+from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
@@ -29,6 +31,9 @@ def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
                 ContractsController,
                 ContractMilestonesController,
                 MilestonesController,
+                ContractKpisController,
+                KpisController,
+                AssessmentController,
             ],
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules),

@@ -227,6 +227,9 @@ class ContractPatch(_In, frozen=True, kw_only=True):
     starts_on: date | Unset | None = UNSET
     ends_on: date | Unset | None = UNSET
     scope: Text | Unset | None = UNSET
+    # Why a contract worth more than £5m has no KPIs (Procurement Act 2023 s.52); before
+    # signing only.
+    kpi_exemption: Reason | Unset | None = UNSET
 
     def changes(self) -> c.ContractChanges:
         return c.ContractChanges(
@@ -236,6 +239,7 @@ class ContractPatch(_In, frozen=True, kw_only=True):
             starts_on=self.starts_on,
             ends_on=self.ends_on,
             scope=self.scope,
+            kpi_exemption=self.kpi_exemption,
         )
 
 

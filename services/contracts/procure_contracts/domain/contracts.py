@@ -154,6 +154,9 @@ class Contract(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     reason: str | None = None
     options: list[ContractOption] = []
     amendments: list[Amendment] = []
+    # Why it has no KPIs though worth more than £5m (Procurement Act 2023 s.52), set before
+    # signing.
+    kpi_exemption: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -180,6 +183,7 @@ class ContractChanges(msgspec.Struct, frozen=True, kw_only=True):
     starts_on: date | msgspec.UnsetType | None = msgspec.UNSET
     ends_on: date | msgspec.UnsetType | None = msgspec.UNSET
     scope: str | msgspec.UnsetType | None = msgspec.UNSET
+    kpi_exemption: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class OptionDraft(msgspec.Struct, frozen=True, kw_only=True):
@@ -273,6 +277,8 @@ def create(
 
 
 _TERMS = ("value", "starts_on", "ends_on", "scope")
+# What is settled before signing and never after (not by amendment either).
+_BEFORE_SIGNING = ("kpi_exemption",)
 
 
 def update(
@@ -290,8 +296,14 @@ def update(
             "a signed contract's terms change by amendment (POST .../amendments)",
             errors=[(camel(name), "changes by amendment once signed") for name in terms],
         )
-    if "title" in changed:
-        changed["title"] = _text(str(changed["title"]), "title")
+    settled = [name for name in changed if name in _BEFORE_SIGNING]
+    if settled and contract.status is not C.PENDING:
+        raise RuleBroken(
+            f"{camel(settled[0])} is recorded before the contract is signed", camel(settled[0])
+        )
+    for name in ("title", *settled):
+        if changed.get(name) is not None:
+            changed[name] = _text(str(changed[name]), camel(name))
     after = msgspec.structs.replace(
         contract, **changed, version=contract.version + 1, updated_at=now
     )
@@ -501,6 +513,7 @@ def contract_data(
         amendment_id=amendment_id,
         option_id=option_id,
         changed=list(changed),
+        kpi_exemption=contract.kpi_exemption,
     )
 
 

@@ -20,11 +20,13 @@ __all__ = [
     "ContractFilter",
     "LotFilter",
     "MilestoneFilter",
+    "ObservationFilter",
     "TenderFilter",
     "awards",
     "contracts",
     "lots",
     "milestone_page",
+    "observation_page",
     "tenders",
 ]
 
@@ -195,4 +197,26 @@ def milestone_page(f: MilestoneFilter) -> Page:
         page.add("due_on >= {}", f.due_from)
     if f.due_to is not None:
         page.add("due_on <= {}", f.due_to)
+    return page
+
+
+class ObservationFilter(msgspec.Struct, kw_only=True):
+    kpi_id: str  # a KPI the reader may see
+    after: tuple[datetime, uuid.UUID] | None = None
+    limit: int = 50
+    dimension_value: str | None = None
+    ends_from: date | None = None
+    ends_to: date | None = None
+
+
+def observation_page(f: ObservationFilter) -> Page:
+    """A KPI's observations, the latest recorded first."""
+    page = Page(after=f.after, limit=f.limit)
+    page.add("kpi_id = {}", _uuid(f.kpi_id))
+    if f.dimension_value is not None:
+        page.add("dimension_value = {}", f.dimension_value)
+    if f.ends_from is not None:
+        page.add("period_end >= {}", f.ends_from)
+    if f.ends_to is not None:
+        page.add("period_end <= {}", f.ends_to)
     return page

@@ -12,6 +12,7 @@ import asyncpg
 
 from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.kpis import Kpi, Observation
 from procure_contracts.domain.milestones import Milestone, NoticeKind
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_shared.documents import Documents
@@ -22,8 +23,13 @@ __all__ = [
     "awards",
     "claim_owed_notices",
     "contract_holding",
+    "contract_kpis",
     "contracts",
     "insert_awards",
+    "kpi_count",
+    "kpis",
+    "kpis_of",
+    "latest_observations",
     "link_awards",
     "live_awards",
     "lot_award_ids",
@@ -31,6 +37,8 @@ __all__ = [
     "lots_of",
     "milestones",
     "milestones_of",
+    "observations",
+    "observations_ending",
     "provider_by_identifier",
     "provider_names",
     "record_provider",
@@ -120,11 +128,37 @@ def _milestone_columns(m: Milestone) -> Mapping[str, Any]:
     }
 
 
+def _kpi_columns(k: Kpi) -> Mapping[str, Any]:
+    return {
+        "contract_id": uuid.UUID(k.contract_id),
+        "lot_id": k.lot_id,
+        "buyer_id": k.buyer_id,
+        "name": k.name,
+        "rating": k.rating.rating,
+        "version": k.version,
+        "created_at": k.created_at,
+    }
+
+
+def _observation_columns(o: Observation) -> Mapping[str, Any]:
+    return {
+        "kpi_id": uuid.UUID(o.kpi_id),
+        "number": o.number,
+        "buyer_id": o.buyer_id,
+        "period_start": o.period_start,
+        "period_end": o.period_end,
+        "dimension_value": o.dimension_value,
+        "created_at": o.recorded_at,
+    }
+
+
 tenders = Documents("tenders", Tender, _tender_columns)
 lots = Documents("lots", Lot, _lot_columns)
 awards = Documents("awards", Award, _award_columns)
 contracts = Documents("contracts", Contract, _contract_columns)
 milestones = Documents("milestones", Milestone, _milestone_columns)
+kpis = Documents("kpis", Kpi, _kpi_columns)
+observations = Documents("kpi_observations", Observation, _observation_columns)
 
 
 async def lots_of(conn: Connection, tender_id: str, *, for_update: bool = False) -> list[Lot]:
@@ -169,6 +203,63 @@ async def claim_owed_notices(
         limit,
     )
     return [(milestones.decode(row["doc"]), list(row["provider_ids"])) for row in rows]
+
+
+async def kpis_of(conn: Queries, contract_id: str, *, buyer: str | None) -> str | None:
+    """A contract's KPIs in the order they were defined, as one JSON array; ``None`` if
+    ``buyer`` may not see the contract (``None``: every buyer's)."""
+    text: str | None = await conn.fetchval(
+        "SELECT (SELECT coalesce(json_agg(k.doc ORDER BY k.created_at, k.id), '[]') "
+        "FROM kpis k WHERE k.contract_id = c.id)::text "
+        "FROM contracts c WHERE c.id = $1 AND ($2::text IS NULL OR c.buyer_id = $2)",
+        uuid.UUID(contract_id),
+        buyer,
+    )
+    return text
+
+
+async def contract_kpis(conn: Queries, contract_id: str) -> list[Kpi]:
+    rows = await conn.fetch(
+        "SELECT doc::text AS doc FROM kpis WHERE contract_id = $1 ORDER BY created_at, id",
+        uuid.UUID(contract_id),
+    )
+    return [kpis.decode(row["doc"]) for row in rows]
+
+
+async def kpi_count(conn: Queries, contract_id: str) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM kpis WHERE contract_id = $1", uuid.UUID(contract_id)
+    )
+    return count
+
+
+async def latest_observations(conn: Queries, kpi_id: str) -> list[Observation]:
+    """The observations of a KPI's latest period (latest end, then start), in the order they
+    were recorded."""
+    rows = await conn.fetch(
+        "SELECT doc::text AS doc FROM kpi_observations WHERE kpi_id = $1 "
+        "AND (period_end, period_start) = (SELECT period_end, period_start "
+        "FROM kpi_observations WHERE kpi_id = $1 "
+        "ORDER BY period_end DESC, period_start DESC LIMIT 1) ORDER BY number",
+        uuid.UUID(kpi_id),
+    )
+    return [observations.decode(row["doc"]) for row in rows]
+
+
+async def observations_ending(
+    conn: Queries, contract_id: str, start: date, end: date
+) -> list[Observation]:
+    """The observations of a contract's KPIs for periods ending from ``start`` to ``end``, each
+    KPI's in the order they were recorded."""
+    rows = await conn.fetch(
+        "SELECT o.doc::text AS doc FROM kpi_observations o JOIN kpis k ON k.id = o.kpi_id "
+        "WHERE k.contract_id = $1 AND o.period_end BETWEEN $2 AND $3 "
+        "ORDER BY o.kpi_id, o.number",
+        uuid.UUID(contract_id),
+        start,
+        end,
+    )
+    return [observations.decode(row["doc"]) for row in rows]
 
 
 async def live_awards(conn: Connection, lot_id: str) -> list[Award]:
@@ -218,7 +309,7 @@ async def contract_holding(conn: Connection, award_id: str) -> str | None:
     )
 
 
-async def provider_names(conn: Connection, provider_ids: Sequence[str]) -> dict[str, str]:
+async def provider_names(conn: Queries, provider_ids: Sequence[str]) -> dict[str, str]:
     rows = await conn.fetch(
         "SELECT id, legal_name FROM provider_directory WHERE id = ANY($1::text[])",
         list(provider_ids),

@@ -17,6 +17,7 @@ from procure_contracts.domain.contracts import (
     OptionDraft,
     SuppliersChange,
 )
+from procure_contracts.domain.kpis import check_section_52
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import AskEligibility, Rules, Who, record
 from procure_shared.changes import check_version, found
@@ -128,9 +129,12 @@ async def sign_contract(
     who: Who,
     now: datetime,
 ) -> Contract:
+    """Once every award's standstill has ended and, above £5m, with its KPIs (s.52); the
+    contract's row lock holds its KPIs (defining one locks it too)."""
     before = await _load(conn, contract_id, expected_version, who)
     awards = [a.seen_at(now) for a in await store.awards.many(conn, before.award_ids)]
     after = rules.sign(before, awards, now=now)
+    check_section_52(before, await store.kpi_count(conn, contract_id))
     await store.contracts.save(conn, after)
     await _event(conn, who, now, events.CONTRACT_SIGNED, before, after)
     return after
