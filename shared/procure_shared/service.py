@@ -64,6 +64,8 @@ class ServiceDefinition:
     routes: Callable[[], Sequence[ControllerRouterHandler]] = lambda: ()
     consumers: Callable[[], Sequence[ConsumerSpec]] = lambda: ()
     workers: Callable[[Runtime], Sequence[Worker]] = lambda runtime: ()
+    # The folder of its Jinja templates (HTML pages), if it serves any.
+    templates: Path | None = None
     # Loads the service's demo data through its use cases; says what it did.
     demo: Callable[[Pool, Client], Awaitable[str]] | None = None
 
@@ -136,6 +138,7 @@ def build_app(definition: ServiceDefinition, runtime: Runtime) -> Litestar:
         checks={"database": runtime.database_check, "nats": runtime.nats_check},
         registry=runtime.registry,
         state={"pool": runtime.pool, "clock": runtime.clock, "runtime": runtime},
+        templates=definition.templates,
     )
 
 

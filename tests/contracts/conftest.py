@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
+from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
@@ -86,6 +87,21 @@ async def eligibility(prt: Runtime) -> AsyncIterator[EligibilityResponder]:
     async with running(responder):
         await asyncio.wait_for(responder.ready.wait(), timeout=10)
         yield responder
+
+
+async def register_demo_providers(papi: ProvidersApi) -> None:
+    """Randstad and Barnardo's as the providers service's demo data registers them."""
+    for entry in demo_providers(date(2026, 11, 23))[:2]:
+        accreditations = entry.pop("_accreditations")
+        provider = await papi.register(**entry)
+        for category, granted_by, valid_from, valid_to in accreditations:
+            await papi.accredit(
+                provider["id"],
+                category=category,
+                grantedBy=granted_by,
+                validFrom=valid_from,
+                validTo=valid_to,
+            )
 
 
 def money(amount: str | int | Decimal) -> dict[str, str]:

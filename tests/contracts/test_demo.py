@@ -3,32 +3,14 @@ providers service, at the dates things happened; a second load changes nothing."
 
 from __future__ import annotations
 
-from datetime import date
-
 from nats.aio.client import Client
 
 from procure_contracts.demo import load_demo
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.consumer import Consumer
-from procure_shared.devstack.demo import demo_providers
 from procure_shared.postgres import Pool
-from tests.contracts.conftest import Api, money
+from tests.contracts.conftest import Api, money, register_demo_providers
 from tests.providers.conftest import Api as ProvidersApi
-
-
-async def _demo_providers(papi: ProvidersApi) -> None:
-    """Randstad and Barnardo's as the providers service's demo data registers them."""
-    for entry in demo_providers(date(2026, 11, 23))[:2]:
-        accreditations = entry.pop("_accreditations")
-        provider = await papi.register(**entry)
-        for category, granted_by, valid_from, valid_to in accreditations:
-            await papi.accredit(
-                provider["id"],
-                category=category,
-                grantedBy=granted_by,
-                validFrom=valid_from,
-                validTo=valid_to,
-            )
 
 
 async def _counts(cpool: Pool) -> dict[str, int]:
@@ -47,7 +29,7 @@ async def test_the_demo_data_loads_the_domain_facts_once(
     provider_events: Consumer,
     nc: Client,
 ) -> None:
-    await _demo_providers(papi)
+    await register_demo_providers(papi)
     said = await load_demo(cpool, nc, wait=20)
     assert said.startswith("contracts demo data: 3 tenders")
     first = await _counts(cpool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from procure_contracts.api.ops import TEMPLATES, OpsConfig
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
 from procure_contracts.events.provider_directory import provider_directory_consumer
@@ -17,7 +18,9 @@ MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 
 def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
-    rules = (options or ContractsOptions()).rules()
+    chosen = options or ContractsOptions()
+    rules = chosen.rules()
+    ops = OpsConfig(due_soon_days=chosen.due_soon_days)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -27,7 +30,8 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules),
+        routes=lambda: routes(rules, ops),
         consumers=lambda: [provider_directory_consumer()],
+        templates=TEMPLATES,
         demo=load_demo,
     )

@@ -19,6 +19,7 @@ from decimal import Decimal
 from nats.aio.client import Client
 
 from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.demo_milestones import attendance_milestones
 from procure_contracts.domain.awards import AwardDraft, AwardItem
 from procure_contracts.domain.contracts import ContractDraft, Exercise, OptionDraft
 from procure_contracts.domain.money import Money
@@ -243,6 +244,7 @@ async def attendance_mentors(
         who=WHO,
         now=_at("2022-06-27", 15),
     )
+    await attendance_milestones(conn, signed.id, who=WHO, signed=_at("2022-06-27", 16))
     await contracts.exercise_option(
         conn,
         signed.id,

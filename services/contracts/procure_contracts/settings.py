@@ -20,6 +20,8 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     amendment_threshold: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.10
     # Seconds an award waits for the providers service's eligibility answer.
     eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+    # The ops dashboard's due-soon window (days from today), unless a page asks for another.
+    due_soon_days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 14
 
     def rules(self) -> Rules:
         return Rules(
@@ -31,6 +33,7 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
 ENV_NAMES = {
     "amendment_threshold": "PROCURE_AMENDMENT_THRESHOLD",
     "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
+    "due_soon_days": "PROCURE_DUE_SOON_DAYS",
 }
 
 

@@ -11,6 +11,8 @@ from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
+from procure_contracts.api.ops import OpsConfig, ops_routes
+from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
 from procure_shared.errors import DomainError
@@ -19,7 +21,8 @@ from procure_shared.http.domain import domain_problem
 __all__ = ["routes"]
 
 
-def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
+def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRouterHandler]:
+    config = ops or OpsConfig()
     return [
         Router(
             path="/",
@@ -31,6 +34,7 @@ def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
                 MilestonesController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules),
-        )
+            opt=RULES.opt(rules) | OPS.opt(config),
+        ),
+        ops_routes(config),
     ]
