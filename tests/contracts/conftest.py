@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_contracts.app import definition as contracts_definition
+from procure_contracts.demo import load_demo
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
 from procure_providers.api.rpc import EligibilityResponder
@@ -203,3 +204,25 @@ async def capi(crt: Runtime, clock: FixedClock, options: ContractsOptions) -> As
     transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield Api(http, clock)
+
+
+# The ops dashboard's day on the demo data: the evaluation report (due 31 July 2024) is overdue,
+# the annual assessment (11 December 2026) due within 14 days.
+DEMO_TODAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def demo(
+    capi: Api,
+    papi: ProvidersApi,
+    eligibility: EligibilityResponder,
+    provider_events: Consumer,
+    cpool: Pool,
+    nc: Client,
+    clock: FixedClock,
+) -> Api:
+    """The demo data loaded, the clock at ``DEMO_TODAY``."""
+    await register_demo_providers(papi)
+    await load_demo(cpool, nc, wait=20)
+    clock.set(DEMO_TODAY)
+    return capi

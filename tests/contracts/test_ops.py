@@ -5,44 +5,17 @@ contract's timeline, and the counts ``procure status`` reads."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-import pytest
-from nats.aio.client import Client
-
 from procure_contracts.api.ops.live import Watch
-from procure_contracts.demo import load_demo
 from procure_contracts.storage import ops
-from procure_providers.api.rpc import EligibilityResponder
-from procure_shared.clock import FixedClock
-from procure_shared.consumer import Consumer
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
-from tests.contracts.conftest import Api, register_demo_providers
-from tests.providers.conftest import Api as ProvidersApi
+from tests.contracts.conftest import DEMO_TODAY as TODAY
+from tests.contracts.conftest import Api
 from tests.support.auth import bearer, token
-
-# The dashboard's day: the evaluation report (due 31 July 2024) is overdue, the annual
-# assessment (11 December 2026) due within 14 days.
-TODAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def demo(
-    capi: Api,
-    papi: ProvidersApi,
-    eligibility: EligibilityResponder,
-    provider_events: Consumer,
-    cpool: Pool,
-    nc: Client,
-    clock: FixedClock,
-) -> Api:
-    await register_demo_providers(papi)
-    await load_demo(cpool, nc, wait=20)
-    clock.set(TODAY)
-    return capi
 
 
 async def page(
