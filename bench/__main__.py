@@ -3,7 +3,7 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [--repetitions N] [--service-core C]
+        [contracts-scale] [notifications] [ops] [--repetitions N] [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
@@ -14,7 +14,9 @@ list page at 1,000,000 contracts against the same page at 10,000. ``notification
 notifications service's webhook deliveries: the latency from a producer's outbox commit to the
 receiver's handler at 200 events/s (10 subscriptions, one match each), and the peak delivery
 throughput of the delivery worker draining pending deliveries, against a bare httpx POST loop of
-the same requests to the same receiver with the same concurrency.
+the same requests to the same receiver with the same concurrency. ``ops`` is the ops
+dashboard's page at 10,000 contracts (one request at a time) against its own statements run
+bare with asyncpg, and a trivial Litestar response.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bench import (
     eligibility,
     latency,
     notifications,
+    ops,
     relay,
     report,
 )
@@ -46,6 +49,7 @@ MEASUREMENTS = (
     "contracts",
     "contracts-scale",
     "notifications",
+    "ops",
 )
 DEFAULT = MEASUREMENTS
 
@@ -77,6 +81,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await contracts.measure_scale(stack, repetitions, notes)
             elif name == "notifications":
                 figures += await notifications.measure(stack, repetitions, notes, service_core)
+            elif name == "ops":
+                figures += await ops.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -110,6 +116,10 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
             for k in ("allow_loopback", "delivery_concurrency", "delivery_poll", "webhook_timeout")
         },
         "notifications_service_core": service_core,
+        "ops_contracts": ops.CONTRACTS,
+        "ops_milestones_each": ops.MILESTONES_EACH,
+        "ops_seconds": ops.SECONDS,
+        "ops_warmup_seconds": ops.WARMUP_SECONDS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }

@@ -159,7 +159,7 @@ async def test_the_summary_counts_overdue_and_due_soon_milestones_for_procure_st
 async def test_the_board_pages_by_urgency_with_a_keyset_cursor(demo: Api, cpool: Pool) -> None:
     scope = ops.Scope(buyer="dfe", today=date(2026, 12, 1), days=14)
     first = await ops.board(cpool, scope, limit=1)
-    assert first.tiles == {"red": 1, "closed": 1}
+    assert first.tiles == {"red": 1, "amber": 0, "green": 0, "closed": 1}
     assert [c.rag for c in first.items] == ["red"]
     second = await ops.board(cpool, scope, after=first.cursor_after(1), limit=1)
     assert [(c.rag, c.status) for c in second.items] == [(None, "completed")]
@@ -190,3 +190,17 @@ async def test_a_live_page_gets_only_its_buyers_events_and_its_contracts() -> No
     seen = await watch.next(0.01)
     assert seen is not None
     assert (seen.contract_id, seen.title, seen.status) == ("c1", "Report", "met")
+
+
+async def test_a_live_contract_is_red_when_overdue_amber_when_due_soon_and_green_otherwise(
+    demo: Api, cpool: Pool
+) -> None:
+    async def rag_on(today: date) -> str | None:
+        board = await ops.board(cpool, ops.Scope(buyer="dfe", today=today, days=14))
+        live = [c for c in board.items if c.status == "active"]
+        return live[0].rag
+
+    # The evaluation report is due on 31 July 2024; everything before it was met.
+    assert await rag_on(date(2023, 9, 1)) == "green"
+    assert await rag_on(date(2024, 7, 20)) == "amber"
+    assert await rag_on(date(2024, 8, 1)) == "red"

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import msgspec
 
 from procure_contracts.domain.milestones import Milestone
@@ -38,6 +40,20 @@ __all__ = [
 ]
 
 Q = load_queries(Path(__file__).parent / "sql" / "ops.sql")
+
+
+async def _planned(db: Queries, sql: str, *args: Any) -> Any:
+    """``fetchval`` with a plan made for these values: a statement prepared for this call only.
+    The optional filters (``$n IS NULL OR ...``) make a generic plan scan what an index finds
+    for given values, and PostgreSQL moves a statement it has run five times to its generic
+    plan (measured: the overdue list 4 ms with custom plans, 12 ms generic). One more round
+    trip (the Parse) instead."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await (await conn.prepare(sql)).fetchval(*args)
+    return await (await db.prepare(sql)).fetchval(*args)
+
+
 _EARLIEST = date(1, 1, 1)
 
 
@@ -74,7 +90,8 @@ class BoardRow(_Row, frozen=True, kw_only=True):
     rank: int
     overdue: int
     due_soon: int
-    next_due: date | None
+    first_due: date | None  # the earliest due up to the window's end: the board's order
+    next_due: date | None  # the earliest scheduled at all
     amount: Decimal | None
     ends_on: date | None
     suppliers: list[str]
@@ -89,7 +106,7 @@ class Board(msgspec.Struct, frozen=True, kw_only=True):
         if len(self.items) < limit:
             return None
         last = self.items[-1]
-        return (last.rank, last.next_due or date.max, last.id)
+        return (last.rank, last.first_due or date.max, last.id)
 
 
 class DueMilestone(_Row, frozen=True, kw_only=True):
@@ -126,7 +143,8 @@ async def board(
 ) -> Board:
     rank, next_due, last_id = after or (None, None, None)
     # asyncpg sends date.max as 'infinity': the key of a contract with nothing due.
-    text: str = await db.fetchval(
+    text: str = await _planned(
+        db,
         Q.board,
         *scope.params(),
         rag,
@@ -143,8 +161,8 @@ async def due(db: Queries, scope: Scope, *, overdue: bool, limit: int = 50) -> D
     first, last = (
         (_EARLIEST, scope.today - timedelta(days=1)) if overdue else (scope.today, scope.horizon)
     )
-    text: str = await db.fetchval(
-        Q.due, scope.buyer, first, last, scope.provider, scope.status, limit
+    text: str = await _planned(
+        db, Q.due, scope.buyer, first, last, scope.provider, scope.status, limit
     )
     return _due.decode(text)
 
@@ -161,8 +179,8 @@ async def buyers(db: Queries) -> list[str]:
     return found
 
 
-async def providers(db: Queries, buyer: str | None) -> list[Provider]:
-    return _providers.decode(await db.fetchval(Q.providers, buyer))
+async def providers(db: Queries, *, limit: int = 2000) -> list[Provider]:
+    return _providers.decode(await db.fetchval(Q.providers, limit))
 
 
 class _Facts(_Row, frozen=True, kw_only=True):

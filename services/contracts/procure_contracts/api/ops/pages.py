@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotAuthorizedException
@@ -94,6 +95,19 @@ class OpsController(Controller):
             "rag": chosen_rag,
             "board": board,
             "next": _cursor(board.cursor_after(PAGE)),
+            # The query of the next page: these filters, after the last row shown.
+            "more": {
+                k: v
+                for k, v in {
+                    "buyer": scope.buyer if user.is_admin else None,
+                    "provider": scope.provider,
+                    "status": scope.status,
+                    "rag": chosen_rag,
+                    "days": scope.days,
+                    "after": _cursor(board.cursor_after(PAGE)),
+                }.items()
+                if v
+            },
             "paged": after is not None,
             "overdue": overdue,
             "due_soon": due_soon,
@@ -103,7 +117,7 @@ class OpsController(Controller):
         if request.headers.get(FRAGMENT) == "panels":
             return Template("ops/_panels.html", context=context, headers=PAGE_HEADERS)
         providers, buyers, events = await asyncio.gather(
-            ops.providers(db, scope.buyer),
+            ops.providers(db),
             ops.buyers(db) if user.is_admin else _nothing(),
             ops.recent_events(db, scope.buyer),
         )
@@ -114,7 +128,8 @@ class OpsController(Controller):
             "statuses": [s.value for s in ContractStatus],
             "rags": RAGS,
             "events": events,
-            "stream": "/ops/events" + (f"?buyer={scope.buyer}" if user.is_admin and buyer else ""),
+            "stream": "/ops/events"
+            + (f"?{urlencode({'buyer': scope.buyer})}" if user.is_admin and buyer else ""),
         }
         return Template("ops/index.html", context=context, headers=PAGE_HEADERS)
 

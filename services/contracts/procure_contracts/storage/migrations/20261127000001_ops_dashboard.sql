@@ -1,7 +1,8 @@
 -- migrate:up
 -- The ops dashboard (decision 14). What falls due, per buyer: a small index over the scheduled
--- milestones only (settled ones never fall due), in due order, with the contract to join.
-CREATE INDEX milestones_open_due ON milestones (buyer_id, due_on, contract_id)
+-- milestones only (settled ones never fall due), in due order, with the contract to join and
+-- the milestone's id (the dashboard's ranges are read from the index alone).
+CREATE INDEX milestones_open_due ON milestones (buyer_id, due_on, contract_id, id)
     WHERE status = 'scheduled';
 
 -- The RAG rule of a live contract, in one place: red when a milestone is overdue, amber when
