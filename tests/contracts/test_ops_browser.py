@@ -104,6 +104,13 @@ async def test_the_dashboard_in_a_browser_follows_a_contract_and_updates_live(
         "Annual contract performance assessment"
     )
     await expect(page.locator("table#contracts tbody tr").first).to_contain_text("Red")
+    # Every control has its label, every table its caption.
+    unlabelled = await page.evaluate(
+        "() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => !e.labels || e.labels.length === 0).map(e => e.name)"
+    )
+    assert unlabelled == []
+    assert await page.locator("table:not(:has(caption))").count() == 0
     # Keyboard first: the skip link, then the page's own controls.
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
