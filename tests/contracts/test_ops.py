@@ -125,6 +125,13 @@ async def test_each_viewer_sees_its_buyers_contracts_and_an_admin_chooses_among_
     assert "Evaluation report on the expanded service" in table(everyone, "overdue")
     chosen = await page(demo, "/ops", role=Role.ADMIN, as_buyer=None, buyer="dhsc")
     assert "Evaluation report" not in table(chosen, "overdue")
+    # What the page script reads again after a live event: the panels alone.
+    panels = await demo.http.get(
+        "/ops", headers=bearer(token(Role.ADMIN, buyer=None)) | {"X-Ops-Fragment": "panels"}
+    )
+    assert "<html" not in panels.text
+    assert "Evaluation report on the expanded service" in table(panels.text, "overdue")
+    assert '<span class="kind">dfe</span>' in table(panels.text, "contracts")  # whose it is
 
 
 async def test_a_contracts_timeline_runs_from_tender_to_its_milestones(demo: Api) -> None:

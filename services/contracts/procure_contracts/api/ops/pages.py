@@ -84,13 +84,23 @@ class OpsController(Controller):
         )
         chosen_rag = rag if rag in RAGS else None
         user = principal(request)
-        board, overdue, due_soon, kpis = await asyncio.gather(
-            ops.board(db, scope, rag=chosen_rag, after=_after(after), limit=PAGE),
-            ops.due(db, scope, overdue=True),
-            ops.due(db, scope, overdue=False),
-            ops_kpis.kpi_ratings(db, scope),
+        panels_only = request.headers.get(FRAGMENT) == "panels"
+        # One round of statements for the whole page, on as many pooled connections.
+        (board, overdue, due_soon, kpis), (providers, buyers, events) = await asyncio.gather(
+            asyncio.gather(
+                ops.board(db, scope, rag=chosen_rag, after=_after(after), limit=PAGE),
+                ops.due(db, scope, overdue=True),
+                ops.due(db, scope, overdue=False),
+                ops_kpis.kpi_ratings(db, scope),
+            ),
+            asyncio.gather(
+                _nothing() if panels_only else ops.providers(db),
+                ops.buyers(db) if user.is_admin and not panels_only else _nothing(),
+                _nothing() if panels_only else ops.recent_events(db, scope.buyer),
+            ),
         )
         context: dict[str, Any] = {
+            "user": user,
             "scope": scope,
             "rag": chosen_rag,
             "board": board,
@@ -114,15 +124,9 @@ class OpsController(Controller):
             "kpis": kpis,
             "ratings": ops_kpis.RATINGS,
         }
-        if request.headers.get(FRAGMENT) == "panels":
+        if panels_only:
             return Template("ops/_panels.html", context=context, headers=PAGE_HEADERS)
-        providers, buyers, events = await asyncio.gather(
-            ops.providers(db),
-            ops.buyers(db) if user.is_admin else _nothing(),
-            ops.recent_events(db, scope.buyer),
-        )
         context |= {
-            "user": user,
             "providers": providers,
             "buyers": buyers,
             "statuses": [s.value for s in ContractStatus],
@@ -159,5 +163,5 @@ class OpsController(Controller):
         return Template("ops/contract.html", context=context, headers=PAGE_HEADERS)
 
 
-async def _nothing() -> list[str]:
+async def _nothing() -> list[Any]:
     return []
