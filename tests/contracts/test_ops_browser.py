@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,16 +59,17 @@ def chromium() -> str:
     return chosen
 
 
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def launched(executable: str) -> AsyncIterator[Browser]:
+    """Chromium, headless, with a fresh profile (Playwright's launch makes one per run)."""
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=chromium(), headless=True, args=FLAGS
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=FLAGS
         )
         try:
-            yield launched
+            yield browser
         finally:
-            await launched.close()
+            await browser.close()
 
 
 @pytest.fixture
@@ -90,10 +92,14 @@ async def sign_in(page: Page, url: str) -> None:
     await expect(page.get_by_role("heading", name="Contracts at a glance")).to_be_visible()
 
 
-async def test_the_dashboard_in_a_browser_follows_a_contract_and_updates_live(
-    site: str, browser: Browser, tmp_path: Path
-) -> None:
+async def test_the_dashboard_in_a_browser_follows_a_contract_and_updates_live(site: str) -> None:
+    executable = chromium()  # fails here, saying how to get one, when there is none
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    async with launched(executable) as browser:
+        await _walk_through(site, browser)
+
+
+async def _walk_through(site: str, browser: Browser) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     await sign_in(page, site)
