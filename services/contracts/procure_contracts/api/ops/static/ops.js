@@ -75,6 +75,12 @@
     setTimeout(function () { window.location.reload(); }, 2000);
   });
   source.addEventListener("error", function () {
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused (signed out, token expired): the page itself says what to do next.
+      say("Live updates stopped; reloading.");
+      setTimeout(function () { window.location.reload(); }, 5000);
+      return;
+    }
     say("Live updates interrupted; reconnecting.");
   });
 })();
