@@ -17,7 +17,7 @@ MEMBERS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/py
 ASYNCAPI_SPECS_VERSION := 6.11.1
 ASYNCAPI_SCHEMA := $(TOOLS)/npm/node_modules/@asyncapi/specs/schemas/3.0.0-without-$$id.json
 
-.PHONY: help install up test check lint fmt docs bench smoke-up clean
+.PHONY: help install browser up test check lint fmt docs bench smoke-up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,15 +37,19 @@ $(TOOLS)/npm/.installed: $(UV)
 
 install: $(VENV)/.synced $(TOOLS)/npm/.installed ## Install uv, the workspace (.venv) and tools
 
+# Debian's chromium for the dashboard's browser test, where this machine lets us install it.
+browser:
+	@bash scripts/install-chromium.sh
+
 # `make up AT=2023-07-24 RATE=3600`: the services' clock starts on that date (or ISO instant)
 # and runs RATE times faster than real time (an hour a second); either may be left out.
 up: install ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
 	$(if $(AT),PROCURE_CLOCK_START=$(AT)) $(if $(RATE),PROCURE_CLOCK_RATE=$(RATE)) $(BIN)/procure up
 
-test: install ## Run every test against real PostgreSQL and nats-server
+test: install browser ## Run every test against real PostgreSQL and nats-server (and chromium)
 	$(BIN)/pytest
 
-check: install ## The quick subset for the start of a session (under two minutes)
+check: install browser ## The quick subset for the start of a session (under two minutes)
 	$(BIN)/pytest -m "not slow" -q -x --timeout 120
 
 lint: install ## ruff, mypy --strict and import-linter
@@ -69,4 +73,4 @@ smoke-up: install ## Start `make up`, kill everything with -9, start again: both
 	bash scripts/smoke-up.sh
 
 clean: ## Remove the environments and the embedded servers' data
-	rm -rf $(VENV) $(TOOLS) .procure .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .procure .mypy_cache .ruff_cache .pytest_cache test-output

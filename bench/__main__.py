@@ -3,7 +3,7 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [monitor] [--repetitions N] [--service-core C]
+        [contracts-scale] [notifications] [monitor] [ops] [--repetitions N] [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
@@ -16,6 +16,8 @@ receiver's handler at 200 events/s (10 subscriptions, one match each), and the p
 throughput of the delivery worker draining pending deliveries, against a bare httpx POST loop of
 the same requests to the same receiver with the same concurrency. ``monitor`` is the milestone
 monitor among 1,000,000 milestones: a pass finding nothing new, and one sending 1,000 notices.
+``ops`` is the ops dashboard's page at 10,000 contracts (one request at a time) against its
+own statements run bare with asyncpg, and a trivial Litestar response.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bench import (
     latency,
     monitor,
     notifications,
+    ops,
     relay,
     report,
 )
@@ -49,6 +52,7 @@ MEASUREMENTS = (
     "contracts-scale",
     "notifications",
     "monitor",
+    "ops",
 )
 DEFAULT = MEASUREMENTS
 
@@ -82,6 +86,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await notifications.measure(stack, repetitions, notes, service_core)
             elif name == "monitor":
                 figures += await monitor.measure(stack, repetitions, notes)
+            elif name == "ops":
+                figures += await ops.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -119,6 +125,10 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "monitor_milestones": monitor.MILESTONES,
         "monitor_due": monitor.DUE,
         "monitor_lead_days": monitor.LEAD_DAYS,
+        "ops_contracts": ops.CONTRACTS,
+        "ops_milestones_each": ops.MILESTONES_EACH,
+        "ops_seconds": ops.SECONDS,
+        "ops_warmup_seconds": ops.WARMUP_SECONDS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }

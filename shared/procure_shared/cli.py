@@ -13,12 +13,13 @@ from typing import Annotated
 
 import httpx
 import typer
+from nats.errors import Error as NatsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from procure_shared.devstack.up import DEMO_BUYER, SERVICES, UpConfig, jwt_secret, run_up
+from procure_shared.devstack.up import DEMO_BUYER, UpConfig, jwt_secret, run_up
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
 from procure_shared.http.auth import Role, issue_token
@@ -32,6 +33,7 @@ from procure_shared.importer import (
     read_csv,
 )
 from procure_shared.settings import DEV_JWT_SECRET
+from procure_shared.status import gather_status
 
 __all__ = ["app", "main"]
 
@@ -90,20 +92,51 @@ def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta
 
 @app.command()
 def status(
-    base_port: Annotated[int, typer.Option(help="the first service's port")] = 8101,
+    nats_url: Annotated[
+        str, typer.Option("--nats", envvar="NATS_URL", help="the NATS server the services use")
+    ] = "nats://127.0.0.1:42229",
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=366, help="the due-soon window (default: the service's)"),
+    ] = None,
+    bearer: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="PROCURE_TOKEN",
+            help="a bearer token for the milestone counts (its buyer's, or every buyer's for "
+            "an admin); without one, a development admin token",
+        ),
+    ] = None,
 ) -> None:
-    """Show whether each service answers /health/ready."""
-    failed = False
-    for offset, service in enumerate(SERVICES):
-        url = f"http://127.0.0.1:{base_port + offset}/health/ready"
-        try:
-            answer = httpx.get(url, timeout=2)
-            typer.echo(f"{service:14} {answer.status_code} {answer.text}")
-            failed |= answer.status_code != 200
-        except httpx.HTTPError as exc:
-            typer.echo(f"{service:14} unreachable ({exc})")
-            failed = True
-    raise typer.Exit(1 if failed else 0)
+    """Show the running services (found through NATS service discovery, $SRV.INFO) with their
+    version and health, and how many milestones are overdue and due soon."""
+    token = bearer or _dev_token(
+        sub="dev-status", roles=[Role.ADMIN], buyer=None, ttl=timedelta(minutes=5)
+    )
+    try:
+        found = asyncio.run(gather_status(nats_url, token, days=days))
+    except (OSError, TimeoutError, NatsError) as exc:
+        Console(stderr=True).print(f"NATS at {nats_url} did not answer ({exc!r})", markup=False)
+        raise typer.Exit(2) from None
+    console = Console()
+    services = Table(title=f"Services (NATS {nats_url})")
+    for heading in ("service", "version", "instance", "API", "health"):
+        services.add_column(heading, overflow="fold")
+    for i in found.instances:
+        services.add_row(i.label, i.version, i.id, i.http or "-", Text(i.health))
+    console.print(services)
+    if found.milestones is None:
+        console.print(f"milestones: not counted ({found.problem})", markup=False)
+    else:
+        m = found.milestones
+        console.print(
+            f"milestones on {m.today}: {m.overdue} overdue, {m.due_soon} due in the next "
+            f"{m.due_soon_days} days",
+            markup=False,
+        )
+    failed = not found.instances or not all(i.ready for i in found.instances)
+    raise typer.Exit(1 if failed or found.milestones is None else 0)
 
 
 @app.command()

@@ -37,6 +37,7 @@ from procure_shared.messaging import NatsState, connect_nats, ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
+from procure_shared.presence import Presence, http_address
 from procure_shared.settings import Settings, SettingsError, settings_from_env
 
 __all__ = ["ROLES", "Runtime", "ServiceDefinition", "Worker", "build_app", "main", "serve"]
@@ -64,6 +65,8 @@ class ServiceDefinition:
     routes: Callable[[], Sequence[ControllerRouterHandler]] = lambda: ()
     consumers: Callable[[], Sequence[ConsumerSpec]] = lambda: ()
     workers: Callable[[Runtime], Sequence[Worker]] = lambda runtime: ()
+    # The folder of its Jinja templates (HTML pages), if it serves any.
+    templates: Path | None = None
     # Loads the service's demo data through its use cases; says what it did.
     demo: Callable[[Pool, Client], Awaitable[str]] | None = None
 
@@ -136,6 +139,7 @@ def build_app(definition: ServiceDefinition, runtime: Runtime) -> Litestar:
         checks={"database": runtime.database_check, "nats": runtime.nats_check},
         registry=runtime.registry,
         state={"pool": runtime.pool, "clock": runtime.clock, "runtime": runtime},
+        templates=definition.templates,
     )
 
 
@@ -211,6 +215,13 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
             if role in ("all", worker.role)
         ]
         if role in ("all", "http"):
+            presence = Presence(
+                nc,
+                service=definition.name,
+                version=definition.version,
+                http=http_address(settings.http_host, settings.http_port),
+            )
+            tasks.append(asyncio.create_task(presence.run(stop)))
             config = uvicorn.Config(
                 build_app(definition, runtime),
                 host=settings.http_host,

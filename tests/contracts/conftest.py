@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -16,12 +16,14 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_contracts.app import definition as contracts_definition
+from procure_contracts.demo import load_demo
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
+from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
@@ -86,6 +88,21 @@ async def eligibility(prt: Runtime) -> AsyncIterator[EligibilityResponder]:
     async with running(responder):
         await asyncio.wait_for(responder.ready.wait(), timeout=10)
         yield responder
+
+
+async def register_demo_providers(papi: ProvidersApi) -> None:
+    """Randstad and Barnardo's as the providers service's demo data registers them."""
+    for entry in demo_providers(date(2026, 11, 23))[:2]:
+        accreditations = entry.pop("_accreditations")
+        provider = await papi.register(**entry)
+        for category, granted_by, valid_from, valid_to in accreditations:
+            await papi.accredit(
+                provider["id"],
+                category=category,
+                grantedBy=granted_by,
+                validFrom=valid_from,
+                validTo=valid_to,
+            )
 
 
 def money(amount: str | int | Decimal) -> dict[str, str]:
@@ -187,3 +204,25 @@ async def capi(crt: Runtime, clock: FixedClock, options: ContractsOptions) -> As
     transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield Api(http, clock)
+
+
+# The ops dashboard's day on the demo data: the evaluation report (due 31 July 2024) is overdue,
+# the annual assessment (11 December 2026) due within 14 days.
+DEMO_TODAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def demo(
+    capi: Api,
+    papi: ProvidersApi,
+    eligibility: EligibilityResponder,
+    provider_events: Consumer,
+    cpool: Pool,
+    nc: Client,
+    clock: FixedClock,
+) -> Api:
+    """The demo data loaded, the clock at ``DEMO_TODAY``."""
+    await register_demo_providers(papi)
+    await load_demo(cpool, nc, wait=20)
+    clock.set(DEMO_TODAY)
+    return capi

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 from nats.aio.client import Client
@@ -15,26 +15,10 @@ from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
-from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
-from tests.contracts.conftest import Api, money
+from tests.contracts.conftest import Api, money, register_demo_providers
 from tests.providers.conftest import Api as ProvidersApi
-
-
-async def _demo_providers(papi: ProvidersApi) -> None:
-    """Randstad and Barnardo's as the providers service's demo data registers them."""
-    for entry in demo_providers(date(2026, 11, 23))[:2]:
-        accreditations = entry.pop("_accreditations")
-        provider = await papi.register(**entry)
-        for category, granted_by, valid_from, valid_to in accreditations:
-            await papi.accredit(
-                provider["id"],
-                category=category,
-                grantedBy=granted_by,
-                validFrom=valid_from,
-                validTo=valid_to,
-            )
 
 
 async def _counts(cpool: Pool) -> dict[str, int]:
@@ -53,7 +37,7 @@ async def test_the_demo_data_loads_the_domain_facts_once(
     provider_events: Consumer,
     nc: Client,
 ) -> None:
-    await _demo_providers(papi)
+    await register_demo_providers(papi)
     said = await load_demo(cpool, nc, wait=20)
     assert said.startswith("contracts demo data: 3 tenders")
     first = await _counts(cpool)
@@ -98,8 +82,10 @@ async def test_the_demo_data_loads_the_domain_facts_once(
         ("2023-06-30", "partially_met"),
         ("2023-07-21", "scheduled"),
         ("2023-08-31", "scheduled"),
+        ("2024-07-31", "scheduled"),
+        ("2026-12-11", "scheduled"),
     ]
-    assert listed[-1]["plannedQuantity"] == 1665
+    assert listed[5]["plannedQuantity"] == 1665
     monitor = milestone_monitor(
         pool=cpool,
         clock=FixedClock(datetime(2023, 7, 24, 9, tzinfo=UTC)),
@@ -129,7 +115,7 @@ async def test_the_demo_kpis_are_rated_and_assessed_as_json_and_csv(
     provider_events: Consumer,
     nc: Client,
 ) -> None:
-    await _demo_providers(papi)
+    await register_demo_providers(papi)
     await load_demo(cpool, nc, wait=20)
     contracts = {c["title"]: c for c in (await capi.get("/v1/contracts")).json()["items"]}
 

@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,6 +76,22 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         await eventually(
             lambda: contracts_demo_loaded(postgres.url), within=60, what="the demo contracts"
         )
+        # procure status finds the three services over NATS ($SRV.INFO), asks each one's health
+        # and counts the demo's milestones (the evaluation report due in July 2024 is overdue).
+        shown = subprocess.run(
+            [sys.executable, "-m", "procure_shared.cli", "status", "--nats", nats_handle.url],
+            cwd=checkout,
+            env=env | {"COLUMNS": "250"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        for service, port in zip(("contracts", "providers", "notifications"), ports, strict=True):
+            assert re.search(rf"{service} +│ 0\.2\.0 .*127\.0\.0\.1:{port} +│ 200", shown.stdout)
+        counted = re.search(r"(\d+) overdue, (\d+) due in the next 14 days", shown.stdout)
+        assert counted is not None, shown.stdout
+        assert int(counted[1]) >= 1
         # Mail goes to the development mailbox, kept as files under .procure/mail/.
         [token] = [
             t

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from procure_contracts.api.ops import TEMPLATES, OpsConfig
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
 from procure_contracts.events.milestone_monitor import milestone_monitor
@@ -32,6 +33,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
             )
         ]
 
+    ops = OpsConfig(due_soon_days=opts.milestone_lead_days)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -42,8 +44,9 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules),
+        routes=lambda: routes(rules, ops),
         consumers=lambda: [provider_directory_consumer()],
         workers=workers,
+        templates=TEMPLATES,
         demo=load_demo,
     )

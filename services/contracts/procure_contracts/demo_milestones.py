@@ -4,7 +4,8 @@ The dates and quantities follow ``domain.md`` (mentoring from September 2022 for
 pupils; 1,665 pupils in Knowsley, Doncaster, Stoke-on-Trent and Salford from May 2023). The
 reporting calendar and who reported when are illustrative: the department did not publish them.
 Some are met (one late, one partly); some are still scheduled, so that on any later demo date
-the monitor reports them overdue, and the dashboard shows them.
+the monitor reports them overdue and the dashboard shows them; the annual performance
+assessment (s.71) falls due in December 2026.
 """
 
 from __future__ import annotations
@@ -72,6 +73,24 @@ _ATTENDANCE: list[_Plan] = [
         "1,665 pupils and their families supported across the four areas",
         date(2023, 8, 31),
         1665,
+        None,
+        False,
+        None,
+    ),
+    (
+        MilestoneKind.REPORTING,
+        "Evaluation report on the expanded service",
+        date(2024, 7, 31),
+        None,
+        None,
+        False,
+        None,
+    ),
+    (
+        MilestoneKind.REPORTING,
+        "Annual contract performance assessment (Procurement Act 2023 s.71)",
+        date(2026, 12, 11),
+        None,
         None,
         False,
         None,

@@ -20,7 +20,8 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     amendment_threshold: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.10
     # Seconds an award waits for the providers service's eligibility answer.
     eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
-    # How many days before its due date a milestone is reported due soon.
+    # How many days before its due date a milestone is due soon: the monitor's notice and
+    # the ops dashboard's window (unless a page asks for another).
     milestone_lead_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
     # How often (real seconds) the milestone monitor looks for what has fallen due.
     milestone_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0

@@ -16,7 +16,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Schema
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -91,6 +93,7 @@ def create_service_app(
     registry: CollectorRegistry,
     state: Mapping[str, Any],
     dependencies: Mapping[str, Provide] | None = None,
+    templates: Path | None = None,
     debug: bool = False,
 ) -> Litestar:
     metrics = HttpMetrics(registry)
@@ -125,7 +128,12 @@ def create_service_app(
             **connections(state["pool"]),
             **(dependencies or {}),
         },
-        state=State(dict(state)),
+        # Handlers that take a token other than from the Authorization header (a sign-in
+        # form) verify it as the middleware does.
+        state=State({**state, "auth": auth}),
+        template_config=None
+        if templates is None
+        else TemplateConfig(directory=templates, engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title=title,
             version=version,

@@ -27,7 +27,15 @@ from litestar.types import ASGIApp, Scope
 
 from procure_shared.audit import Actor
 
-__all__ = ["PUBLIC_PATHS", "BearerAuth", "Principal", "Role", "issue_token", "requires"]
+__all__ = [
+    "PUBLIC_PATHS",
+    "BearerAuth",
+    "Principal",
+    "Role",
+    "issue_token",
+    "requires",
+    "token_cookie",
+]
 
 # Paths that need no token: probes, metrics, the API documents and their UI.
 PUBLIC_PATHS = ["^/health/", "^/metrics$", "^/schema", "^/docs"]
@@ -176,6 +184,9 @@ class _BearerMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         encoded = _bearer(connection.scope)
+        cookie: str | None = connection.scope["route_handler"].opt.get(_COOKIE)
+        if encoded is None and cookie is not None:
+            encoded = connection.cookies.get(cookie) or None
         if encoded is None:
             raise NotAuthorizedException("a bearer token is required (Authorization: Bearer ...)")
         verified = self.auth.verify(encoded)
@@ -221,6 +232,7 @@ def issue_token(
 
 
 _ROLES = "roles"
+_COOKIE = "token_cookie"
 
 
 def requires(*roles: Role) -> dict[str, Any]:
@@ -229,6 +241,13 @@ def requires(*roles: Role) -> dict[str, Any]:
     controller's. The authentication middleware checks them (Litestar's guards cost a copy of
     the route handler per guard per request)."""
     return {_ROLES: frozenset(roles)}
+
+
+def token_cookie(name: str) -> dict[str, Any]:
+    """Also take the token from the cookie ``name`` when no Authorization header came, as the
+    ``opt`` of the routes a browser navigates to (it cannot send a bearer header). Only for
+    routes that change nothing: a cookie rides along with requests other sites make."""
+    return {_COOKIE: name}
 
 
 def _check_roles(principal: Principal, scope: Scope) -> None:

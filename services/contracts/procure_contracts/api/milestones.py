@@ -11,18 +11,20 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from procure_contracts.api.common import AsOf, as_of, document, page_of, who
+from procure_contracts.api.ops.common import scope_of
 from procure_contracts.api.schemas import (
     MetIn,
     MilestoneIn,
     MilestoneList,
     MilestonePage,
     MilestonePatch,
+    MilestoneSummary,
     NotMetIn,
     ReasonIn,
 )
 from procure_contracts.api.tenders import MOVE, after
 from procure_contracts.domain.milestones import Milestone, MilestoneKind, MilestoneStatus
-from procure_contracts.storage import lists, store
+from procure_contracts.storage import lists, ops, store
 from procure_contracts.usecases import milestones
 from procure_shared.audit import AuditEntry, history
 from procure_shared.errors import NotFound
@@ -129,6 +131,27 @@ class MilestonesController(Controller):
             )
         )
         return page_of(await store.milestones.page_raw(db, page))
+
+    @get(
+        "/summary",
+        responses=problem_responses(400, 401, 403),
+        summary="How many milestones are overdue and due soon",
+        description="Scheduled milestones of pending and active contracts you may see: "
+        "`overdue` were due before today (the service clock's), `dueSoon` fall due from today "
+        "to `dueSoonDays` days ahead (`days`, else the service's `PROCURE_MILESTONE_LEAD_DAYS`). "
+        "What `procure status` shows.",
+    )
+    async def summary(
+        self,
+        db: Reading,
+        request: Request[Any, Any, Any],
+        days: Annotated[int | None, QueryParameter(ge=1, le=366)] = None,
+    ) -> MilestoneSummary:
+        scope = scope_of(request, days=days)
+        overdue, due_soon = await ops.summary(db, scope)
+        return MilestoneSummary(
+            today=scope.today, overdue=overdue, due_soon=due_soon, due_soon_days=scope.days
+        )
 
     @get("/{milestone_id:uuid}", responses=problem_responses(400, 401, 403, 404))
     async def read(

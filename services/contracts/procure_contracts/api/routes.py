@@ -13,6 +13,8 @@ from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
+from procure_contracts.api.ops import OpsConfig, ops_routes
+from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
 from procure_shared.errors import DomainError
@@ -21,7 +23,8 @@ from procure_shared.http.domain import domain_problem
 __all__ = ["routes"]
 
 
-def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
+def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRouterHandler]:
+    config = ops or OpsConfig()
     return [
         Router(
             path="/",
@@ -36,6 +39,7 @@ def routes(rules: Rules) -> Sequence[ControllerRouterHandler]:
                 AssessmentController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules),
-        )
+            opt=RULES.opt(rules) | OPS.opt(config),
+        ),
+        ops_routes(config),
     ]

@@ -43,6 +43,7 @@ __all__ = [
     "MilestoneList",
     "MilestonePage",
     "MilestonePatch",
+    "MilestoneSummary",
     "MoneyIn",
     "NotMetIn",
     "OptionIn",
@@ -375,6 +376,13 @@ class NotMetIn(_In, frozen=True, kw_only=True):
 class MilestonePage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     items: list[Milestone]
     next_cursor: str | None
+
+
+class MilestoneSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    today: date
+    overdue: int
+    due_soon: int
+    due_soon_days: int
 
 
 class MilestoneList(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,121 @@
+"""What ``procure status`` finds: the service instances that answer ``$SRV.INFO`` on NATS
+(``presence.py``), each one's ``/health/ready``, and the contracts service's count of overdue
+and due-soon milestones (``GET /v1/milestones/summary``). Over NATS and HTTP only: it never
+imports a service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+import nats
+from nats.aio.msg import Msg
+
+from procure_shared.presence import PREFIX
+
+__all__ = ["Instance", "Milestones", "Status", "discover", "gather_status"]
+
+
+class _Endpoint(msgspec.Struct, frozen=True):
+    name: str
+    subject: str
+
+
+class Instance(msgspec.Struct, frozen=True, kw_only=True):
+    """One service instance as ``$SRV.INFO`` describes it, and what its API said."""
+
+    name: str
+    id: str
+    version: str
+    metadata: dict[str, str] | None = None
+    endpoints: list[_Endpoint] | None = None
+    health: str = ""
+    ready: bool = False
+
+    @property
+    def service(self) -> str:
+        return (self.metadata or {}).get("service") or self.name
+
+    @property
+    def label(self) -> str:
+        """The service, or what a micro service without an HTTP API answers on NATS."""
+        if self.http is not None or not self.endpoints:
+            return self.service
+        return f"{self.service} ({', '.join(e.subject for e in self.endpoints)})"
+
+    @property
+    def http(self) -> str | None:
+        return (self.metadata or {}).get("http")
+
+
+class Milestones(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    today: str
+    overdue: int
+    due_soon: int
+    due_soon_days: int
+
+
+@dataclass(frozen=True)
+class Status:
+    instances: list[Instance]
+    milestones: Milestones | None
+    problem: str | None  # why the milestones could not be counted
+
+
+_info = msgspec.json.Decoder(Instance)
+
+
+async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
+    """Every micro service instance that answers ``$SRV.INFO`` within ``within`` seconds."""
+    nc = await nats.connect(
+        nats_url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
+    )
+    found: list[Instance] = []
+    try:
+        inbox = nc.new_inbox()
+
+        async def take(msg: Msg) -> None:
+            with contextlib.suppress(msgspec.DecodeError):
+                found.append(_info.decode(msg.data))
+
+        subscription = await nc.subscribe(inbox, cb=take)
+        await nc.publish("$SRV.INFO", b"", reply=inbox)
+        await nc.flush()
+        await asyncio.sleep(within)
+        await subscription.unsubscribe()
+    finally:
+        await nc.close()
+    return sorted(found, key=lambda i: (i.service, i.name, i.id))
+
+
+async def _health(http: httpx.AsyncClient, instance: Instance) -> Instance:
+    if instance.http is None:
+        return msgspec.structs.replace(instance, health="answers on NATS", ready=True)
+    try:
+        answer = await http.get(f"{instance.http}/health/ready", timeout=2)
+    except httpx.HTTPError as exc:
+        return msgspec.structs.replace(instance, health=f"unreachable ({exc})")
+    return msgspec.structs.replace(
+        instance, health=f"{answer.status_code} {answer.text.strip()}", ready=answer.is_success
+    )
+
+
+async def gather_status(nats_url: str, token: str, *, days: int | None = None) -> Status:
+    instances = await discover(nats_url)
+    async with httpx.AsyncClient() as http:
+        instances = list(await asyncio.gather(*(_health(http, i) for i in instances)))
+        contracts = [i for i in instances if i.name == f"{PREFIX}contracts" and i.http and i.ready]
+        if not contracts:
+            return Status(instances, None, "no contracts service is ready")
+        answer = await http.get(
+            f"{contracts[0].http}/v1/milestones/summary",
+            params={"days": days} if days else None,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+    if not answer.is_success:
+        return Status(instances, None, f"{answer.status_code} {answer.text.strip()}")
+    return Status(instances, msgspec.json.decode(answer.content, type=Milestones), None)
