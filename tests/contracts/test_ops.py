@@ -213,3 +213,37 @@ async def test_a_live_contract_is_red_when_overdue_amber_when_due_soon_and_green
     assert await rag_on(date(2023, 7, 1)) == "green"
     assert await rag_on(date(2023, 7, 10)) == "amber"
     assert await rag_on(date(2023, 7, 22)) == "red"
+
+
+async def test_kpi_ratings_show_worst_first_with_their_explanation_and_an_inadequate_one_reddens(
+    demo: Api, cpool: Pool
+) -> None:
+    panel = table(await page(demo, "/ops"), "kpis")
+    # The 2021/22 tuition partners' starts against the tutoring target lead the panel.
+    assert panel.index("Inadequate") < panel.index("Good")
+    assert "165,230 pupils against a target of 524,000 (31.5% of target)" in panel
+
+    # A term in which Barnardo's reached only 100 pupils: the contract turns red for it,
+    # even on a day when no milestone is overdue or due soon.
+    contracts = (await demo.get("/v1/contracts")).json()["items"]
+    mentors = next(c for c in contracts if c["title"].startswith("Attendance mentors"))
+    kpis = (await demo.get(f"/v1/contracts/{mentors['id']}/kpis")).json()["items"]
+    pupils = next(k for k in kpis if k["name"] == "Persistently absent pupils supported")
+    board = await ops.board(cpool, ops.Scope(buyer="dfe", today=date(2023, 7, 1), days=14))
+    assert [c.rag for c in board.items if c.status == "active"] == ["green"]
+    observed = await demo.create(
+        f"/v1/kpis/{pupils['id']}/observations",
+        {
+            "periodStart": "2023-09-01",
+            "periodEnd": "2023-12-31",
+            "value": "100",
+            "dimensionValue": "Knowsley",
+            "source": "Barnardo's termly return",
+        },
+        role=Role.OPS,
+    )
+    assert observed.status_code == 201, observed.text
+    board = await ops.board(cpool, ops.Scope(buyer="dfe", today=date(2023, 7, 1), days=14))
+    assert [c.rag for c in board.items if c.status == "active"] == ["red"]
+    panel = table(await page(demo, "/ops"), "kpis")
+    assert panel.index("Persistently absent pupils supported") < panel.index("Good")

@@ -110,6 +110,10 @@ async def _walk_through(site: str, browser: Browser) -> None:
         "Annual contract performance assessment"
     )
     await expect(page.locator("table#contracts tbody tr").first).to_contain_text("Red")
+    # KPI ratings, worst first, each with its explanation.
+    worst = page.locator("table#kpis tbody tr").first
+    await expect(worst).to_contain_text("Inadequate")
+    await expect(worst).to_contain_text("165,230 pupils against a target of 524,000")
     # Every control has its label, every table its caption.
     unlabelled = await page.evaluate(
         "() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"

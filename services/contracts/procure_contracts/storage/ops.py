@@ -168,7 +168,7 @@ async def due(db: Queries, scope: Scope, *, overdue: bool, limit: int = 50) -> D
 
 
 async def summary(db: Queries, scope: Scope) -> tuple[int, int]:
-    """(overdue, due soon) scheduled milestones of live contracts."""
+    """(overdue, due soon) scheduled milestones, whatever became of their contract."""
     row = await db.fetchrow(Q.summary, scope.buyer, scope.today, scope.horizon)
     assert row is not None  # an aggregate answers one row
     return int(row["overdue"]), int(row["due_soon"])
@@ -185,6 +185,7 @@ async def providers(db: Queries, *, limit: int = 2000) -> list[Provider]:
 
 class _Facts(_Row, frozen=True, kw_only=True):
     title: str | None = None
+    name: str | None = None
     contract_id: str | None = None
     status: str | None = None
 
@@ -217,7 +218,7 @@ def event_line(payload: bytes) -> EventLine | None:
         type=envelope.type,
         time=envelope.time,
         buyer_id=envelope.buyerid,
-        title=facts.title,
+        title=facts.title or facts.name,  # a KPI's events name it
         contract_id=contract,
         status=facts.status,
     )

@@ -1,9 +1,7 @@
-"""The KPI panel of the ops dashboard (decision 14): each contract's KPIs with their current
-rating and its explanation. The part KPIs join when they land: this query function, the
-template partial ``ops/_kpis.html`` and the ``worst_kpi`` argument of the RAG rule
-(``ops_rag`` in the migration, called by the board's query in ``sql/ops.sql``).
-
-Until then there are no KPIs to read, and the RAG status rests on milestones only."""
+"""The KPI panel of the ops dashboard (decision 14): the current rating of each KPI of the
+viewer's contracts, worst first, with its explanation. The same ratings join the RAG rule
+(``ops_rag``, through the board's query in ``sql/ops.sql``): Inadequate makes a live contract
+red, Requires improvement or Approaching target amber."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from datetime import date
 
 import msgspec
 
-from procure_contracts.storage.ops import Scope
+from procure_contracts.storage.ops import Q, Scope
 from procure_shared.postgres import Queries
 
 __all__ = ["RATINGS", "KpiRating", "kpi_ratings"]
@@ -26,17 +24,19 @@ RATINGS: dict[str, str | None] = {
 }
 
 
-class KpiRating(msgspec.Struct, frozen=True, kw_only=True):
+class KpiRating(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     contract_id: str
     contract_title: str
-    kpi: str  # the KPI's title
+    kpi: str  # the KPI's name
     rating: str  # a key of RATINGS
     explanation: str | None
     rated_on: date | None
 
 
 async def kpi_ratings(db: Queries, scope: Scope, *, limit: int = 50) -> list[KpiRating]:
-    """The current ratings of the KPIs of the contracts in ``scope``, worst first. None yet:
-    the ``kpis`` table is not in this service's database."""
-    del db, scope, limit
-    return []
+    """The current ratings of the KPIs of the contracts in ``scope``, worst first."""
+    text: str = await db.fetchval(Q.kpi_ratings, scope.buyer, scope.provider, scope.status, limit)
+    return _ratings.decode(text)
+
+
+_ratings = msgspec.json.Decoder(list[KpiRating])

@@ -18,12 +18,25 @@ WITH due AS (
     FROM milestones m
     WHERE m.status = 'scheduled' AND ($1::text IS NULL OR m.buyer_id = $1) AND m.due_on <= $3
     GROUP BY m.contract_id
-    -- KPIs join here: the contracts whose worst current KPI rating is not Good, FULL JOINed on
-    -- contract_id, their rating passed to ops_rag below (it gives red or amber).
+), rated AS (
+    -- The contracts whose worst current KPI rating makes them red or amber (a partial index
+    -- holds only those KPIs), with that rating.
+    SELECT k.contract_id,
+           (array_agg(k.rating ORDER BY k.rating = 'inadequate' DESC,
+                                        k.rating = 'requires_improvement' DESC))[1] AS worst
+    FROM kpis k
+    WHERE k.rating IN ('inadequate', 'requires_improvement', 'approaching_target')
+      AND ($1::text IS NULL OR k.buyer_id = $1)
+    GROUP BY k.contract_id
+), flags AS (
+    SELECT coalesce(d.contract_id, r.contract_id) AS contract_id,
+           coalesce(d.overdue, 0) AS overdue, coalesce(d.due_soon, 0) AS due_soon,
+           coalesce(d.first_due, 'infinity'::date) AS first_due, r.worst
+    FROM due d FULL JOIN rated r ON r.contract_id = d.contract_id
 ), flagged AS (
     SELECT d.contract_id AS id, c.status, d.overdue, d.due_soon, d.first_due,
-           ops_rag(d.overdue, d.due_soon, NULL::text) AS rag
-    FROM due d JOIN contracts c ON c.id = d.contract_id
+           ops_rag(d.overdue, d.due_soon, d.worst) AS rag
+    FROM flags d JOIN contracts c ON c.id = d.contract_id
     WHERE c.status IN ('pending', 'active') AND ($1::text IS NULL OR c.buyer_id = $1)
       AND ($4::text IS NULL OR c.provider_ids @> ARRAY[$4::text])
       AND ($5::text IS NULL OR c.status = $5)
@@ -123,6 +136,23 @@ SELECT count(*) FILTER (WHERE m.due_on < $2) AS overdue,
        count(*) FILTER (WHERE m.due_on >= $2) AS due_soon
 FROM milestones m
 WHERE m.status = 'scheduled' AND ($1::text IS NULL OR m.buyer_id = $1) AND m.due_on <= $3
+
+-- name: kpi_ratings
+-- The current ratings of the KPIs of the buyer's contracts ($1; $2 provider, $3 contract
+-- status), worst first, at most $4, with their explanation.
+SELECT coalesce(json_agg(json_build_object(
+           'contractId', r.contract_id, 'contractTitle', r.title, 'kpi', r.name,
+           'rating', r.rating, 'explanation', r.doc -> 'rating' ->> 'explanation',
+           'ratedOn', (r.doc ->> 'ratedAt')::timestamptz::date
+       ) ORDER BY r.rank, r.title, r.name), '[]')::text
+FROM (SELECT k.contract_id, c.title, k.name, k.rating, k.doc,
+             array_position(ARRAY['inadequate', 'requires_improvement', 'approaching_target',
+                                  'other', 'good'], k.rating) AS rank
+      FROM kpis k JOIN contracts c ON c.id = k.contract_id
+      WHERE ($1::text IS NULL OR k.buyer_id = $1)
+        AND ($2::text IS NULL OR c.provider_ids @> ARRAY[$2::text])
+        AND ($3::text IS NULL OR c.status = $3)
+      ORDER BY rank, c.title, k.name LIMIT $4) AS r
 
 -- name: recent_events
 -- The newest events the service wrote (the viewer's are picked from them).
