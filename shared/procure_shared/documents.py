@@ -76,6 +76,7 @@ class Documents(Generic[S]):
         self, table: str, kind: type[S], columns: Callable[[S], Mapping[str, Any]]
     ) -> None:
         self.table = table
+        self.kind = kind
         self._columns = columns
         self._decoder = msgspec.json.Decoder(kind)
         self._list_decoder = msgspec.json.Decoder(list[kind])  # type: ignore[valid-type]

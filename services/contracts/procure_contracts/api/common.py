@@ -13,15 +13,15 @@ from litestar.params import QueryParameter
 from procure_contracts.api.providers_rpc import eligibility_over_nats
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
-from procure_shared.documents import Raw, RawPage
+from procure_shared.documents import Documents, Raw, RawPage
 from procure_shared.errors import NotFound
-from procure_shared.http.domain import RouteConstant, principal
+from procure_shared.http.domain import RouteConstant, principal, tagged
 from procure_shared.http.pagination import encode_cursor
 from procure_shared.http.preconditions import etag
 from procure_shared.postgres import Queries
 from procure_shared.service import Runtime
 
-__all__ = ["RULES", "AsOf", "as_of", "ask", "rules", "who"]
+__all__ = ["RULES", "AsOf", "as_of", "ask", "read_document", "rules", "who"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -66,6 +66,27 @@ async def as_of(conn: Queries, resource_type: str, current: S, at: datetime, kin
 def aware(at: datetime) -> datetime:
     """A query's time with no offset is read as UTC."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def read_document(
+    db: Queries,
+    request: Request[Any, Any, Any],
+    table: Documents[S],
+    id: object,
+    at: datetime | None,
+    *,
+    what: str,
+    resource_type: str,
+) -> Response[Any]:
+    """A GET of an aggregate the viewer's buyer may see: the document as stored, with its ETag,
+    or, with ``?asOf=``, as it was at that time."""
+    scope = who(request).scope
+    if at is None:
+        return document(await table.raw(db, str(id), buyer=scope), what, id)
+    current = await table.get(db, str(id), buyer=scope)
+    if current is None:
+        raise NotFound(f"no {what} {id}")
+    return tagged(await as_of(db, resource_type, current, at, table.kind))
 
 
 def document(raw: Raw | None, what: str, id: object) -> Response[Any]:

@@ -11,10 +11,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from procure_contracts.api.common import (
     AsOf,
-    as_of,
     ask,
-    document,
     page_of,
+    read_document,
     rules,
     who,
 )
@@ -140,11 +139,15 @@ class ContractsController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Contract]:
-        if as_of_ is None:
-            found = await store.contracts.raw(db, str(contract_id), buyer=who(request).scope)
-            return document(found, "contract", contract_id)
-        contract = await contracts.get_contract(db, str(contract_id), who=who(request))
-        return tagged(await as_of(db, "contract", contract, as_of_, Contract))
+        return await read_document(
+            db,
+            request,
+            store.contracts,
+            contract_id,
+            as_of_,
+            what="contract",
+            resource_type="contract",
+        )
 
     @patch(
         "/{contract_id:uuid}",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from procure_contracts.api.common import AsOf, as_of, document, page_of, who
+from procure_contracts.api.common import AsOf, page_of, read_document, who
 from procure_contracts.api.kpi_schemas import (
     KpiIn,
     KpiList,
@@ -111,11 +111,9 @@ class KpisController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Kpi]:
-        if as_of_ is None:
-            found = await store.kpis.raw(db, str(kpi_id), buyer=who(request).scope)
-            return document(found, "KPI", kpi_id)
-        kpi = await kpis.get_kpi(db, str(kpi_id), who=who(request))
-        return tagged(await as_of(db, "kpi", kpi, as_of_, Kpi))
+        return await read_document(
+            db, request, store.kpis, kpi_id, as_of_, what="KPI", resource_type="kpi"
+        )
 
     @patch(
         "/{kpi_id:uuid}",

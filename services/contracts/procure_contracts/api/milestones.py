@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import AsOf, as_of, document, page_of, who
+from procure_contracts.api.common import AsOf, page_of, read_document, who
 from procure_contracts.api.ops.common import scope_of
 from procure_contracts.api.schemas import (
     MetIn,
@@ -161,11 +161,15 @@ class MilestonesController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Milestone]:
-        if as_of_ is None:
-            found = await store.milestones.raw(db, str(milestone_id), buyer=who(request).scope)
-            return document(found, "milestone", milestone_id)
-        milestone = await milestones.get_milestone(db, str(milestone_id), who=who(request))
-        return tagged(await as_of(db, "milestone", milestone, as_of_, Milestone))
+        return await read_document(
+            db,
+            request,
+            store.milestones,
+            milestone_id,
+            as_of_,
+            what="milestone",
+            resource_type="milestone",
+        )
 
     @patch(
         "/{milestone_id:uuid}",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from procure_contracts.api.common import AsOf, as_of, ask, document, page_of, who
+from procure_contracts.api.common import AsOf, as_of, ask, page_of, read_document, who
 from procure_contracts.api.schemas import (
     AwardIn,
     AwardList,
@@ -119,11 +119,9 @@ class TendersController(Controller):
         request: Request[Any, Any, Any],
         as_of_: AsOf = None,
     ) -> Response[Tender]:
-        if as_of_ is None:
-            found = await store.tenders.raw(db, str(tender_id), buyer=who(request).scope)
-            return document(found, "tender", tender_id)
-        tender = await tenders.get_tender(db, str(tender_id), who=who(request))
-        return tagged(await as_of(db, "tender", tender, as_of_, Tender))
+        return await read_document(
+            db, request, store.tenders, tender_id, as_of_, what="tender", resource_type="tender"
+        )
 
     @patch(
         "/{tender_id:uuid}",

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import msgspec
 
-from procure_shared.errors import Conflict
+from procure_shared.errors import Conflict, RuleBroken
 
-__all__ = ["a", "camel", "changed_fields", "refused"]
+__all__ = ["a", "camel", "changed_fields", "not_blank", "refused"]
 
 
 def changed_fields(before: msgspec.Struct, changes: msgspec.Struct) -> dict[str, object]:
@@ -38,3 +38,10 @@ Status = TypeVar("Status", bound=str)
 def refused(message: str, status: Status, moves: Mapping[Status, Sequence[str]]) -> Conflict:
     """The 409 of a state machine: what cannot be done, the status it is in, where it may go."""
     return Conflict(message, current=status, allowed=moves[status])
+
+
+def not_blank(value: str, field: str) -> str:
+    """``value`` without its surrounding spaces; 422 on ``field`` if nothing is left."""
+    if not value.strip():
+        raise RuleBroken(f"{field} must not be blank", field)
+    return value.strip()

@@ -17,7 +17,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.changes import a, camel, changed_fields, refused
+from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
 from procure_contracts.domain.money import Money, event_money, total
 from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.contracts import ContractClosed, ContractData
@@ -46,6 +46,7 @@ __all__ = [
     "contract_data",
     "create",
     "exercise",
+    "require_live",
     "sign",
     "terminate",
     "update",
@@ -206,6 +207,16 @@ def _move(contract: Contract, to: ContractStatus, verb: str) -> None:
         )
 
 
+def require_live(contract: Contract, parts: str, verb: str) -> None:
+    """A contract's parts (``milestones``, ``KPIs``) are ``verb`` only while it is live."""
+    if contract.status not in LIVE:
+        raise refused(
+            f"{parts} are {verb} on a pending or active contract; this one is {contract.status}",
+            contract.status,
+            CONTRACT_MOVES,
+        )
+
+
 def _live(contract: Contract, verb: str) -> None:
     if contract.status not in LIVE:
         raise refused(
@@ -218,12 +229,6 @@ def _live(contract: Contract, verb: str) -> None:
 def _check_period(starts_on: date | None, ends_on: date | None) -> None:
     if starts_on is not None and ends_on is not None and ends_on < starts_on:
         raise RuleBroken(f"endsOn ({ends_on}) is before startsOn ({starts_on})", "endsOn")
-
-
-def _text(value: str, field: str) -> str:
-    if not value.strip():
-        raise RuleBroken(f"{field} must not be blank", field)
-    return value.strip()
 
 
 def _unique(values: Sequence[str]) -> list[str]:
@@ -255,7 +260,7 @@ def create(
     return Contract(
         id=id,
         buyer_id=awards[0].buyer_id,
-        title=_text(draft.title, "title"),
+        title=not_blank(draft.title, "title"),
         description=draft.description,
         award_ids=[a.id for a in awards],
         lot_ids=_unique([a.lot_id for a in awards]),
@@ -303,7 +308,7 @@ def update(
         )
     for name in ("title", *settled):
         if changed.get(name) is not None:
-            changed[name] = _text(str(changed[name]), camel(name))
+            changed[name] = not_blank(str(changed[name]), camel(name))
     after = msgspec.structs.replace(
         contract, **changed, version=contract.version + 1, updated_at=now
     )
@@ -389,7 +394,7 @@ def add_option(contract: Contract, draft: OptionDraft, *, id: str, now: datetime
         contract.value.plus(draft.value, "value")  # same currency
     option = ContractOption(
         id=id,
-        description=_text(draft.description, "description"),
+        description=not_blank(draft.description, "description"),
         value=draft.value,
         scope=draft.scope,
         added_at=now,
@@ -444,7 +449,7 @@ def amend(
 ) -> Contract:
     """The contract with one typed change and its rationale recorded."""
     _live(contract, "amended")
-    rationale = _text(draft.rationale, "rationale")
+    rationale = not_blank(draft.rationale, "rationale")
     change = draft.change
     fields: dict[str, object]
     before: dict[str, object]
@@ -459,7 +464,7 @@ def amend(
         _check_period(contract.starts_on, change.ends_on)
         fields, before = {"ends_on": change.ends_on}, {"endsOn": contract.ends_on}
     elif isinstance(change, ScopeChange):
-        fields, before = {"scope": _text(change.scope, "scope")}, {"scope": contract.scope}
+        fields, before = {"scope": not_blank(change.scope, "scope")}, {"scope": contract.scope}
     else:
         held = contract.provider_ids
         missing = [p for p in change.remove if p not in held]

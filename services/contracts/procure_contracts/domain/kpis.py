@@ -19,8 +19,8 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_contracts.domain.changes import camel, changed_fields, refused
-from procure_contracts.domain.contracts import CONTRACT_MOVES, LIVE, Contract
+from procure_contracts.domain.changes import camel, changed_fields, not_blank
+from procure_contracts.domain.contracts import Contract, require_live
 from procure_contracts.domain.ratings import (
     LABELS,
     Combine,
@@ -164,21 +164,6 @@ class KpiChanges(msgspec.Struct, frozen=True, kw_only=True):
 NOT_YET = "no observation recorded yet"
 
 
-def _text(value: str, field: str) -> str:
-    if not value.strip():
-        raise RuleBroken(f"{field} must not be blank", field)
-    return value.strip()
-
-
-def _live(contract: Contract, verb: str) -> None:
-    if contract.status not in LIVE:
-        raise refused(
-            f"KPIs are {verb} on a pending or active contract; this one is {contract.status}",
-            contract.status,
-            CONTRACT_MOVES,
-        )
-
-
 def _dimension(dimension: Dimension | None) -> Dimension | None:
     if dimension is None:
         return None
@@ -190,7 +175,7 @@ def _dimension(dimension: Dimension | None) -> Dimension | None:
     twice = sorted({v for v in values if values.count(v) > 1})
     if twice:
         raise RuleBroken(f"dimension values repeat: {', '.join(twice)}", "dimension/values")
-    return Dimension(name=_text(dimension.name, "dimension/name"), values=values)
+    return Dimension(name=not_blank(dimension.name, "dimension/name"), values=values)
 
 
 def _check(kpi: Kpi) -> None:
@@ -206,7 +191,7 @@ def unrated(target: Target | None, why: str = NOT_YET) -> Rated:
 
 
 def define(contract: Contract, draft: KpiDraft, *, id: str, now: datetime) -> Kpi:
-    _live(contract, "defined")
+    require_live(contract, "KPIs", "defined")
     if draft.lot_id is not None and draft.lot_id not in contract.lot_ids:
         raise RuleBroken(f"contract {contract.id} covers no lot {draft.lot_id}", "lotId")
     kpi = Kpi(
@@ -214,7 +199,7 @@ def define(contract: Contract, draft: KpiDraft, *, id: str, now: datetime) -> Kp
         buyer_id=contract.buyer_id,
         contract_id=contract.id,
         lot_id=draft.lot_id,
-        name=_text(draft.name, "name"),
+        name=not_blank(draft.name, "name"),
         description=draft.description,
         unit=draft.unit.strip() or None if draft.unit is not None else None,
         direction=draft.direction,
@@ -239,12 +224,12 @@ def update(
     """A KPI's definition, on a live contract. Once observed, its dimension keeps the values
     observations may name (values may be added). A new direction without thresholds takes
     that direction's defaults. The rating is recomputed by the caller."""
-    _live(contract, "changed")
+    require_live(contract, "KPIs", "changed")
     changed = changed_fields(kpi, changes)
     if not changed:
         return kpi, []
     if "name" in changed:
-        changed["name"] = _text(str(changed["name"]), "name")
+        changed["name"] = not_blank(str(changed["name"]), "name")
     if "dimension" in changed:
         before, after_dimension = kpi.dimension, _dimension(changed["dimension"])  # type: ignore[arg-type]
         kept = (

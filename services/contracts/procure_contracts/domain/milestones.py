@@ -19,8 +19,8 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_contracts.domain.changes import a, camel, changed_fields, refused
-from procure_contracts.domain.contracts import CONTRACT_MOVES, LIVE, Contract
+from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
+from procure_contracts.domain.contracts import Contract, require_live
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.errors import RuleBroken
 from procure_shared.events.contracts import MilestoneData, MilestoneSettled
@@ -180,21 +180,6 @@ class Settlement(msgspec.Struct, frozen=True, kw_only=True):
     payee_id: str | None = None  # payment: default the contract's only supplier
 
 
-def _text(value: str, field: str) -> str:
-    if not value.strip():
-        raise RuleBroken(f"{field} must not be blank", field)
-    return value.strip()
-
-
-def _live(contract: Contract, verb: str) -> None:
-    if contract.status not in LIVE:
-        raise refused(
-            f"milestones are {verb} on a pending or active contract; this one is {contract.status}",
-            contract.status,
-            CONTRACT_MOVES,
-        )
-
-
 def _check_due(contract: Contract, due_on: date) -> None:
     if contract.starts_on is not None and due_on < contract.starts_on:
         raise RuleBroken(
@@ -225,7 +210,7 @@ def _check_quantity(planned: int | None, unit: str | None) -> None:
 
 
 def schedule(contract: Contract, draft: MilestoneDraft, *, id: str, now: datetime) -> Milestone:
-    _live(contract, "scheduled")
+    require_live(contract, "milestones", "scheduled")
     if draft.lot_id is not None and draft.lot_id not in contract.lot_ids:
         raise RuleBroken(f"contract {contract.id} covers no lot {draft.lot_id}", "lotId")
     _check_due(contract, draft.due_on)
@@ -237,7 +222,7 @@ def schedule(contract: Contract, draft: MilestoneDraft, *, id: str, now: datetim
         contract_id=contract.id,
         lot_id=draft.lot_id,
         kind=draft.kind,
-        title=_text(draft.title, "title"),
+        title=not_blank(draft.title, "title"),
         description=draft.description,
         due_on=draft.due_on,
         planned_quantity=draft.planned_quantity,
@@ -260,12 +245,12 @@ def update(
             milestone.status,
             MILESTONE_MOVES,
         )
-    _live(contract, "changed")
+    require_live(contract, "milestones", "changed")
     changed = changed_fields(milestone, changes)
     if not changed:
         return milestone, []
     if "title" in changed:
-        changed["title"] = _text(str(changed["title"]), "title")
+        changed["title"] = not_blank(str(changed["title"]), "title")
     after = msgspec.structs.replace(
         milestone, **changed, version=milestone.version + 1, updated_at=now
     )
@@ -347,7 +332,7 @@ def met(
         raise RuleBroken(
             f"metOn ({s.met_on}) is before it was partly met ({milestone.met_on})", "metOn"
         )
-    evidence = _text(s.evidence, "evidence")
+    evidence = not_blank(s.evidence, "evidence")
     transaction = _transaction(milestone, contract, s, id=transaction_id)
     return msgspec.structs.replace(
         milestone,
@@ -383,7 +368,7 @@ def waive(milestone: Milestone, reason: str, *, now: datetime) -> Milestone:
     return msgspec.structs.replace(
         milestone,
         status=M.WAIVED,
-        reason=_text(reason, "reason"),
+        reason=not_blank(reason, "reason"),
         settled_at=now,
         version=milestone.version + 1,
         updated_at=now,

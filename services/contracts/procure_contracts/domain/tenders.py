@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import msgspec
 
-from procure_contracts.domain.changes import a, camel, changed_fields, refused
+from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.categories import Category
 from procure_shared.errors import RuleBroken
@@ -177,18 +177,12 @@ def _check_deadlines(enquiry: datetime | None, submission: datetime | None) -> N
         )
 
 
-def _check_title(title: str, field: str = "title") -> str:
-    if not title.strip():
-        raise RuleBroken(f"{field} must not be blank", field)
-    return title.strip()
-
-
 def draft(d: TenderDraft, *, id: str, buyer_id: str, now: datetime) -> Tender:
     _check_deadlines(d.enquiry_deadline, d.submission_deadline)
     return Tender(
         id=id,
         buyer_id=buyer_id,
-        title=_check_title(d.title),
+        title=not_blank(d.title, "title"),
         description=d.description,
         value=d.value,
         enquiry_deadline=d.enquiry_deadline,
@@ -212,7 +206,7 @@ def update(tender: Tender, changes: TenderChanges, *, now: datetime) -> tuple[Te
     if not changed:
         return tender, []
     if "title" in changed:
-        changed["title"] = _check_title(str(changed["title"]))
+        changed["title"] = not_blank(str(changed["title"]), "title")
     after = msgspec.structs.replace(tender, **changed, version=tender.version + 1, updated_at=now)
     _check_deadlines(after.enquiry_deadline, after.submission_deadline)
     return after, [camel(name) for name in changed]
@@ -313,7 +307,7 @@ def add_lot(tender: Tender, d: LotDraft, *, id: str, now: datetime) -> Lot:
         id=id,
         tender_id=tender.id,
         buyer_id=tender.buyer_id,
-        title=_check_title(d.title),
+        title=not_blank(d.title, "title"),
         description=d.description,
         category=d.category,
         value=d.value,
@@ -332,7 +326,7 @@ def update_lot(
     if not changed:
         return lot, []
     if "title" in changed:
-        changed["title"] = _check_title(str(changed["title"]))
+        changed["title"] = not_blank(str(changed["title"]), "title")
     after = msgspec.structs.replace(lot, **changed, version=lot.version + 1, updated_at=now)
     return after, [camel(name) for name in changed]
 

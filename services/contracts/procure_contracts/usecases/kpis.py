@@ -19,7 +19,9 @@ from procure_contracts.domain.kpis import Kpi, KpiChanges, KpiDraft, Observation
 from procure_contracts.domain.observations import ObservationDraft
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who, record
-from procure_shared.changes import check_version, found
+from procure_contracts.usecases.contracts import get_contract
+from procure_contracts.usecases.parts import with_contract
+from procure_shared.changes import found
 from procure_shared.events import registry as events
 from procure_shared.postgres import Connection, Queries
 
@@ -31,16 +33,6 @@ __all__ = [
     "record_observation",
     "update_kpi",
 ]
-
-
-async def _contract(
-    conn: Queries, contract_id: str, who: Who, *, for_update: bool = False
-) -> Contract:
-    return found(
-        await store.contracts.get(conn, contract_id, buyer=who.scope, for_update=for_update),
-        "contract",
-        contract_id,
-    )
 
 
 async def get_kpi(conn: Queries, kpi_id: str, *, who: Who, for_update: bool = False) -> Kpi:
@@ -62,7 +54,7 @@ async def define_kpi(
     conn: Connection, contract_id: str, draft: KpiDraft, *, who: Who, now: datetime
 ) -> Kpi:
     # The contract's row lock keeps it live, and its count of KPIs true for signing.
-    contract = await _contract(conn, contract_id, who, for_update=True)
+    contract = await get_contract(conn, contract_id, who=who, for_update=True)
     kpi = rules.define(contract, draft, id=str(uuid.uuid4()), now=now)
     await store.kpis.insert(conn, kpi)
     data = rules.kpi_data(kpi, contract.provider_ids)
@@ -73,11 +65,8 @@ async def define_kpi(
 async def _load(
     conn: Connection, kpi_id: str, expected_version: int | None, who: Who
 ) -> tuple[Kpi, Contract]:
-    before = await get_kpi(conn, kpi_id, who=who, for_update=True)
-    check_version(f"KPI {kpi_id}", before.version, expected_version)
-    # The contract is the KPI's buyer's: an admin acting for every buyer sees it too.
-    contract = await _contract(conn, before.contract_id, who, for_update=True)
-    return before, contract
+    locked = await store.kpis.get(conn, kpi_id, buyer=who.scope, for_update=True)
+    return await with_contract(conn, locked, "KPI", kpi_id, expected_version, who)
 
 
 async def _rerate(
@@ -142,7 +131,7 @@ async def assess_contract(
     conn: Queries, contract_id: str, start: date, end: date, *, who: Who, now: datetime
 ) -> Assessment:
     check_dates(start, end)
-    contract = await _contract(conn, contract_id, who)
+    contract = await get_contract(conn, contract_id, who=who)
     kpis = await store.contract_kpis(conn, contract_id)
     names = await store.provider_names(conn, contract.provider_ids)
     observations = await store.observations_ending(conn, contract_id, start, end)

@@ -17,7 +17,9 @@ from procure_contracts.domain.milestones import (
 )
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who, record
-from procure_shared.changes import check_version, found
+from procure_contracts.usecases.contracts import get_contract
+from procure_contracts.usecases.parts import with_contract
+from procure_shared.changes import found
 from procure_shared.events import registry as events
 from procure_shared.postgres import Connection, Queries
 
@@ -28,16 +30,6 @@ __all__ = [
     "schedule_milestone",
     "update_milestone",
 ]
-
-
-async def _contract(
-    conn: Queries, contract_id: str, who: Who, *, for_update: bool = False
-) -> Contract:
-    return found(
-        await store.contracts.get(conn, contract_id, buyer=who.scope, for_update=for_update),
-        "contract",
-        contract_id,
-    )
 
 
 async def get_milestone(
@@ -54,7 +46,7 @@ async def schedule_milestone(
     conn: Connection, contract_id: str, draft: MilestoneDraft, *, who: Who, now: datetime
 ) -> Milestone:
     # The contract's row lock keeps it live (not closed meanwhile) until this commits.
-    contract = await _contract(conn, contract_id, who, for_update=True)
+    contract = await get_contract(conn, contract_id, who=who, for_update=True)
     milestone = rules.schedule(contract, draft, id=str(uuid.uuid4()), now=now)
     await store.milestones.insert(conn, milestone)
     data = rules.milestone_data(milestone, contract.provider_ids)
@@ -65,11 +57,8 @@ async def schedule_milestone(
 async def _load(
     conn: Connection, milestone_id: str, expected_version: int | None, who: Who
 ) -> tuple[Milestone, Contract]:
-    before = await get_milestone(conn, milestone_id, who=who, for_update=True)
-    check_version(f"milestone {milestone_id}", before.version, expected_version)
-    # The contract is the milestone's buyer's: an admin acting for every buyer sees it too.
-    contract = await _contract(conn, before.contract_id, who, for_update=True)
-    return before, contract
+    locked = await store.milestones.get(conn, milestone_id, buyer=who.scope, for_update=True)
+    return await with_contract(conn, locked, "milestone", milestone_id, expected_version, who)
 
 
 async def update_milestone(
