@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 import nats
 import pytest
-import uvicorn
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -42,6 +40,7 @@ from tests.notifications.conftest import Api, event, publish
 from tests.support.auth import bearer, token
 from tests.support.runtime import runtime_for
 from tests.support.servers import NatsHandle
+from tests.support.serving import serving
 from tests.support.wait import eventually, holds
 
 STREAM = "/v1/events/stream"
@@ -97,24 +96,9 @@ class Listener:
 
 @asynccontextmanager
 async def served(runtime: Runtime, options: NotificationsOptions) -> AsyncIterator[str]:
-    """The notifications app on a real local HTTP server (ASGITransport would hold a streamed
-    body until it ends)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    app = build_app(definition(options), runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await eventually(lambda: holds(server.started), within=10, what="the app listening")
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-        sock.close()
+    """The notifications app on a real local HTTP server."""
+    async with serving(build_app(definition(options), runtime), lifespan="off") as url:
+        yield url
 
 
 @asynccontextmanager

@@ -1,5 +1,6 @@
 """An ASGI app behind a real HTTP server (uvicorn) on a free port of this machine, on the
-test's event loop: for clients that are not Python (a browser)."""
+test's event loop: for clients that are not Python (a browser), and for streamed bodies
+(ASGITransport holds a streamed body until it ends)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -17,14 +18,14 @@ __all__ = ["serving"]
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app``; yields its base URL."""
+async def serving(app: Any, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
+    """Serve ``app`` (its lifespan run unless ``"off"``); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
         uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1
+            app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
