@@ -127,6 +127,7 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "monitor_lead_days": monitor.LEAD_DAYS,
         "ops_contracts": ops.CONTRACTS,
         "ops_milestones_each": ops.MILESTONES_EACH,
+        "ops_kpis_each": ops.KPIS_EACH,
         "ops_seconds": ops.SECONDS,
         "ops_warmup_seconds": ops.WARMUP_SECONDS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",

@@ -4,9 +4,10 @@ most 150 ms), beside the raw stack measured in the same run.
 The data: bench.contracts' ``CONTRACTS`` generated contracts of buyer "dfe" (all of them one
 buyer's: the largest board a viewer can have), five milestones each generated in SQL to the
 Milestone Struct's fields (due dates spread from 400 days ago to 400 days ahead of today; of
-those already due nine in ten met, the rest overdue; closed contracts' too), the 1,000
-providers in the provider directory, and 1,000 milestone events in the outbox (the recent
-events). A sample of milestone documents is decoded with the service's decoder first.
+those already due nine in ten met, the rest overdue; closed contracts' too), three KPIs each
+(Kpi Structs; one in four rated Inadequate, Requires improvement or Approaching target), the
+1,000 providers in the provider directory, and 1,000 milestone events in the outbox (the recent
+events). A sample of milestone and KPI documents is decoded with the service's decoders first.
 
 The service runs as deployed (``python -m procure_contracts serve --role http`` on core 0 with
 PostgreSQL and nats-server; the bench process, the client, on core 1). The page is asked with
@@ -25,9 +26,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 
 import asyncpg
+import msgspec
 
 from bench import cpu
 from bench.contracts import (
@@ -42,7 +45,10 @@ from bench.contracts import (
 )
 from bench.harness import Figure, Run, Servers, guarded, percentile, quiet
 from procure_contracts.app import MIGRATIONS
+from procure_contracts.domain.kpis import Kpi, Rated
+from procure_contracts.domain.ratings import Combine, Direction, Exact, default_thresholds
 from procure_contracts.storage import ops, store
+from procure_shared.events.contracts import Rating
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
@@ -51,6 +57,7 @@ __all__ = ["CONTRACTS", "measure"]
 
 CONTRACTS = 10_000
 MILESTONES_EACH = 5
+KPIS_EACH = 3
 SECONDS = 5.0
 WARMUP_SECONDS = 1.0
 TARGET_MS = 150.0
@@ -88,6 +95,58 @@ FROM (
     ) AS draw
 ) AS rows
 """
+
+
+# A KPI's current rating, by draw: one in 20 Inadequate, one in 10 Requires improvement, one in
+# 10 Approaching target, one in 10 Other (qualitative), the rest Good.
+_DRAWS: list[tuple[Rating, int]] = [
+    ("inadequate", 1),
+    ("requires_improvement", 2),
+    ("approaching_target", 2),
+    ("other", 2),
+    ("good", 13),
+]
+_RATINGS: list[Rating] = [rating for rating, times in _DRAWS for _ in range(times)]
+
+
+async def _kpis(conn: asyncpg.Connection) -> None:
+    """``KPIS_EACH`` KPIs per contract, built as the service's Kpi Structs (so their documents
+    are what the service writes), with the rating of the draw."""
+    contracts = await conn.fetch("SELECT id, created_at FROM contracts ORDER BY id")
+    rows = []
+    for n, (contract_id, created) in enumerate(contracts):
+        for k in range(KPIS_EACH):
+            rating = _RATINGS[(n * KPIS_EACH + k) % len(_RATINGS)]
+            label = rating.replace("_", " ").capitalize()
+            kpi = Kpi(
+                id=str(uuid.uuid4()),
+                buyer_id=BUYER,
+                contract_id=str(contract_id),
+                lot_id=None,
+                name=f"Pupils supported ({k + 1})",
+                description=None,
+                unit="pupils",
+                direction=Direction.HIGHER_IS_BETTER,
+                target=Exact(value=Decimal(500)),
+                thresholds=default_thresholds(Direction.HIGHER_IS_BETTER),
+                dimension=None,
+                combine=Combine.SUM,
+                frequency=None,
+                rating=Rated(rating=rating, label=label, explanation=f"{label}: the bench's"),
+                rated_at=created,
+                version=1,
+                created_at=created,
+                updated_at=created,
+            )
+            doc = msgspec.json.encode(kpi).decode()
+            rows.append((uuid.UUID(kpi.id), contract_id, kpi.name, rating, created, doc))
+    await conn.executemany(
+        "INSERT INTO kpis (id, contract_id, buyer_id, name, rating, version, created_at, doc) "
+        f"VALUES ($1, $2, '{BUYER}', $3, $4, 1, $5, $6::text::jsonb)",
+        rows,
+    )
+    for row in await conn.fetch("SELECT doc::text AS doc FROM kpis LIMIT 2000"):
+        store.kpis.decode(row["doc"])
 
 
 def _token() -> str:
@@ -131,6 +190,7 @@ async def seed(dsn: str) -> str:
             "VALUES ($1, $2, $3, $4, $5)",
             [(uuid.UUID(e.id), e.type, e.subject, e.sequence, encode_envelope(e)) for e in events],
         )
+        await _kpis(conn)
         for row in await conn.fetch("SELECT doc::text AS doc FROM milestones LIMIT 2000"):
             store.milestones.decode(row["doc"])
         counts = await conn.fetchrow(
@@ -186,9 +246,9 @@ def _run(latencies: list[float], load_: cpu.Load) -> Run:
 
 
 async def _bare(dsn: str, log: list[str], provider: str | None) -> Run:
-    """The page's statements run bare: board, overdue, due soon (each prepared for the call, as
-    the service does), providers, recent events, gathered on a pool of 10, one page after the
-    other."""
+    """The page's statements run bare: board, overdue, due soon and the KPI panel (each
+    prepared for the call, as the service does), providers, recent events, gathered on a pool
+    of 10, one page after the other."""
     pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
     assert pool is not None
     scope = ops.Scope(buyer=BUYER, today=date.today(), days=DAYS, provider=provider)
@@ -206,6 +266,7 @@ async def _bare(dsn: str, log: list[str], provider: str | None) -> Run:
             planned(ops.Q.board, *params, None, None, None, None, 50),
             planned(ops.Q.due, *overdue),
             planned(ops.Q.due, *soon),
+            planned(ops.Q.kpi_ratings, BUYER, provider, None, 50),
             pool.fetchval(ops.Q.providers, 2000),
             pool.fetch(ops.Q.recent_events, 300),
         )

@@ -34,6 +34,7 @@ __all__ = [
     "due",
     "event_line",
     "milestones_of",
+    "planned",
     "providers",
     "recent_events",
     "summary",
@@ -42,7 +43,7 @@ __all__ = [
 Q = load_queries(Path(__file__).parent / "sql" / "ops.sql")
 
 
-async def _planned(db: Queries, sql: str, *args: Any) -> Any:
+async def planned(db: Queries, sql: str, *args: Any) -> Any:
     """``fetchval`` with a plan made for these values: a statement prepared for this call only.
     The optional filters (``$n IS NULL OR ...``) make a generic plan scan what an index finds
     for given values, and PostgreSQL moves a statement it has run five times to its generic
@@ -143,7 +144,7 @@ async def board(
 ) -> Board:
     rank, next_due, last_id = after or (None, None, None)
     # asyncpg sends date.max as 'infinity': the key of a contract with nothing due.
-    text: str = await _planned(
+    text: str = await planned(
         db,
         Q.board,
         *scope.params(),
@@ -161,7 +162,7 @@ async def due(db: Queries, scope: Scope, *, overdue: bool, limit: int = 50) -> D
     first, last = (
         (_EARLIEST, scope.today - timedelta(days=1)) if overdue else (scope.today, scope.horizon)
     )
-    text: str = await _planned(
+    text: str = await planned(
         db, Q.due, scope.buyer, first, last, scope.provider, scope.status, limit
     )
     return _due.decode(text)

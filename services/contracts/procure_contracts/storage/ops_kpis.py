@@ -9,7 +9,7 @@ from datetime import date
 
 import msgspec
 
-from procure_contracts.storage.ops import Q, Scope
+from procure_contracts.storage.ops import Q, Scope, planned
 from procure_shared.postgres import Queries
 
 __all__ = ["RATINGS", "KpiRating", "kpi_ratings"]
@@ -35,7 +35,7 @@ class KpiRating(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def kpi_ratings(db: Queries, scope: Scope, *, limit: int = 50) -> list[KpiRating]:
     """The current ratings of the KPIs of the contracts in ``scope``, worst first."""
-    text: str = await db.fetchval(Q.kpi_ratings, scope.buyer, scope.provider, scope.status, limit)
+    text: str = await planned(db, Q.kpi_ratings, scope.buyer, scope.provider, scope.status, limit)
     return _ratings.decode(text)
 
 

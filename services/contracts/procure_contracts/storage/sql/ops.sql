@@ -139,20 +139,24 @@ WHERE m.status = 'scheduled' AND ($1::text IS NULL OR m.buyer_id = $1) AND m.due
 
 -- name: kpi_ratings
 -- The current ratings of the KPIs of the buyer's contracts ($1; $2 provider, $3 contract
--- status), worst first, at most $4, with their explanation.
+-- status), worst first (then the oldest KPI first), at most $4, with their explanation. The
+-- order is an index's (kpis_worst_first), so only the KPIs shown are read whole.
 SELECT coalesce(json_agg(json_build_object(
            'contractId', r.contract_id, 'contractTitle', r.title, 'kpi', r.name,
-           'rating', r.rating, 'explanation', r.doc -> 'rating' ->> 'explanation',
-           'ratedOn', (r.doc ->> 'ratedAt')::timestamptz::date
-       ) ORDER BY r.rank, r.title, r.name), '[]')::text
-FROM (SELECT k.contract_id, c.title, k.name, k.rating, k.doc,
+           'rating', r.rating, 'explanation', k.doc -> 'rating' ->> 'explanation',
+           'ratedOn', (k.doc ->> 'ratedAt')::timestamptz::date
+       ) ORDER BY r.worst, r.created_at, r.id), '[]')::text
+FROM (SELECT k.id, k.contract_id, c.title, k.name, k.rating, k.created_at,
              array_position(ARRAY['inadequate', 'requires_improvement', 'approaching_target',
-                                  'other', 'good'], k.rating) AS rank
+                                  'other', 'good']::text[], k.rating) AS worst
       FROM kpis k JOIN contracts c ON c.id = k.contract_id
       WHERE ($1::text IS NULL OR k.buyer_id = $1)
         AND ($2::text IS NULL OR c.provider_ids @> ARRAY[$2::text])
         AND ($3::text IS NULL OR c.status = $3)
-      ORDER BY rank, c.title, k.name LIMIT $4) AS r
+      ORDER BY array_position(ARRAY['inadequate', 'requires_improvement', 'approaching_target',
+                                    'other', 'good']::text[], k.rating), k.created_at, k.id
+      LIMIT $4) AS r
+JOIN kpis k ON k.id = r.id
 
 -- name: recent_events
 -- The newest events the service wrote (the viewer's are picked from them).
