@@ -99,7 +99,25 @@ async def _health(http: httpx.AsyncClient, instance: Instance) -> Instance:
     except httpx.HTTPError as exc:
         return msgspec.structs.replace(instance, health=f"unreachable ({exc})")
     return msgspec.structs.replace(
-        instance, health=f"{answer.status_code} {answer.text.strip()}", ready=answer.is_success
+        instance, health=_said(answer.status_code, answer.content), ready=answer.is_success
+    )
+
+
+class _Ready(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+def _said(code: int, body: bytes) -> str:
+    """``200 ready``, or the status and the checks that are not ok (``503 not ready: database
+    down``); the body as it is when it is not the health document."""
+    try:
+        ready = msgspec.json.decode(body, type=_Ready)
+    except msgspec.DecodeError:
+        return f"{code} {body.decode(errors='replace').strip()}"
+    failing = [f"{name} {state}" for name, state in ready.checks.items() if state != "ok"]
+    return f"{code} {ready.status.replace('_', ' ')}" + (
+        f": {', '.join(failing)}" if failing else ""
     )
 
 

@@ -88,7 +88,9 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         )
         assert shown.returncode == 0, shown.stdout + shown.stderr
         for service, port in zip(("contracts", "providers", "notifications"), ports, strict=True):
-            assert re.search(rf"{service} +│ 0\.2\.0 .*127\.0\.0\.1:{port} +│ 200", shown.stdout)
+            assert re.search(
+                rf"{service} +│ 0\.2\.0 .*127\.0\.0\.1:{port} +│ 200 ready ", shown.stdout
+            )
         counted = re.search(r"(\d+) overdue, (\d+) due in the next 14 days", shown.stdout)
         assert counted is not None, shown.stdout
         assert int(counted[1]) >= 1
