@@ -1,0 +1,105 @@
+"""The OCDS 1.1.5 schemas with the lots and metrics extensions, from local files: each real
+sample's releases and compiled releases break them exactly as often as the data README records,
+whatever shape the file has."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from procure_shared.ocds.schema import OcdsSchemas, merge_patch
+from procure_shared.ocds.shapes import Shape, releases_in, shape_of
+
+DATA = Path(
+    os.environ.get("TEST_OCDS_DATA") or Path(__file__).parents[2].parent / "shared/data/ocds"
+)
+
+# From ../shared/data/ocds/README.md, "Error counts, exactly": releases + compiled releases.
+RECORDED = {
+    "australia-nsw_release-package_0": (Shape.RELEASE_PACKAGE, 0),
+    "colombia_release_ocds-k50g02-16-12-5280389": (Shape.RELEASE, 5),
+    "fictional_release-package_full-lifecycle_ocds-213czf-000-00001": (Shape.RELEASE_PACKAGE, 0),
+    "lots-extension-example_lots-lotgroups": (Shape.RELEASE_PACKAGE, 0),
+    "mexico-cdmx_release_SEFIN-DRM-A-001-2016-01": (Shape.RELEASE, 0),
+    "moldova_record_ocds-ngfbwp-16949496": (Shape.RECORD, 37),
+    "nigeria_release_ocds-gyl66f-borbda-2wlmoa": (Shape.RELEASE, 1),
+    "paraguay_record-package_274744": (Shape.RECORD_PACKAGE, 1),
+    "paraguay_release_284462-contract-tecnoedil": (Shape.RELEASE, 0),
+    "paraguay_release_284462-tender-4-lots": (Shape.RELEASE, 0),
+    "standard-example_implementation-payment-milestones-transaction": (Shape.RELEASE_PACKAGE, 1),
+    "uk-contracts-finder_record_ocds-b5fd17-2c3aae9c": (Shape.RECORD, 0),
+    "uk-contracts-finder_release_ocds-b5fd17-2c330cf9": (Shape.RELEASE, 0),
+    "ukraine-prozorro_record_UA-2016-08-31-000670-b": (Shape.RECORD, 1),
+    "ukraine-prozorro_release_UA-2016-08-31-000670-b": (Shape.RELEASE, 1),
+}
+
+
+@pytest.fixture(scope="module")
+def data() -> Path:
+    if not (DATA / "schema").is_dir():
+        pytest.fail(
+            f"the OCDS reference data is not at {DATA}: it sits beside the repository "
+            "(../shared/data/ocds), or TEST_OCDS_DATA names its folder"
+        )
+    return DATA
+
+
+@pytest.fixture(scope="module")
+def schemas(data: Path) -> OcdsSchemas:
+    return OcdsSchemas(data / "schema")
+
+
+def test_every_sample_breaks_the_extended_schema_as_often_as_its_readme_records(
+    data: Path, schemas: OcdsSchemas
+) -> None:
+    core = OcdsSchemas(data / "schema", extensions=())
+    samples = {path.stem: path for path in sorted((data / "samples").glob("*.json"))}
+    assert sorted(samples) == sorted(RECORDED)
+    for name, path in samples.items():
+        document = json.loads(path.read_text(encoding="utf-8"))
+        shape, errors = RECORDED[name]
+        assert shape_of(document) is shape, name
+        releases = list(releases_in(document))
+        assert releases, name
+        for checked in (schemas, core):  # the extensions change no count
+            found = [e for _, r in releases for e in checked.release_errors(r)]
+            assert len(found) == errors, (name, found)
+
+
+def test_a_record_packages_linked_releases_are_not_releases(data: Path) -> None:
+    document = json.loads((data / "samples/paraguay_record-package_274744.json").read_text())
+    assert [where for where, _ in releases_in(document)] == ["/records/0/compiledRelease"]
+
+
+def test_the_extensions_add_lots_and_metrics_and_an_error_names_its_place(
+    schemas: OcdsSchemas,
+) -> None:
+    definitions = schemas.release_schema["definitions"]
+    assert "lots" in definitions["Tender"]["properties"]
+    assert "agreedMetrics" in definitions["Contract"]["properties"]
+    assert "Metric" in definitions
+    release = {
+        "ocid": "ocds-213czf-1",
+        "id": "1",
+        "date": "2022-06-27T09:00:00Z",
+        "tag": ["contract"],
+        "initiationType": "tender",
+        "tender": {"id": "t", "lots": [{"id": "lot-1", "title": "Attendance mentoring"}]},
+    }
+    assert schemas.release_errors(release) == []
+    broken = release | {"tender": {"id": "t", "lots": [{"id": "lot-1", "status": "awarded"}]}}
+    (error,) = schemas.release_errors(broken)  # not a tender status: the lots extension's enum
+    assert error.path == "/tender/lots/0/status"
+    assert "'awarded' is not one of" in error.message
+
+
+def test_a_merge_patch_follows_rfc_7386() -> None:
+    target = {"a": "b", "c": {"d": "e", "f": "g"}}
+    patch = {"a": "z", "c": {"f": None}}
+    assert merge_patch(target, patch) == {"a": "z", "c": {"d": "e"}}
+    assert merge_patch({"a": [{"b": "c"}]}, {"a": [1]}) == {"a": [1]}
+    assert merge_patch(["a", "b"], {"a": "c"}) == {"a": "c"}
+    assert target == {"a": "b", "c": {"d": "e", "f": "g"}}  # unchanged
