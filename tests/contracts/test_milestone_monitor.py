@@ -21,6 +21,7 @@ from procure_shared.sweep import Sweep
 from tests.contracts.conftest import Api
 from tests.contracts.test_milestones import _contract, _events, _move, _schedule
 from tests.providers.conftest import Api as ProvidersApi
+from tests.support.wait import eventually
 
 NOTICES = ("contracts.milestone.due_soon", "contracts.milestone.overdue")
 
@@ -160,9 +161,7 @@ async def test_the_running_monitor_reports_a_milestone_scheduled_already_late(
     stop = asyncio.Event()
     task = asyncio.create_task(running.run(stop))
     try:
-        async with asyncio.timeout(10):
-            while not await notices(cpool):
-                await asyncio.sleep(0.02)
+        await eventually(lambda: notices(cpool), within=10, what="the overdue notice")
     finally:
         stop.set()
         await task

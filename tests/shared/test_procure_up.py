@@ -77,7 +77,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
             lambda: contracts_demo_loaded(postgres.url), within=60, what="the demo contracts"
         )
         # procure status finds the three services over NATS ($SRV.INFO), asks each one's health
-        # and counts the demo's milestones (the evaluation report due in July 2024 is overdue).
+        # and counts the demo's milestones.
         shown = subprocess.run(
             [sys.executable, "-m", "procure_shared.cli", "status", "--nats", nats_handle.url],
             cwd=checkout,
@@ -91,9 +91,11 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
             assert re.search(
                 rf"{service} +│ 0\.2\.0 .*127\.0\.0\.1:{port} +│ 200 ready ", shown.stdout
             )
-        counted = re.search(r"(\d+) overdue, (\d+) due in the next 14 days", shown.stdout)
-        assert counted is not None, shown.stdout
-        assert int(counted[1]) >= 1
+        # The 2021/22 final report, the summer 2023 report, the 1,665-pupil milestone and the
+        # 2024 evaluation report are overdue whatever today is; the s.71 assessment of
+        # December 2026 joins them as the real date passes it.
+        overdue = re.findall(r"(\d+) overdue, \d+ due in the next 14 days", shown.stdout)
+        assert [int(n) >= 4 for n in overdue] == [True], shown.stdout
         # Mail goes to the development mailbox, kept as files under .procure/mail/.
         [token] = [
             t
