@@ -8,7 +8,6 @@ the clock read its start) keeps the processes of one system on the same time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,17 +37,12 @@ class AcceleratedClock:
             raise ValueError("the clock's rate must be positive")
         self._start = start.astimezone(UTC)
         self._rate = rate
-        if anchor is None:
-            self._elapsed = _since(time.monotonic(), time.monotonic)
-        else:
-            self._elapsed = _since(anchor.timestamp(), time.time)
+        # Real seconds since the start: this process's own, or every process's from the anchor.
+        self._read = time.monotonic if anchor is None else time.time
+        self._origin = self._read() if anchor is None else anchor.timestamp()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed() * self._rate)
-
-
-def _since(origin: float, read: Callable[[], float]) -> Callable[[], float]:
-    return lambda: read() - origin
+        return self._start + timedelta(seconds=(self._read() - self._origin) * self._rate)
 
 
 class FixedClock:
