@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import msgspec
 
-from procure_contracts.domain.changes import refused
+from procure_contracts.domain.changes import a, refused
 from procure_contracts.domain.contracts import CONTRACT_MOVES, Contract, ContractStatus
 from procure_contracts.domain.kpis import DimensionFigure, Kpi, Observation, Rated, unrated
 from procure_contracts.domain.ratings import LABELS, combine, rate
@@ -88,7 +88,7 @@ def _check_figure(kpi: Kpi, d: ObservationDraft) -> tuple[str | None, str | None
         )
     elif value not in dimension.values:
         raise RuleBroken(
-            f"{value!r} is not a {dimension.name} of KPI {kpi.name!r} "
+            f"{value!r} is not {a(dimension.name)} of KPI {kpi.name!r} "
             f"(one of: {', '.join(dimension.values)})",
             "dimensionValue",
         )
