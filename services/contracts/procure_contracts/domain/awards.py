@@ -16,6 +16,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.changes import a
+from procure_contracts.domain.imported import Imported
 from procure_contracts.domain.money import Money, event_money
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, require_lot
 from procure_shared.errors import Conflict, Duplicate, RuleBroken
@@ -59,6 +60,7 @@ class Award(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     status: AwardStatus
     warnings: list[Warning] = []
     reason: str | None = None  # why it was cancelled
+    imported: Imported | None = None  # eligibility was not checked: imported
     version: int
     created_at: datetime
     updated_at: datetime

@@ -18,6 +18,7 @@ import msgspec
 
 from procure_contracts.domain.awards import Award, AwardStatus
 from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
+from procure_contracts.domain.imported import Imported
 from procure_contracts.domain.money import Money, event_money, total
 from procure_shared.errors import Conflict, RuleBroken
 from procure_shared.events.contracts import ContractClosed, ContractData
@@ -158,6 +159,7 @@ class Contract(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     # Why it has no KPIs though worth more than £5m (Procurement Act 2023 s.52), set before
     # signing.
     kpi_exemption: str | None = None
+    imported: Imported | None = None
     version: int
     created_at: datetime
     updated_at: datetime

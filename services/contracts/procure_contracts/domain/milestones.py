@@ -21,6 +21,7 @@ import msgspec
 
 from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
 from procure_contracts.domain.contracts import Contract, require_live
+from procure_contracts.domain.imported import Imported
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.errors import RuleBroken
 from procure_shared.events.contracts import MilestoneData, MilestoneSettled
@@ -127,6 +128,7 @@ class Milestone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     transactions: list[Transaction] = []
     settled_at: datetime | None = None
     notices: list[Notice] = []  # the monitor's, oldest first
+    imported: Imported | None = None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -16,6 +16,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_contracts.domain.changes import a, camel, changed_fields, not_blank, refused
+from procure_contracts.domain.imported import Imported
 from procure_contracts.domain.money import Money, event_money
 from procure_shared.categories import Category
 from procure_shared.errors import RuleBroken
@@ -100,6 +101,7 @@ class Tender(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     published_at: datetime | None = None  # the tender period opens
     closed_at: datetime | None = None
     reason: str | None = None  # why it was cancelled or unsuccessful
+    imported: Imported | None = None  # an OCDS import made it
     version: int
     created_at: datetime
     updated_at: datetime
@@ -131,6 +133,7 @@ class Lot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     value: Money | None
     status: LotStatus
     reason: str | None = None
+    imported: Imported | None = None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,22 @@
+"""What an OCDS import made: the mark every imported aggregate carries.
+
+Imports are an explicit path (``admin``), not the guarded transitions: an imported tender, lot,
+award, contract or milestone keeps the state its publisher gave it, and says where it came from
+(the import's ``source``, the process's ``ocid``, the publisher's id of the object within the
+process). An imported award was not checked for eligibility: the mark records that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+__all__ = ["Imported"]
+
+
+class Imported(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    source: str  # what the import was told, e.g. the file's name
+    ocid: str  # the publisher's contracting process
+    ocds_id: str | None = None  # the publisher's id of the object in that process
+    at: datetime  # when it was (last) imported
