@@ -69,8 +69,9 @@ class IdentifierIn(_In, frozen=True, kw_only=True):
             max_length=300,
             pattern=SINGLE_LINE,
             examples=["GB-COH", "UA-EDR", OCDS_PARTY],
-            description=f"The register: {accepted_schemes()}. Stored upper-case; any other "
-            f"scheme (at most {SCHEME_MAX} characters) is 422.",
+            description=f"The register: {accepted_schemes()}. Matched case-insensitively "
+            f"and stored upper-case (a CC-REGISTER of at most {SCHEME_MAX} characters); a "
+            "scheme of none of these forms is 422.",
         ),
     ]
     id: Annotated[
