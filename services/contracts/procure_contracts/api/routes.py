@@ -11,6 +11,7 @@ from procure_contracts.api.assessment import AssessmentController
 from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
+from procure_contracts.api.feed import FeedController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.ops import OpsConfig, ops_routes
@@ -37,6 +38,7 @@ def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRou
                 ContractKpisController,
                 KpisController,
                 AssessmentController,
+                FeedController,
             ],
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules) | OPS.opt(config),
