@@ -65,9 +65,9 @@ FeedCursor = Annotated[
 FEED_DESCRIPTION = (
     "Every event the service published, in the envelope NATS carries it in (CloudEvents JSON, "
     "`data` included), oldest first, each once. Poll it: every page returns `nextCursor`, "
-    "also when it is empty (ask again with the same cursor later); `nextCursor` of a page "
-    "with fewer than `limit` items means you are up to date. An item's own `cursor` resumes "
-    "after that item.\n\n"
+    "also an empty one (then often the cursor you sent); ask for the next page with it. A "
+    "page with fewer than `limit` items means you are up to date for now. An item's own "
+    "`cursor` resumes after that item; without a cursor the feed starts at the beginning.\n\n"
     "No event is skipped, even one whose transaction committed after a later event's: a page "
     "holds only events of transactions older than every transaction still running, so an event "
     "appears once its transaction and every older one have ended. A long-running transaction "
