@@ -11,6 +11,7 @@ from procure_contracts.api.assessment import AssessmentController
 from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
+from procure_contracts.api.feed import FeedController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.ocds import PUBLICATION, OcdsController
@@ -42,6 +43,7 @@ def routes(
                 KpisController,
                 AssessmentController,
                 OcdsController,
+                FeedController,
             ],
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules) | OPS.opt(config) | PUBLICATION.opt(publication or Publication()),
