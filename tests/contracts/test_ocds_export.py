@@ -16,8 +16,10 @@ from procure_contracts.domain.ocds_out import (
     MILESTONE_STATUS,
     TENDER_STATUS,
 )
+from procure_shared.audit import Actor, record_change
 from procure_shared.http import Role
 from procure_shared.ocds.schema import OcdsSchemas
+from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
 from tests.shared.test_ocds_schema import DATA
@@ -196,3 +198,58 @@ async def test_each_demo_process_compiles_to_what_the_api_says(
                     } == {o["id"]: Decimal(o["value"]) for o in seen}
                 else:
                     assert kpi["id"] not in reported
+
+
+async def _page(api: Api, cursor: str | None) -> tuple[list[Any], str]:
+    params = {"cursor": cursor} if cursor else {}
+    answer = await api.http.get(
+        "/v1/ocds/releases", params=params, headers=api.headers(Role.ADMIN, None)
+    )
+    assert answer.status_code == 200, answer.text
+    package = answer.json()
+    return package["releases"], package["links"]["next"].split("cursor=", 1)[1]
+
+
+async def test_a_change_committed_after_a_later_one_is_released_once_and_not_skipped(
+    capi: Api, cpool: Pool
+) -> None:
+    tender = await capi.tender()
+    releases, cursor = await _page(capi, None)
+    assert [r["tender"]["id"] for r in releases if "tender" in r][:1] == [tender["id"]]
+    actor = Actor("someone", ("commercial",), "dfe")
+    doc = {**tender, "title": "changed"}
+    async with cpool.acquire() as first, cpool.acquire() as second:
+        early = first.transaction()
+        await early.start()
+        # The first change takes its audit id (and transaction id) first, then waits...
+        await record_change(
+            first,
+            actor=actor,
+            at=capi.clock.now(),
+            action="contracts.tender.updated",
+            resource_type="tender",
+            resource_id=tender["id"],
+            before=tender,
+            after=doc,
+        )
+        # ... while a later one commits.
+        async with second.transaction():
+            await record_change(
+                second,
+                actor=actor,
+                at=capi.clock.now(),
+                action="contracts.tender.updated",
+                resource_type="tender",
+                resource_id=tender["id"],
+                before=doc,
+                after=doc,
+            )
+        held, held_cursor = await _page(capi, cursor)
+        assert held == []  # held back while the earlier transaction runs, not skipped
+        assert held_cursor == cursor
+        await early.commit()
+    seen, cursor = await _page(capi, cursor)
+    ids = [int(r["id"].rsplit("-", 1)[1]) for r in seen]
+    assert len(ids) == 2
+    assert ids == sorted(ids)
+    assert (await _page(capi, cursor))[0] == []
