@@ -221,29 +221,24 @@ async def test_a_change_committed_after_a_later_one_is_released_once_and_not_ski
     async with cpool.acquire() as first, cpool.acquire() as second:
         early = first.transaction()
         await early.start()
-        # The first change takes its audit id (and transaction id) first, then waits...
-        await record_change(
-            first,
-            actor=actor,
-            at=capi.clock.now(),
-            action="contracts.tender.updated",
-            resource_type="tender",
-            resource_id=tender["id"],
-            before=tender,
-            after=doc,
-        )
-        # ... while a later one commits.
-        async with second.transaction():
+
+        async def change(conn: Any, before: Any) -> None:
             await record_change(
-                second,
+                conn,
                 actor=actor,
                 at=capi.clock.now(),
                 action="contracts.tender.updated",
                 resource_type="tender",
                 resource_id=tender["id"],
-                before=doc,
+                before=before,
                 after=doc,
             )
+
+        # The first change takes its audit id (and transaction id) first, then waits...
+        await change(first, tender)
+        # ... while a later one commits.
+        async with second.transaction():
+            await change(second, doc)
         held, held_cursor = await _page(capi, cursor)
         assert held == []  # held back while the earlier transaction runs, not skipped
         assert held_cursor == cursor

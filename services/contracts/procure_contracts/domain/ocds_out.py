@@ -171,15 +171,22 @@ def _details(status: object) -> str | None:
     return _DETAILS.get(status)
 
 
+def _described(thing: Tender | Lot, statuses: Mapping[Any, str]) -> dict[str, Any]:
+    """What a tender and a lot both say: id, title, description, status, value."""
+    return {
+        "id": _ocds_id(thing),
+        "title": thing.title,
+        "description": thing.description,
+        "status": statuses[thing.status],
+        "statusDetails": thing.reason or _details(thing.status),
+        "value": _value(thing.value),
+    }
+
+
 def tender_block(tender: Tender) -> dict[str, Any]:
     return _clean(
         {
-            "id": _ocds_id(tender),
-            "title": tender.title,
-            "description": tender.description,
-            "status": TENDER_STATUS[tender.status],
-            "statusDetails": tender.reason or _details(tender.status),
-            "value": _value(tender.value),
+            **_described(tender, TENDER_STATUS),
             "mainProcurementCategory": "services",
             "tenderPeriod": {
                 "startDate": _instant(tender.published_at),
@@ -191,16 +198,7 @@ def tender_block(tender: Tender) -> dict[str, Any]:
 
 
 def lot_block(lot: Lot) -> dict[str, Any]:
-    return _clean(
-        {
-            "id": _ocds_id(lot),
-            "title": lot.title,
-            "description": lot.description,
-            "status": LOT_STATUS[lot.status],
-            "statusDetails": lot.reason or _details(lot.status),
-            "value": _value(lot.value),
-        }
-    )
+    return _clean(_described(lot, LOT_STATUS))
 
 
 def _supplier(provider_id: str, name: str | None, links: Links) -> dict[str, Any]:
