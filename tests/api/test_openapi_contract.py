@@ -363,6 +363,12 @@ def seed_notifications(base: str) -> dict[str, str]:
 
 NATS_URL: list[str] = []
 
+
+def ocds_process(base: str) -> dict[str, str]:
+    """A contracting process to read the record of: a tender's, by its ocid."""
+    return {"ocid": f"ocds-procure-{draft_tender(base)['tender_id']}"}
+
+
 # The provider the contracts service's awards name (registered in the providers service).
 PROVIDER: dict[str, str] = {}
 
@@ -386,6 +392,7 @@ FRESH: dict[str, Callable[[str], dict[str, str]]] = {
     "POST /v1/milestones/{milestone_id}/met": scheduled_milestone,
     "POST /v1/milestones/{milestone_id}/not-met": scheduled_milestone,
     "POST /v1/milestones/{milestone_id}/waive": scheduled_milestone,
+    "GET /v1/ocds/records/{ocid}": ocds_process,
     "DELETE /v1/subscriptions/{subscription_id}": new_subscription,
     "POST /v1/subscriptions/{subscription_id}/pause": new_subscription,
     "POST /v1/subscriptions/{subscription_id}/resume": paused_subscription,

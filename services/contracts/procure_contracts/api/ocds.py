@@ -5,7 +5,7 @@ package of every change after a cursor (or since a date), in the order the chang
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 import msgspec
@@ -34,6 +34,42 @@ Since = Annotated[
     datetime | None,
     QueryParameter(description="Only changes made at or after this time (ISO 8601)."),
 ]
+
+
+class Publisher(msgspec.Struct, frozen=True):
+    name: str
+
+
+class PackageLinks(msgspec.Struct, frozen=True):
+    next: str
+
+
+class ReleasePackage(msgspec.Struct, frozen=True, rename="camel"):
+    """An OCDS 1.1 release package (the releases as the OCDS release schema has them)."""
+
+    uri: str
+    version: str
+    extensions: list[str]
+    published_date: str
+    publisher: Publisher
+    releases: list[dict[str, Any]]
+    links: PackageLinks
+
+
+class RecordPackage(msgspec.Struct, frozen=True, rename="camel"):
+    """An OCDS 1.1 record package: one record, its releases and compiled release."""
+
+    uri: str
+    version: str
+    extensions: list[str]
+    published_date: str
+    publisher: Publisher
+    records: list[dict[str, Any]]
+
+
+def _encoded(package: dict[str, Any]) -> Any:
+    """The package as JSON with amounts as numbers (the annotation documents its shape)."""
+    return cast(Any, _encoder.encode(package))
 
 
 def _package(request: Request[Any, Any, Any], publication: Publication) -> dict[str, Any]:
@@ -71,7 +107,7 @@ class OcdsController(Controller):
         cursor: Cursor = None,
         since: Since = None,
         limit: ReleaseLimit = 100,
-    ) -> Response[bytes]:
+    ) -> Response[ReleasePackage]:
         publication = PUBLICATION.of(request)
         position = None
         if cursor is not None:
@@ -90,7 +126,7 @@ class OcdsController(Controller):
         query = {**dict(request.query_params), "cursor": encode_cursor([end.txid, end.id])}
         package["releases"] = releases
         package["links"] = {"next": str(request.url.with_replacements(query=urlencode(query)))}
-        return Response(_encoder.encode(package), media_type=JSON)
+        return Response(_encoded(package), media_type=JSON)
 
     @get(
         "/records/{ocid:str}",
@@ -102,11 +138,11 @@ class OcdsController(Controller):
     )
     async def record(
         self, db: Reading, request: Request[Any, Any, Any], ocid: FromPath[str]
-    ) -> Response[bytes]:
+    ) -> Response[RecordPackage]:
         publication = PUBLICATION.of(request)
         record = await ocds_export.record(
             db, who(request), ocid, now=now(request), publication=publication
         )
         package = _package(request, publication)
         package["records"] = [record]
-        return Response(_encoder.encode(package), media_type=JSON)
+        return Response(_encoded(package), media_type=JSON)
