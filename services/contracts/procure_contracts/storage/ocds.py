@@ -18,6 +18,7 @@ from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.ocds_out import Change, Links, PartyInfo
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_contracts.storage.store import awards, contracts, lots, tenders
+from procure_shared.documents import as_uuid
 from procure_shared.postgres import Queries
 
 __all__ = ["KINDS", "Position", "changes_after", "links_for", "process_changes"]
@@ -111,12 +112,15 @@ async def process_changes(conn: Queries, tender_id: str) -> list[Change]:
 
 
 async def tender_by_ocid(conn: Queries, ocid: str, prefix: str, buyer: str | None) -> Tender | None:
-    """The tender whose process ``ocid`` names: an imported one keeps its publisher's."""
+    """The tender whose process ``ocid`` names: ours by its id (the primary key), an imported
+    one by the publisher's ocid it keeps."""
+    ours = ocid.removeprefix(prefix + "-") if ocid.startswith(prefix + "-") else None
+    if ours is not None and as_uuid(ours) is not None:
+        return await tenders.get(conn, ours, buyer=buyer)
     text = await conn.fetchval(
-        "SELECT doc::text FROM tenders WHERE (doc -> 'imported' ->> 'ocid' = $1 "
-        "OR ($2 <> '' AND id::text = $2)) AND ($3::text IS NULL OR buyer_id = $3) LIMIT 1",
+        "SELECT doc::text FROM tenders WHERE doc -> 'imported' ->> 'ocid' = $1 "
+        "AND ($2::text IS NULL OR buyer_id = $2) LIMIT 1",
         ocid,
-        ocid.removeprefix(prefix + "-") if ocid.startswith(prefix + "-") else "",
         buyer,
     )
     return None if text is None else tenders.decode(text)
