@@ -15,11 +15,23 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch"]
+__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch", "schema_folder"]
 
 VERSION = "1.1.5"
 # The extensions our releases use: lots (tender.lots, relatedLots) and metrics (KPIs).
 EXTENSIONS = ("lots/release-schema-v1.1.5.json", "metrics/release-schema.json")
+
+
+def schema_folder(environ: Mapping[str, str]) -> Path | None:
+    """Where the OCDS schemas are: ``PROCURE_OCDS_SCHEMAS``, else the project's reference data
+    beside the repository (``../shared/data/ocds/schema``); ``None`` when neither exists."""
+    named = environ.get("PROCURE_OCDS_SCHEMAS")
+    folder = (
+        Path(named)
+        if named
+        else Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
+    )
+    return folder if (folder / VERSION / "release-schema.json").is_file() else None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -13,17 +13,21 @@ from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
+from procure_contracts.api.ocds import PUBLICATION, OcdsController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
+from procure_contracts.usecases.ocds_export import Publication
 from procure_shared.errors import DomainError
 from procure_shared.http.domain import domain_problem
 
 __all__ = ["routes"]
 
 
-def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRouterHandler]:
+def routes(
+    rules: Rules, ops: OpsConfig | None = None, publication: Publication | None = None
+) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
         Router(
@@ -37,9 +41,10 @@ def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRou
                 ContractKpisController,
                 KpisController,
                 AssessmentController,
+                OcdsController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules) | OPS.opt(config),
+            opt=RULES.opt(rules) | OPS.opt(config) | PUBLICATION.opt(publication or Publication()),
         ),
         ops_routes(config),
     ]
