@@ -7,7 +7,9 @@ legal_name          required
 kind                required: company, charity, school_or_trust or public_body
 identifiers         required: ``SCHEME:ID`` separated by ``;``, e.g.
                     ``GB-COH:01234567;GB-PPON:ABCD-1234-EFGH`` (schemes GB-COH, GB-CHC,
-                    GB-SC, GB-NIC, GB-EDU, GB-PPON)
+                    GB-SC, GB-NIC, GB-EDU, GB-PPON, checked against their registers'
+                    formats; any other org-id.guide register as ``CC-REGISTER``, e.g.
+                    ``UA-EDR:02070884``, taken as given; or ``OCDS-PARTY``)
 trading_name        optional
 sme, vcse           optional: yes/no, true/false, y/n or 1/0
 regions             optional: ITL 1 regions separated by ``;`` (``london;north_west``;

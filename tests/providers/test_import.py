@@ -403,3 +403,23 @@ def test_the_sample_file_names_none_of_the_demo_providers() -> None:
         for identifier in row.split(",")[5].split(";")
     }
     assert sample.isdisjoint(demo), sample & demo
+
+
+async def test_a_foreign_register_or_an_ocds_party_imports_once_and_an_unknown_scheme_is_rejected(
+    api: Api, tmp_path: Path
+) -> None:
+    rows = [
+        "Prykladbud LLC,,company,,,ua-edr:02070884,,,,,,,",
+        "A party with no identifier,,company,,,OCDS-PARTY:ocds-213czf-000-00001/7,,,,,,,",
+        "Constructora Ejemplo SA,,company,,,NIT:1012362575-0,,,,,,,",
+    ]
+    first = await run(api, csv_file(tmp_path, *rows))
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    [rejection] = first.rejected
+    assert rejection.line == 4
+    assert "unknown identifier scheme 'NIT'" in rejection.reason
+    assert "CC-REGISTER" in rejection.reason
+    assert (await holder(api, "UA-EDR:02070884"))["legalName"] == "Prykladbud LLC"
+
+    again = await run(api, csv_file(tmp_path, *rows[:2]))
+    assert counts(again) == (0, 0, 2, [])

@@ -206,3 +206,73 @@ async def test_an_unknown_provider_is_404(api: Api) -> None:
     answer = await api.get("/v1/providers/00000000-0000-4000-8000-000000000000")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_provider_of_a_foreign_register_or_an_ocds_party_is_registered_found_and_unique(
+    api: Api, ppool: Pool
+) -> None:
+    ukrainian = await api.register(
+        legalName="Prykladbud LLC",
+        identifiers=[{"scheme": "ua-edr", "id": " 02070884 "}],
+    )
+    assert ukrainian["identifiers"] == [{"scheme": "UA-EDR", "id": "02070884"}]
+    party = "ocds-be6bcu-UA-2016-08-31-000670-b/Some Party 1"
+    unnamed = await api.register(
+        legalName="A party with no identifier",
+        identifiers=[{"scheme": "OCDS-PARTY", "id": party}],
+    )
+    assert unnamed["identifiers"] == [{"scheme": "OCDS-PARTY", "id": party}]
+
+    for typed, holder in (
+        ("UA-EDR:02070884", ukrainian),
+        ("ua-edr: 02070884", ukrainian),
+        (f"OCDS-PARTY:{party}", unnamed),
+        (f"ocds-party:{party}", unnamed),
+    ):
+        found = await api.get("/v1/providers", identifier=typed)
+        assert found.status_code == 200, found.text
+        assert [p["id"] for p in found.json()["items"]] == [holder["id"]], typed
+    # a foreign id is kept as given, so another case is another id
+    assert (await api.get("/v1/providers", identifier="UA-EDR:02070884X")).json()["items"] == []
+    assert (await api.get("/v1/providers", identifier="OCDS-PARTY:x/Y")).json()["items"] == []
+    refused = await api.get("/v1/providers", identifier="NIT:1012362575-0")
+    assert refused.status_code == 400
+    assert "CC-REGISTER" in refused.json()["detail"]
+
+    duplicates = [
+        ({"scheme": "UA-EDR", "id": "02070884"}, ukrainian),
+        ({"scheme": "ocds-party", "id": f"{party} "}, unnamed),
+    ]
+    for identifier, holder in duplicates:
+        again = await api.create(
+            "/v1/providers", provider_body(legalName="Someone Else", identifiers=[identifier])
+        )
+        assert again.status_code == 409, again.text
+        assert holder["id"] in again.json()["detail"]
+    assert await count(ppool, "SELECT count(*) FROM providers") == 2
+    assert await count(ppool, "SELECT count(*) FROM provider_identifiers") == 2
+
+
+async def test_an_identifier_of_no_accepted_scheme_is_422_naming_the_accepted_forms(
+    api: Api, ppool: Pool
+) -> None:
+    for scheme, id in (
+        ("NIT", "1012362575-0"),
+        ("Nit de Persona Natural", "1012362575-0"),
+        ("", "1012362575-0"),
+        ("Registro Único de Contribuyente emitido por el Ministerio de Hacienda", "368894-1"),
+        ("UA-EDR", "x" * 201),
+        ("UA-EDR", " "),
+        ("OCDS-PARTY", "no-slash"),
+    ):
+        answer = await api.create(
+            "/v1/providers", provider_body(identifiers=[{"scheme": scheme, "id": id}])
+        )
+        assert answer.status_code == 422, (scheme, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    answer = await api.create(
+        "/v1/providers", provider_body(identifiers=[{"scheme": "NIT", "id": "1012362575-0"}])
+    )
+    detail = answer.json()["detail"]
+    assert all(form in detail for form in ("GB-COH", "CC-REGISTER", "OCDS-PARTY")), detail
+    assert await count(ppool, "SELECT count(*) FROM providers") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -16,7 +17,7 @@ from procure_providers.domain.accreditations import (
 )
 from procure_providers.domain.eligibility import Decision, Facts, decide
 from procure_providers.domain.exclusions import ExclusionDraft, lift, record
-from procure_providers.domain.identifiers import parse_identifier
+from procure_providers.domain.identifiers import SCHEMES, parse_identifier
 from procure_providers.domain.portfolio import LatestRating
 from procure_providers.domain.providers import ProviderStatus
 from procure_shared.categories import Category
@@ -58,6 +59,86 @@ def test_an_identifier_that_breaks_its_schemes_format_is_refused_saying_what_is_
 ) -> None:
     with pytest.raises(RuleBroken, match=says):
         parse_identifier(scheme, value)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "typed", "stored"),
+    [
+        ("UA-EDR", "02070884", ("UA-EDR", "02070884")),
+        ("ua-edr", " 02070884\t", ("UA-EDR", "02070884")),
+        ("GB-LAC", "E09000003", ("GB-LAC", "E09000003")),
+        ("AF-TIN", "9000321217", ("AF-TIN", "9000321217")),
+        ("md-idno", "1003600000000", ("MD-IDNO", "1003600000000")),
+        ("XI-EORI", "GB123456789000", ("XI-EORI", "GB123456789000")),
+        ("XM-DAC", "41114", ("XM-DAC", "41114")),
+        ("ZZ-X1", "one", ("ZZ-X1", "one")),
+        ("UA-" + "E" * 17, "1", ("UA-" + "E" * 17, "1")),
+        # kept as given: a foreign register may be case-sensitive, and may use spaces
+        ("CO-NIT", "abc 123-x", ("CO-NIT", "abc 123-x")),
+        ("PY-RUC", "368894-1", ("PY-RUC", "368894-1")),
+        ("UA-EDR", "x" * 200, ("UA-EDR", "x" * 200)),
+    ],
+)
+def test_another_org_id_register_is_accepted_upper_cased_with_its_id_only_trimmed(
+    scheme: str, typed: str, stored: tuple[str, str]
+) -> None:
+    identifier = parse_identifier(scheme, typed)
+    assert (identifier.scheme, identifier.id) == stored
+
+
+def test_an_ocds_party_is_its_ocid_and_party_id_kept_as_given() -> None:
+    identifier = parse_identifier("ocds-party", " ocds-213czf-000-00001/GB-LAC-E09000003 ")
+    assert str(identifier) == "OCDS-PARTY:ocds-213czf-000-00001/GB-LAC-E09000003"
+    # the party id may itself hold a slash: only the first one separates
+    assert parse_identifier("OCDS-PARTY", "OCDS-87SD3T-1/a/b").id == "OCDS-87SD3T-1/a/b"
+    assert parse_identifier("OCDS-PARTY", "o/" + "p" * 298).id == "o/" + "p" * 298
+
+
+@pytest.mark.parametrize(
+    ("scheme", "value", "says"),
+    [
+        ("NIT", "1012362575-0", "unknown identifier scheme 'NIT'"),
+        ("Nit de Persona Natural", "1012362575-0", "unknown identifier scheme"),
+        ("", "1", "unknown identifier scheme ''"),
+        ("  ", "1", "unknown identifier scheme"),
+        ("NGN-BRBDA", "3210104188", "unknown identifier scheme"),
+        ("XX-NOPE", "1", "XX is not an ISO 3166-1 country code"),
+        ("UA_EDR", "1", "unknown identifier scheme"),
+        ("UA-", "1", "unknown identifier scheme"),
+        ("UA-E.DR", "1", "unknown identifier scheme"),
+        ("UA-" + "E" * 18, "1", "at most 20 characters"),
+        ("\u0131t-rea", "1", "unknown identifier scheme"),  # a dotless i upper-cases to I
+        ("UA-EDR", "", "must not be empty"),
+        ("UA-EDR", "   ", "must not be empty"),
+        ("UA-EDR", "x" * 201, "at most 200 characters"),
+        ("UA-EDR", "1\x002", "control characters"),
+        ("GB-LAC", "E09\x85000003", "control characters"),
+        ("OCDS-PARTY", "", "must not be empty"),
+        ("OCDS-PARTY", "ocds-213czf-000-00001", "expected <ocid>/<party id>"),
+        ("OCDS-PARTY", "/GB-LAC-E09000003", "expected <ocid>/<party id>"),
+        ("OCDS-PARTY", "ocds-213czf-000-00001/", "expected <ocid>/<party id>"),
+        ("OCDS-PARTY", "o/" + "p" * 299, "at most 300 characters"),
+        ("OCDS-PARTY", "o/p\n1", "control characters"),
+    ],
+)
+def test_a_scheme_of_no_accepted_form_or_a_bad_id_for_it_is_refused(
+    scheme: str, value: str, says: str
+) -> None:
+    with pytest.raises(RuleBroken, match=re.escape(says)):
+        parse_identifier(scheme, value)
+
+
+def test_an_unknown_scheme_is_refused_naming_every_accepted_form() -> None:
+    with pytest.raises(RuleBroken) as refused:
+        parse_identifier("NIT", "1012362575-0")
+    assert refused.value.field == "scheme"
+    for form in (*SCHEMES, "CC-REGISTER", "XI, XM or ZZ", "OCDS-PARTY", "<ocid>/<party id>"):
+        assert form in refused.value.message
+
+
+def test_a_known_scheme_keeps_its_format_check_rather_than_being_taken_as_given() -> None:
+    with pytest.raises(RuleBroken, match="Companies House"):
+        parse_identifier("GB-COH", "11111111.0")
 
 
 def accreditation(

@@ -20,7 +20,7 @@ from procure_providers.api.schemas import (
 )
 from procure_providers.domain.accreditations import Accreditation
 from procure_providers.domain.exclusions import Exclusion
-from procure_providers.domain.identifiers import parse_identifier
+from procure_providers.domain.identifiers import OCDS_PARTY_MAX, SCHEME_MAX, parse_identifier
 from procure_providers.domain.portfolio import Portfolio
 from procure_providers.domain.providers import (
     SINGLE_LINE,
@@ -53,6 +53,8 @@ from procure_shared.http.preconditions import (
 __all__ = ["ProvidersController"]
 
 ProviderId = FromPath[uuid.UUID]
+# the longest scheme kept, ":", the longest id (OCDS-PARTY's)
+_IDENTIFIER_MAX = SCHEME_MAX + 1 + OCDS_PARTY_MAX
 
 
 class ProvidersController(Controller):
@@ -77,7 +79,11 @@ class ProvidersController(Controller):
         identifier: Annotated[
             str | None,
             QueryParameter(
-                description="scheme:id, e.g. GB-CHC:216250", max_length=64, pattern=SINGLE_LINE
+                description="The provider holding this identifier, as scheme:id (e.g. "
+                "GB-CHC:216250, UA-EDR:02070884 or OCDS-PARTY:<ocid>/<party id>); normalised "
+                "as registration normalises it",
+                max_length=_IDENTIFIER_MAX,
+                pattern=SINGLE_LINE,
             ),
         ] = None,
         category: Annotated[

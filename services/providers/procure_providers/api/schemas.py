@@ -16,6 +16,13 @@ from procure_providers.domain.accreditations import (
     AccreditationDraft,
 )
 from procure_providers.domain.exclusions import Exclusion, ExclusionDraft
+from procure_providers.domain.identifiers import (
+    OCDS_PARTY,
+    OCDS_PARTY_MAX,
+    ORG_ID_MAX,
+    SCHEME_MAX,
+    accepted_schemes,
+)
 from procure_providers.domain.providers import (
     SINGLE_LINE,
     Address,
@@ -57,10 +64,30 @@ class _In(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
 
 class IdentifierIn(_In, frozen=True, kw_only=True):
     scheme: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=20, pattern=SINGLE_LINE, examples=["GB-COH"])
+        str,
+        msgspec.Meta(
+            max_length=300,
+            pattern=SINGLE_LINE,
+            examples=["GB-COH", "UA-EDR", OCDS_PARTY],
+            description=f"The register: {accepted_schemes()}. Matched case-insensitively "
+            f"and stored upper-case (a CC-REGISTER of at most {SCHEME_MAX} characters); a "
+            "scheme of none of these forms is 422.",
+        ),
     ]
     id: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=40, pattern=SINGLE_LINE, examples=["01234567"])
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=OCDS_PARTY_MAX,
+            pattern=SINGLE_LINE,
+            examples=["01234567", "ocds-213czf-000-00001/GB-LAC-E09000003"],
+            description=(
+                "The number in that register. A known scheme's is normalised and checked "
+                "against the register's format; another org-id.guide register's is kept as "
+                f"given, trimmed (at most {ORG_ID_MAX} characters); an {OCDS_PARTY} id is "
+                "<ocid>/<party id>, trimmed. A wrong one is 422."
+            ),
+        ),
     ]
 
 
