@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from procure_contracts.api.ocds_import import OcdsImportConfig
 from procure_contracts.api.ops import TEMPLATES, OpsConfig
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
@@ -34,6 +35,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ]
 
     ops = OpsConfig(due_soon_days=opts.milestone_lead_days)
+    ocds = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=opts.ocds_schema)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -44,7 +46,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules, ops),
+        routes=lambda: routes(rules, ops, ocds),
         consumers=lambda: [provider_directory_consumer()],
         workers=workers,
         templates=TEMPLATES,

@@ -25,6 +25,12 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     milestone_lead_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
     # How often (real seconds) the milestone monitor looks for what has fallen due.
     milestone_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    # The providers service's HTTP API (its base URL), where OCDS imports find and register
+    # suppliers; unset: imports answer 503.
+    providers_url: str | None = None
+    # The OCDS schema folder (1.1.5/ and extensions/); unset: the reference data beside the
+    # repository (../shared/data/ocds/schema).
+    ocds_schema: str | None = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -38,6 +44,8 @@ ENV_NAMES = {
     "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
     "milestone_lead_days": "PROCURE_MILESTONE_LEAD_DAYS",
     "milestone_scan_interval": "PROCURE_MILESTONE_SCAN_INTERVAL",
+    "providers_url": "PROCURE_PROVIDERS_URL",
+    "ocds_schema": "PROCURE_OCDS_SCHEMA",
 }
 
 

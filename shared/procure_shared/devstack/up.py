@@ -201,6 +201,10 @@ class Stack:
         # Milestones fall due as the (perhaps accelerated) clock runs: look every 5 s.
         env.setdefault("PROCURE_MILESTONE_SCAN_INTERVAL", "5")
         env.update(self.config.clock_env())
+        if service == "contracts":  # OCDS imports find and register suppliers there
+            env.setdefault(
+                "PROCURE_PROVIDERS_URL", f"http://127.0.0.1:{self.config.port_of('providers')}"
+            )
         if self.config.smtp_host is None:  # mail goes to the development mailbox
             env.update(PROCURE_SMTP_HOST="127.0.0.1", PROCURE_SMTP_PORT=str(self.config.smtp_port))
         return env

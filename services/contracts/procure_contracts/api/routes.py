@@ -13,6 +13,7 @@ from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
+from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
@@ -23,7 +24,9 @@ from procure_shared.http.domain import domain_problem
 __all__ = ["routes"]
 
 
-def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRouterHandler]:
+def routes(
+    rules: Rules, ops: OpsConfig | None = None, ocds: OcdsImportConfig | None = None
+) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
         Router(
@@ -37,9 +40,10 @@ def routes(rules: Rules, ops: OpsConfig | None = None) -> Sequence[ControllerRou
                 ContractKpisController,
                 KpisController,
                 AssessmentController,
+                OcdsImportController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules) | OPS.opt(config),
+            opt=RULES.opt(rules) | OPS.opt(config) | OCDS_IMPORT.opt(ocds or OcdsImportConfig()),
         ),
         ops_routes(config),
     ]
