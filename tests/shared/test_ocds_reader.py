@@ -16,7 +16,7 @@ import pytest
 from procure_shared.ocds.reader import ENCODE, OcdsFile, OcdsFileError, read_releases
 from procure_shared.ocds.shapes import Shape, releases_in
 from procure_shared.ocds.synthetic import write_release_package
-from tests.shared.test_ocds_schema import DATA, RECORDED
+from tests.support.ocds import DATA, RECORDED
 
 
 def _whole(path: Path) -> Any:

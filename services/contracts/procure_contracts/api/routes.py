@@ -14,6 +14,7 @@ from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.ocds import PUBLICATION, OcdsController
+from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
@@ -26,7 +27,10 @@ __all__ = ["routes"]
 
 
 def routes(
-    rules: Rules, ops: OpsConfig | None = None, publication: Publication | None = None
+    rules: Rules,
+    ops: OpsConfig | None = None,
+    publication: Publication | None = None,
+    ocds: OcdsImportConfig | None = None,
 ) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
@@ -42,9 +46,13 @@ def routes(
                 KpisController,
                 AssessmentController,
                 OcdsController,
+                OcdsImportController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules) | OPS.opt(config) | PUBLICATION.opt(publication or Publication()),
+            opt=RULES.opt(rules)
+            | OPS.opt(config)
+            | PUBLICATION.opt(publication or Publication())
+            | OCDS_IMPORT.opt(ocds or OcdsImportConfig()),
         ),
         ops_routes(config),
     ]
