@@ -187,22 +187,33 @@ def _metadata(file: OcdsFile) -> bytes:
 
 
 def _batches(file: OcdsFile, batch: int, max_bytes: int) -> Iterator[_Batch]:
+    """Batches of units in file order. A full batch is not cut inside a run of one process's
+    releases (up to twice the size): the next batch would have to wait for it."""
     current: _Batch | None = None
+    previous: set[str] = set()
     for unit in file.units():
         encoded = ENCODE(unit.document)
-        if current is not None and (
-            current.record != unit.record
-            or current.releases + len(unit.releases) > batch
-            or current.size + len(encoded) > max_bytes
-        ):
-            yield current
-            current = None
+        ocids = _ocids(unit)
+        if current is not None:
+            full = (
+                current.releases + len(unit.releases) > batch
+                or current.size + len(encoded) > max_bytes
+            )
+            overfull = (
+                current.releases + len(unit.releases) > 2 * batch
+                or current.size + len(encoded) > 2 * max_bytes
+            )
+            same_process = bool(ocids & previous)
+            if current.record != unit.record or overfull or (full and not same_process):
+                yield current
+                current = None
         if current is None:
             current = _Batch(record=unit.record)
         current.units.append((unit.pointer, encoded))
-        current.ocids |= _ocids(unit)
+        current.ocids |= ocids
         current.releases += len(unit.releases)
         current.size += len(encoded) + 1
+        previous = ocids
     if current is not None:
         yield current
 
