@@ -3,7 +3,8 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [monitor] [ops] [--repetitions N] [--service-core C]
+        [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [--repetitions N]
+        [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
@@ -17,7 +18,10 @@ throughput of the delivery worker draining pending deliveries, against a bare ht
 the same requests to the same receiver with the same concurrency. ``monitor`` is the milestone
 monitor among 1,000,000 milestones: a pass finding nothing new, and one sending 1,000 notices.
 ``ops`` is the ops dashboard's page at 10,000 contracts (one request at a time) against its
-own statements run bare with asyncpg, and a trivial Litestar response.
+own statements run bare with asyncpg, and a trivial Litestar response. ``ocds-import`` is
+``procure ocds import`` of a generated release package of 10,000 and 100,000 releases into the
+real contracts and providers services (releases/s, the command's peak RSS) against the same
+releases parsed and inserted with bare asyncpg, and the OCDS reader against bare ijson.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from bench import (
     latency,
     monitor,
     notifications,
+    ocds_import,
     ops,
     relay,
     report,
@@ -53,6 +58,7 @@ MEASUREMENTS = (
     "notifications",
     "monitor",
     "ops",
+    "ocds-import",
 )
 DEFAULT = MEASUREMENTS
 
@@ -88,6 +94,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await monitor.measure(stack, repetitions, notes)
             elif name == "ops":
                 figures += await ops.measure(stack, repetitions, notes)
+            elif name == "ocds-import":
+                figures += await ocds_import.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -130,6 +138,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "ops_kpis_each": ops.KPIS_EACH,
         "ops_seconds": ops.SECONDS,
         "ops_warmup_seconds": ops.WARMUP_SECONDS,
+        "ocds_import_sizes": list(ocds_import.SIZES),
+        "ocds_import_cli_batch": "500 releases or 8 MiB a request, 4 in flight (the defaults)",
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }

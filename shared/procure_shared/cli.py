@@ -15,7 +15,16 @@ import httpx
 import typer
 from nats.errors import Error as NatsError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -32,6 +41,18 @@ from procure_shared.importer import (
     import_providers,
     read_csv,
 )
+from procure_shared.ocds.client import (
+    BATCH,
+    IN_FLIGHT,
+    MAX_BYTES,
+    ExportSummary,
+    QualityReport,
+    RequestFailed,
+    export_ocds,
+    import_file,
+    ocds_files,
+)
+from procure_shared.ocds.reader import OcdsFile, OcdsFileError
 from procure_shared.settings import DEV_JWT_SECRET
 from procure_shared.status import gather_status
 
@@ -44,6 +65,10 @@ providers_app = typer.Typer(
     help="The provider registry, through the providers service's API.", no_args_is_help=True
 )
 app.add_typer(providers_app, name="providers")
+ocds_app = typer.Typer(
+    help="OCDS files in and out, through the contracts service's API.", no_args_is_help=True
+)
+app.add_typer(ocds_app, name="ocds")
 
 
 def _checkout() -> Path:
@@ -254,6 +279,267 @@ def _print_summary(console: Console, summary: ImportSummary) -> None:
         for rejection in summary.rejected:
             rejected.add_row(str(rejection.line), Text(rejection.reason))
         console.print(rejected)
+
+
+# --- procure ocds ------------------------------------------------------------------------------
+
+ContractsUrl = Annotated[
+    str, typer.Option("--url", envvar="PROCURE_CONTRACTS_URL", help="the contracts service")
+]
+Bearer = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="PROCURE_TOKEN",
+        help="a bearer token (admin to import); without one, a development admin token is "
+        "signed as `procure token` signs them",
+    ),
+]
+
+
+def _admin_token(bearer: str | None) -> str:
+    return bearer or _dev_token(
+        sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=timedelta(hours=4)
+    )
+
+
+@ocds_app.command("import")
+def ocds_import(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE_OR_DIR...",
+            exists=True,
+            readable=True,
+            help="OCDS files (.json, .jsonl); a folder stands for its .json and .jsonl files",
+        ),
+    ],
+    buyer: Annotated[str, typer.Option(help="the buyer the imported processes belong to")],
+    source: Annotated[
+        str | None,
+        typer.Option(help="what the import is called on what it makes (default: the file name)"),
+    ] = None,
+    url: ContractsUrl = "http://127.0.0.1:8101",
+    bearer: Bearer = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="releases a request")] = BATCH,
+    max_bytes: Annotated[
+        int, typer.Option(min=1024, help="JSON bytes a request (a larger release goes alone)")
+    ] = MAX_BYTES,
+    in_flight: Annotated[int, typer.Option(min=1, max=64, help="requests at once")] = IN_FLIGHT,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(file_okay=False, help="write each file's report here as <file>.quality.json"),
+    ] = None,
+) -> None:
+    """Import OCDS files into the contracts service (admin): release packages, record
+    packages, records, releases, or JSON Lines of them, of any size (read as a stream).
+
+    Releases go in batches to POST /v1/ocds/import; a process's releases arrive in file
+    order. Each file's quality report (releases read, imported, already there, schema errors
+    and where they are in the file, what could not be placed, problems) is printed, and
+    saved with --report-dir. Importing a file again imports nothing new. Schema errors are
+    reported, not failures. Exit code 1 if a file is not OCDS JSON, 2 if a request failed
+    (the service's problem is printed).
+    """
+    console, errors = Console(), Console(stderr=True)
+    files = ocds_files(paths)
+    if not files:
+        errors.print("no .json or .jsonl file found", style="red")
+        raise typer.Exit(1)
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    labels = [source or f.name for f in files]
+    if source is not None and len(files) > 1:
+        labels = [f"{source}/{f.name}" for f in files]
+    try:
+        reports, unreadable = asyncio.run(
+            _import_files(
+                console,
+                url,
+                _admin_token(bearer),
+                files,
+                labels,
+                buyer,
+                batch=batch,
+                max_bytes=max_bytes,
+                in_flight=in_flight,
+            )
+        )
+    except RequestFailed as exc:
+        errors.print(f"stopped: {exc}", style="red", markup=False)
+        errors.print("what was sent before is stored; importing again is safe.")
+        raise typer.Exit(2) from None
+    for report in reports:
+        _print_quality(console, report)
+        if report_dir is not None:
+            target = report_dir / f"{Path(report.file).name}.quality.json"
+            target.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+    _print_totals(console, reports)
+    for path, why in unreadable:
+        errors.print(f"{path}: {why}", style="red", markup=False)
+    raise typer.Exit(1 if unreadable else 0)
+
+
+def _bytes_progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[releases]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def _import_files(
+    console: Console,
+    url: str,
+    token: str,
+    files: list[Path],
+    labels: list[str],
+    buyer: str,
+    **options: int,
+) -> tuple[list[QualityReport], list[tuple[Path, str]]]:
+    reports: list[QualityReport] = []
+    unreadable: list[tuple[Path, str]] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    progress = _bytes_progress(console)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as client:
+        with progress:
+            for path, label in zip(files, labels, strict=True):
+                task = progress.add_task(path.name, total=path.stat().st_size, releases="")
+
+                def advance(file: OcdsFile, report: QualityReport, task: TaskID = task) -> None:
+                    progress.update(
+                        task,
+                        completed=file.position,
+                        releases=f"{report.releases_read:,} releases read by the service",
+                    )
+
+                try:
+                    report = await import_file(
+                        client, path, buyer=buyer, source=label, on_progress=advance, **options
+                    )
+                except OcdsFileError as exc:
+                    unreadable.append((path, str(exc)))
+                    continue
+                progress.update(task, completed=path.stat().st_size)
+                reports.append(report)
+    return reports, unreadable
+
+
+def _print_quality(console: Console, report: QualityReport) -> None:
+    table = Table(title=f"{report.file} ({report.shape}, source {report.source!r})")
+    for heading in ("releases read", "imported", "already there", "schema errors", "processes"):
+        table.add_column(heading, justify="right")
+    table.add_column("releases/s", justify="right")
+    rate = report.releases_read / report.seconds if report.seconds else 0.0
+    table.add_row(
+        *(
+            f"{n:,}"
+            for n in (
+                report.releases_read,
+                report.imported,
+                report.skipped,
+                report.schema_errors,
+                len(report.processes),
+            )
+        ),
+        f"{rate:,.0f}",
+    )
+    console.print(table)
+    if report.errors:
+        shown = report.errors[:20]
+        errors = Table(
+            title=f"Schema errors ({len(shown)} of {report.schema_errors:,} shown)",
+            title_justify="left",
+        )
+        for heading in ("release (in the file)", "field", "message"):
+            errors.add_column(heading, overflow="fold")
+        for e in shown:
+            errors.add_row(Text(e["where"] or "/"), Text(e["path"]), Text(e["message"]))
+        console.print(errors)
+    if report.unplaced:
+        unplaced = Table(title="Fields not placed on anything", title_justify="left")
+        unplaced.add_column("field", overflow="fold")
+        unplaced.add_column("times", justify="right")
+        for path, count in report.unplaced.most_common(20):
+            unplaced.add_row(Text(path), f"{count:,}")
+        console.print(unplaced)
+    for problem in list(report.problems)[:20]:
+        console.print(Text(f"problem: {problem}"))
+    if len(report.problems) > 20:
+        console.print(f"... and {len(report.problems) - 20:,} more problems (see the report)")
+
+
+def _print_totals(console: Console, reports: list[QualityReport]) -> None:
+    if len(reports) < 2:
+        return
+    console.print(
+        f"{len(reports)} files: {sum(r.releases_read for r in reports):,} releases read, "
+        f"{sum(r.imported for r in reports):,} imported, "
+        f"{sum(r.skipped for r in reports):,} already there, "
+        f"{sum(r.schema_errors for r in reports):,} schema errors",
+        markup=False,
+    )
+
+
+@ocds_app.command("export")
+def ocds_export(
+    out: Annotated[Path, typer.Option(file_okay=False, help="the folder to write into")],
+    url: ContractsUrl = "http://127.0.0.1:8101",
+    bearer: Bearer = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="only changes made at or after this date or instant (ISO 8601)"),
+    ] = None,
+) -> None:
+    """Export the contracts service's data as OCDS: every release (one release package
+    a page of the API: releases-00001.json, ...) and each process's record
+    (records/<ocid>.json, a record package with its releases and compiled release).
+
+    A viewer's token exports its buyer's processes, an admin's every buyer's. Exit code 2 if
+    a request failed.
+    """
+    console, errors = Console(), Console(stderr=True)
+    if since is not None and "T" not in since:
+        since = f"{since}T00:00:00Z"
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    try:
+        summary = asyncio.run(_export(progress, url, _admin_token(bearer), out, since))
+    except RequestFailed as exc:
+        errors.print(f"stopped: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"{summary.releases:,} releases in {summary.pages:,} release packages and "
+        f"{summary.records:,} records written to {out}",
+        markup=False,
+    )
+
+
+async def _export(
+    progress: Progress, url: str, token: str, out: Path, since: str | None
+) -> ExportSummary:
+    headers = {"Authorization": f"Bearer {token}"}
+    pages = progress.add_task("releases", total=None)
+    records = progress.add_task("records", total=None, visible=False)
+
+    def on_page(summary: ExportSummary) -> None:
+        progress.update(pages, completed=summary.releases)
+
+    def on_record(summary: ExportSummary, total: int) -> None:
+        progress.update(records, completed=summary.records, total=total, visible=True)
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+        with progress:
+            return await export_ocds(client, out, since=since, on_page=on_page, on_record=on_record)
 
 
 def main() -> None:

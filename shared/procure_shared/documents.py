@@ -93,6 +93,18 @@ class Documents(Generic[S]):
         marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
         await conn.execute(f"INSERT INTO {self.table} ({names}) VALUES ({marks})", *row.values())
 
+    async def insert_many(self, conn: Connection, items: Sequence[S]) -> None:
+        """``insert`` for many aggregates, in one round trip."""
+        rows = [self._row(item) for item in items]
+        if not rows:
+            return
+        names = ", ".join(rows[0])
+        marks = ", ".join(f"${i}" for i in range(1, len(rows[0]) + 1))
+        await conn.executemany(
+            f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
+            [tuple(row.values()) for row in rows],
+        )
+
     async def save(self, conn: Connection, item: S) -> None:
         """Store a changed aggregate loaded ``FOR UPDATE`` at ``version - 1``."""
         row = self._row(item)

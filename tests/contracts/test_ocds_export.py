@@ -22,7 +22,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
-from tests.shared.test_ocds_schema import DATA
+from tests.support.ocds import DATA
 
 PREFIX = "ocds-procure"
 

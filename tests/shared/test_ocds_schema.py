@@ -5,36 +5,13 @@ whatever shape the file has."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from procure_shared.ocds.schema import OcdsSchemas, merge_patch
-from procure_shared.ocds.shapes import Shape, releases_in, shape_of
-
-DATA = Path(
-    os.environ.get("TEST_OCDS_DATA") or Path(__file__).parents[2].parent / "shared/data/ocds"
-)
-
-# From ../shared/data/ocds/README.md, "Error counts, exactly": releases + compiled releases.
-RECORDED = {
-    "australia-nsw_release-package_0": (Shape.RELEASE_PACKAGE, 0),
-    "colombia_release_ocds-k50g02-16-12-5280389": (Shape.RELEASE, 5),
-    "fictional_release-package_full-lifecycle_ocds-213czf-000-00001": (Shape.RELEASE_PACKAGE, 0),
-    "lots-extension-example_lots-lotgroups": (Shape.RELEASE_PACKAGE, 0),
-    "mexico-cdmx_release_SEFIN-DRM-A-001-2016-01": (Shape.RELEASE, 0),
-    "moldova_record_ocds-ngfbwp-16949496": (Shape.RECORD, 37),
-    "nigeria_release_ocds-gyl66f-borbda-2wlmoa": (Shape.RELEASE, 1),
-    "paraguay_record-package_274744": (Shape.RECORD_PACKAGE, 1),
-    "paraguay_release_284462-contract-tecnoedil": (Shape.RELEASE, 0),
-    "paraguay_release_284462-tender-4-lots": (Shape.RELEASE, 0),
-    "standard-example_implementation-payment-milestones-transaction": (Shape.RELEASE_PACKAGE, 1),
-    "uk-contracts-finder_record_ocds-b5fd17-2c3aae9c": (Shape.RECORD, 0),
-    "uk-contracts-finder_release_ocds-b5fd17-2c330cf9": (Shape.RELEASE, 0),
-    "ukraine-prozorro_record_UA-2016-08-31-000670-b": (Shape.RECORD, 1),
-    "ukraine-prozorro_release_UA-2016-08-31-000670-b": (Shape.RELEASE, 1),
-}
+from procure_shared.ocds.shapes import releases_in, shape_of
+from tests.support.ocds import DATA, RECORDED
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +80,14 @@ def test_a_merge_patch_follows_rfc_7386() -> None:
     assert merge_patch({"a": [{"b": "c"}]}, {"a": [1]}) == {"a": [1]}
     assert merge_patch(["a", "b"], {"a": "c"}) == {"a": "c"}
     assert target == {"a": "b", "c": {"d": "e", "f": "g"}}  # unchanged
+
+
+def test_the_fast_validator_and_the_python_one_agree_on_every_release_of_every_sample(
+    data: Path, schemas: OcdsSchemas
+) -> None:
+    for path in sorted((data / "samples").glob("*.json")):
+        for where, release in releases_in(json.loads(path.read_text(encoding="utf-8"))):
+            assert schemas.release_errors(release) == schemas.slow_release_errors(release), (
+                path.stem,
+                where,
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from procure_contracts.api.ocds_import import OcdsImportConfig
 from procure_contracts.api.ops import TEMPLATES, OpsConfig
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
@@ -44,6 +45,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         buyer_names=buyer_names(opts.buyer_names),
         compiler=Compiler(OcdsSchemas(folder).release_schema) if folder is not None else None,
     )
+    ocds = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=opts.ocds_schema)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -54,7 +56,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules, ops, publication),
+        routes=lambda: routes(rules, ops, publication, ocds),
         consumers=lambda: [provider_directory_consumer()],
         workers=workers,
         templates=TEMPLATES,

@@ -32,6 +32,12 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     ocds_publisher: str = "Procure"
     buyer_names: str = ""
     ocds_schemas: str | None = None
+    # The providers service's HTTP API (its base URL), where OCDS imports find and register
+    # suppliers; unset: imports answer 503.
+    providers_url: str | None = None
+    # The OCDS schema folder (1.1.5/ and extensions/); unset: the reference data beside the
+    # repository (../shared/data/ocds/schema).
+    ocds_schema: str | None = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -55,6 +61,8 @@ ENV_NAMES = {
     "ocds_publisher": "PROCURE_OCDS_PUBLISHER",
     "buyer_names": "PROCURE_BUYER_NAMES",
     "ocds_schemas": "PROCURE_OCDS_SCHEMAS",
+    "providers_url": "PROCURE_PROVIDERS_URL",
+    "ocds_schema": "PROCURE_OCDS_SCHEMA",
 }
 
 

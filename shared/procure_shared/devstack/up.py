@@ -206,6 +206,10 @@ class Stack:
             "dfe=Department for Education;dhsc=Department of Health and Social Care",
         )
         env.update(self.config.clock_env())
+        if service == "contracts":  # OCDS imports find and register suppliers there
+            env.setdefault(
+                "PROCURE_PROVIDERS_URL", f"http://127.0.0.1:{self.config.port_of('providers')}"
+            )
         if self.config.smtp_host is None:  # mail goes to the development mailbox
             env.update(PROCURE_SMTP_HOST="127.0.0.1", PROCURE_SMTP_PORT=str(self.config.smtp_port))
         return env

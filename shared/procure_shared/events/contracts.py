@@ -15,19 +15,25 @@ import msgspec
 __all__ = [
     "RATINGS",
     "AwardCancelled",
+    "AwardImported",
     "AwardMade",
     "ContractClosed",
     "ContractData",
+    "ContractImported",
+    "ImportedFrom",
     "KpiData",
     "KpiObserved",
     "KpiRatingChanged",
     "LotData",
+    "LotImported",
     "MilestoneData",
     "MilestoneDue",
+    "MilestoneImported",
     "MilestoneSettled",
     "Money",
     "Rating",
     "TenderData",
+    "TenderImported",
 ]
 
 # The contract performance assessment ratings of the Procurement Act 2023 (s.71).
@@ -245,3 +251,47 @@ class KpiRatingChanged(_Data, frozen=True, kw_only=True):
     period_start: date | None = None
     value: str | None = None  # the period's figure, a decimal string
     explanation: str | None = None
+
+
+class ImportedFrom(_Data, frozen=True, kw_only=True):
+    """Where an imported aggregate came from: the import's source, the OCDS process and the
+    publisher's id of the object in it."""
+
+    source: str
+    ocid: str
+    ocds_id: str | None = None
+
+
+class TenderImported(TenderData, frozen=True, kw_only=True):
+    """``contracts.tender.imported``: a tender as an OCDS import made or changed it."""
+
+    imported: ImportedFrom
+
+
+class LotImported(LotData, frozen=True, kw_only=True):
+    """``contracts.lot.imported``."""
+
+    imported: ImportedFrom
+
+
+class AwardImported(AwardMade, frozen=True, kw_only=True):
+    """``contracts.award.imported``: an award as its publisher gave it (eligibility was not
+    checked); ``status`` is pending, active or cancelled (with ``reason``)."""
+
+    status: str
+    reason: str | None = None
+    provider_name: str | None = None
+    imported: ImportedFrom
+
+
+class ContractImported(ContractData, frozen=True, kw_only=True):
+    """``contracts.contract.imported``."""
+
+    imported: ImportedFrom
+
+
+class MilestoneImported(MilestoneData, frozen=True, kw_only=True):
+    """``contracts.milestone.imported``: ``met_on`` is set when it was met (also partly)."""
+
+    met_on: date | None = None
+    imported: ImportedFrom

@@ -15,12 +15,14 @@ __all__ = [
     "ACCREDITATION_REVOKED",
     "ACCREDITATION_UPDATED",
     "AWARD_CANCELLED",
+    "AWARD_IMPORTED",
     "AWARD_MADE",
     "CATALOGUE",
     "CONTRACT_AMENDED",
     "CONTRACT_CANCELLED",
     "CONTRACT_COMPLETED",
     "CONTRACT_CREATED",
+    "CONTRACT_IMPORTED",
     "CONTRACT_OPTION_ADDED",
     "CONTRACT_OPTION_EXERCISED",
     "CONTRACT_SIGNED",
@@ -36,10 +38,12 @@ __all__ = [
     "LOT_ADDED",
     "LOT_AWARDED",
     "LOT_CANCELLED",
+    "LOT_IMPORTED",
     "LOT_REOPENED",
     "LOT_UNSUCCESSFUL",
     "LOT_UPDATED",
     "MILESTONE_DUE_SOON",
+    "MILESTONE_IMPORTED",
     "MILESTONE_MET",
     "MILESTONE_NOT_MET",
     "MILESTONE_OVERDUE",
@@ -52,6 +56,7 @@ __all__ = [
     "TENDER_CLOSED",
     "TENDER_COMPLETED",
     "TENDER_DRAFTED",
+    "TENDER_IMPORTED",
     "TENDER_PUBLISHED",
     "TENDER_UNSUCCESSFUL",
     "TENDER_UPDATED",
@@ -217,6 +222,32 @@ KPI_RATING_CHANGED = _register(
     c.KpiRatingChanged,
     "A KPI's performance rating changed (Good, Approaching target, Requires improvement, "
     "Inadequate, Other), with the previous one and the explanation.",
+)
+# OCDS imports (decision 15): an explicit, audited path beside the guarded transitions. Each
+# aggregate an import made or changed has one of these (its sequence its version), carrying
+# the status its publisher gave it and where it came from.
+TENDER_IMPORTED = _register(
+    "contracts.tender.imported",
+    c.TenderImported,
+    "An OCDS import made or changed a tender (its status as its publisher gave it).",
+)
+LOT_IMPORTED = _register(
+    "contracts.lot.imported", c.LotImported, "An OCDS import made or changed a lot."
+)
+AWARD_IMPORTED = _register(
+    "contracts.award.imported",
+    c.AwardImported,
+    "An OCDS import made or changed an award (one per supplier; eligibility not checked).",
+)
+CONTRACT_IMPORTED = _register(
+    "contracts.contract.imported",
+    c.ContractImported,
+    "An OCDS import made or changed a contract (with its amendments).",
+)
+MILESTONE_IMPORTED = _register(
+    "contracts.milestone.imported",
+    c.MilestoneImported,
+    "An OCDS import made or changed a milestone (with its transactions).",
 )
 DELIVERY_FAILED = _register(
     "notifications.delivery.failed",

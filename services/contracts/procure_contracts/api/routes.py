@@ -15,6 +15,7 @@ from procure_contracts.api.feed import FeedController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
 from procure_contracts.api.ocds import PUBLICATION, OcdsController
+from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
@@ -27,7 +28,10 @@ __all__ = ["routes"]
 
 
 def routes(
-    rules: Rules, ops: OpsConfig | None = None, publication: Publication | None = None
+    rules: Rules,
+    ops: OpsConfig | None = None,
+    publication: Publication | None = None,
+    ocds: OcdsImportConfig | None = None,
 ) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
@@ -44,9 +48,13 @@ def routes(
                 AssessmentController,
                 OcdsController,
                 FeedController,
+                OcdsImportController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules) | OPS.opt(config) | PUBLICATION.opt(publication or Publication()),
+            opt=RULES.opt(rules)
+            | OPS.opt(config)
+            | PUBLICATION.opt(publication or Publication())
+            | OCDS_IMPORT.opt(ocds or OcdsImportConfig()),
         ),
         ops_routes(config),
     ]

@@ -1,0 +1,142 @@
+"""``POST /v1/ocds/import``: one OCDS document (release package, record package, record or
+bare release) imported for a buyer the admin names (decision 15)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.params import QueryParameter
+
+from procure_contracts.api.common import who
+from procure_contracts.api.providers_http import ProvidersOverHttp
+from procure_contracts.usecases.ocds_import import ImportReport, Ocds, import_document
+from procure_shared.errors import Unavailable
+from procure_shared.http import (
+    FieldError,
+    ProblemException,
+    Role,
+    Transaction,
+    problem_responses,
+    requires,
+)
+from procure_shared.http.domain import RouteConstant, now
+from procure_shared.ocds.merge import Compiler
+from procure_shared.ocds.schema import OcdsSchemas, default_folder
+
+__all__ = ["OCDS_IMPORT", "OcdsImportConfig", "OcdsImportController"]
+
+log = logging.getLogger("procure.contracts.ocds")
+# A package of a few thousand releases is a few MB; the service's default limit is 1 MB.
+MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass
+class OcdsImportConfig:
+    providers_url: str | None = None  # PROCURE_PROVIDERS_URL
+    schema_folder: str | None = None  # PROCURE_OCDS_SCHEMA
+    _ocds: Ocds | None = field(default=None, repr=False)
+
+    def ocds(self) -> Ocds:
+        """The schema and merge rules, read on first use (once per process)."""
+        if self._ocds is None:
+            folder = Path(self.schema_folder) if self.schema_folder else default_folder()
+            try:
+                schemas = OcdsSchemas(folder)
+            except FileNotFoundError as exc:
+                raise Unavailable(f"{exc}: set PROCURE_OCDS_SCHEMA to the folder") from None
+            self._ocds = Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))
+        return self._ocds
+
+
+OCDS_IMPORT = RouteConstant[OcdsImportConfig]("contracts_ocds_import")
+
+Buyer = Annotated[
+    str | None,
+    QueryParameter(description="The buyer the imported processes belong to", max_length=200),
+]
+Source = Annotated[
+    str | None,
+    QueryParameter(
+        description="What the import is called in the imported aggregates' mark (a file's "
+        "name, say); default `api`",
+        max_length=500,
+    ),
+]
+
+
+def _blank(field: str, message: str) -> ProblemException:
+    return ProblemException(
+        422, message, title="Invalid request", errors=[FieldError(field=field, message=message)]
+    )
+
+
+class OcdsImportController(Controller):
+    path = "/v1/ocds"
+    tags = ["ocds"]
+    opt = requires(Role.ADMIN)
+
+    @post(
+        "/import",
+        status_code=200,
+        request_max_body_size=MAX_BODY,
+        responses=problem_responses(400, 401, 403, 413, 422, 503),
+        summary="Import one OCDS document (admin)",
+        description="A release package, record package, record or bare release, as published: "
+        "schema errors and unknown fields are reported, not refused. Releases are stored once "
+        "by ocid and id (a second import of one changes nothing); each process the document "
+        "touches is compiled from all its stored releases and made or updated as a tender, "
+        "lots, awards (one per supplier), contracts and milestones that keep the publisher's "
+        "statuses. Suppliers are found, or registered, in the providers service by "
+        "identifier. The answer is the quality report. The body (`application/json`, up to "
+        "64 MiB) is one OCDS document.",
+    )
+    async def import_(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Transaction,
+        buyer: Buyer = None,
+        source: Source = None,
+    ) -> ImportReport:
+        if buyer is None or not buyer.strip():
+            raise _blank("buyer", "name the buyer the import is for (?buyer=)")
+        try:
+            # Read here, not by Litestar: JSON of any shape is ours to judge (422, not 400).
+            document = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError as exc:
+            raise ProblemException(
+                400, f"the body is not JSON: {exc}", title="Invalid JSON"
+            ) from None
+        config = OCDS_IMPORT.of(request)
+        if config.providers_url is None:
+            raise Unavailable(
+                "OCDS imports need the providers service: set PROCURE_PROVIDERS_URL to its "
+                "HTTP address"
+            )
+        ocds = config.ocds()
+        async with ProvidersOverHttp.client(
+            config.providers_url, request.headers.get("authorization")
+        ) as http:
+            report = await import_document(
+                conn,
+                document,
+                buyer_id=buyer.strip(),
+                source=(source or "").strip() or "api",
+                ocds=ocds,
+                registry=ProvidersOverHttp(http),
+                who=who(request),
+                now=now(request),
+            )
+        log.info(
+            "ocds import %s: %d read, %d imported, %d skipped, %d schema errors",
+            report.source,
+            report.releases_read,
+            report.imported,
+            report.skipped,
+            report.schema_errors,
+        )
+        return report

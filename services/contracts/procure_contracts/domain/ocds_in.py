@@ -1,0 +1,717 @@
+"""An OCDS contracting process (its compiled release) as our aggregates: one tender, its lots,
+awards (one per supplier), contracts and their milestones, each marked as imported.
+
+Imports bypass the guarded transitions (decision 15): every aggregate takes the status its
+publisher gave it, read backwards through ``domain.md``'s table, and ids are derived from the
+buyer, the ocid and the publisher's ids (uuid5), so that importing a process again finds what
+the last import made. The mapping remembers which fields it read; the rest is "unplaced".
+``docs/ocds.md`` ("Import") lists every field and where it goes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from procure_contracts.domain.awards import Award, AwardStatus
+from procure_contracts.domain.contracts import (
+    Amendment,
+    Contract,
+    ContractStatus,
+    ScopeChange,
+    Supplier,
+)
+from procure_contracts.domain.imported import Imported
+from procure_contracts.domain.milestones import (
+    Milestone,
+    MilestoneKind,
+    MilestoneStatus,
+    Party,
+    Transaction,
+)
+from procure_contracts.domain.money import total
+from procure_contracts.domain.ocds_read import Obj, Reader, unplaced
+from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
+from procure_shared.categories import Category
+
+__all__ = [
+    "OCDS_PARTY",
+    "STANDSTILL",
+    "Mapped",
+    "PartyRef",
+    "Provider",
+    "map_process",
+    "ocds_uuid",
+    "suppliers_of",
+]
+
+# The scheme of a party its publisher gave no usable identifier (the providers service's).
+OCDS_PARTY = "OCDS-PARTY"
+# A pending (OCDS: awaiting approval) award's standstill, from its date: the UK's minimum of
+# eight working days, rounded up.
+STANDSTILL = timedelta(days=10)
+_NAMESPACE = uuid.UUID("6f1d2c1e-6a7b-5c3d-9e8f-0c0d5e0a7c15")
+
+
+def ocds_uuid(buyer_id: str, ocid: str, kind: str, key: str) -> str:
+    """The id an import gives the ``kind`` of aggregate the publisher calls ``key`` in process
+    ``ocid``, for ``buyer_id``: the same on every import."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join((buyer_id, ocid, kind, key))))
+
+
+class PartyRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A supplier as a process names it: the key (its party id, else its name), its name and
+    the identifiers its publisher gave (usable or not: the providers service decides)."""
+
+    key: str
+    name: str | None
+    legal_name: str | None  # its identifier's legalName
+    identifiers: tuple[tuple[str, str], ...]
+    ocid: str
+
+    @property
+    def fallback(self) -> tuple[str, str]:
+        """The identifier of a party with no usable one: the party within its process."""
+        return OCDS_PARTY, f"{self.ocid}/{self.key}"
+
+
+class Provider(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str | None
+
+
+@dataclass
+class Mapped:
+    tender: Tender
+    lots: list[Lot]
+    awards: list[Award]
+    contracts: list[Contract]
+    milestones: list[Milestone]
+    links: list[tuple[str, list[str]]]  # contract id, its award ids
+    problems: list[str]
+    unplaced: Counter[str] = field(default_factory=Counter)
+
+
+def _identifier(obj: Obj) -> tuple[str, str] | None:
+    scheme, id = obj.get("scheme"), obj.get("id")
+    if isinstance(id, int) and not isinstance(id, bool):
+        id = str(id)
+    if isinstance(scheme, str) and isinstance(id, str) and scheme.strip() and id.strip():
+        return scheme.strip(), id.strip()
+    return None
+
+
+def _party_key(ref: Obj) -> str | None:
+    for name in ("id", "name"):
+        value = ref.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def suppliers_of(compiled: Obj) -> list[PartyRef]:
+    """Every supplier the process's awards name, with the identifiers of its party (or those
+    the reference carries itself, as OCDS 1.0 did)."""
+    ocid = str(compiled.get("ocid") or "")
+    parties = {_party_key(p): p for p in compiled.get("parties") or [] if isinstance(p, Mapping)}
+    found: dict[str, PartyRef] = {}
+    for award in compiled.get("awards") or []:
+        if not isinstance(award, Mapping):
+            continue
+        for ref in award.get("suppliers") or []:
+            if not isinstance(ref, Mapping) or (key := _party_key(ref)) is None or key in found:
+                continue
+            party = parties.get(key) or {}
+            identifiers = []
+            legal_name = None
+            for source in (party, ref):
+                main = source.get("identifier")
+                if isinstance(main, Mapping) and legal_name is None:
+                    legal_name = _str(main.get("legalName"))
+                extra = source.get("additionalIdentifiers")
+                for candidate in [main, *(extra if isinstance(extra, list) else [])]:
+                    if isinstance(candidate, Mapping) and (pair := _identifier(candidate)):
+                        identifiers.append(pair)
+            name = ref.get("name") or party.get("name")
+            found[key] = PartyRef(
+                key=key,
+                name=name.strip() if isinstance(name, str) and name.strip() else None,
+                legal_name=legal_name,
+                identifiers=tuple(dict.fromkeys(identifiers)),
+                ocid=ocid,
+            )
+    return list(found.values())
+
+
+# domain.md's table, read backwards; a code not in the list is read as its nearest.
+_TENDER = {
+    "planning": TenderStatus.DRAFT,
+    "planned": TenderStatus.DRAFT,
+    "active": TenderStatus.PUBLISHED,
+    "complete": TenderStatus.COMPLETE,
+    "cancelled": TenderStatus.CANCELLED,
+    "withdrawn": TenderStatus.CANCELLED,
+    "unsuccessful": TenderStatus.UNSUCCESSFUL,
+}
+_LOT = {
+    "planning": LotStatus.ACTIVE,
+    "planned": LotStatus.ACTIVE,
+    "active": LotStatus.ACTIVE,
+    "complete": LotStatus.AWARDED,
+    "cancelled": LotStatus.CANCELLED,
+    "withdrawn": LotStatus.CANCELLED,
+    "unsuccessful": LotStatus.UNSUCCESSFUL,
+}
+_AWARD = {
+    "pending": AwardStatus.PENDING,
+    "active": AwardStatus.ACTIVE,
+    "cancelled": AwardStatus.CANCELLED,
+    "unsuccessful": AwardStatus.CANCELLED,
+}
+_CONTRACT = {
+    "pending": ContractStatus.PENDING,
+    "active": ContractStatus.ACTIVE,
+    "terminated": ContractStatus.TERMINATED,
+    "cancelled": ContractStatus.CANCELLED,
+}
+_MILESTONE = {
+    "scheduled": MilestoneStatus.SCHEDULED,
+    "met": MilestoneStatus.MET,
+    "partiallyMet": MilestoneStatus.PARTIALLY_MET,
+    "notMet": MilestoneStatus.NOT_MET,
+}
+# Nearest readings of codes seen in the wild (other codelists, 1.0 codes, typos).
+_NEAREST_TENDER = {"closed": TenderStatus.CLOSED, "awarded": TenderStatus.COMPLETE}
+_NEAREST_CONTRACT = {
+    "completed": ContractStatus.COMPLETED,
+    "closed": ContractStatus.COMPLETED,
+    "signed": ContractStatus.ACTIVE,
+}
+_KINDS = {
+    "delivery": MilestoneKind.DELIVERY,
+    "reporting": MilestoneKind.REPORTING,
+    "financing": MilestoneKind.PAYMENT,
+    "payment": MilestoneKind.PAYMENT,  # the 1.2 code
+}
+
+
+def _status(
+    r: Reader,
+    obj: Obj,
+    path: str,
+    table: Mapping[str, Any],
+    nearest: Mapping[str, Any],
+    fallback: Any,
+) -> Any:
+    code = r.text(obj, path, "status")
+    if code is None:
+        return None
+    if code in table:
+        return table[code]
+    read = nearest.get(code) or nearest.get(code.lower()) or table.get(code.lower()) or fallback
+    r.problem(f"{path}/status {code!r} is no OCDS code: read as {read}")
+    return read
+
+
+class _Process:
+    """One compiled release being mapped."""
+
+    def __init__(
+        self,
+        compiled: Obj,
+        *,
+        buyer_id: str,
+        source: str,
+        actor: str,
+        at: datetime,
+        providers: Mapping[str, Provider],
+    ) -> None:
+        self.c = compiled
+        self.ocid = str(compiled.get("ocid") or "")
+        self.buyer_id = buyer_id
+        self.source = source
+        self.actor = actor
+        self.at = at
+        self.providers = providers
+        self.r = Reader(self.ocid)
+        for name in ("ocid", "id", "date", "tag"):
+            self.r.use(name)
+        self.date = self.r.when(compiled, "", "date") or at
+        self.given: set[str] = set()  # the lots whose status the publisher gave
+
+    def id(self, kind: str, key: str) -> str:
+        return ocds_uuid(self.buyer_id, self.ocid, kind, key)
+
+    def mark(self, ocds_id: str | None) -> Imported:
+        return Imported(source=self.source, ocid=self.ocid, ocds_id=ocds_id, at=self.at)
+
+    # -- tender and lots ------------------------------------------------------------------
+    def tender(self, has_awards: bool) -> Tender:
+        r, t = self.r, self.r.obj(self.c, "", "tender")
+        title = r.text(t, "tender", "title")
+        if title is None:
+            title = self._first_title() or self.ocid
+        status = _status(r, t, "tender", _TENDER, _NEAREST_TENDER, TenderStatus.PUBLISHED)
+        if status is None:  # a process published from its award or contract on
+            status = TenderStatus.COMPLETE if has_awards else TenderStatus.PUBLISHED
+        period = r.obj(t, "tender", "tenderPeriod")
+        enquiry = r.obj(t, "tender", "enquiryPeriod")
+        reason = r.text(t, "tender", "statusDetails")
+        return Tender(
+            id=self.id("tender", ""),
+            buyer_id=self.buyer_id,
+            title=title,
+            description=r.text(t, "tender", "description"),
+            value=r.money(t, "tender", "value"),
+            enquiry_deadline=r.when(enquiry, "tender/enquiryPeriod", "endDate"),
+            submission_deadline=r.when(period, "tender/tenderPeriod", "endDate"),
+            status=status,
+            published_at=r.when(period, "tender/tenderPeriod", "startDate"),
+            reason=reason
+            or (
+                f"the publisher's status: {t.get('status')}"
+                if status in (TenderStatus.CANCELLED, TenderStatus.UNSUCCESSFUL)
+                else None
+            ),
+            imported=self.mark(r.text(t, "tender", "id")),
+            version=1,
+            created_at=self.at,
+            updated_at=self.at,
+        )
+
+    def _first_title(self) -> str | None:
+        for key in ("awards", "contracts"):
+            for obj in self.r.objs(self.c, "", key):
+                title = obj.get("title")
+                if isinstance(title, str) and title.strip():
+                    return title.strip()
+        return None
+
+    def lots(self, tender: Tender) -> dict[str, Lot]:
+        """The tender's lots by the publisher's lot id ("" for the one lot of a tender
+        published without lots)."""
+        r, t = self.r, self.r.obj(self.c, "", "tender")
+        found: dict[str, Lot] = {}
+        for n, lot in enumerate(r.objs(t, "tender", "lots")):
+            path = "tender/lots"
+            key = r.text(lot, path, "id") or f"#{n}"
+            category = Category.OTHER
+            code = r.obj(lot, path, "classification").get("id")
+            if isinstance(code, str) and code in set(Category):
+                r.use(f"{path}/classification/id")
+                category = Category(code)
+            status = _status(r, lot, path, _LOT, {}, LotStatus.ACTIVE)
+            if status is not None:
+                self.given.add(key)
+            found[key] = Lot(
+                id=self.id("lot", key),
+                tender_id=tender.id,
+                buyer_id=self.buyer_id,
+                title=r.text(lot, path, "title") or f"Lot {key}",
+                description=r.text(lot, path, "description"),
+                category=category,
+                value=r.money(lot, path, "value"),
+                status=status if status is not None else LotStatus.ACTIVE,
+                reason=r.text(lot, path, "statusDetails"),
+                imported=self.mark(key),
+                version=1,
+                created_at=self.at,
+                updated_at=self.at,
+            )
+        if not found:
+            found[""] = Lot(
+                id=self.id("lot", ""),
+                tender_id=tender.id,
+                buyer_id=self.buyer_id,
+                title=tender.title,
+                description=tender.description,
+                category=Category.OTHER,
+                value=tender.value,
+                status=LotStatus.ACTIVE,
+                imported=self.mark(None),
+                version=1,
+                created_at=self.at,
+                updated_at=self.at,
+            )
+        return found
+
+    # -- awards ---------------------------------------------------------------------------
+    def awards(self, lots: Mapping[str, Lot]) -> dict[str, list[Award]]:
+        """Our awards by the publisher's award id: one per lot and supplier."""
+        r, path = self.r, "awards"
+        made: dict[str, list[Award]] = {}
+        holders: dict[tuple[str, str], Award] = {}  # a provider's live award of a lot
+        for n, award in enumerate(r.objs(self.c, "", "awards")):
+            key = r.text(award, path, "id") or f"#{n}"
+            status = _status(r, award, path, _AWARD, {}, AwardStatus.ACTIVE)
+            if status is None:
+                status = AwardStatus.ACTIVE
+            decided = r.when(award, path, "date") or self.date
+            value = r.money(award, path, "value")
+            reason = None
+            if status is AwardStatus.CANCELLED:
+                reason = r.text(award, path, "statusDetails") or (
+                    f"the publisher's status: {award.get('status')}"
+                )
+            targets = self._award_lots(award, lots, key)
+            suppliers = [s for s in r.objs(award, path, "suppliers") if _party_key(s)]
+            if not suppliers:
+                self.r.problem(f"award {key} names no supplier: an award here is a supplier's")
+                continue
+            r.use(f"{path}/suppliers/id")
+            r.use(f"{path}/suppliers/name")
+            for lot in targets:
+                for ref in suppliers:
+                    party = _party_key(ref)
+                    provider = self.providers.get(party or "")
+                    if provider is None:
+                        self.r.problem(f"award {key}: supplier {party} has no provider")
+                        continue
+                    held = holders.get((lot.lot.id, provider.id))
+                    if held is not None and status is not AwardStatus.CANCELLED:
+                        # A provider holds one live award of a lot here: contracts naming
+                        # this award rest on the one it holds.
+                        self.r.problem(
+                            f"award {key}: {party} already holds award "
+                            f"{held.imported.ocds_id if held.imported else held.id} of lot "
+                            f"{lot.imported_key or '(the tender)'}: read as that one"
+                        )
+                        made.setdefault(key, []).append(held)
+                        continue
+                    ours = Award(
+                        id=self.id("award", f"{key}\x1f{lot.imported_key}\x1f{party}"),
+                        buyer_id=self.buyer_id,
+                        tender_id=lot.lot.tender_id,
+                        lot_id=lot.lot.id,
+                        category=lot.lot.category,
+                        provider_id=provider.id,
+                        provider_name=provider.name,
+                        value=value,
+                        date=decided,
+                        standstill_ends=decided + STANDSTILL
+                        if status is AwardStatus.PENDING
+                        else decided,
+                        status=status,
+                        reason=reason,
+                        imported=self.mark(key),
+                        version=1,
+                        created_at=self.at,
+                        updated_at=self.at,
+                    )
+                    if status is not AwardStatus.CANCELLED:
+                        holders[(lot.lot.id, provider.id)] = ours
+                    made.setdefault(key, []).append(ours)
+        return made
+
+    def _award_lots(self, award: Obj, lots: Mapping[str, Lot], key: str) -> list[_LotKey]:
+        r, path = self.r, "awards"
+        named = [str(x) for x in r.raw(award, path, "relatedLots") or [] if x is not None]
+        single = r.text(award, path, "lotID")  # Prozorro's
+        if single:
+            named.append(single)
+        known = [_LotKey(k, lots[k]) for k in dict.fromkeys(named) if k in lots]
+        for k in named:
+            if k not in lots:
+                self.r.problem(f"award {key} names lot {k}, which the tender does not have")
+        if known:
+            return known
+        if len(lots) > 1:
+            self.r.problem(f"award {key} names no lot of the tender's {len(lots)}: the first")
+        first = next(iter(lots))
+        return [_LotKey(first, lots[first])]
+
+    # -- contracts and milestones -----------------------------------------------------------
+    def contracts(
+        self, tender: Tender, awards: Mapping[str, list[Award]], lots: Mapping[str, Lot]
+    ) -> tuple[list[Contract], list[Milestone], list[tuple[str, list[str]]]]:
+        r, path = self.r, "contracts"
+        contracts: list[Contract] = []
+        milestones: list[Milestone] = []
+        links: list[tuple[str, list[str]]] = []
+        for n, c in enumerate(r.objs(self.c, "", "contracts")):
+            key = r.text(c, path, "id") or f"#{n}"
+            award_key = r.text(c, path, "awardID")
+            held = awards.get(award_key or "", [])
+            if award_key is None:
+                self.r.problem(f"contract {key} names no award (awardID)")
+            elif not held:
+                self.r.problem(f"contract {key}'s awardID {award_key} names no award")
+            status = _status(r, c, path, _CONTRACT, _NEAREST_CONTRACT, ContractStatus.ACTIVE)
+            if status is None:
+                status = ContractStatus.ACTIVE if c.get("dateSigned") else ContractStatus.PENDING
+            period = r.obj(c, path, "period")
+            starts = r.day(period, f"{path}/period", "startDate")
+            ends = r.day(period, f"{path}/period", "endDate")
+            value = r.money(c, path, "value")
+            if value is None and held:
+                value = total((a.value for a in held[:1]), "value")
+            signed = r.when(c, path, "dateSigned")
+            closed = None
+            if status in (ContractStatus.TERMINATED, ContractStatus.COMPLETED):
+                closed = ends or self.date.date()
+            elif status is ContractStatus.CANCELLED:
+                closed = self.date.date()
+            contract_id = self.id("contract", key)
+            providers = list(dict.fromkeys((a.provider_id, a.provider_name) for a in held))
+            contract = Contract(
+                id=contract_id,
+                buyer_id=self.buyer_id,
+                title=r.text(c, path, "title") or tender.title,
+                description=r.text(c, path, "description"),
+                award_ids=[a.id for a in held],
+                lot_ids=list(dict.fromkeys(a.lot_id for a in held)),
+                tender_ids=[tender.id],
+                categories=list(dict.fromkeys(a.category for a in held)),
+                suppliers=[Supplier(id=p, name=name) for p, name in providers],
+                value=value,
+                current_value=value,
+                amendments_value=Decimal("0.00"),
+                threshold_exceeded=False,
+                starts_on=starts,
+                ends_on=ends,
+                scope=None,
+                status=status,
+                signed_at=signed,
+                closed_on=closed,
+                reason=r.text(c, path, "statusDetails"),
+                amendments=self._amendments(c, key),
+                imported=self.mark(key),
+                version=1,
+                created_at=self.at,
+                updated_at=self.at,
+            )
+            contracts.append(contract)
+            links.append((contract_id, contract.award_ids))
+            milestones.extend(self._milestones(c, contract, key, lots))
+        return contracts, milestones, links
+
+    def _amendments(self, c: Obj, key: str) -> list[Amendment]:
+        r = self.r
+        found = [("contracts/amendments", a) for a in r.objs(c, "contracts", "amendments")]
+        single = c.get("amendment")  # OCDS 1.0's one amendment
+        if isinstance(single, Mapping):
+            found.append(("contracts/amendment", single))
+        made = []
+        for n, (where, a) in enumerate(found):
+            description = r.text(a, where, "description")
+            rationale = r.text(a, where, "rationale")
+            made.append(
+                Amendment(
+                    id=r.text(a, where, "id") or f"#{n}",
+                    change=ScopeChange(scope=description or rationale or "(not described)"),
+                    rationale=rationale or description or "(no rationale given)",
+                    made_at=r.when(a, where, "date") or self.date,
+                    made_by=self.actor,
+                    before={},
+                )
+            )
+        return made
+
+    def _milestones(
+        self, c: Obj, contract: Contract, key: str, lots: Mapping[str, Lot]
+    ) -> list[Milestone]:
+        r = self.r
+        implementation = r.obj(c, "contracts", "implementation")
+        found = [
+            ("contracts/implementation/milestones", m)
+            for m in r.objs(implementation, "contracts/implementation", "milestones")
+        ] + [("contracts/milestones", m) for m in r.objs(c, "contracts", "milestones")]
+        made: list[Milestone] = []
+        for n, (path, m) in enumerate(found):
+            mkey = r.text(m, path, "id") or f"#{n}"
+            due = r.day(m, path, "dueDate")
+            if due is None:
+                self.r.problem(
+                    f"contract {key}'s milestone {mkey} has no due date: a milestone here has one"
+                )
+                continue
+            code = r.text(m, path, "type")
+            kind = _KINDS.get(code or "", MilestoneKind.REPORTING)
+            description = r.text(m, path, "description")
+            if code is not None and code not in _KINDS:
+                description = f"[{code}] {description}" if description else f"[{code}]"
+            status = _status(r, m, path, _MILESTONE, {}, MilestoneStatus.SCHEDULED)
+            related = [str(x) for x in r.raw(m, path, "relatedLots") or []]
+            lot_id = next((lots[x].id for x in related if x in lots), None)
+            met_on = r.day(m, path, "dateMet")
+            made.append(
+                Milestone(
+                    id=self.id("milestone", f"{key}\x1f{mkey}"),
+                    buyer_id=self.buyer_id,
+                    contract_id=contract.id,
+                    lot_id=lot_id if lot_id in contract.lot_ids else None,
+                    kind=kind,
+                    title=r.text(m, path, "title") or description or code or "Milestone",
+                    description=description,
+                    due_on=due,
+                    planned_quantity=None,
+                    quantity_unit=None,
+                    amount=r.money(m, path, "value") if kind is MilestoneKind.PAYMENT else None,
+                    status=status if status is not None else MilestoneStatus.SCHEDULED,
+                    met_on=met_on,
+                    settled_at=datetime.combine(met_on, datetime.min.time(), UTC)
+                    if met_on
+                    else None,
+                    imported=self.mark(mkey),
+                    version=1,
+                    created_at=self.at,
+                    updated_at=self.at,
+                )
+            )
+        return self._transactions(implementation, contract, key, made)
+
+    def _transactions(
+        self, implementation: Obj, contract: Contract, key: str, milestones: list[Milestone]
+    ) -> list[Milestone]:
+        """Each transaction on the payment milestone it names or matches (amount and day), or
+        on a met payment milestone of its own (``imported.ocdsId`` null)."""
+        r, path = self.r, "contracts/implementation/transactions"
+        by_key = {m.imported.ocds_id: i for i, m in enumerate(milestones) if m.imported}
+        suppliers = {s.name: s.id for s in contract.suppliers}
+        parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, Mapping)}
+        for n, tx in enumerate(r.objs(implementation, "contracts/implementation", "transactions")):
+            tkey = r.text(tx, path, "id") or f"#{n}"
+            on = r.day(tx, path, "date")
+            value = r.money(tx, path, "value") or r.money(tx, path, "amount")
+            if on is None or value is None:
+                self.r.problem(f"contract {key}'s transaction {tkey} has no date or no value")
+                continue
+            payer = r.obj(tx, path, "payer")
+            payee = r.obj(tx, path, "payee")
+            for part in ("payer", "payee"):
+                r.use(f"{path}/{part}/id")
+                r.use(f"{path}/{part}/name")
+            payee_key = _party_key(payee)
+            payee_name = payee.get("name") or (parties.get(payee_key) or {}).get("name")
+            provider = self.providers.get(payee_key or "")
+            transaction = Transaction(
+                id=tkey,
+                date=on,
+                value=value,
+                payer=Party(id=self.buyer_id, name=_str(payer.get("name"))),
+                payee=Party(
+                    id=provider.id if provider else suppliers.get(payee_name) or payee_key or "",
+                    name=_str(payee_name),
+                ),
+            )
+            related = r.obj(tx, path, "relatedImplementationMilestone")
+            target = by_key.get(_str(related.get("id")))
+            if target is not None:
+                r.use(f"{path}/relatedImplementationMilestone/id")
+            if target is None or milestones[target].kind is not MilestoneKind.PAYMENT:
+                target = next(
+                    (
+                        i
+                        for i, m in enumerate(milestones)
+                        if m.kind is MilestoneKind.PAYMENT
+                        and not m.transactions
+                        and m.amount == value
+                        and on in (m.met_on, m.due_on)
+                    ),
+                    None,
+                )
+            if target is not None:
+                m = milestones[target]
+                milestones[target] = msgspec.structs.replace(
+                    m, transactions=[*m.transactions, transaction]
+                )
+                continue
+            milestones.append(
+                Milestone(
+                    id=self.id("milestone", f"{key}\x1ftransaction\x1f{tkey}"),
+                    buyer_id=self.buyer_id,
+                    contract_id=contract.id,
+                    lot_id=None,
+                    kind=MilestoneKind.PAYMENT,
+                    title=f"Payment {tkey}",
+                    description=None,
+                    due_on=on,
+                    planned_quantity=None,
+                    quantity_unit=None,
+                    amount=value,
+                    status=MilestoneStatus.MET,
+                    met_on=on,
+                    transactions=[transaction],
+                    settled_at=datetime.combine(on, datetime.min.time(), UTC),
+                    imported=self.mark(None),
+                    version=1,
+                    created_at=self.at,
+                    updated_at=self.at,
+                )
+            )
+        return milestones
+
+
+@dataclass(frozen=True, slots=True)
+class _LotKey:
+    imported_key: str
+    lot: Lot
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+def _lot_status(lot: Lot, awards: Sequence[Award], tender: Tender) -> Lot:
+    """A lot its publisher gave no status: awarded if it has a live award, else as its tender
+    ended, else active."""
+    live = [a for a in awards if a.lot_id == lot.id and a.status is not AwardStatus.CANCELLED]
+    status = LotStatus.ACTIVE
+    if live:
+        status = LotStatus.AWARDED
+    elif tender.status is TenderStatus.CANCELLED:
+        status = LotStatus.CANCELLED
+    elif tender.status is TenderStatus.UNSUCCESSFUL:
+        status = LotStatus.UNSUCCESSFUL
+    return msgspec.structs.replace(lot, status=status)
+
+
+def map_process(
+    compiled: Obj,
+    *,
+    buyer_id: str,
+    source: str,
+    actor: str,
+    at: datetime,
+    providers: Mapping[str, Provider],
+) -> Mapped:
+    """The aggregates of one process (its compiled release), for ``buyer_id``, as imported at
+    ``at`` by ``actor``; ``providers`` are its suppliers' providers by party key
+    (``suppliers_of``)."""
+    p = _Process(
+        compiled, buyer_id=buyer_id, source=source, actor=actor, at=at, providers=providers
+    )
+    has_awards = bool(p.r.objs(compiled, "", "awards") or p.r.objs(compiled, "", "contracts"))
+    tender = p.tender(has_awards)
+    lots = p.lots(tender)
+    awards = p.awards(lots)
+    all_awards = list({a.id: a for made in awards.values() for a in made}.values())
+    contracts, milestones, links = p.contracts(tender, awards, lots)
+    settled = [
+        lot if key in p.given else _lot_status(lot, all_awards, tender) for key, lot in lots.items()
+    ]
+    p.r.use("parties/id")
+    p.r.use("parties/name")
+    p.r.use("parties/roles")
+    p.r.use("parties/identifier")
+    p.r.use("parties/additionalIdentifiers")
+    mapped = Mapped(
+        tender=tender,
+        lots=settled,
+        awards=all_awards,
+        contracts=contracts,
+        milestones=milestones,
+        links=links,
+        problems=p.r.problems,
+    )
+    mapped.unplaced = unplaced(compiled, p.r.used)
+    return mapped

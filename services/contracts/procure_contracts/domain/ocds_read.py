@@ -1,0 +1,146 @@
+"""Reading an OCDS compiled release as found in the wild: values of the wrong type, dates
+without offsets, amounts as strings. Every read names the field it used (so that the rest can be
+reported as having nowhere to go), and every fault is a problem line, never an exception.
+
+Paths are JSON-pointer-like without array indices (``contracts/implementation/milestones/title``):
+the report counts fields, not occurrences' places.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from procure_contracts.domain.money import Money
+
+__all__ = ["Reader", "leaves", "unplaced"]
+
+# What an OCDS object is once decoded from JSON.
+Obj = Mapping[str, Any]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}/{key}" if path else key
+
+
+class Reader:
+    """Reads fields of one compiled release, remembering which paths it used and what was
+    wrong."""
+
+    def __init__(self, ocid: str) -> None:
+        self.ocid = ocid
+        self.used: set[str] = set()
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(f"{self.ocid}: {message}")
+
+    def use(self, path: str) -> None:
+        self.used.add(path)
+
+    def raw(self, obj: Obj, path: str, key: str) -> Any:
+        if key in obj:
+            self.used.add(_join(path, key))
+        return obj.get(key)
+
+    def obj(self, obj: Obj, path: str, key: str) -> Obj:
+        """A nested object (empty if absent or not an object); its fields are marked as they
+        are read."""
+        value = obj.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def objs(self, obj: Obj, path: str, key: str) -> list[Obj]:
+        value = obj.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(f"{_join(path, key)} is not an array")
+            return []
+        return [item for item in value if isinstance(item, Mapping)]
+
+    def text(self, obj: Obj, path: str, key: str) -> str | None:
+        value = self.raw(obj, path, key)
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # ids published as numbers
+        if not isinstance(value, str):
+            self.problem(f"{_join(path, key)} is not a string: {value!r}")
+            return None
+        return value.strip() or None
+
+    def when(self, obj: Obj, path: str, key: str) -> datetime | None:
+        """A date-time; one without an offset is read as UTC, a bare date as its midnight."""
+        value = self.raw(obj, path, key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                found = datetime.fromisoformat(value.strip())
+            except ValueError:
+                pass
+            else:
+                return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+        self.problem(f"{_join(path, key)} is not a date-time: {value!r}")
+        return None
+
+    def day(self, obj: Obj, path: str, key: str) -> date | None:
+        """The calendar day of a date-time, as its publisher wrote it (its own offset)."""
+        found = self.when(obj, path, key)
+        return None if found is None else found.date()
+
+    def money(self, obj: Obj, path: str, key: str) -> Money | None:
+        """An OCDS Value (``amount`` and ``currency``); an amount given as a string is read."""
+        value = obj.get(key)
+        if value is None:
+            return None
+        where = _join(path, key)
+        if not isinstance(value, Mapping):
+            self.problem(f"{where} is not a value object: {value!r}")
+            return None
+        amount = self.raw(value, where, "amount")
+        currency = self.text(value, where, "currency")
+        if amount is None or isinstance(amount, bool):
+            return None
+        try:
+            number = Decimal(str(amount).strip())
+        except InvalidOperation:
+            self.problem(f"{where}/amount is not a number: {amount!r}")
+            return None
+        if not number.is_finite():
+            self.problem(f"{where}/amount is not a number: {amount!r}")
+            return None
+        if currency is None:
+            self.problem(f"{where} has no currency: read as GBP")
+            currency = "GBP"
+        return Money(amount=number, currency=currency)
+
+
+def leaves(value: Any, path: str = "") -> Iterator[str]:
+    """The path of every field holding data (not null, not an empty object or array); an
+    array of plain values is one field."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from leaves(item, _join(path, str(key)))
+    elif isinstance(value, list):
+        if any(isinstance(item, (Mapping, list)) for item in value):
+            for item in value:
+                yield from leaves(item, path)
+        elif value:
+            yield path
+    elif value is not None and value != "":
+        yield path
+
+
+def unplaced(compiled: Obj, used: set[str]) -> Counter[str]:
+    """How many times each field of ``compiled`` that no read used holds data (a field is
+    used when it, or an object it sits in, was read)."""
+    counts: Counter[str] = Counter()
+    for path in leaves(compiled):
+        parts = path.split("/")
+        if not any("/".join(parts[:n]) in used for n in range(1, len(parts) + 1)):
+            counts[path] += 1
+    return counts

@@ -1,0 +1,109 @@
+"""OCDS releases as imported: stored once each (by ocid and release id), read back by process.
+Every function here is one round trip, whatever the number of releases or processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from procure_shared.postgres import Connection
+
+__all__ = [
+    "ReleaseRow",
+    "StoredProcess",
+    "link_contracts",
+    "lock_processes",
+    "owners",
+    "processes",
+    "store",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    ocid: str
+    release_id: str
+    date: datetime | None
+    doc: bytes  # the release as JSON
+
+
+async def lock_processes(conn: Connection, ocids: Sequence[str]) -> None:
+    """Hold each process until the transaction ends (imports of one process take turns), in
+    one order so that two imports never wait for each other."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(o, 7) AS k "
+        "FROM unnest($1::text[]) AS o ORDER BY k) AS keys",
+        sorted(set(ocids)),
+    )
+
+
+async def owners(conn: Connection, ocids: Sequence[str]) -> dict[str, str]:
+    """The buyer each process already stored belongs to (that of its first import)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (ocid) ocid, buyer_id FROM ocds_releases "
+        "WHERE ocid = ANY($1::text[]) ORDER BY ocid",
+        list(set(ocids)),
+    )
+    return {row["ocid"]: row["buyer_id"] for row in rows}
+
+
+async def store(
+    conn: Connection, rows: Sequence[ReleaseRow], *, buyer_id: str, source: str, at: datetime
+) -> set[tuple[str, str]]:
+    """Store the releases not stored yet; the (ocid, release id) of those it stored."""
+    if not rows:
+        return set()
+    stored = await conn.fetch(
+        "INSERT INTO ocds_releases (ocid, release_id, buyer_id, source, date, doc, imported_at) "
+        "SELECT r.ocid, r.release_id, $4, $5, r.date, r.doc::jsonb, $6 "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $7::text[]) "
+        "AS r (ocid, release_id, date, doc) "
+        "ON CONFLICT DO NOTHING RETURNING ocid, release_id",
+        [r.ocid for r in rows],
+        [r.release_id for r in rows],
+        [r.date for r in rows],
+        buyer_id,
+        source,
+        at,
+        [r.doc.decode() for r in rows],
+    )
+    return {(row["ocid"], row["release_id"]) for row in stored}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProcess:
+    buyer_id: str  # whose process it is: the buyer of its first import
+    releases: list[dict[str, Any]]  # in date order (undated first)
+
+
+async def processes(conn: Connection, ocids: Sequence[str]) -> dict[str, StoredProcess]:
+    """The stored releases of each process."""
+    rows = await conn.fetch(
+        "SELECT ocid, buyer_id, doc::text AS doc "
+        "FROM ocds_releases WHERE ocid = ANY($1::text[]) "
+        "ORDER BY ocid, date NULLS FIRST, imported_at, release_id",
+        list(set(ocids)),
+    )
+    found: dict[str, StoredProcess] = {}
+    for row in rows:
+        process = found.setdefault(row["ocid"], StoredProcess(row["buyer_id"], []))
+        process.releases.append(msgspec.json.decode(row["doc"]))
+    return found
+
+
+async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Rest each contract on its awards (links already there stay)."""
+    pairs = [(uuid.UUID(c), uuid.UUID(a)) for c, awards in links for a in awards]
+    if not pairs:
+        return
+    await conn.execute(
+        "INSERT INTO contract_awards (contract_id, award_id) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+        [c for c, _ in pairs],
+        [a for _, a in pairs],
+    )

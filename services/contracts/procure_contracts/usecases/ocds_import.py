@@ -1,0 +1,350 @@
+"""Importing one OCDS document (release package, record package, record or bare release):
+validate every release and compiled release, store the releases not stored yet, compile each
+process the document touches from all of its stored releases, and make or change its
+aggregates, each change with its audit row and ``contracts.*.imported`` event, in the caller's
+transaction (decision 15).
+
+Writes are batched: whatever the number of releases and processes, a document costs a dozen
+round trips (each table's inserts and updates are one ``executemany`` each).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+
+from procure_contracts.domain import ocds_in_events as data
+from procure_contracts.domain.awards import Award
+from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.milestones import Milestone
+from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
+from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage import ocds_releases as releases
+from procure_contracts.storage import store
+from procure_contracts.usecases.context import Who
+from procure_contracts.usecases.ocds_providers import ProviderRegistry, by_process, resolve
+from procure_shared.changes import Change, publish_all
+from procure_shared.documents import Documents
+from procure_shared.errors import RuleBroken
+from procure_shared.events import EventSpec
+from procure_shared.events import registry as events
+from procure_shared.ocds.merge import Compiler
+from procure_shared.ocds.schema import OcdsSchemas
+from procure_shared.ocds.shapes import releases_in, shape_of
+from procure_shared.postgres import Connection
+
+__all__ = ["ImportReport", "Ocds", "import_document"]
+
+MAX_ERRORS = 100  # schema errors listed (all are counted)
+MAX_PROBLEMS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Ocds:
+    """The OCDS schema (with our extensions) and the merge rules it implies."""
+
+    schemas: OcdsSchemas
+    compiler: Compiler
+
+
+class SchemaErrorOut(msgspec.Struct, frozen=True):
+    where: str  # the release's place in the document (a JSON pointer)
+    path: str  # the field's place in the release
+    message: str
+
+
+class Unplaced(msgspec.Struct, frozen=True):
+    path: str
+    count: int
+
+
+class ProcessOut(msgspec.Struct, frozen=True, rename="camel"):
+    ocid: str
+    tender_id: str
+
+
+class ImportReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    source: str
+    releases_read: int  # releases and compiled releases found (each validated)
+    imported: int  # releases newly stored
+    skipped: int  # releases already stored (or not importable): nothing changed for them
+    schema_errors: int
+    errors: list[SchemaErrorOut]
+    unplaced: list[Unplaced]
+    problems: list[str]
+    processes: list[ProcessOut]
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+def _date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def _candidates(found: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The releases to store: every release, and the compiled release of a record whose
+    releases are only linked (it stands for them)."""
+    embedded = {where.rsplit("/releases/", 1)[0] for where, _ in found if "/releases/" in where}
+    embedded |= {"" for where, _ in found if where.startswith("/releases/")}
+    return [
+        (where, release)
+        for where, release in found
+        if not where.endswith("compiledRelease")
+        or where.removesuffix("/compiledRelease") not in embedded
+    ]
+
+
+def _compile(ocds: Ocds, ocid: str, stored: list[dict[str, Any]], problems: list[str]) -> Any:
+    dated = [r if isinstance(r.get("date"), str) else {**r, "date": ""} for r in stored]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            compiled = ocds.compiler.compile(dated)
+        except Exception as exc:  # the reference implementation's refusals
+            problems.append(f"{ocid}: its releases cannot be merged: {exc}")
+            return None
+    problems.extend(f"{ocid}: {w.message}" for w in caught)
+    return compiled
+
+
+S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
+
+
+def _settle(new: S, old: S | None, now: datetime) -> S | None:
+    """What to store of ``new`` over ``old``: ``new`` itself if there was nothing, the next
+    version if it differs in a fact (not in its version, times, or the import's source and
+    time), else nothing."""
+    if old is None:
+        return new
+    if isinstance(new, Milestone) and isinstance(old, Milestone):
+        new = msgspec.structs.replace(new, notices=old.notices)
+    mark = new.imported
+    if mark is not None and old.imported is not None:
+        mark = msgspec.structs.replace(mark, source=old.imported.source, at=old.imported.at)
+    same = msgspec.structs.replace(
+        new,
+        version=old.version,
+        created_at=old.created_at,
+        updated_at=old.updated_at,
+        imported=mark,
+    )
+    if same == old:
+        return None
+    return msgspec.structs.replace(
+        new, version=old.version + 1, created_at=old.created_at, updated_at=now
+    )
+
+
+class _Writer:
+    def __init__(self, conn: Connection, who: Who, now: datetime) -> None:
+        self.conn = conn
+        self.who = who
+        self.now = now
+        self.changes: list[Change] = []
+
+    async def upsert(
+        self,
+        table: Documents[S],
+        items: Sequence[S],
+        resource_type: str,
+        event: EventSpec,
+        data_of: Callable[[S], Any],
+    ) -> None:
+        unique = list({item.id: item for item in items}.values())
+        existing = {
+            old.id: old
+            for old in await table.many(self.conn, [i.id for i in unique], for_update=True)
+        }
+        inserts: list[S] = []
+        updates: list[S] = []
+        for item in unique:
+            before = existing.get(item.id)
+            after = _settle(item, before, self.now)
+            if after is None:
+                continue
+            (updates if before is not None else inserts).append(after)
+            self.changes.append(
+                Change(
+                    actor=self.who.actor,
+                    at=self.now,
+                    event=event,
+                    subject=after.id,
+                    sequence=after.version,
+                    data=data_of(after),
+                    resource_type=resource_type,
+                    before=before,
+                    after=after,
+                    buyer_id=after.buyer_id,
+                )
+            )
+        await table.insert_many(self.conn, inserts)
+        await table.save_locked(self.conn, updates)
+
+
+async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Mapped]) -> None:
+    w = _Writer(conn, who, now)
+    lot_ids: dict[str, list[str]] = {}
+    for m in mapped:
+        lot_ids[m.tender.id] = [lot.id for lot in m.lots]
+    award_ids: dict[str, list[str]] = {}
+    for m in mapped:
+        for a in m.awards:
+            award_ids.setdefault(a.lot_id, []).append(a.id)
+    providers = {c.id: c.provider_ids for m in mapped for c in m.contracts}
+    await w.upsert(
+        store.tenders,
+        [m.tender for m in mapped],
+        "tender",
+        events.TENDER_IMPORTED,
+        lambda t: data.tender_imported(t, lot_ids.get(t.id, [])),
+    )
+    await w.upsert(
+        store.lots,
+        [lot for m in mapped for lot in m.lots],
+        "lot",
+        events.LOT_IMPORTED,
+        lambda lot: data.lot_imported(lot, award_ids.get(lot.id, [])),
+    )
+    await w.upsert(
+        store.awards,
+        [a for m in mapped for a in m.awards],
+        "award",
+        events.AWARD_IMPORTED,
+        data.award_imported,
+    )
+    await w.upsert(
+        store.contracts,
+        [c for m in mapped for c in m.contracts],
+        "contract",
+        events.CONTRACT_IMPORTED,
+        data.contract_imported,
+    )
+    await w.upsert(
+        store.milestones,
+        [ms for m in mapped for ms in m.milestones],
+        "milestone",
+        events.MILESTONE_IMPORTED,
+        lambda ms: data.milestone_imported(ms, providers.get(ms.contract_id, [])),
+    )
+    await releases.link_contracts(conn, [link for m in mapped for link in m.links])
+    await publish_all(conn, w.changes)
+
+
+async def import_document(
+    conn: Connection,
+    document: Any,
+    *,
+    buyer_id: str,
+    source: str,
+    ocds: Ocds,
+    registry: ProviderRegistry,
+    who: Who,
+    now: datetime,
+) -> ImportReport:
+    """Import ``document`` for ``buyer_id``; 422 (``RuleBroken``) if it is no OCDS shape."""
+    if shape_of(document) is None:
+        raise RuleBroken(
+            "the body is no OCDS document: expected a release package, a record package, a "
+            "record or a release (an object with `releases`, `records`, `compiledRelease` or "
+            "`ocid`)"
+        )
+    if not buyer_id.strip():
+        raise RuleBroken("name the buyer the import is for", "buyer")
+    found = list(releases_in(document))
+    problems: list[str] = []
+    errors: list[SchemaErrorOut] = []
+    count = 0
+    for where, release in found:
+        for e in ocds.schemas.release_errors(release):
+            count += 1
+            if len(errors) < MAX_ERRORS:
+                errors.append(SchemaErrorOut(where=where, path=e.path, message=e.message))
+    rows: list[releases.ReleaseRow] = []
+    for where, release in _candidates(found):
+        ocid = _text(release.get("ocid")) if isinstance(release, Mapping) else None
+        rid = _text(release.get("id")) if isinstance(release, Mapping) else None
+        if ocid is None or rid is None:
+            problems.append(
+                f"the release at {where or '/'} has no {'ocid' if ocid is None else 'id'}: "
+                "it cannot be imported"
+            )
+            continue
+        rows.append(
+            releases.ReleaseRow(
+                ocid=ocid, release_id=rid, date=_date(release.get("date")), doc=_encode(release)
+            )
+        )
+    ocids = list(dict.fromkeys(r.ocid for r in rows))
+    await releases.lock_processes(conn, ocids)
+    owners = await releases.owners(conn, ocids)
+    foreign = {o for o, b in owners.items() if b != buyer_id}
+    for ocid in foreign:
+        problems.append(
+            f"{ocid} was imported for buyer {owners[ocid]}: its releases stay there, not imported"
+        )
+    mine = [r for r in rows if r.ocid not in foreign]
+    stored = await releases.store(conn, mine, buyer_id=buyer_id, source=source, at=now)
+    processes = await releases.processes(conn, [o for o in ocids if o not in foreign])
+    compiled: dict[str, Any] = {}
+    for ocid, process in processes.items():
+        result = _compile(ocds, ocid, process.releases, problems)
+        if isinstance(result, Mapping):
+            compiled[ocid] = result
+    parties = {ocid: suppliers_of(c) for ocid, c in compiled.items()}
+    providers, party_problems = await resolve(
+        registry, [p for found_parties in parties.values() for p in found_parties]
+    )
+    problems.extend(party_problems)
+    mapped: list[Mapped] = []
+    unplaced: Counter[str] = Counter()
+    for ocid, c in compiled.items():
+        m = map_process(
+            c,
+            buyer_id=buyer_id,
+            source=source,
+            actor=who.actor.id,
+            at=now,
+            providers=by_process(providers, ocid, [p.key for p in parties[ocid]]),
+        )
+        mapped.append(m)
+        problems.extend(m.problems)
+        unplaced.update(m.unplaced)
+    await _write(conn, who, now, mapped)
+    return ImportReport(
+        source=source,
+        releases_read=len(found),
+        imported=len(stored),
+        skipped=len(rows) - len(stored),
+        schema_errors=count,
+        errors=errors,
+        unplaced=[Unplaced(path=p, count=n) for p, n in sorted(unplaced.items())],
+        problems=problems[:MAX_PROBLEMS],
+        processes=[
+            ProcessOut(ocid=m.tender.imported.ocid, tender_id=m.tender.id)
+            for m in mapped
+            if m.tender.imported
+        ],
+    )
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _encode(release: Any) -> bytes:
+    return _encoder.encode(release)
