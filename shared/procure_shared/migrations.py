@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-__all__ = ["SHARED_MIGRATIONS", "create_database", "migrate"]
+__all__ = ["SHARED_MIGRATIONS", "create_database", "migrate", "version_clashes"]
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary constant: the advisory lock key that serialises migrations of one database.
@@ -59,8 +59,11 @@ async def create_database(dsn: str) -> bool:
 
 async def migrate(dsn: str, service_migrations: Path | None) -> str:
     """Create the database if needed and apply pending migrations. Returns dbmate's output."""
-    await create_database(dsn)
     dirs = [SHARED_MIGRATIONS] + ([service_migrations] if service_migrations else [])
+    clashes = version_clashes(dirs)
+    if clashes:
+        raise RuntimeError(f"migrations share a version: {', '.join(clashes)}")
+    await create_database(dsn)
     argv = [_dbmate(), "--url", _dbmate_url(dsn), "--no-dump-schema"]
     for folder in dirs:
         argv += ["--migrations-dir", str(folder)]
@@ -76,6 +79,19 @@ async def migrate(dsn: str, service_migrations: Path | None) -> str:
         return result.stdout
     finally:
         await lock_conn.close()
+
+
+def version_clashes(folders: list[Path]) -> list[str]:
+    """Migrations in different folders that share a version, which dbmate would apply as one."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.sql")):
+            version = path.name.split("_", 1)[0]
+            if version in seen:
+                clashes.append(f"{seen[version]} and {path.name}")
+            seen[version] = path.name
+    return clashes
 
 
 def _dbmate_url(dsn: str) -> str:
