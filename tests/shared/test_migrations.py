@@ -1,10 +1,8 @@
 import asyncio
 import uuid
-
-import asyncpg
-
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from procure_contracts.app import MIGRATIONS as CONTRACTS
@@ -49,7 +47,9 @@ async def test_a_version_clash_is_refused_before_anything_is_applied(
 ) -> None:
     (tmp_path / "20261123000001_mine.sql").write_text("-- migrate:up\n-- migrate:down\n")
     dsn = database_url(postgres.url, f"migr_{uuid.uuid4().hex[:10]}")
-    with pytest.raises(RuntimeError, match="20261123000001_outbox.sql and 20261123000001_mine.sql"):
+    with pytest.raises(
+        RuntimeError, match=r"20261123000001_outbox\.sql and 20261123000001_mine\.sql"
+    ):
         await migrate(dsn, tmp_path)
     conn = await asyncpg.connect(database_url(postgres.url, "postgres"))
     try:
