@@ -1,5 +1,5 @@
 """``POST /v1/ocds/import``: one OCDS document (release package, record package, record or
-bare release) imported for a buyer the admin names (decision 15)."""
+bare release) imported for a buyer the admin names (decision 17)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """An OCDS contracting process (its compiled release) as our aggregates: one tender, its lots,
 awards (one per supplier), contracts and their milestones, each marked as imported.
 
-Imports bypass the guarded transitions (decision 15): every aggregate takes the status its
+Imports bypass the guarded transitions (decision 17): every aggregate takes the status its
 publisher gave it, read backwards through ``domain.md``'s table, and ids are derived from the
 buyer, the ocid and the publisher's ids (uuid5), so that importing a process again finds what
 the last import made. The mapping remembers which fields it read; the rest is "unplaced".

@@ -2,7 +2,7 @@
 validate every release and compiled release, store the releases not stored yet, compile each
 process the document touches from all of its stored releases, and make or change its
 aggregates, each change with its audit row and ``contracts.*.imported`` event, in the caller's
-transaction (decision 15).
+transaction (decision 17).
 
 Writes are batched: whatever the number of releases and processes, a document costs a dozen
 round trips (each table's inserts and updates are one ``executemany`` each).
