@@ -39,7 +39,10 @@ CORRELATION_HEADER = "Procure-Correlation-Id"
 async def add(conn: Connection, *envelopes: Envelope, correlation_id: str | None = None) -> None:
     """Add events to the outbox, in the caller's transaction."""
     headers = _encode_headers({CORRELATION_HEADER: correlation_id} if correlation_id else {})
-    rows = [(e.id, e.type, e.subject, e.sequence, encode_envelope(e), headers) for e in envelopes]
+    rows = [
+        (e.id, e.type, e.subject, e.sequence, encode_envelope(e), headers, e.buyerid)
+        for e in envelopes
+    ]
     if len(rows) == 1:
         await conn.execute(Q.add, *rows[0])
     else:

@@ -11,7 +11,10 @@ from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
 from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.events.provider_directory import provider_directory_consumer
-from procure_contracts.settings import ContractsOptions
+from procure_contracts.settings import ContractsOptions, buyer_names
+from procure_contracts.usecases.ocds_export import Publication
+from procure_shared.ocds.merge import Compiler
+from procure_shared.ocds.schema import OcdsSchemas, schema_folder
 from procure_shared.service import Runtime, ServiceDefinition, Worker
 
 __all__ = ["VERSION", "definition"]
@@ -35,7 +38,14 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ]
 
     ops = OpsConfig(due_soon_days=opts.milestone_lead_days)
-    ocds = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=opts.ocds_schema)
+    folder = schema_folder({"PROCURE_OCDS_SCHEMAS": opts.ocds_schemas} if opts.ocds_schemas else {})
+    publication = Publication(
+        ocid_prefix=opts.ocid_prefix,
+        publisher=opts.ocds_publisher,
+        buyer_names=buyer_names(opts.buyer_names),
+        compiler=Compiler(OcdsSchemas(folder).release_schema) if folder is not None else None,
+    )
+    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=folder)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -46,7 +56,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules, ops, ocds),
+        routes=lambda: routes(rules, ops, publication, ocds_import),
         consumers=lambda: [provider_directory_consumer()],
         workers=workers,
         templates=TEMPLATES,

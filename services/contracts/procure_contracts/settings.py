@@ -11,7 +11,7 @@ import msgspec
 from procure_contracts.usecases.context import Rules
 from procure_shared.settings import read_options
 
-__all__ = ["ENV_NAMES", "ContractsOptions", "options_from_env"]
+__all__ = ["ENV_NAMES", "ContractsOptions", "buyer_names", "options_from_env"]
 
 
 class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,9 +28,13 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     # The providers service's HTTP API (its base URL), where OCDS imports find and register
     # suppliers; unset: imports answer 503.
     providers_url: str | None = None
-    # The OCDS schema folder (1.1.5/ and extensions/); unset: the reference data beside the
-    # repository (../shared/data/ocds/schema).
-    ocds_schema: str | None = None
+    # OCDS: the prefix of our ocids (register one with the Open Contracting Partnership), the
+    # publisher's name in packages, the buyers' names ("dfe=Department for Education;..."),
+    # and the folder of the OCDS schemas (default: ../shared/data/ocds/schema beside the repo).
+    ocid_prefix: Annotated[str, msgspec.Meta(pattern=r"^ocds-[a-z0-9]+$")] = "ocds-procure"
+    ocds_publisher: str = "Procure"
+    buyer_names: str = ""
+    ocds_schemas: str | None = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -39,13 +43,22 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+def buyer_names(text: str) -> dict[str, str]:
+    """``"dfe=Department for Education;dhsc=..."`` as a mapping."""
+    pairs = (part.split("=", 1) for part in text.split(";") if "=" in part)
+    return {k.strip(): v.strip() for k, v in pairs if k.strip() and v.strip()}
+
+
 ENV_NAMES = {
     "amendment_threshold": "PROCURE_AMENDMENT_THRESHOLD",
     "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
     "milestone_lead_days": "PROCURE_MILESTONE_LEAD_DAYS",
     "milestone_scan_interval": "PROCURE_MILESTONE_SCAN_INTERVAL",
     "providers_url": "PROCURE_PROVIDERS_URL",
-    "ocds_schema": "PROCURE_OCDS_SCHEMA",
+    "ocid_prefix": "PROCURE_OCID_PREFIX",
+    "ocds_publisher": "PROCURE_OCDS_PUBLISHER",
+    "buyer_names": "PROCURE_BUYER_NAMES",
+    "ocds_schemas": "PROCURE_OCDS_SCHEMAS",
 }
 
 

@@ -200,6 +200,11 @@ class Stack:
         env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
         # Milestones fall due as the (perhaps accelerated) clock runs: look every 5 s.
         env.setdefault("PROCURE_MILESTONE_SCAN_INTERVAL", "5")
+        # The development buyers' names, as OCDS releases give them.
+        env.setdefault(
+            "PROCURE_BUYER_NAMES",
+            "dfe=Department for Education;dhsc=Department of Health and Social Care",
+        )
         env.update(self.config.clock_env())
         if service == "contracts":  # OCDS imports find and register suppliers there
             env.setdefault(

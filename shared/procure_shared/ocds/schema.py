@@ -16,17 +16,23 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft4Validator
 
-__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "default_folder", "merge_patch"]
+__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch", "schema_folder"]
 
 VERSION = "1.1.5"
 # The extensions our releases use: lots (tender.lots, relatedLots) and metrics (KPIs).
 EXTENSIONS = ("lots/release-schema-v1.1.5.json", "metrics/release-schema.json")
 
 
-def default_folder() -> Path:
-    """The schemas of the OCDS reference data beside the repository
-    (``../shared/data/ocds/schema``), where a checkout keeps them."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
+def schema_folder(environ: Mapping[str, str]) -> Path | None:
+    """Where the OCDS schemas are: ``PROCURE_OCDS_SCHEMAS``, else the project's reference data
+    beside the repository (``../shared/data/ocds/schema``); ``None`` when neither exists."""
+    named = environ.get("PROCURE_OCDS_SCHEMAS")
+    folder = (
+        Path(named)
+        if named
+        else Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
+    )
+    return folder if (folder / VERSION / "release-schema.json").is_file() else None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

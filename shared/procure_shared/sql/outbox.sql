@@ -1,6 +1,7 @@
 -- name: add
-INSERT INTO outbox (id, subject, aggregate_id, sequence, payload, headers)
-VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)
+-- txid defaults to the transaction's id (the change feed's order); buyer_id scopes the feed.
+INSERT INTO outbox (id, subject, aggregate_id, sequence, payload, headers, buyer_id)
+VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)
 
 -- name: claim_batch
 -- Claim, never track a high-water mark: a transaction that took a lower position but committed

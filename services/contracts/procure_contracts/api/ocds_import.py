@@ -26,7 +26,7 @@ from procure_shared.http import (
 )
 from procure_shared.http.domain import RouteConstant, now
 from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas, default_folder
+from procure_shared.ocds.schema import OcdsSchemas
 
 __all__ = ["OCDS_IMPORT", "OcdsImportConfig", "OcdsImportController"]
 
@@ -38,17 +38,15 @@ MAX_BODY = 64 * 1024 * 1024
 @dataclass
 class OcdsImportConfig:
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
-    schema_folder: str | None = None  # PROCURE_OCDS_SCHEMA
+    schema_folder: Path | None = None  # PROCURE_OCDS_SCHEMAS, found (None: not there)
     _ocds: Ocds | None = field(default=None, repr=False)
 
     def ocds(self) -> Ocds:
         """The schema and merge rules, read on first use (once per process)."""
         if self._ocds is None:
-            folder = Path(self.schema_folder) if self.schema_folder else default_folder()
-            try:
-                schemas = OcdsSchemas(folder)
-            except FileNotFoundError as exc:
-                raise Unavailable(f"{exc}: set PROCURE_OCDS_SCHEMA to the folder") from None
+            if self.schema_folder is None:
+                raise Unavailable("the OCDS schemas are not available: set PROCURE_OCDS_SCHEMAS")
+            schemas = OcdsSchemas(self.schema_folder)
             self._ocds = Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))
         return self._ocds
 

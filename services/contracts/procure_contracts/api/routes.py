@@ -11,13 +11,16 @@ from procure_contracts.api.assessment import AssessmentController
 from procure_contracts.api.awards import AwardsController
 from procure_contracts.api.common import RULES
 from procure_contracts.api.contracts import ContractsController
+from procure_contracts.api.feed import FeedController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
+from procure_contracts.api.ocds import PUBLICATION, OcdsController
 from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
+from procure_contracts.usecases.ocds_export import Publication
 from procure_shared.errors import DomainError
 from procure_shared.http.domain import domain_problem
 
@@ -25,7 +28,10 @@ __all__ = ["routes"]
 
 
 def routes(
-    rules: Rules, ops: OpsConfig | None = None, ocds: OcdsImportConfig | None = None
+    rules: Rules,
+    ops: OpsConfig | None = None,
+    publication: Publication | None = None,
+    ocds_import: OcdsImportConfig | None = None,
 ) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
@@ -40,10 +46,15 @@ def routes(
                 ContractKpisController,
                 KpisController,
                 AssessmentController,
+                OcdsController,
+                FeedController,
                 OcdsImportController,
             ],
             exception_handlers={DomainError: domain_problem},
-            opt=RULES.opt(rules) | OPS.opt(config) | OCDS_IMPORT.opt(ocds or OcdsImportConfig()),
+            opt=RULES.opt(rules)
+            | OPS.opt(config)
+            | PUBLICATION.opt(publication or Publication())
+            | OCDS_IMPORT.opt(ocds_import or OcdsImportConfig()),
         ),
         ops_routes(config),
     ]

@@ -1,0 +1,112 @@
+"""``/v1/ocds``: our data in the Open Contracting Data Standard. ``/releases`` is a release
+package of every change after a cursor (or since a date), in the order the changes committed;
+``/records/{ocid}`` a record package with the process's releases and its compiled release."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath, QueryParameter
+
+from procure_contracts.api.common import aware, who
+from procure_contracts.domain.ocds_out import EXTENSIONS, OCDS_VERSION
+from procure_contracts.storage.ocds import Position
+from procure_contracts.usecases import ocds_export
+from procure_contracts.usecases.ocds_export import Publication
+from procure_shared.http import Reading, Role, problem_responses, requires
+from procure_shared.http.domain import RouteConstant, now
+from procure_shared.http.pagination import Cursor, decode_cursor, encode_cursor
+
+__all__ = ["PUBLICATION", "OcdsController"]
+
+PUBLICATION = RouteConstant[Publication]("contracts_ocds")
+_encoder = msgspec.json.Encoder(decimal_format="number")  # OCDS amounts are JSON numbers
+JSON = "application/json"
+
+ReleaseLimit = Annotated[
+    int, QueryParameter(ge=1, le=1000, description="Changes per page (at most 1,000).")
+]
+Since = Annotated[
+    datetime | None,
+    QueryParameter(description="Only changes made at or after this time (ISO 8601)."),
+]
+
+
+def _package(request: Request[Any, Any, Any], publication: Publication) -> dict[str, Any]:
+    return {
+        "uri": str(request.url),
+        "version": OCDS_VERSION,
+        "extensions": list(EXTENSIONS),
+        "publishedDate": now(request).isoformat().replace("+00:00", "Z"),
+        "publisher": {"name": publication.publisher},
+    }
+
+
+class OcdsController(Controller):
+    path = "/v1/ocds"
+    tags = ["ocds"]
+    opt = requires(Role.VIEWER)
+
+    @get(
+        "/releases",
+        responses=problem_responses(400, 401, 403),
+        summary="A release package of every change after a cursor",
+        description="Each change to a tender, lot, award, contract, milestone or KPI of the "
+        "caller's buyer (every buyer's for admin) is a release of its contracting process "
+        "(OCDS 1.1.5 with the lots and metrics extensions; `docs/ocds.md` has the mapping), "
+        "tagged by what happened (`tender`, `tenderUpdate`, `award`, `contract`, "
+        "`contractAmendment`, `implementation`, ...). Releases come in the order their changes "
+        "committed: a change that commits late is never skipped (one still being made holds "
+        "the page back until it commits). `links.next` is the next page; it is always given, "
+        "and the last page's is where to poll for what comes next.",
+    )
+    async def releases(
+        self,
+        db: Reading,
+        request: Request[Any, Any, Any],
+        cursor: Cursor = None,
+        since: Since = None,
+        limit: ReleaseLimit = 100,
+    ) -> Response[bytes]:
+        publication = PUBLICATION.of(request)
+        position = None
+        if cursor is not None:
+            txid, id = decode_cursor(cursor, 2, tuple[int, int])
+            position = Position(txid, id)
+        releases, last = await ocds_export.releases_after(
+            db,
+            who(request),
+            position,
+            since=aware(since) if since is not None else None,
+            limit=limit,
+            publication=publication,
+        )
+        package = _package(request, publication)
+        end = last or Position(0, 0)
+        query = {**dict(request.query_params), "cursor": encode_cursor([end.txid, end.id])}
+        package["releases"] = releases
+        package["links"] = {"next": str(request.url.with_replacements(query=urlencode(query)))}
+        return Response(_encoder.encode(package), media_type=JSON)
+
+    @get(
+        "/records/{ocid:str}",
+        responses=problem_responses(401, 403, 404, 503),
+        summary="A record package: a process's releases and its compiled release",
+        description="The contracting process `ocid` (ours: the ocid prefix and the tender's "
+        "id; an imported one keeps its publisher's) with every release of it, oldest first, "
+        "and the compiled release the OCDS merge rules give.",
+    )
+    async def record(
+        self, db: Reading, request: Request[Any, Any, Any], ocid: FromPath[str]
+    ) -> Response[bytes]:
+        publication = PUBLICATION.of(request)
+        record = await ocds_export.record(
+            db, who(request), ocid, now=now(request), publication=publication
+        )
+        package = _package(request, publication)
+        package["records"] = [record]
+        return Response(_encoder.encode(package), media_type=JSON)

@@ -1,0 +1,185 @@
+"""What the OCDS export reads: the audited changes of a buyer's tenders, lots, awards,
+contracts, milestones and KPIs, in commit-safe order, and what those changes refer to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from procure_contracts.domain.awards import Award
+from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.kpis import Kpi, Observation
+from procure_contracts.domain.milestones import Milestone
+from procure_contracts.domain.ocds_out import Change, Links, PartyInfo
+from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage.store import awards, contracts, lots, tenders
+from procure_shared.postgres import Queries
+
+__all__ = ["KINDS", "Position", "changes_after", "links_for", "process_changes"]
+
+KINDS: dict[str, type[msgspec.Struct]] = {
+    "tender": Tender,
+    "lot": Lot,
+    "award": Award,
+    "contract": Contract,
+    "milestone": Milestone,
+    "kpi": Kpi,
+}
+_decoders = {name: msgspec.json.Decoder(kind) for name, kind in KINDS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a reader of the log stands: the last (transaction, row) it has read."""
+
+    txid: int
+    id: int
+
+
+# Rows of finished transactions only (below the oldest running one), in (txid, id) order: a
+# transaction that took a lower id but commits later is read when it has committed, after the
+# rows already read, never skipped.
+_CHANGES = """
+SELECT id, txid::text::bigint AS txid, occurred_at, action, resource_type,
+       before::text AS before, after::text AS after
+FROM audit_log
+WHERE resource_type = ANY($1::text[])
+  AND (txid, id) > ($2::text::xid8, $3::bigint)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND ($4::text IS NULL OR coalesce(after, before) ->> 'buyerId' = $4)
+  AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+ORDER BY txid, id
+LIMIT $6
+"""
+
+
+def _change(row: Any) -> Change:
+    decoder = _decoders[row["resource_type"]]
+    return Change(
+        id=row["id"],
+        at=row["occurred_at"],
+        action=row["action"],
+        resource_type=row["resource_type"],
+        before=decoder.decode(row["before"]) if row["before"] else None,
+        after=decoder.decode(row["after"]) if row["after"] else None,
+    )
+
+
+async def changes_after(
+    conn: Queries,
+    position: Position | None,
+    *,
+    buyer: str | None,
+    since: datetime | None,
+    limit: int,
+) -> tuple[list[Change], Position | None]:
+    """Up to ``limit`` changes after ``position``, and the position of the last one read."""
+    start = position or Position(0, 0)
+    rows = await conn.fetch(_CHANGES, list(KINDS), str(start.txid), start.id, buyer, since, limit)
+    last = Position(rows[-1]["txid"], rows[-1]["id"]) if rows else position
+    return [_change(r) for r in rows], last
+
+
+_PROCESS = """
+WITH t AS (SELECT id FROM tenders WHERE id = $1),
+c AS (SELECT id FROM contracts WHERE $1::text = ANY(tender_ids))
+SELECT id, 0::bigint AS txid, occurred_at, action, resource_type,
+       before::text AS before, after::text AS after
+FROM audit_log
+WHERE (resource_type = 'tender' AND resource_id = $1::text)
+   OR (resource_type = 'lot' AND resource_id IN (SELECT id::text FROM lots WHERE tender_id = $1))
+   OR (resource_type = 'award'
+       AND resource_id IN (SELECT id::text FROM awards WHERE tender_id = $1))
+   OR (resource_type = 'contract' AND resource_id IN (SELECT id::text FROM c))
+   OR (resource_type = 'milestone'
+       AND resource_id IN (SELECT id::text FROM milestones WHERE contract_id IN (SELECT id FROM c)))
+   OR (resource_type = 'kpi'
+       AND resource_id IN (SELECT id::text FROM kpis WHERE contract_id IN (SELECT id FROM c)))
+ORDER BY id
+"""
+
+
+async def process_changes(conn: Queries, tender_id: str) -> list[Change]:
+    """Every change of one contracting process (a tender and what hangs from it), in order."""
+    rows = await conn.fetch(_PROCESS, uuid.UUID(tender_id))
+    return [_change(r) for r in rows]
+
+
+async def tender_by_ocid(conn: Queries, ocid: str, prefix: str, buyer: str | None) -> Tender | None:
+    """The tender whose process ``ocid`` names: an imported one keeps its publisher's."""
+    text = await conn.fetchval(
+        "SELECT doc::text FROM tenders WHERE (doc -> 'imported' ->> 'ocid' = $1 "
+        "OR ($2 <> '' AND id::text = $2)) AND ($3::text IS NULL OR buyer_id = $3) LIMIT 1",
+        ocid,
+        ocid.removeprefix(prefix + "-") if ocid.startswith(prefix + "-") else "",
+        buyer,
+    )
+    return None if text is None else tenders.decode(text)
+
+
+def _ids(values: Sequence[str | None]) -> list[str]:
+    return sorted({v for v in values if v})
+
+
+async def links_for(conn: Queries, changes: Sequence[Change]) -> Links:
+    """What ``changes`` refer to: their tenders, lots, awards, contracts, suppliers and KPI
+    observations, each read once."""
+    docs = [c.after for c in changes if c.after is not None]
+    contract_list = await contracts.many(
+        conn,
+        _ids(
+            [d.id for d in docs if isinstance(d, Contract)]
+            + [d.contract_id for d in docs if isinstance(d, Milestone | Kpi)]
+        ),
+    )
+    award_list = await awards.many(
+        conn,
+        _ids(
+            [d.id for d in docs if isinstance(d, Award)]
+            + [a for c in contract_list for a in c.award_ids]
+        ),
+    )
+    tender_list = await tenders.many(
+        conn,
+        _ids(
+            [d.id for d in docs if isinstance(d, Tender)]
+            + [d.tender_id for d in docs if isinstance(d, Lot | Award)]
+            + [t for c in contract_list for t in c.tender_ids]
+        ),
+    )
+    lot_list = await lots.many(
+        conn,
+        _ids([a.lot_id for a in award_list] + [d.lot_id for d in docs if isinstance(d, Milestone)]),
+    )
+    provider_ids = _ids(
+        [a.provider_id for a in award_list] + [p for c in contract_list for p in c.provider_ids]
+    )
+    rows = await conn.fetch(
+        "SELECT id, legal_name, identifiers FROM provider_directory WHERE id = ANY($1::text[])",
+        provider_ids,
+    )
+    kpi_ids = _ids([d.id for d in docs if isinstance(d, Kpi)])
+    seen = await conn.fetch(
+        "SELECT doc::text AS doc FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) "
+        "ORDER BY kpi_id, number",
+        [uuid.UUID(k) for k in kpi_ids],
+    )
+    observations: dict[str, list[Observation]] = {}
+    for row in seen:
+        o = msgspec.json.decode(row["doc"], type=Observation)
+        observations.setdefault(o.kpi_id, []).append(o)
+    return Links(
+        tenders={t.id: t for t in tender_list},
+        lots={lot.id: lot for lot in lot_list},
+        awards={a.id: a for a in award_list},
+        contracts={c.id: c for c in contract_list},
+        parties={
+            r["id"]: PartyInfo(r["id"], r["legal_name"], tuple(r["identifiers"])) for r in rows
+        },
+        observations=observations,
+    )

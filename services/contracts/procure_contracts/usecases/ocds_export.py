@@ -1,0 +1,77 @@
+"""The OCDS export: a buyer's changes as releases, in the order they committed, and a
+process's record (its releases and the compiled release the OCDS merge rules give)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from procure_contracts.domain.ocds_out import Links, releases_of, standstill_ends
+from procure_contracts.storage import ocds
+from procure_contracts.storage.ocds import Position
+from procure_contracts.usecases.context import Who
+from procure_shared.errors import NotFound, Unavailable
+from procure_shared.ocds.merge import Compiler
+from procure_shared.postgres import Queries
+
+__all__ = ["Position", "Publication", "record", "releases_after"]
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """How the service publishes OCDS: its ocid prefix, its name as publisher, the buyers'
+    names, and the merge rules (from the schemas, when the service has them)."""
+
+    ocid_prefix: str = "ocds-procure"
+    publisher: str = "Procure"
+    buyer_names: Mapping[str, str] = field(default_factory=dict)
+    compiler: Compiler | None = None
+
+
+def _named(links: Links, publication: Publication) -> Links:
+    return dataclasses.replace(links, buyer_names=publication.buyer_names)
+
+
+async def releases_after(
+    conn: Queries,
+    who: Who,
+    position: Position | None,
+    *,
+    since: datetime | None,
+    limit: int,
+    publication: Publication,
+) -> tuple[list[dict[str, Any]], Position | None]:
+    """The releases of the next ``limit`` changes the caller may see, and where they end."""
+    changes, last = await ocds.changes_after(
+        conn, position, buyer=who.scope, since=since, limit=limit
+    )
+    links = _named(await ocds.links_for(conn, changes), publication)
+    releases = [r for c in changes for _, r in releases_of(c, links, publication.ocid_prefix)]
+    return releases, last
+
+
+async def record(
+    conn: Queries, who: Who, ocid: str, *, now: datetime, publication: Publication
+) -> dict[str, Any]:
+    """The record of the process ``ocid``: its releases, oldest first, and its compiled
+    release."""
+    prefix = publication.ocid_prefix
+    tender = await ocds.tender_by_ocid(conn, ocid, prefix, who.scope)
+    if tender is None:
+        raise NotFound(f"no contracting process {ocid}")
+    changes = await ocds.process_changes(conn, tender.id)
+    links = _named(await ocds.links_for(conn, changes), publication)
+    releases = [r for c in changes for o, r in releases_of(c, links, prefix) if o == ocid]
+    # Awards are stored as made; the standstill's end is a release of its own, dated then.
+    awards = [a for a in links.awards.values() if a.tender_id == tender.id]
+    releases += standstill_ends(ocid, awards, links, now)
+    if publication.compiler is None:
+        raise Unavailable("the OCDS schemas are not available: set PROCURE_OCDS_SCHEMAS")
+    return {
+        "ocid": ocid,
+        "releases": releases,
+        "compiledRelease": publication.compiler.compile(releases),
+    }
