@@ -116,6 +116,9 @@ class Reader:
         if currency is None:
             self.problem(f"{where} has no currency: read as GBP")
             currency = "GBP"
+        elif currency != currency.upper():
+            self.problem(f"{where}/currency {currency!r} read as {currency.upper()!r}")
+            currency = currency.upper()
         return Money(amount=number, currency=currency)
 
 
