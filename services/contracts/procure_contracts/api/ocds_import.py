@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, post
-from litestar.params import QueryParameter
+from litestar.params import Body, QueryParameter
 
 from procure_contracts.api.common import who
 from procure_contracts.api.providers_http import ProvidersOverHttp
@@ -97,18 +96,18 @@ class OcdsImportController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Transaction,
+        data: Annotated[
+            Any,
+            Body(
+                title="An OCDS document",
+                description="A release package, record package, record or release",
+            ),
+        ],
         buyer: Buyer = None,
         source: Source = None,
     ) -> ImportReport:
         if buyer is None or not buyer.strip():
             raise _blank("buyer", "name the buyer the import is for (?buyer=)")
-        try:
-            # Read here, not by Litestar: JSON of any shape is ours to judge (422, not 400).
-            document = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError as exc:
-            raise ProblemException(
-                400, f"the body is not JSON: {exc}", title="Invalid JSON"
-            ) from None
         config = OCDS_IMPORT.of(request)
         if config.providers_url is None:
             raise Unavailable(
@@ -121,7 +120,7 @@ class OcdsImportController(Controller):
         ) as http:
             report = await import_document(
                 conn,
-                document,
+                data,
                 buyer_id=buyer.strip(),
                 source=(source or "").strip() or "api",
                 ocds=ocds,
