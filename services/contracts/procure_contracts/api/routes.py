@@ -31,7 +31,7 @@ def routes(
     rules: Rules,
     ops: OpsConfig | None = None,
     publication: Publication | None = None,
-    ocds: OcdsImportConfig | None = None,
+    ocds_import: OcdsImportConfig | None = None,
 ) -> Sequence[ControllerRouterHandler]:
     config = ops or OpsConfig()
     return [
@@ -54,7 +54,7 @@ def routes(
             opt=RULES.opt(rules)
             | OPS.opt(config)
             | PUBLICATION.opt(publication or Publication())
-            | OCDS_IMPORT.opt(ocds or OcdsImportConfig()),
+            | OCDS_IMPORT.opt(ocds_import or OcdsImportConfig()),
         ),
         ops_routes(config),
     ]

@@ -1,7 +1,7 @@
 """An OCDS contracting process (its compiled release) as our aggregates: one tender, its lots,
 awards (one per supplier), contracts and their milestones, each marked as imported.
 
-Imports bypass the guarded transitions (decision 15): every aggregate takes the status its
+Imports bypass the guarded transitions (decision 17): every aggregate takes the status its
 publisher gave it, read backwards through ``domain.md``'s table, and ids are derived from the
 buyer, the ocid and the publisher's ids (uuid5), so that importing a process again finds what
 the last import made. The mapping remembers which fields it read; the rest is "unplaced".
@@ -120,24 +120,24 @@ def suppliers_of(compiled: Obj) -> list[PartyRef]:
     """Every supplier the process's awards name, with the identifiers of its party (or those
     the reference carries itself, as OCDS 1.0 did)."""
     ocid = str(compiled.get("ocid") or "")
-    parties = {_party_key(p): p for p in compiled.get("parties") or [] if isinstance(p, Mapping)}
+    parties = {_party_key(p): p for p in compiled.get("parties") or [] if isinstance(p, dict)}
     found: dict[str, PartyRef] = {}
     for award in compiled.get("awards") or []:
-        if not isinstance(award, Mapping):
+        if not isinstance(award, dict):
             continue
         for ref in award.get("suppliers") or []:
-            if not isinstance(ref, Mapping) or (key := _party_key(ref)) is None or key in found:
+            if not isinstance(ref, dict) or (key := _party_key(ref)) is None or key in found:
                 continue
             party = parties.get(key) or {}
             identifiers = []
             legal_name = None
             for source in (party, ref):
                 main = source.get("identifier")
-                if isinstance(main, Mapping) and legal_name is None:
+                if isinstance(main, dict) and legal_name is None:
                     legal_name = _str(main.get("legalName"))
                 extra = source.get("additionalIdentifiers")
                 for candidate in [main, *(extra if isinstance(extra, list) else [])]:
-                    if isinstance(candidate, Mapping) and (pair := _identifier(candidate)):
+                    if isinstance(candidate, dict) and (pair := _identifier(candidate)):
                         identifiers.append(pair)
             name = ref.get("name") or party.get("name")
             found[key] = PartyRef(
@@ -496,7 +496,7 @@ class _Process:
         r = self.r
         found = [("contracts/amendments", a) for a in r.objs(c, "contracts", "amendments")]
         single = c.get("amendment")  # OCDS 1.0's one amendment
-        if isinstance(single, Mapping):
+        if isinstance(single, dict):
             found.append(("contracts/amendment", single))
         made = []
         for n, (where, a) in enumerate(found):
@@ -575,7 +575,7 @@ class _Process:
         r, path = self.r, "contracts/implementation/transactions"
         by_key = {m.imported.ocds_id: i for i, m in enumerate(milestones) if m.imported}
         suppliers = {s.name: s.id for s in contract.suppliers}
-        parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, Mapping)}
+        parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, dict)}
         for n, tx in enumerate(r.objs(implementation, "contracts/implementation", "transactions")):
             tkey = r.text(tx, path, "id") or f"#{n}"
             on = r.day(tx, path, "date")

@@ -2,7 +2,7 @@
 validate every release and compiled release, store the releases not stored yet, compile each
 process the document touches from all of its stored releases, and make or change its
 aggregates, each change with its audit row and ``contracts.*.imported`` event, in the caller's
-transaction (decision 15).
+transaction (decision 17).
 
 Writes are batched: whatever the number of releases and processes, a document costs a dozen
 round trips (each table's inserts and updates are one ``executemany`` each).
@@ -28,7 +28,7 @@ from procure_contracts.domain.tenders import Lot, Tender
 from procure_contracts.storage import ocds_releases as releases
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who
-from procure_contracts.usecases.ocds_providers import ProviderRegistry, by_process, resolve
+from procure_contracts.usecases.ocds_providers import ProviderRegistry, of_process, resolve
 from procure_shared.changes import Change, publish_all
 from procure_shared.documents import Documents
 from procure_shared.errors import RuleBroken
@@ -95,6 +95,15 @@ def _date(value: Any) -> datetime | None:
     except ValueError:
         return None
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def _order(release: Mapping[str, Any]) -> tuple[bool, datetime, str]:
+    """The order ``ocds_releases`` reads a process's releases in: by date, undated first."""
+    when = _date(release.get("date"))
+    return (when is not None, when or _EPOCH, str(release.get("id")))
+
+
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _candidates(found: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -276,6 +285,7 @@ async def import_document(
             if len(errors) < MAX_ERRORS:
                 errors.append(SchemaErrorOut(where=where, path=e.path, message=e.message))
     rows: list[releases.ReleaseRow] = []
+    kept: list[tuple[str, Any]] = []
     for where, release in _candidates(found):
         ocid = _text(release.get("ocid")) if isinstance(release, Mapping) else None
         rid = _text(release.get("id")) if isinstance(release, Mapping) else None
@@ -290,6 +300,7 @@ async def import_document(
                 ocid=ocid, release_id=rid, date=_date(release.get("date")), doc=_encode(release)
             )
         )
+        kept.append((where, release))
     ocids = list(dict.fromkeys(r.ocid for r in rows))
     await releases.lock_processes(conn, ocids)
     owners = await releases.owners(conn, ocids)
@@ -300,10 +311,21 @@ async def import_document(
         )
     mine = [r for r in rows if r.ocid not in foreign]
     stored = await releases.store(conn, mine, buyer_id=buyer_id, source=source, at=now)
-    processes = await releases.processes(conn, [o for o in ocids if o not in foreign])
+    # A process seen before is compiled from all its stored releases; a new one from this
+    # document's (what was just stored: the first of each id, in the order the table reads).
+    earlier = await releases.processes(conn, [o for o in ocids if o in owners and o not in foreign])
+    new: dict[str, dict[str, Any]] = {}
+    for row, (_, release) in zip(rows, kept, strict=True):
+        if row.ocid not in owners:
+            new.setdefault(row.ocid, {}).setdefault(row.release_id, release)
+    by_process = {o: p.releases for o, p in earlier.items()} | {
+        o: sorted(found.values(), key=_order) for o, found in new.items()
+    }
     compiled: dict[str, Any] = {}
-    for ocid, process in processes.items():
-        result = _compile(ocds, ocid, process.releases, problems)
+    for ocid in ocids:
+        if ocid not in by_process:
+            continue
+        result = _compile(ocds, ocid, by_process[ocid], problems)
         if isinstance(result, Mapping):
             compiled[ocid] = result
     parties = {ocid: suppliers_of(c) for ocid, c in compiled.items()}
@@ -320,7 +342,7 @@ async def import_document(
             source=source,
             actor=who.actor.id,
             at=now,
-            providers=by_process(providers, ocid, [p.key for p in parties[ocid]]),
+            providers=of_process(providers, ocid, [p.key for p in parties[ocid]]),
         )
         mapped.append(m)
         problems.extend(m.problems)

@@ -39,28 +39,34 @@ Identifier = tuple[str, str]
 
 
 class _Resolver:
+    """Asks the registry once per identifier, however many parties of the package name it
+    (the first asker's question is every later one's answer)."""
+
     def __init__(self, registry: ProviderRegistry) -> None:
         self.registry = registry
-        self.found: dict[Identifier, Provider | None] = {}  # None: not registered yet
-        self.unusable: set[Identifier] = set()
+        self.lookups: dict[Identifier, asyncio.Task[Provider | None]] = {}
+        self.registered: dict[Identifier, asyncio.Task[Provider | None]] = {}
         self.gate = asyncio.Semaphore(CONCURRENCY)
         self.problems: list[str] = []
 
-    async def _find(self, identifier: Identifier) -> Provider | None:
-        if identifier in self.unusable:
-            raise Unusable
-        if identifier not in self.found:
-            async with self.gate:
-                try:
-                    self.found[identifier] = await self.registry.find(*identifier)
-                except Unusable:
-                    self.unusable.add(identifier)
-                    raise
-        return self.found[identifier]
+    async def _ask_find(self, identifier: Identifier) -> Provider | None:
+        async with self.gate:
+            return await self.registry.find(*identifier)
 
-    async def party(self, party: PartyRef, lock: asyncio.Lock) -> Provider | None:
+    async def _ask_register(self, name: str, identifier: Identifier) -> Provider | None:
+        async with self.gate:
+            made = await self.registry.register(name, *identifier)
+            # None: another registered it meanwhile (a race): it is there now.
+            return made if made is not None else await self.registry.find(*identifier)
+
+    def _find(self, identifier: Identifier) -> asyncio.Task[Provider | None]:
+        if identifier not in self.lookups:
+            self.lookups[identifier] = asyncio.ensure_future(self._ask_find(identifier))
+        return self.lookups[identifier]
+
+    async def party(self, party: PartyRef) -> Provider | None:
         usable: list[Identifier] = []
-        for identifier in [*party.identifiers, party.fallback]:
+        for identifier in party.identifiers:
             try:
                 provider = await self._find(identifier)
             except Unusable:
@@ -68,8 +74,15 @@ class _Resolver:
             if provider is not None:
                 return Provider(id=provider.id, name=party.name or provider.name)
             usable.append(identifier)
-        # Registered under the first identifier the registry takes (one party at a time per
-        # identifier: two parties of a package may be one organisation).
+        if not usable:  # only a party with no identifier the registry takes is its own
+            try:
+                provider = await self._find(party.fallback)
+            except Unusable:
+                provider = None
+            if provider is not None:
+                return Provider(id=provider.id, name=party.name or provider.name)
+        # Registered under the first identifier the registry takes, once per identifier
+        # (two parties of a package may be one organisation).
         first = usable[0] if usable else party.fallback
         skipped = [f"{s}:{i}" for s, i in party.identifiers if (s, i) not in usable]
         if skipped:
@@ -77,25 +90,18 @@ class _Resolver:
                 f"{party.ocid}: supplier {party.key}'s identifier "
                 f"{', '.join(skipped)} is not one the providers service takes"
             )
-        async with lock:
-            known = self.found.get(first)
-            if known is None:
-                name = party.legal_name or party.name or party.key
-                try:
-                    async with self.gate:
-                        known = await self.registry.register(name, *first)
-                        if known is None:
-                            known = await self.registry.find(*first)
-                except Unusable as exc:
-                    self.problems.append(
-                        f"{party.ocid}: supplier {party.key} could not be registered: {exc}"
-                    )
-                    return None
-                if known is None:
-                    raise RuntimeError(
-                        f"provider {first[0]}:{first[1]} neither registered nor found"
-                    )
-                self.found[first] = known
+        if first not in self.registered:
+            name = party.legal_name or party.name or party.key
+            self.registered[first] = asyncio.ensure_future(self._ask_register(name, first))
+        try:
+            known = await self.registered[first]
+        except Unusable as exc:
+            self.problems.append(
+                f"{party.ocid}: supplier {party.key} could not be registered: {exc}"
+            )
+            return None
+        if known is None:
+            raise RuntimeError(f"provider {first[0]}:{first[1]} neither registered nor found")
         return Provider(id=known.id, name=party.name or known.name)
 
 
@@ -104,16 +110,19 @@ async def resolve(
 ) -> tuple[dict[tuple[str, str], Provider], list[str]]:
     """The provider of each party, by (ocid, party key), and the problems met."""
     resolver = _Resolver(registry)
-    lock = asyncio.Lock()
     unique = {(p.ocid, p.key): p for p in parties}
-    found = await asyncio.gather(*(resolver.party(p, lock) for p in unique.values()))
+    try:
+        found = await asyncio.gather(*(resolver.party(p) for p in unique.values()))
+    finally:
+        for task in [*resolver.lookups.values(), *resolver.registered.values()]:
+            task.cancel()
     return (
         {key: provider for key, provider in zip(unique, found, strict=True) if provider},
         resolver.problems,
     )
 
 
-def by_process(
+def of_process(
     providers: Mapping[tuple[str, str], Provider], ocid: str, keys: Sequence[str]
 ) -> dict[str, Provider]:
     return {k: providers[(ocid, k)] for k in keys if (ocid, k) in providers}

@@ -1,5 +1,5 @@
 -- migrate:up
--- OCDS releases as imported (issue 7, decision 15): each stored once, by its process (ocid) and
+-- OCDS releases as imported (issue 7, decision 17): each stored once, by its process (ocid) and
 -- its id, exactly as published (unknown fields kept), for the buyer the first import chose.
 -- A process's aggregates are compiled from all of its releases here, in date order.
 CREATE TABLE ocds_releases (
