@@ -19,4 +19,7 @@ class Imported(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     source: str  # what the import was told, e.g. the file's name
     ocid: str  # the publisher's contracting process
     ocds_id: str | None = None  # the publisher's id of the object in that process
+    # A contract's: the award its publisher named (awardID), which the export gives back when no
+    # award of the process has that id.
+    award_ocds_id: str | None = None
     at: datetime  # when it was (last) imported

@@ -249,8 +249,14 @@ class _Process:
     def id(self, kind: str, key: str) -> str:
         return ocds_uuid(self.buyer_id, self.ocid, kind, key)
 
-    def mark(self, ocds_id: str | None) -> Imported:
-        return Imported(source=self.source, ocid=self.ocid, ocds_id=ocds_id, at=self.at)
+    def mark(self, ocds_id: str | None, award_ocds_id: str | None = None) -> Imported:
+        return Imported(
+            source=self.source,
+            ocid=self.ocid,
+            ocds_id=ocds_id,
+            award_ocds_id=award_ocds_id,
+            at=self.at,
+        )
 
     # -- tender and lots ------------------------------------------------------------------
     def tender(self, has_awards: bool) -> Tender:
@@ -482,7 +488,7 @@ class _Process:
                 closed_on=closed,
                 reason=r.text(c, path, "statusDetails"),
                 amendments=self._amendments(c, key),
-                imported=self.mark(key),
+                imported=self.mark(key, award_key),
                 version=1,
                 created_at=self.at,
                 updated_at=self.at,

@@ -252,13 +252,22 @@ def _awards_in(contract: Contract, tender_id: str, links: Links) -> list[Award]:
     ]
 
 
+def _award_id(contract: Contract, awards: list[Award]) -> str | None:
+    if awards:
+        return _ocds_id(awards[0])
+    if contract.imported is not None:
+        # Imported resting on no award of the process: the publisher's word, or its silence.
+        return contract.imported.award_ocds_id
+    return contract.award_ids[0]
+
+
 def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str, Any]:
     awards = _awards_in(contract, tender_id, links)
     return _clean(
         {
             "id": _ocds_id(contract),
             # OCDS 1.1 gives a contract one award: the first of this process's (docs/ocds.md).
-            "awardID": _ocds_id(awards[0]) if awards else contract.award_ids[0],
+            "awardID": _award_id(contract, awards),
             "title": contract.title,
             "description": contract.description or contract.scope,
             "status": CONTRACT_STATUS[contract.status],
@@ -276,7 +285,7 @@ def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str
 
 def _contract_ref(contract: Contract, tender_id: str, links: Links) -> dict[str, Any]:
     block = contract_block(contract, tender_id, links)
-    return {"id": block["id"], "awardID": block["awardID"]}
+    return _clean({"id": block["id"], "awardID": block.get("awardID")})
 
 
 def milestone_block(milestone: Milestone, links: Links) -> dict[str, Any]:
