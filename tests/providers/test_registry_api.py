@@ -253,6 +253,37 @@ async def test_a_provider_of_a_foreign_register_or_an_ocds_party_is_registered_f
     assert await count(ppool, "SELECT count(*) FROM provider_identifiers") == 2
 
 
+async def test_one_question_names_many_identifiers_and_finds_each_holder_once(api: Api) -> None:
+    first = await api.register(
+        legalName="First Tutors", identifiers=[{"scheme": "GB-COH", "id": "07100001"}]
+    )
+    second = await api.register(
+        legalName="Second Tutors",
+        identifiers=[{"scheme": "GB-COH", "id": "07100002"}, {"scheme": "GB-CHC", "id": "1071002"}],
+    )
+    await api.register(
+        legalName="Third Tutors", identifiers=[{"scheme": "GB-COH", "id": "07100003"}]
+    )
+    asked = ["GB-COH:7100001", "GB-COH:07100002", "GB-CHC:1071002", "GB-COH:07199999"]
+    found = await api.get("/v1/providers", identifier=asked, limit=100)
+    assert found.status_code == 200, found.text
+    assert [p["id"] for p in found.json()["items"]] == [first["id"], second["id"]]
+
+    too_many = [f"GB-COH:{7100000 + n:08d}" for n in range(101)]
+    refused = await api.get("/v1/providers", identifier=too_many)
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "Validation failed for GET /v1/providers"
+    assert refused.json()["errors"] == [
+        {"field": "identifier", "message": "Expected `array` of length <= 100"}
+    ]
+    one_bad = await api.get("/v1/providers", identifier=["GB-COH:07100001", "NIT:1012362575-0"])
+    assert one_bad.status_code == 400
+    assert "CC-REGISTER" in one_bad.json()["detail"]
+    two_lines = await api.get("/v1/providers", identifier=["GB-COH:07100001\nGB-COH:1"])
+    assert two_lines.status_code == 400
+    assert "not one line" in two_lines.json()["detail"]
+
+
 async def test_an_identifier_of_no_accepted_scheme_is_422_naming_the_accepted_forms(
     api: Api, ppool: Pool
 ) -> None:

@@ -132,6 +132,9 @@ def _bad_request(
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     detail = exc.detail if exc.detail else "The request could not be decoded."
+    if detail.startswith("Validation failed for "):
+        # Litestar names the whole URL; its query can be long, and the errors say what failed.
+        detail = f"Validation failed for {request.method} {request.url.path}"
     return _bad_request(request, detail, _field_errors(exc.extra))
 
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from procure_contracts.domain.ocds_in import Provider
-from procure_contracts.usecases.ocds_providers import ProviderRegistry, Unusable
+from procure_contracts.usecases.ocds_providers import (
+    MANY,
+    Identifier,
+    ProviderRegistry,
+    Unusable,
+)
 from procure_shared.errors import Unavailable
 
 __all__ = ["ProvidersOverHttp"]
@@ -63,6 +69,21 @@ class ProvidersOverHttp(ProviderRegistry):
         if not items:
             return None
         return Provider(id=items[0]["id"], name=items[0].get("legalName"))
+
+    async def find_many(self, identifiers: Sequence[Identifier]) -> dict[Identifier, Provider]:
+        asked = [f"{scheme}:{id}" for scheme, id in identifiers]
+        answer = await self._send(
+            "GET", "/v1/providers", params={"identifier": asked, "limit": MANY}
+        )
+        if answer.status_code in (400, 422):
+            raise Unusable(_detail(answer))
+        answer.raise_for_status()
+        held: dict[Identifier, Provider] = {}
+        for item in answer.json()["items"]:
+            provider = Provider(id=item["id"], name=item.get("legalName"))
+            for i in item.get("identifiers", []):
+                held[(i["scheme"], i["id"])] = provider
+        return {identifier: held[identifier] for identifier in identifiers if identifier in held}
 
     async def register(self, name: str, scheme: str, id: str) -> Provider | None:
         answer = await self._send(

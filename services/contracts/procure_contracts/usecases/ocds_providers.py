@@ -15,10 +15,15 @@ from typing import Protocol
 
 from procure_contracts.domain.ocds_in import PartyRef, Provider
 
-__all__ = ["ProviderRegistry", "Unusable", "resolve"]
+__all__ = ["MANY", "Identifier", "ProviderRegistry", "Unusable", "resolve"]
 
 # At most this many questions to the providers service at once.
 CONCURRENCY = 8
+
+
+Identifier = tuple[str, str]
+# Identifiers asked in one question.
+MANY = 100
 
 
 class Unusable(Exception):
@@ -34,8 +39,10 @@ class ProviderRegistry(Protocol):
         """A provider registered with the identifier; ``None`` if another holds it already
         (a race: find it again); ``Unusable`` if refused."""
 
-
-Identifier = tuple[str, str]
+    async def find_many(self, identifiers: Sequence[Identifier]) -> dict[Identifier, Provider]:
+        """The providers holding these identifiers (at most ``MANY`` a question), by each
+        identifier as asked that a provider holds in exactly that form; ``Unusable`` if any
+        is not one the registry takes."""
 
 
 class _Resolver:
@@ -44,10 +51,39 @@ class _Resolver:
 
     def __init__(self, registry: ProviderRegistry) -> None:
         self.registry = registry
-        self.lookups: dict[Identifier, asyncio.Task[Provider | None]] = {}
+        self.lookups: dict[Identifier, asyncio.Future[Provider | None]] = {}
         self.registered: dict[Identifier, asyncio.Task[Provider | None]] = {}
         self.gate = asyncio.Semaphore(CONCURRENCY)
         self.problems: list[str] = []
+
+    async def prefetch(self, identifiers: Iterable[Identifier]) -> None:
+        """Ask for many identifiers at once, ``MANY`` a question: each one a provider holds as
+        written is answered; the others (not held, or held in another spelling, or in a
+        identifier the registry does not take) are asked one by one when a party needs them."""
+        asked = list(dict.fromkeys(identifiers))
+        chunks = [asked[i : i + MANY] for i in range(0, len(asked), MANY)]
+        answers = await asyncio.gather(*(self._ask_many(chunk) for chunk in chunks))
+        loop = asyncio.get_running_loop()
+        for found in answers:
+            for identifier, provider in found.items():
+                known: asyncio.Future[Provider | None] = loop.create_future()
+                known.set_result(provider)
+                self.lookups.setdefault(identifier, known)
+
+    async def _ask_many(self, identifiers: list[Identifier]) -> dict[Identifier, Provider]:
+        """A question the registry refuses (one identifier it does not take) is asked again
+        in halves, so that one bad identifier costs a few questions, not a hundred."""
+        try:
+            async with self.gate:
+                return await self.registry.find_many(identifiers)
+        except Unusable:
+            if len(identifiers) == 1:
+                return {}
+        half = len(identifiers) // 2
+        first, second = await asyncio.gather(
+            self._ask_many(identifiers[:half]), self._ask_many(identifiers[half:])
+        )
+        return first | second
 
     async def _ask_find(self, identifier: Identifier) -> Provider | None:
         async with self.gate:
@@ -59,7 +95,7 @@ class _Resolver:
             # None: another registered it meanwhile (a race): it is there now.
             return made if made is not None else await self.registry.find(*identifier)
 
-    def _find(self, identifier: Identifier) -> asyncio.Task[Provider | None]:
+    def _find(self, identifier: Identifier) -> asyncio.Future[Provider | None]:
         if identifier not in self.lookups:
             self.lookups[identifier] = asyncio.ensure_future(self._ask_find(identifier))
         return self.lookups[identifier]
@@ -112,6 +148,7 @@ async def resolve(
     resolver = _Resolver(registry)
     unique = {(p.ocid, p.key): p for p in parties}
     try:
+        await resolver.prefetch(i for p in unique.values() for i in p.identifiers or [p.fallback])
         found = await asyncio.gather(*(resolver.party(p) for p in unique.values()))
     finally:
         for task in [*resolver.lookups.values(), *resolver.registered.values()]:

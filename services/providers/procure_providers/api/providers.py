@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Annotated, Any
@@ -20,7 +21,12 @@ from procure_providers.api.schemas import (
 )
 from procure_providers.domain.accreditations import Accreditation
 from procure_providers.domain.exclusions import Exclusion
-from procure_providers.domain.identifiers import OCDS_PARTY_MAX, SCHEME_MAX, parse_identifier
+from procure_providers.domain.identifiers import (
+    OCDS_PARTY_MAX,
+    SCHEME_MAX,
+    Identifier,
+    parse_identifier,
+)
 from procure_providers.domain.portfolio import Portfolio
 from procure_providers.domain.providers import (
     SINGLE_LINE,
@@ -52,9 +58,31 @@ from procure_shared.http.preconditions import (
 
 __all__ = ["ProvidersController"]
 
+MAX_IDENTIFIERS = 100
+
 ProviderId = FromPath[uuid.UUID]
 # the longest scheme kept, ":", the longest id (OCDS-PARTY's)
 _IDENTIFIER_MAX = SCHEME_MAX + 1 + OCDS_PARTY_MAX
+
+
+def _identifiers(texts: list[str]) -> list[Identifier]:
+    """Each ``scheme:id`` normalised; 400 naming the first that is not one (Litestar refuses
+    more than ``MAX_IDENTIFIERS``)."""
+    named = []
+    for text in texts:
+        scheme, _, value = text.partition(":")
+        try:
+            if len(text) > _IDENTIFIER_MAX or not re.fullmatch(SINGLE_LINE, text):
+                raise RuleBroken(f"identifier {text[:80]!r} is too long or not one line")
+            named.append(parse_identifier(scheme, value))
+        except RuleBroken as exc:
+            raise ProblemException(
+                400,
+                exc.message,
+                title="Invalid request",
+                errors=[FieldError(field="identifier", message="scheme:id, e.g. GB-CHC:216250")],
+            ) from None
+    return named
 
 
 class ProvidersController(Controller):
@@ -77,13 +105,13 @@ class ProvidersController(Controller):
         sme: FromQuery[bool | None] = None,
         vcse: FromQuery[bool | None] = None,
         identifier: Annotated[
-            str | None,
+            list[str] | None,
             QueryParameter(
-                description="The provider holding this identifier, as scheme:id (e.g. "
-                "GB-CHC:216250, UA-EDR:02070884 or OCDS-PARTY:<ocid>/<party id>); normalised "
-                "as registration normalises it",
-                max_length=_IDENTIFIER_MAX,
-                pattern=SINGLE_LINE,
+                description="The providers holding these identifiers, each as scheme:id (e.g. "
+                "GB-CHC:216250, UA-EDR:02070884 or OCDS-PARTY:<ocid>/<party id>), normalised "
+                f"as registration normalises them; repeat it for up to {MAX_IDENTIFIERS} "
+                "(one question for many, as an OCDS import asks)",
+                max_items=MAX_IDENTIFIERS,
             ),
         ] = None,
         category: Annotated[
@@ -94,20 +122,7 @@ class ProvidersController(Controller):
         limit: Limit = 50,
     ) -> ProviderPage:
         after = decode_cursor(cursor, 2) if cursor else None
-        named = None
-        if identifier is not None:
-            scheme, _, value = identifier.partition(":")
-            try:
-                named = parse_identifier(scheme, value)
-            except RuleBroken as exc:
-                raise ProblemException(
-                    400,
-                    exc.message,
-                    title="Invalid request",
-                    errors=[
-                        FieldError(field="identifier", message="scheme:id, e.g. GB-CHC:216250")
-                    ],
-                ) from None
+        named = _identifiers(identifier or [])
         found = await list_providers(
             conn,
             ProviderFilter(
@@ -118,7 +133,7 @@ class ProvidersController(Controller):
                 region=region,
                 sme=sme,
                 vcse=vcse,
-                identifier=named,
+                identifiers=named,
                 accredited_for=category.value if category else None,
                 accredited_on=(on or now(request).date()) if category else None,
                 limit=limit,

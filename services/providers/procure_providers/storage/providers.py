@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class ProviderFilter(msgspec.Struct, frozen=True, kw_only=True):
     region: Region | None = None
     sme: bool | None = None
     vcse: bool | None = None
-    identifier: Identifier | None = None
+    identifiers: Sequence[Identifier] = ()  # holding any of these
     accredited_for: str | None = None
     accredited_on: date | None = None
     limit: int = 50
@@ -136,8 +137,8 @@ async def list_providers(conn: Connection, f: ProviderFilter) -> list[Provider]:
         f.region.value if f.region else None,
         f.sme,
         f.vcse,
-        f.identifier.scheme if f.identifier else None,
-        f.identifier.id if f.identifier else None,
+        [i.scheme for i in f.identifiers] if f.identifiers else None,
+        [i.id for i in f.identifiers] if f.identifiers else None,
         f.accredited_for,
         f.accredited_on,
         f.limit,

@@ -45,9 +45,11 @@ WHERE ($1::text IS NULL OR (p.legal_name, p.id) > ($1, $2::uuid))
   AND ($6::text IS NULL OR $6 = ANY (p.regions))
   AND ($7::boolean IS NULL OR p.sme = $7)
   AND ($8::boolean IS NULL OR p.vcse = $8)
-  AND ($9::text IS NULL OR EXISTS (
+  AND ($9::text[] IS NULL OR EXISTS (
         SELECT 1 FROM provider_identifiers i
-        WHERE i.provider_id = p.id AND i.scheme = $9 AND i.id = $10))
+        JOIN unnest($9::text[], $10::text[]) AS asked (scheme, id)
+          ON i.scheme = asked.scheme AND i.id = asked.id
+        WHERE i.provider_id = p.id))
   AND ($11::text IS NULL OR EXISTS (
         SELECT 1 FROM accreditations a
         WHERE a.provider_id = p.id AND a.category = $11 AND a.status = 'active'
