@@ -5,6 +5,10 @@ memory): contracting processes of five releases each (tender with one to three l
 suppliers with GB-COH identifiers drawn from a pool of 300, contract with delivery and payment
 milestones, two implementation releases with transactions), about 3.4 KB a release.
 
+Placement: PostgreSQL stays on core 0 where the harness put it; the services and the command
+are not pinned (they run on both cores, as on a user's machine), and the baselines run in the
+bench process on core 1, so both sides have the same two cores.
+
 Project: the real stack as deployed (``python -m procure_providers serve --role http`` and
 ``python -m procure_contracts serve --role http``, fresh migrated databases each repetition, the
 contracts service finding and registering suppliers through the providers API) and the command
@@ -33,14 +37,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import ijson
 
 from bench import cpu
-from bench.harness import ROOT, SERVER_CORE, Figure, Run, Servers
+from bench.harness import ROOT, Figure, Run, Servers
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.devstack import free_port
@@ -81,14 +84,15 @@ def _token() -> str:
     )
 
 
-def _pin(core: int | None) -> Any:
-    if core is None:
-        return None
+def _anywhere() -> None:
+    """Free of the bench process's pinning: on every core, as on a user's machine."""
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
-    def pin() -> None:
-        os.sched_setaffinity(0, {core})
 
-    return pin
+def _cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -123,7 +127,7 @@ async def _service(
             stderr=out,
             env=env,
             cwd=ROOT,
-            preexec_fn=_pin(SERVER_CORE if servers.pinned else None),
+            preexec_fn=_anywhere,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -168,7 +172,9 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
         )
         try:
             assert contracts.pid is not None
+            assert providers.pid is not None
             rss_before = _status_kb(contracts.pid, "VmRSS")
+            cpu_before = _cpu_seconds(contracts.pid), _cpu_seconds(providers.pid)
             timing = servers.folder / f"time-{uuid.uuid4().hex[:6]}.txt"
             out_log = servers.folder / "ocds-cli.log"
             meter = cpu.Meter()
@@ -177,7 +183,7 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
                 cli = await asyncio.create_subprocess_exec(
                     "/usr/bin/time",
                     "-f",
-                    "%M %e",
+                    "%M %e %U %S",
                     "-o",
                     str(timing),
                     str(PROCURE),
@@ -193,13 +199,16 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
                     stdout=out,
                     stderr=out,
                     env={**os.environ, "COLUMNS": "160"},
+                    preexec_fn=_anywhere,
                 )
                 code = await cli.wait()
             seconds = time.perf_counter() - began
             load = meter.stop()
             if code != 0:
                 raise RuntimeError(f"procure ocds import exited {code}: see {out_log}")
-            peak_kb = int(timing.read_text().split()[-2])
+            peak_kb, _, cli_user, cli_system = timing.read_text().split()[-4:]
+            contracts_cpu = _cpu_seconds(contracts.pid) - cpu_before[0]
+            providers_cpu = _cpu_seconds(providers.pid) - cpu_before[1]
             rss_after = _status_kb(contracts.pid, "VmRSS")
             hwm = _status_kb(contracts.pid, "VmHWM")
             stored = await _count(contracts_dsn)
@@ -216,7 +225,10 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
         load,
         {
             "seconds": seconds,
-            "cli_peak_rss_mb": peak_kb / 1024,
+            "cli_peak_rss_mb": int(peak_kb) / 1024,
+            "cli_cpu_s": float(cli_user) + float(cli_system),
+            "contracts_cpu_s": contracts_cpu,
+            "providers_cpu_s": providers_cpu,
             "contracts_rss_before_mb": rss_before / 1024,
             "contracts_rss_after_mb": rss_after / 1024,
             "contracts_rss_peak_mb": hwm / 1024,
@@ -324,7 +336,10 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                 f"{project.extra['cli_peak_rss_mb']:.0f} MB, contracts RSS "
                 f"{project.extra['contracts_rss_before_mb']:.0f} -> "
                 f"{project.extra['contracts_rss_after_mb']:.0f} MB (peak "
-                f"{project.extra['contracts_rss_peak_mb']:.0f}); reader "
+                f"{project.extra['contracts_rss_peak_mb']:.0f}); CPU s: contracts "
+                f"{project.extra['contracts_cpu_s']:.1f}, providers "
+                f"{project.extra['providers_cpu_s']:.1f}, command "
+                f"{project.extra['cli_cpu_s']:.1f} of {project.extra['seconds']:.1f} s; reader "
                 f"{reader.project[-1].value:,.0f}/s vs ijson {reader.baseline[-1].value:,.0f}/s",
                 flush=True,
             )

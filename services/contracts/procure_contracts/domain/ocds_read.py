@@ -9,14 +9,14 @@ the report counts fields, not occurrences' places.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from procure_contracts.domain.money import Money
 
-__all__ = ["Reader", "leaves", "unplaced"]
+__all__ = ["Reader", "unplaced"]
 
 # What an OCDS object is once decoded from JSON.
 Obj = Mapping[str, Any]
@@ -122,29 +122,27 @@ class Reader:
         return Money(amount=number, currency=currency)
 
 
-def leaves(value: Any, path: str = "") -> Iterator[str]:
-    """The path of every field holding data (not null, not an empty object or array); an
-    array of plain values is one field."""
-    # JSON decodes to dicts and lists: exact type checks (an ABC check costs ten times more).
-    if type(value) is dict:
-        for key, item in value.items():
-            yield from leaves(item, f"{path}/{key}" if path else str(key))
-    elif type(value) is list:
-        if any(type(item) is dict or type(item) is list for item in value):
-            for item in value:
-                yield from leaves(item, path)
-        elif value:
-            yield path
-    elif value is not None and value != "":
-        yield path
-
-
 def unplaced(compiled: Obj, used: set[str]) -> Counter[str]:
-    """How many times each field of ``compiled`` that no read used holds data (a field is
-    used when it, or an object it sits in, was read)."""
-    counts: Counter[str] = Counter(leaves(compiled))
-    for path in list(counts):
-        parts = path.split("/")
-        if any("/".join(parts[:n]) in used for n in range(1, len(parts) + 1)):
-            del counts[path]
+    """How many times each field of ``compiled`` that no read used holds data (not null, not
+    an empty object or array; an array of plain values is one field). A field is used when
+    it, or an object it sits in, was read: a used path's whole subtree is skipped."""
+    counts: Counter[str] = Counter()
+
+    def walk(value: Any, path: str) -> None:
+        # JSON decodes to dicts and lists: exact type checks (an ABC check costs ten times more).
+        if type(value) is dict:
+            for key, item in value.items():
+                inner = f"{path}/{key}" if path else str(key)
+                if inner not in used:
+                    walk(item, inner)
+        elif type(value) is list:
+            if any(type(item) is dict or type(item) is list for item in value):
+                for item in value:
+                    walk(item, path)
+            elif value:
+                counts[path] += 1
+        elif value is not None and value != "":
+            counts[path] += 1
+
+    walk(compiled, "")
     return counts
