@@ -52,7 +52,8 @@ test: install browser ## Run every test against real PostgreSQL and nats-server 
 check: install browser ## The quick subset for the start of a session (under two minutes)
 	$(BIN)/pytest -m "not slow" -q -x --timeout 120
 
-lint: install ## ruff, mypy --strict and import-linter
+lint: install ## ruff, mypy --strict and import-linter (and no merge conflict left in any file)
+	@if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ; then echo "merge conflict markers left"; exit 1; fi
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services tests
