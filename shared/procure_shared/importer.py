@@ -52,6 +52,8 @@ from typing import Any
 
 import httpx
 
+from procure_shared.replies import problem_line
+
 __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
@@ -359,23 +361,6 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _problem(answer: httpx.Response) -> str:
-    """A problem+json answer as one line: its detail and the field errors it does not repeat."""
-    try:
-        problem = answer.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        return f"HTTP {answer.status_code}: {answer.text[:200]}"
-    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {answer.status_code}")
-    errors = [
-        f"{e.get('field')}: {e.get('message')}"
-        for e in problem.get("errors") or []
-        if isinstance(e, dict) and str(e.get("message")) not in detail
-    ]
-    return f"{detail} ({'; '.join(errors)})" if errors else detail
-
-
 class _Api:
     """The few calls the import makes; a 4xx or 5xx answer rejects the row being imported."""
 
@@ -390,9 +375,9 @@ class _Api:
             method, path, headers={**self.headers, **(headers or {})}, **kw
         )
         if answer.status_code in (401, 403):
-            raise ImportStopped(f"the providers API refused the token: {_problem(answer)}")
+            raise ImportStopped(f"the providers API refused the token: {problem_line(answer)}")
         if answer.status_code >= 400:
-            raise _Rejected(_problem(answer))
+            raise _Rejected(problem_line(answer))
         return answer
 
     async def holder(self, scheme: str, id: str) -> dict[str, Any] | None:

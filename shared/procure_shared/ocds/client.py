@@ -29,6 +29,7 @@ import httpx
 import msgspec
 
 from procure_shared.ocds.reader import ENCODE, JSON_LINES, OcdsFile, Unit
+from procure_shared.replies import problem_line
 
 __all__ = [
     "BATCH",
@@ -131,23 +132,6 @@ class QualityReport:
             "problems": list(self.problems),
             "processes": [{"ocid": o, "tenderId": t} for o, t in self.processes.items()],
         }
-
-
-def problem_text(answer: httpx.Response) -> str:
-    """A problem+json answer as one line (its detail, title, or the start of the body)."""
-    try:
-        problem = answer.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        return f"HTTP {answer.status_code}: {answer.text[:300]}"
-    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {answer.status_code}")
-    errors = [
-        f"{e.get('field')}: {e.get('message')}"
-        for e in problem.get("errors") or []
-        if isinstance(e, dict)
-    ]
-    return f"HTTP {answer.status_code}: {detail}" + (f" ({'; '.join(errors)})" if errors else "")
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -264,7 +248,11 @@ async def import_file(
                 return
             if answer.status_code != 200:
                 failures.append(
-                    RequestFailed(f"batch {number}", answer.status_code, problem_text(answer))
+                    RequestFailed(
+                        f"batch {number}",
+                        answer.status_code,
+                        problem_line(answer, with_status=True),
+                    )
                 )
                 return
             report.add(msgspec.json.decode(answer.content), b.places())
@@ -338,7 +326,7 @@ async def _get(client: httpx.AsyncClient, url: str, what: str, **params: str) ->
     except httpx.HTTPError as exc:
         raise RequestFailed(what, None, f"no answer ({exc!r})") from None
     if answer.status_code != 200:
-        raise RequestFailed(what, answer.status_code, problem_text(answer))
+        raise RequestFailed(what, answer.status_code, problem_line(answer, with_status=True))
     return answer.content
 
 
