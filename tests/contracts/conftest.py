@@ -31,6 +31,7 @@ from procure_shared.service import Runtime, build_app
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.auth import bearer, keyed, token
 from tests.support.runtime import runtime_for
+from tests.support.serving import serving
 from tests.support.wait import running
 
 # The NTP delivery support tender: bids closed in June 2022.
@@ -79,6 +80,17 @@ async def papi(prt: Runtime) -> AsyncIterator[ProvidersApi]:
     transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://providers") as http:
         yield ProvidersApi(http)
+
+
+@pytest.fixture
+async def providers_api(
+    ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
+) -> AsyncIterator[str]:
+    """The providers service's HTTP API on a real port, as the contracts service calls it (an
+    OCDS import); a runtime of its own: ``papi`` serves the same database to the test."""
+    runtime = runtime_for("providers", providers_url, ppool, nc, js, clock)
+    async with serving(build_app(providers_definition(), runtime), lifespan="off") as url:
+        yield url
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from nats.js import JetStreamContext
 
 from procure_contracts.app import definition as contracts_definition
 from procure_contracts.settings import ContractsOptions
-from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role
 from procure_shared.ocds.schema import OcdsSchemas
@@ -31,15 +30,6 @@ from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
 PROCURE = Path(sys.executable).parent / "procure"
-
-
-@pytest.fixture
-async def providers_api(
-    ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
-) -> AsyncIterator[str]:
-    runtime = runtime_for("providers", providers_url, ppool, nc, js, clock)
-    async with serving(build_app(providers_definition(), runtime), lifespan="off") as url:
-        yield url
 
 
 @pytest.fixture

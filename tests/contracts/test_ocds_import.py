@@ -6,38 +6,20 @@ the real providers service (over HTTP), found by identifier the second time."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import httpx
 import pytest
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
 from procure_contracts.settings import ContractsOptions
-from procure_providers.app import definition as providers_definition
-from procure_shared.clock import FixedClock
 from procure_shared.http import Role
 from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.support.ocds import DATA, RECORDED, samples
-from tests.support.runtime import runtime_for
-from tests.support.serving import serving
 
 FICTIONAL = "fictional_release-package_full-lifecycle_ocds-213czf-000-00001"
-
-
-@pytest.fixture
-async def providers_api(
-    ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
-) -> AsyncIterator[str]:
-    """The providers service's HTTP API on a real port, as the contracts service calls it (a
-    runtime of its own: ``papi`` serves the same database to the test)."""
-    runtime = runtime_for("providers", providers_url, ppool, nc, js, clock)
-    async with serving(build_app(providers_definition(), runtime), lifespan="off") as url:
-        yield url
 
 
 @pytest.fixture
