@@ -61,7 +61,8 @@ class NatsState:
 
 
 async def connect_nats(url: str, state: NatsState) -> Client:
-    """Connect; ``state`` follows the connection from then on."""
+    """Connect to the first server that answers of ``url``, which may list several separated
+    by commas (the nodes of a cluster); ``state`` follows the connection from then on."""
 
     async def on_error(exc: Exception) -> None:
         state.last_error = f"{type(exc).__name__}: {exc}"
@@ -86,7 +87,7 @@ async def connect_nats(url: str, state: NatsState) -> Client:
             log.error("nats connection closed unexpectedly")
 
     client = await nats.connect(
-        url,
+        servers=[server.strip() for server in url.split(",") if server.strip()],
         name=state.name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -1,0 +1,19 @@
+from urllib.parse import urlsplit
+
+from procure_shared.messaging import NatsState, connect_nats
+from tests.support.ports import free_port_run
+from tests.support.servers import NatsHandle
+
+
+async def test_a_nats_url_listing_several_servers_connects_to_one_that_answers(
+    nats_handle: NatsHandle,
+) -> None:
+    nobody = f"nats://127.0.0.1:{free_port_run(1)}"
+    for listed in (f"{nobody}, {nats_handle.url}", f"{nats_handle.url},{nobody}"):
+        nc = await connect_nats(listed, NatsState(name="test-several"))
+        try:
+            assert nc.is_connected
+            assert nc.connected_url is not None
+            assert nc.connected_url.port == urlsplit(nats_handle.url).port
+        finally:
+            await nc.close()
