@@ -30,7 +30,7 @@ from procure_shared.events.envelope import Envelope, decode_envelope
 from procure_shared.inbox import Admission, admit
 from procure_shared.postgres import Connection, Pool, is_connection_error
 
-__all__ = ["Consumer", "ConsumerSpec", "ConsumerStats", "Handler"]
+__all__ = ["Consumer", "ConsumerSpec", "ConsumerStats", "Handler", "gap_delay"]
 
 log = logging.getLogger("procure.consumer")
 
@@ -208,7 +208,7 @@ class Consumer:
             return
         if outcome is Admission.GAP:
             self.stats.gaps += 1
-            await _settle(msg.nak(delay=self.spec.gap_delay))
+            await _settle(msg.nak(delay=gap_delay(self.spec, _num_delivered(msg))))
             return
         if outcome is Admission.DUPLICATE:
             self.stats.duplicates += 1
@@ -272,6 +272,27 @@ class Consumer:
 
 class _Gap(Exception):
     pass
+
+
+QUICK_GAP_RETRIES = 3
+
+
+def gap_delay(spec: ConsumerSpec, delivered: int) -> float:
+    """How long a message whose aggregate's earlier event has not been applied waits before
+    its next delivery (``delivered``: its deliveries so far).
+
+    The earlier event is usually just being handled elsewhere (two instances share the
+    consumer): the first retries come after ``gap_delay``. But it may be held by a consumer
+    that died (killed, or its NATS node killed), and then comes back only after ``ack_wait``.
+    Every gap counts against ``max_deliver``: the later retries are spread so that all of them
+    together wait twice ``ack_wait``, rather than dead-lettering the later event (and, through
+    the gap it leaves, every event of its aggregate after it) before the earlier one returns.
+    """
+    redeliveries = max(spec.max_deliver - 1, 1)  # a nak at the last delivery dead-letters
+    quick = min(QUICK_GAP_RETRIES, redeliveries // 2)
+    if delivered <= quick:
+        return spec.gap_delay
+    return max(spec.gap_delay, 2 * spec.ack_wait / (redeliveries - quick))
 
 
 def _num_delivered(msg: Msg) -> int:

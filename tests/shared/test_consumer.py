@@ -5,7 +5,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from procure_shared.consumer import Consumer
+from procure_shared.consumer import Consumer, gap_delay
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.events import Envelope, encode_envelope
 from procure_shared.postgres import Connection, Pool
@@ -144,3 +144,37 @@ async def test_a_slow_handler_keeps_its_message_in_progress_and_is_not_redeliver
     assert calls == 1
     info = await js.consumer_info(TEST_STREAM.name, "tests__effects")
     assert info.num_redelivered == 0
+
+
+async def test_a_later_event_outwaits_an_earlier_one_held_by_a_consumer_that_died(
+    pool: Pool, js: JetStreamContext
+) -> None:
+    await create_effects(pool)
+    spec = effects_consumer(ack_wait=1.0, max_deliver=6)
+    consumer = Consumer(spec, pool=pool, js=js)
+    await js.add_consumer(spec.stream, consumer.consumer_config())
+    await publish(js, encode_envelope(thing_event("thing-1", 1)))
+    await publish(js, encode_envelope(thing_event("thing-1", 2)))
+    # Another instance took the first event and died before acking it: it comes back only
+    # after ack_wait, while the second is fetched at once and finds a gap every time.
+    dead = await js.pull_subscribe_bind(durable=spec.name, stream=spec.stream)
+    [held] = await dead.fetch(1, timeout=5)
+    assert held.metadata.sequence.stream == 1
+    async with running(consumer):
+        await eventually(lambda: equals(effect_count(pool), 2), what="both events applied")
+    assert await versions_in_applied_order(pool, "thing-1") == [1, 2]
+    assert consumer.stats.gaps >= 1
+    info = await js.consumer_info(spec.stream, spec.name)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+
+def test_the_gaps_a_message_may_meet_wait_twice_the_ack_wait_in_all_the_first_ones_quickly() -> (
+    None
+):
+    for max_deliver, ack_wait in [(20, 30.0), (8, 30.0), (6, 1.0), (3, 5.0), (2, 5.0)]:
+        spec = effects_consumer(max_deliver=max_deliver, ack_wait=ack_wait, gap_delay=0.2)
+        delays = [gap_delay(spec, n) for n in range(1, max_deliver)]
+        assert sum(delays) >= 2 * ack_wait, (max_deliver, delays)
+    spec = effects_consumer(max_deliver=20, ack_wait=30.0, gap_delay=0.2)
+    assert [gap_delay(spec, n) for n in (1, 2, 3)] == [0.2, 0.2, 0.2]
+    assert gap_delay(spec, 4) == 60 / 16

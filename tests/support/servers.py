@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port, nats_config
+from tests.support.ports import free_port_run
 
 S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)
 
@@ -144,3 +145,37 @@ def _nats_container() -> Iterator[NatsHandle]:
 def embedded_nats() -> Iterator[EmbeddedNats]:
     with _embedded("nats", lambda f: EmbeddedNats(f / "js", free_port(), f / "nats.log")) as s:
         yield s
+
+
+@contextmanager
+def embedded_nats_cluster(size: int = 3) -> Iterator[list[EmbeddedNats]]:
+    """``size`` nats-server processes clustered on loopback (JetStream, ``sync_interval:
+    always``), each with its own store; stopped and removed afterwards. The ports are taken
+    outside the ephemeral range, so that a node killed by a test comes back on its own."""
+    folder = scratch_dir("procure-test-nats-cluster-")
+    base = free_port_run(2 * size)
+    clients = [base + n for n in range(size)]
+    routes = [base + size + n for n in range(size)]
+    nodes = [
+        EmbeddedNats(
+            folder / f"js-{n + 1}",
+            clients[n],
+            folder / f"nats-{n + 1}.log",
+            cluster_port=routes[n],
+            routes=routes,
+        )
+        for n in range(size)
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cluster_url(nodes: list[EmbeddedNats]) -> str:
+    """``NATS_URL`` for the nodes of a cluster: every node, separated by commas."""
+    return ",".join(node.url for node in nodes)

@@ -5,7 +5,15 @@ from procure_shared.devstack.servers import (
     EmbeddedPostgres,
     ServerError,
     free_port,
+    nats_cluster_config,
     nats_config,
 )
 
-__all__ = ["EmbeddedNats", "EmbeddedPostgres", "ServerError", "free_port", "nats_config"]
+__all__ = [
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "ServerError",
+    "free_port",
+    "nats_cluster_config",
+    "nats_config",
+]

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +27,7 @@ __all__ = [
     "EmbeddedPostgres",
     "ServerError",
     "free_port",
+    "nats_cluster_config",
     "nats_config",
     "nats_server_binary",
     "postgres_bin_dir",
@@ -273,16 +275,64 @@ def nats_config(*, port: int, store_dir: Path, server_name: str = "procure") -> 
     )
 
 
+def nats_cluster_config(
+    *,
+    port: int,
+    store_dir: Path,
+    server_name: str,
+    cluster_port: int,
+    routes: Sequence[int],
+    cluster_name: str = "procure",
+) -> str:
+    """One node of a JetStream cluster on this machine: ``nats_config`` (so ``sync_interval:
+    always`` too) and a cluster block listening on ``cluster_port`` with a route to every
+    node's cluster port in ``routes`` (as deploy/nats/*.conf: a node skips the route to
+    itself). Each node needs its own ``server_name`` and ``store_dir``."""
+    listed = "".join(f"    nats-route://127.0.0.1:{route}\n" for route in routes)
+    return nats_config(port=port, store_dir=store_dir, server_name=server_name) + (
+        "cluster {\n"
+        f"  name: {cluster_name}\n"
+        f"  listen: 127.0.0.1:{cluster_port}\n"
+        "  routes: [\n"
+        f"{listed}"
+        "  ]\n"
+        "}\n"
+    )
+
+
 class EmbeddedNats(_ChildServer):
-    """A nats-server with JetStream storing in ``store_dir``, on 127.0.0.1:``port``."""
+    """A nats-server with JetStream storing in ``store_dir``, on 127.0.0.1:``port``; a node of
+    a cluster when given its ``cluster_port`` and the cluster ports of every node
+    (``routes``)."""
 
     name = "nats"
 
-    def __init__(self, store_dir: Path, port: int, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int,
+        log_path: Path | None = None,
+        *,
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
+    ) -> None:
         super().__init__(log_path)
         self.store_dir = store_dir.resolve()
         self.port = port
         self.config_path = self.store_dir.parent / f"nats-{port}.conf"
+        self.cluster_port = cluster_port
+        self.routes = tuple(routes)
+
+    def config(self) -> str:
+        if self.cluster_port is None:
+            return nats_config(port=self.port, store_dir=self.store_dir)
+        return nats_cluster_config(
+            port=self.port,
+            store_dir=self.store_dir,
+            server_name=f"procure-{self.port}",
+            cluster_port=self.cluster_port,
+            routes=self.routes,
+        )
 
     @property
     def url(self) -> str:
@@ -290,7 +340,7 @@ class EmbeddedNats(_ChildServer):
 
     def start(self, timeout: float = 30.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(nats_config(port=self.port, store_dir=self.store_dir))
+        self.config_path.write_text(self.config())
         if _port_open(self.port):
             raise ServerError(f"port {self.port} is taken: another server is listening there")
         self._spawn([str(nats_server_binary()), "-c", str(self.config_path)])
