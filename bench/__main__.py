@@ -3,7 +3,7 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [--repetitions N]
+        [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [replicas] [--repetitions N]
         [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
@@ -43,6 +43,7 @@ from bench import (
     ocds_import,
     ops,
     relay,
+    replicas,
     report,
 )
 from bench.harness import CLIENT_CORE, Figure, servers
@@ -59,6 +60,7 @@ MEASUREMENTS = (
     "monitor",
     "ops",
     "ocds-import",
+    "replicas",
 )
 DEFAULT = MEASUREMENTS
 
@@ -96,6 +98,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await ops.measure(stack, repetitions, notes)
             elif name == "ocds-import":
                 figures += await ocds_import.measure(stack, repetitions, notes)
+            elif name == "replicas":
+                figures += await replicas.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
