@@ -31,7 +31,7 @@ from nats.js.errors import APIError
 
 from bench import bare, cpu, relay
 from bench.harness import CLIENT_CORE, SERVER_CORE, Figure, Run, Servers, guarded, pin_process
-from procure_shared.devstack import EmbeddedNats, free_port
+from procure_shared.devstack import EmbeddedNats, free_port, nats_cluster
 from procure_shared.events import encode_envelope
 from procure_shared.messaging import stream_config
 
@@ -45,16 +45,7 @@ def _cluster(servers: Servers) -> Iterator[list[EmbeddedNats]]:
     folder = servers.folder / f"cluster-{uuid.uuid4().hex[:6]}"
     clients = [free_port() for _ in range(NODES)]
     routes = [free_port() for _ in range(NODES)]
-    nodes = [
-        EmbeddedNats(
-            folder / f"js-{n + 1}",
-            clients[n],
-            folder / f"nats-{n + 1}.log",
-            cluster_port=routes[n],
-            routes=routes,
-        )
-        for n in range(NODES)
-    ]
+    nodes = nats_cluster(folder, clients, routes)
     try:
         if servers.pinned:
             pin_process(os.getpid(), SERVER_CORE)  # the nodes inherit core 0

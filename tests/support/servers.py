@@ -17,7 +17,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
-from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port, nats_config
+from procure_shared.devstack import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    free_port,
+    nats_cluster,
+    nats_config,
+)
 from tests.support.ports import free_port_run
 
 S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)
@@ -156,16 +162,7 @@ def embedded_nats_cluster(size: int = 3) -> Iterator[list[EmbeddedNats]]:
     base = free_port_run(2 * size)
     clients = [base + n for n in range(size)]
     routes = [base + size + n for n in range(size)]
-    nodes = [
-        EmbeddedNats(
-            folder / f"js-{n + 1}",
-            clients[n],
-            folder / f"nats-{n + 1}.log",
-            cluster_port=routes[n],
-            routes=routes,
-        )
-        for n in range(size)
-    ]
+    nodes = nats_cluster(folder, clients, routes)
     try:
         for node in nodes:
             node.start()

@@ -5,6 +5,7 @@ from procure_shared.devstack.servers import (
     EmbeddedPostgres,
     ServerError,
     free_port,
+    nats_cluster,
     nats_cluster_config,
     nats_config,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "EmbeddedPostgres",
     "ServerError",
     "free_port",
+    "nats_cluster",
     "nats_cluster_config",
     "nats_config",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddedPostgres",
     "ServerError",
     "free_port",
+    "nats_cluster",
     "nats_cluster_config",
     "nats_config",
     "nats_server_binary",
@@ -352,3 +353,18 @@ class EmbeddedNats(_ChildServer):
                 return
             time.sleep(0.05)
         raise ServerError(f"nats-server did not listen within {timeout:.0f} s")
+
+
+def nats_cluster(folder: Path, clients: Sequence[int], routes: Sequence[int]) -> list[EmbeddedNats]:
+    """The nodes of a JetStream cluster on this machine, not started: node ``n`` serves clients
+    on ``clients[n]`` and the cluster on ``routes[n]``, storing in ``folder/js-<n+1>``."""
+    return [
+        EmbeddedNats(
+            folder / f"js-{n + 1}",
+            client,
+            folder / f"nats-{n + 1}.log",
+            cluster_port=route,
+            routes=routes,
+        )
+        for n, (client, route) in enumerate(zip(clients, routes, strict=True))
+    ]
