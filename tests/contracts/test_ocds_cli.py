@@ -53,8 +53,7 @@ async def procure(*args: str) -> tuple[int, str, str]:
         | {"COLUMNS": "200"},
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await proc.wait(), out.decode(), err.decode()
 
 
 def _reports(folder: Path) -> dict[str, dict[str, Any]]:

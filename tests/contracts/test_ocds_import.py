@@ -55,7 +55,7 @@ async def imported(api: Api, name: str, **kw: Any) -> dict[str, Any]:
 
 async def counts(cpool: Pool) -> dict[str, int]:
     async with cpool.acquire() as conn:
-        row = await conn.fetchrow(
+        (row,) = await conn.fetch(
             "SELECT (SELECT count(*) FROM audit_log) AS audit, "
             "(SELECT count(*) FROM outbox) AS events, "
             "(SELECT coalesce(sum(version), 0) FROM tenders) + "
@@ -65,7 +65,6 @@ async def counts(cpool: Pool) -> dict[str, int]:
             "(SELECT coalesce(sum(version), 0) FROM milestones) AS versions, "
             "(SELECT count(*) FROM ocds_releases) AS releases"
         )
-    assert row is not None
     return dict(row)
 
 

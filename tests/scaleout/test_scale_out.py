@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -205,7 +206,6 @@ class Client:
             return None if answer.status_code == 503 else answer
 
         answer = await eventually(attempt, within=30, interval=0.3, what=f"POST {path}")
-        assert answer is not None
         assert answer.status_code == 201, answer.text
         made: dict[str, Any] = answer.json()
         return made
@@ -383,12 +383,12 @@ async def stream_leader(url: str) -> tuple[str, list[bool]]:
         info = await client.jetstream().stream_info("CONTRACTS")
     finally:
         await client.close()
-    assert info.cluster is not None
-    assert info.cluster.leader is not None
     assert info.config.num_replicas == 3
-    return info.cluster.leader, [
-        bool(r.current and not r.offline) for r in info.cluster.replicas or []
-    ]
+    assert info.cluster is not None
+    # the nodes are named procure-<client port> (devstack.nats_cluster_config)
+    leader = info.cluster.leader or ""
+    assert re.fullmatch(r"procure-\d+", leader), info.cluster
+    return leader, [bool(r.current and not r.offline) for r in info.cluster.replicas or []]
 
 
 async def backlogs(fleet: Fleet) -> dict[str, int]:
@@ -429,21 +429,21 @@ async def test_two_instances_of_each_service_on_a_three_node_cluster_deliver_eve
             )
             leaders = {s: await leading(fleet, s) for s in SERVICES}
             milestones: list[str] = []
-            killed_node: EmbeddedNats | None = None
+            killed: list[EmbeddedNats] = []
             for n in range(ROUNDS):
                 if n == 1:
                     # kill -9 the node leading the CONTRACTS stream: R3 elects another.
                     leader, _ = await stream_leader(url)
-                    killed_node = next(x for x in nodes if leader == f"procure-{x.port}")
-                    killed_node.kill()
+                    killed = [x for x in nodes if leader == f"procure-{x.port}"]
+                    killed[0].kill()
                     report(f"scale-out: killed NATS node {leader} (stream leader)")
                 if n == 2:
                     for s in SERVICES:
                         leaders[s].kill()  # the instance whose relay leads
                     report("scale-out: killed the leading instance of each service")
                 if n == 4:
-                    assert killed_node is not None
-                    killed_node.start()
+                    (node,) = killed  # the one node killed in round 1
+                    node.start()
                 milestones.append(await one_round(api, n, str(barnardos["id"])))
             flowed = time.monotonic()
 
@@ -519,7 +519,6 @@ async def test_two_instances_of_each_service_on_a_three_node_cluster_deliver_eve
             caught = await eventually(
                 partial(caught_up, url), within=30, what="the restarted node caught up"
             )
-            assert caught is not None
             leader = caught[0]
             report(
                 f"scale-out: {ROUNDS} rounds, {len(expected)} events, {len(seen)} webhooks"
@@ -542,11 +541,9 @@ async def equals_async(value: Awaitable[Any], expected: Any) -> bool:
 
 async def leading(fleet: Fleet, service: str) -> Instance:
     """The instance whose relay leads, once one does."""
-    leader = await eventually(
+    return await eventually(
         partial(relay_leader, fleet, service), what=f"a {service} relay leading"
     )
-    assert leader is not None
-    return leader
 
 
 async def fetch_all(fleet: Fleet, service: str, sql: str) -> list[tuple[Any, ...]]:

@@ -14,13 +14,14 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | None]],
     *,
     within: float = 15.0,
     interval: float = 0.05,
     what: str = "the condition",
 ) -> T:
-    """Call ``probe`` until it returns a truthy value; fail after ``within`` seconds."""
+    """Call ``probe`` until it returns a truthy value, and return it (never ``None``); fail
+    after ``within`` seconds."""
     deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
