@@ -17,13 +17,13 @@ every page returns one: a feed is polled, and an empty page's cursor is where to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 from litestar.params import QueryParameter
 
+from procure_shared.events.envelope import Envelope
 from procure_shared.http.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from procure_shared.http.problems import FieldError, ProblemException
 from procure_shared.postgres import Queries
@@ -79,21 +79,13 @@ FEED_DESCRIPTION = (
 )
 
 
-class ChangeEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """The event as published (CloudEvents 1.0 attributes and Procure's extensions); for the
-    OpenAPI document: the feed returns the stored envelope byte for byte."""
+class ChangeEvent(Envelope, frozen=True, kw_only=True):
+    """The event as published (the envelope: CloudEvents 1.0 attributes and Procure's
+    extensions), its data as an object; for the OpenAPI document: the feed returns the stored
+    envelope byte for byte."""
 
-    specversion: str
-    id: str
-    source: str
-    type: str
-    subject: str
-    time: datetime
-    datacontenttype: str
-    procureversion: int
-    sequence: int
-    data: dict[str, Any]
-    buyerid: str | None = None
+    # The stored envelope keeps its data as raw JSON; the document says what that JSON is.
+    data: dict[str, Any]  # type: ignore[assignment]
 
 
 class ChangeFeedItem(msgspec.Struct, frozen=True, kw_only=True):
