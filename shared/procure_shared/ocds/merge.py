@@ -63,7 +63,7 @@ class _Items(list[dict[str, Any]]):
         self.by_id: dict[str, dict[str, Any]] = {}
 
 
-def _merge_object(target: dict[str, Any], source: dict[str, Any], rules: _Rules) -> None:
+def _merge_object(target: dict[str, Any], source: Mapping[str, Any], rules: _Rules) -> None:
     children = rules[1]
     for key, value in source.items():
         rule, below = children.get(key, _NO_RULES)
@@ -149,19 +149,18 @@ class Compiler:
     def compile(self, releases: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """The compiled release of one process's releases, merged in date order (ties keep
         their given order)."""
-        given = [dict(r) for r in releases]
+        given = list(releases)
         try:
             return self._compile(given)
         except _Unusual:
-            compiled: dict[str, Any] = self._merger.create_compiled_release(given)
-            return compiled
+            return self.reference(given)
 
     def reference(self, releases: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """The reference implementation's compiled release (what ``compile`` must equal)."""
         compiled: dict[str, Any] = self._merger.create_compiled_release([dict(r) for r in releases])
         return compiled
 
-    def _compile(self, releases: list[dict[str, Any]]) -> dict[str, Any]:
+    def _compile(self, releases: list[Mapping[str, Any]]) -> dict[str, Any]:
         if not all(type(r) is dict and type(r.get("date")) is str for r in releases):
             raise _Unusual
         merged: dict[str, Any] = {"tag": ["compiled"]}
@@ -172,6 +171,6 @@ class Compiler:
             merged["id"] = f"{ocid}-{date}"
             merged["date"] = date
             merged["ocid"] = ocid
-            _merge_object(merged, {k: v for k, v in release.items() if k != "tag"}, self._rules)
+            _merge_object(merged, release, self._rules)  # "tag" is omitWhenMerged
         plain: dict[str, Any] = _plain(merged)
         return plain
