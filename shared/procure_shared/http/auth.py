@@ -253,5 +253,7 @@ def token_cookie(name: str) -> dict[str, Any]:
 def _check_roles(principal: Principal, scope: Scope) -> None:
     roles: frozenset[Role] | None = scope["route_handler"].opt.get(_ROLES)
     if roles and not principal.has_any(roles):
-        wanted = ", ".join(sorted(r.value for r in roles))
-        raise PermissionDeniedException(f"this needs one of the roles: {wanted} (or admin)")
+        wanted = sorted(r.value for r in roles | {Role.ADMIN})
+        if wanted == [Role.ADMIN.value]:
+            raise PermissionDeniedException("this needs the role admin")
+        raise PermissionDeniedException(f"this needs one of the roles: {', '.join(wanted)}")
