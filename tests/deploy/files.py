@@ -5,17 +5,23 @@ binaries from the environment `make install` built (never skipped when one is mi
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 __all__ = [
     "DEPLOY",
     "ROOT",
+    "Stage",
+    "dockerfile_instructions",
+    "dockerfile_stages",
     "interpolate",
     "jetstream_block",
     "kustomize",
@@ -105,3 +111,67 @@ def manifests(rendered: str) -> Iterator[dict[str, Any]]:
     for document in yaml.safe_load_all(rendered):
         if document:
             yield document
+
+
+# The Dockerfile
+
+
+def dockerfile_instructions(path: Path = DEPLOY / "Dockerfile") -> list[tuple[str, str]]:
+    """The instructions in order, as (INSTRUCTION, its argument), continued lines joined."""
+    text = path.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+@dataclass
+class Stage:
+    """What one stage of the Dockerfile says, as Docker reads it: ``ENV`` pairs (a value may
+    use ``$NAME`` of an earlier one or of the base image), ``RUN`` commands, ``COPY``
+    sources and destinations, and the last ``WORKDIR``, ``USER``, ``CMD`` and ``HEALTHCHECK``
+    command (the exec forms, as lists)."""
+
+    base: str
+    env: dict[str, str] = field(default_factory=dict)
+    runs: list[str] = field(default_factory=list)
+    copies: list[tuple[list[str], str]] = field(default_factory=list)
+    workdir: str = "/"
+    user: str = "root"
+    cmd: list[str] = field(default_factory=list)
+    healthcheck: list[str] = field(default_factory=list)
+
+
+def _exec_form(argument: str) -> list[str]:
+    words = msgspec.json.decode(argument.strip())
+    assert isinstance(words, list), f"not the exec form: {argument}"
+    return [str(word) for word in words]
+
+
+def dockerfile_stages(path: Path = DEPLOY / "Dockerfile") -> list[Stage]:
+    stages: list[Stage] = []
+    for kind, argument in dockerfile_instructions(path):
+        if kind == "FROM":
+            stages.append(Stage(base=argument.split()[0]))
+            continue
+        stage = stages[-1]
+        if kind == "ENV":
+            for pair in shlex.split(argument):
+                name, _, value = pair.partition("=")
+                stage.env[name] = value
+        elif kind == "RUN":
+            stage.runs.append(argument)
+        elif kind == "COPY" and not argument.startswith("--from"):
+            *sources, destination = argument.split()
+            stage.copies.append((sources, destination))
+        elif kind == "WORKDIR":
+            stage.workdir = argument
+        elif kind == "USER":
+            stage.user = argument
+        elif kind == "CMD":
+            stage.cmd = _exec_form(argument)
+        elif kind == "HEALTHCHECK":
+            stage.healthcheck = _exec_form(argument.split(" CMD ", 1)[1])
+    return stages

@@ -35,6 +35,7 @@ from procure_shared.settings import settings_from_env
 from tests.deploy.files import (
     DEPLOY,
     ROOT,
+    dockerfile_instructions,
     interpolate,
     kustomize,
     manifests,
@@ -86,16 +87,6 @@ def nats_configs(rendered: dict[str, str]) -> dict[str, str]:
 
 
 # The Dockerfile
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
 
 
 def test_the_dockerfile_passes_hadolint() -> None:

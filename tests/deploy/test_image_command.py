@@ -1,0 +1,303 @@
+"""The image's own commands, run outside Docker as the image runs them.
+
+There is no Docker engine here, so this builds what deploy/Dockerfile builds and runs what it
+runs, read from the Dockerfile itself: the build stage's COPY instructions into a scratch
+``/src`` (leaving out what .dockerignore leaves out), its ``uv sync`` commands with its ENV, so
+``/app/.venv`` comes from the lock without dev dependencies and with the workspace installed as
+packages; then the source tree is removed, since the runtime stage copies only ``/app/.venv``.
+The runtime stage's ENV, WORKDIR and USER then apply. Each service's migration and serve
+commands (compose.yaml's; for contracts that is the image's CMD) run:
+
+- as the image's non-root user when the test runs as root (else as the test's own user, which
+  is not root either);
+- with nothing of the test's environment, only the image's and compose's variables, with the
+  addresses pointed at this test's PostgreSQL and a nats-server of its own.
+
+Each must reach ready by the image's own HEALTHCHECK command, run as that user. Each must write
+nothing into its working directory, and stop with exit code 0 on SIGTERM, which `docker stop`
+sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+import pytest
+import yaml
+
+from procure_shared.devstack import EmbeddedNats
+from tests.deploy.files import (
+    DEPLOY,
+    ROOT,
+    Stage,
+    dockerfile_instructions,
+    dockerfile_stages,
+    interpolate,
+)
+from tests.support.ports import free_port_run
+from tests.support.servers import PostgresHandle, embedded_nats
+from tests.support.wait import until
+
+SERVICES = ("providers", "contracts", "notifications")
+UV = ROOT / ".tools" / "bin" / "uv"  # the uv the Makefile installs
+# The python:3.11-slim images' PATH, which the runtime stage's ``ENV PATH=...:$PATH`` extends.
+BASE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Where a 3.11 interpreter may be; the first the image's user can run builds the environment
+# (the test's own may sit in a folder only root may enter).
+INTERPRETERS = (
+    getattr(sys, "_base_executable", sys.executable),
+    "/usr/local/bin/python3.11",
+    "/usr/bin/python3.11",
+)
+
+
+@dataclass
+class Image:
+    """The image's file system, in a scratch folder: the image's absolute paths under it."""
+
+    root: Path
+    runtime: Stage
+    user: tuple[int, int] | None  # uid, gid to switch to (None: the test's user, not root)
+
+    def place(self, value: str) -> str:
+        """A value of the image's, its /app and /src paths moved under the scratch folder."""
+        return re.sub(r"(?<![\w.])/(app|src)(?=/|:|$)", rf"{self.root}/\1", value)
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self.place(self.runtime.workdir))
+
+    def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        """What a container of the image sees: the runtime stage's ENV, the home directory
+        its user was given, and the variables compose sets."""
+        env = {"PATH": BASE_PATH, "HOME": "/nonexistent"}
+        for name, value in self.runtime.env.items():
+            env[name] = self.place(value).replace("$PATH", env["PATH"])
+        return env | extra
+
+    def spawn(
+        self, argv: list[str], env: dict[str, str], log: IO[bytes]
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **_as(self.user),
+        )
+
+
+def _as(user: tuple[int, int] | None) -> dict[str, Any]:
+    """subprocess's arguments that run a child as ``user`` (uid, gid) with no other group."""
+    if user is None:
+        return {}
+    return {"user": user[0], "group": user[1], "extra_groups": []}
+
+
+def _runs(interpreter: str, user: tuple[int, int] | None) -> bool:
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", "import ssl, sys; assert sys.version_info[:2] == (3, 11)"],
+            cwd="/",
+            capture_output=True,
+            timeout=30,
+            check=False,
+            **_as(user),
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def _ignored() -> list[str]:
+    """The names .dockerignore leaves out at any depth (its ``**/name`` lines)."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line[3:] for line in lines if line.startswith("**/")]
+
+
+def _build(root: Path, build: Stage, interpreter: str, image: Image) -> None:
+    source = Path(image.place(build.workdir))
+    source.mkdir(parents=True)
+    ignore = shutil.ignore_patterns(*_ignored())
+    for sources, destination in build.copies:
+        target = source / destination
+        for name in sources:
+            origin = ROOT / name
+            if origin.is_dir():
+                shutil.copytree(origin, target, ignore=ignore, dirs_exist_ok=True)
+            else:
+                place = target / origin.name if destination.endswith("/") else target
+                place.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, place)
+    env = os.environ | {name: image.place(value) for name, value in build.env.items()}
+    synced = 0
+    for command in build.runs:
+        words = shlex.split(command)
+        if words[0] != "uv":
+            continue  # installing uv itself: the Makefile's, of the same version, is used
+        done = subprocess.run(
+            [str(UV), *words[1:], "--python", interpreter],
+            cwd=source,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+        synced += 1
+    assert synced, "the build stage runs no uv command"
+    shutil.rmtree(source)  # the runtime stage has /app/.venv only
+
+
+@pytest.fixture(scope="module")
+def image() -> Iterator[Image]:
+    build, runtime = dockerfile_stages()
+    uid, _, gid = runtime.user.partition(":")
+    user = (int(uid), int(gid or uid)) if os.geteuid() == 0 else None
+    root = Path(tempfile.mkdtemp(prefix="procure-image-"))
+    root.chmod(0o755)  # mkdtemp's folder is root's alone; the image's user must enter it
+    try:
+        built = Image(root=root, runtime=runtime, user=user)
+        interpreter = next((i for i in INTERPRETERS if _runs(i, user)), None)
+        assert interpreter, f"no Python 3.11 that uid/gid {user} may run among {INTERPRETERS}"
+        _build(root, build, interpreter, built)
+        yield built
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def own_nats() -> Iterator[EmbeddedNats]:
+    """A nats-server of this test's alone: the services create and consume the real streams."""
+    with embedded_nats() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return loaded
+
+
+def test_the_image_installs_the_uv_the_makefile_installs() -> None:
+    (argument,) = [a for kind, a in dockerfile_instructions() if kind == "ARG" and "UV_" in a]
+    (made,) = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert argument == f"UV_VERSION={made}"
+
+
+def test_the_image_user_is_not_root() -> None:
+    _, runtime = dockerfile_stages()
+    uid = runtime.user.partition(":")[0]
+    assert uid.isdigit(), "a numeric USER, so that Kubernetes' runAsNonRoot can check it"
+    assert int(uid) != 0
+
+
+async def _drop(server_url: str, names: list[str]) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def healthy(image: Image, env: dict[str, str]) -> bool:
+    """The image's HEALTHCHECK command, as its user, exits 0."""
+    with open(os.devnull, "wb") as sink:
+        return image.spawn(image.runtime.healthcheck, env, sink).wait(timeout=30) == 0
+
+
+def exited(process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is not None
+
+
+def _uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[2])  # real, effective, saved, file system
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
+    image: Image,
+    postgres: PostgresHandle,
+    own_nats: EmbeddedNats,
+    compose: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    services = compose["services"]
+    assert services["contracts"]["command"] == image.runtime.cmd, "the image's CMD is contracts'"
+    base, _, _ = postgres.url.rpartition("/")
+    run_id = uuid.uuid4().hex[:8]
+    databases = {service: f"image_{run_id}_{service}" for service in SERVICES}
+    first = free_port_run(len(SERVICES) + 1)
+    ports = {service: first + n for n, service in enumerate(SERVICES)}
+    smtp = first + len(SERVICES)  # nothing listens: no mail is sent here
+
+    def environment(service: str) -> dict[str, str]:
+        # compose's variables (their defaults), the addresses replaced by this test's
+        composed = {k: interpolate(str(v)) for k, v in services[service]["environment"].items()}
+        overrides = {
+            "DATABASE_URL": f"{base}/{databases[service]}",
+            "NATS_URL": own_nats.url,
+            "PROCURE_STREAM_REPLICAS": "1",  # one node here
+            "PROCURE_HTTP_PORT": str(ports[service]),
+        }
+        if "PROCURE_PROVIDERS_URL" in composed:
+            overrides["PROCURE_PROVIDERS_URL"] = f"http://127.0.0.1:{ports['providers']}"
+        if "PROCURE_SMTP_PORT" in composed:
+            overrides["PROCURE_SMTP_PORT"] = str(smtp)
+        return image.environment(composed | overrides)
+
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {service: tmp_path / f"{service}.log" for service in SERVICES}
+    try:
+        for service in SERVICES:
+            migration = services[f"migrate-{service}"]["command"]
+            with logs[service].open("ab") as log:
+                done = image.spawn(migration, environment(service), log)
+                assert done.wait(timeout=120) == 0, logs[service].read_text()[-3000:]
+        for service in SERVICES:
+            with logs[service].open("ab") as log:
+                processes[service] = image.spawn(
+                    services[service]["command"], environment(service), log
+                )
+        for service, process in processes.items():
+            until(
+                partial(healthy, image, environment(service)),
+                within=90,
+                interval=0.5,
+                what=f"{service} ready by the image's HEALTHCHECK",
+                unless=partial(exited, process),
+            )
+            expected = image.user[0] if image.user else os.geteuid()
+            assert _uid(process.pid) == expected != 0
+        assert sorted(p.name for p in image.workdir.iterdir()) == [".venv"]
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for service, process in processes.items():
+            assert process.wait(timeout=30) == 0, logs[service].read_text()[-3000:]
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        asyncio.run(_drop(postgres.url, list(databases.values())))
