@@ -8,12 +8,17 @@ node's ``sync_interval: always``), 20,000 events of the relay bench's envelope, 
 is this process on core 1; the cluster's nodes are started on core 0 like the harness's
 nats-server. Each run has a fresh stream.
 
-Measured on 2026-11-24 (three repetitions): 3 replicas 20,932 events/s (19,961-22,901), one
-replica on one node 3,906/s: 5.4x, the opposite of the cost expected. Not yet explained; the
-likely reason, unverified, is that a clustered stream writes through its Raft log, which syncs
-once per batch of appends, while a single node with ``sync_interval: always`` syncs each
-message. Until that is understood, read the figure as "replication did not cost throughput
-here", not as a speed-up to plan on.
+Why three replicas were faster here (5.4x on 2026-11-24): after the timed runs, one untimed run
+per side publishes ``TRACED`` events with strace attached to every nats-server (``strace -f -y
+-e trace=fsync,fdatasync``) and counts the fsyncs by the file they sync. With one replica,
+each event costs one fsync of the stream's message block: ``sync_interval: always`` syncs every
+message, one after another. With three, every node syncs its Raft log once per append batch
+(the leader batches the proposals that arrived while the last batch was out: 2,000 events took
+33 fsyncs per node, about 60 events each, with 100 in flight), and the stream's blocks are
+written but not synced, since the synced log is what recovery replays. A publish is acknowledged
+once a majority has synced the batch that holds it. So the clustered stream has group commit,
+and the single node does not. Replication does not cost throughput on this machine for that
+reason, not because replication is free: on a network each batch also waits for a round trip.
 """
 
 from __future__ import annotations
@@ -21,12 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
+import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
 from nats.js.errors import APIError
 
 from bench import bare, cpu, relay
@@ -38,6 +49,7 @@ from procure_shared.messaging import stream_config
 EVENTS = 20_000
 BATCH = 100
 NODES = 3
+TRACED = 2_000  # events of the untimed run that counts the fsyncs
 
 
 @contextlib.contextmanager
@@ -62,32 +74,41 @@ def _cluster(servers: Servers) -> Iterator[list[EmbeddedNats]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+async def _stream(js: JetStreamContext, replicas: int) -> StreamConfig:
+    config = stream_config(relay.SPEC, replicas)
+    deadline = time.monotonic() + 60
+    while True:  # a new cluster takes a moment to elect its JetStream leader
+        try:
+            await bare.fresh_stream(js, config)
+            return config
+        except (APIError, TimeoutError, nats.errors.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _send(js: JetStreamContext, count: int, replicas: int) -> None:
+    """``count`` events, ``BATCH`` publishes in flight, each acknowledged."""
+    events = [relay.envelope(i) for i in range(count)]
+    messages = [(e.type, encode_envelope(e), e.id) for e in events]
+    for start in range(0, count, BATCH):
+        futures = [
+            await js.publish_async(subject, payload, headers={"Nats-Msg-Id": key})
+            for subject, payload, key in messages[start : start + BATCH]
+        ]
+        _, pending = await asyncio.wait(futures, timeout=30)
+        if pending or any(f.exception() is not None for f in futures):
+            raise RuntimeError(f"publishes unacknowledged at {start} ({replicas} replicas)")
+
+
 async def _publish(url: str, replicas: int) -> Run:
     nc = await nats.connect(servers=url.split(","))
     js = nc.jetstream()
-    config = stream_config(relay.SPEC, replicas)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # a new cluster takes a moment to elect its JetStream leader
-            try:
-                await bare.fresh_stream(js, config)
-                break
-            except (APIError, TimeoutError, nats.errors.TimeoutError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-        events = [relay.envelope(i) for i in range(EVENTS)]
-        messages = [(e.type, encode_envelope(e), e.id) for e in events]
+        config = await _stream(js, replicas)
         meter = cpu.Meter()
         began = time.perf_counter()
-        for start in range(0, EVENTS, BATCH):
-            futures = [
-                await js.publish_async(subject, payload, headers={"Nats-Msg-Id": key})
-                for subject, payload, key in messages[start : start + BATCH]
-            ]
-            _, pending = await asyncio.wait(futures, timeout=30)
-            if pending or any(f.exception() is not None for f in futures):
-                raise RuntimeError(f"publishes unacknowledged at {start} ({replicas} replicas)")
+        await _send(js, EVENTS, replicas)
         seconds = time.perf_counter() - began
         load = meter.stop()
         assert config.name is not None
@@ -101,6 +122,52 @@ async def _publish(url: str, replicas: int) -> Run:
     finally:
         await nc.close()
     return Run(EVENTS / seconds, load, {"seconds": seconds})
+
+
+_SYNC = re.compile(r"^\d+\s+f(?:data)?sync\(\d+<([^>]*)>")
+
+
+def _syncs(trace: Path) -> Counter[str]:
+    """The fsyncs an strace output file shows, by what they synced: the Raft log (under the
+    store's ``_js_`` account) or a stream's message blocks."""
+    found: Counter[str] = Counter()
+    for line in trace.read_text().splitlines():
+        synced = _SYNC.match(line)
+        if synced:
+            found["raft log" if "/_js_/" in synced.group(1) else "stream blocks"] += 1
+    return found
+
+
+async def _count_syncs(url: str, replicas: int, nodes: list[EmbeddedNats], folder: Path) -> str:
+    """One untimed run of ``TRACED`` events with strace on every node: the fsyncs per event
+    and per node, by file."""
+    nc = await nats.connect(servers=url.split(","))
+    js = nc.jetstream()
+    tracers: list[tuple[asyncio.subprocess.Process, Path]] = []
+    try:
+        config = await _stream(js, replicas)
+        for node in nodes:
+            trace = folder / f"syncs-r{replicas}-{node.pid}.strace"
+            argv = ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", str(trace)]
+            tracer = await asyncio.create_subprocess_exec(
+                "strace", *argv, "-p", str(node.pid), stderr=asyncio.subprocess.DEVNULL
+            )
+            tracers.append((tracer, trace))
+        await asyncio.sleep(1.0)  # strace attaches to every thread
+        await _send(js, TRACED, replicas)
+        assert config.name is not None
+        await js.delete_stream(config.name)
+    finally:
+        for tracer, _ in tracers:
+            tracer.send_signal(signal.SIGINT)
+            await tracer.wait()
+        await nc.close()
+    per_node = [_syncs(trace) for _, trace in tracers]
+    parts = [
+        ", ".join(f"{n / TRACED:.3f} of the {what}" for what, n in sorted(c.items())) or "none"
+        for c in per_node
+    ]
+    return f"{replicas} replica(s): fsyncs per event on each node: " + "; ".join(parts)
 
 
 async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
@@ -123,4 +190,14 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                 f"1 replica {figure.baseline[-1].value:,.0f} events/s",
                 flush=True,
             )
+        if shutil.which("strace") is None:
+            log.append("replicas: strace is not on this machine, so the fsyncs were not counted")
+        else:
+            for count_url, replicas, traced in (
+                (url, 3, nodes),
+                (servers.nats.url, 1, [servers.nats]),
+            ):
+                counted = await _count_syncs(count_url, replicas, traced, servers.folder)
+                log.append(f"replicas, {TRACED:,} events under strace: {counted}")
+                print(f"  {counted}", flush=True)
     return [figure]
