@@ -130,13 +130,15 @@ class Runtime:
         }
 
 
-def build_app(definition: ServiceDefinition, runtime: Runtime) -> Litestar:
+def build_app(definition: ServiceDefinition, runtime: Runtime, *, api: bool = True) -> Litestar:
+    """The service's app: its API (unless ``api`` is false: a relay-only or consumers-only
+    process serves only the probes, ``/metrics`` and the docs page)."""
     return create_service_app(
         settings=runtime.settings,
         title=definition.title,
         description=definition.description,
         version=definition.version,
-        route_handlers=definition.routes(),
+        route_handlers=definition.routes() if api else (),
         checks={"database": runtime.database_check, "nats": runtime.nats_check},
         registry=runtime.registry,
         state={"pool": runtime.pool, "clock": runtime.clock, "runtime": runtime},
@@ -230,7 +232,10 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
             for worker in definition.workers(runtime)
             if role in ("all", worker.role)
         ]
-        if role in ("all", "http"):
+        # Every role answers the probes and serves /metrics on the HTTP port; only the HTTP
+        # roles serve the API and announce it.
+        api = role in ("all", "http")
+        if api:
             presence = Presence(
                 nc,
                 service=definition.name,
@@ -238,17 +243,17 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
                 http=http_address(settings.http_host, settings.http_port),
             )
             tasks.append(asyncio.create_task(presence.run(stop)))
-            config = uvicorn.Config(
-                build_app(definition, runtime),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=3,
-                lifespan="on",
-            )
-            server = _Server(config)
-            tasks.append(asyncio.create_task(server.serve()))
+        config = uvicorn.Config(
+            build_app(definition, runtime, api=api),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            lifespan="on",
+        )
+        server = _Server(config)
+        tasks.append(asyncio.create_task(server.serve()))
         tune_gc()
         log.info("service started", extra={"service": definition.name, "role": role})
         await stop.wait()

@@ -20,6 +20,7 @@ from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.events.envelope import Envelope, decode_envelope
 from procure_shared.postgres import Pool
 from tests.notifications.conftest import Api, amended, publish, verified, webhook
+from tests.support.ports import free_port_run
 from tests.support.receiver import HOLD, Receiver
 from tests.support.servers import NatsHandle
 from tests.support.wait import eventually, holds
@@ -38,6 +39,7 @@ def service(database_url: str, nats_url: str) -> Iterator[subprocess.Popen[bytes
         "PROCURE_WEBHOOK_TIMEOUT": "1",
         "PROCURE_DELIVERY_POLL": "0.1",
         "PROCURE_LOG_LEVEL": "WARNING",
+        "PROCURE_HTTP_PORT": str(free_port_run(1)),  # its probes and /metrics
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "procure_notifications", "serve", "--role", "consumers"],
