@@ -523,6 +523,8 @@ def exercise(service: str, case: Any, base: str, seeded: dict[str, str]) -> None
             assert response.status_code < 500, response.text
 
 
+# Over two minutes for the three services: in `make test`, not in the quick `make check`.
+@pytest.mark.slow
 def test_each_service_keeps_its_documented_contract_for_every_role(
     service_api: tuple[str, Any, str, dict[str, str]],
 ) -> None:
