@@ -87,6 +87,9 @@ def _label(pid: int, me: int) -> str:
     for module in ("bench.worker", "bench.notifications", "bench.notifications_bare"):
         if module in argv:  # python -m <module> <role> ...
             return f"{argv[argv.index(module) + 1]} process"
+    services = [a.removeprefix("procure_") for a in argv if a.startswith("procure_")]
+    if services and "--role" in argv[:-1]:  # python -m procure_<service> serve --role <role>
+        return f"{services[0]} service ({argv[argv.index('--role') + 1]})"
     if argv[0].endswith("nats-server"):
         return "nats-server"
     if argv[0].startswith("postgres: postgres "):

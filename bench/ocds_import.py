@@ -43,7 +43,7 @@ import httpx
 import ijson
 
 from bench import cpu
-from bench.harness import ROOT, Figure, Run, Servers
+from bench.harness import ROOT, Figure, Run, Servers, on_core
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.devstack import free_port
@@ -84,11 +84,6 @@ def _token() -> str:
     )
 
 
-def _anywhere() -> None:
-    """Free of the bench process's pinning: on every core, as on a user's machine."""
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-
-
 def _cpu_seconds(pid: int) -> float:
     """The process's user + system CPU time so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -127,7 +122,7 @@ async def _service(
             stderr=out,
             env=env,
             cwd=ROOT,
-            preexec_fn=_anywhere,
+            preexec_fn=on_core(None),
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -199,7 +194,7 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
                     stdout=out,
                     stderr=out,
                     env={**os.environ, "COLUMNS": "160"},
-                    preexec_fn=_anywhere,
+                    preexec_fn=on_core(None),
                 )
                 code = await cli.wait()
             seconds = time.perf_counter() - began
