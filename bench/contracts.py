@@ -393,6 +393,10 @@ class Requests:
         ]
         self.live = live
         self.tag = tag
+        # Every amendment its own Idempotency-Key: a key used before (by the warm-up, whose
+        # n count from 0 too, or by a repeated run) would be answered from the stored response
+        # without a write.
+        self.keys = itertools.count()
 
     def get(self, n: int) -> bytes:
         return self.gets[n % len(self.gets)]
@@ -409,7 +413,7 @@ class Requests:
         )
         return (
             f"POST {self.prefix}/{self.live[n % len(self.live)]}/amendments HTTP/1.1\r\n"
-            f"{self.headers}Idempotency-Key: {self.tag}-{n}\r\n"
+            f"{self.headers}Idempotency-Key: {self.tag}-{next(self.keys)}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
