@@ -40,7 +40,6 @@ import contextlib
 import itertools
 import os
 import random
-import sys
 import time
 import uuid
 from collections import Counter
@@ -55,7 +54,6 @@ import msgspec
 
 from bench import cpu
 from bench.harness import (
-    ROOT,
     SERVER_CORE,
     Figure,
     Run,
@@ -64,9 +62,9 @@ from bench.harness import (
     cpu_per,
     guarded,
     keep_run,
-    on_core,
     percentile,
     quiet,
+    spawn_python,
 )
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.storage import store
@@ -278,16 +276,7 @@ async def start_app(
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,
     }
-    with log_file.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=ROOT,
-            preexec_fn=on_core(core if servers.pinned else None),
-        )
+    proc = await spawn_python(argv, env, log_file, core if servers.pinned else None)
     deadline = time.monotonic() + 30
     path = "/health/live" if side == SERVICE else "/contracts?status=active&category=other"
     while True:
@@ -442,10 +431,13 @@ async def timed(
     connections: int,
     log: list[str],
     label: str,
+    watch: Sequence[int] = (),
 ) -> Run:
+    """Warm up, then a timed closed loop; the CPU of the pids in ``watch`` is given one by
+    one too."""
     await drive(ports, request, connections, WARMUP_SECONDS)
     await quiet(log, label)
-    meter = cpu.Meter()
+    meter = cpu.Meter(watch)
     result = await drive(ports, request, connections, SECONDS)
     load_ = meter.stop()
     bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}

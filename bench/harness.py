@@ -177,6 +177,24 @@ def unpinned(servers: Servers) -> Iterator[None]:
 # --- service-side processes ------------------------------------------------------------------
 
 
+async def spawn_python(
+    argv: list[str], env: dict[str, str], log_file: Path, core: int | None
+) -> asyncio.subprocess.Process:
+    """``python *argv`` with ``env``, its output appended to ``log_file``, on ``core`` (None:
+    on every core); ``argv`` is e.g. ``["-m", "procure_contracts", "serve", "--role",
+    "http"]``, the service as deployed."""
+    with log_file.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *argv,
+            stdout=out,
+            stderr=out,
+            env=env,
+            cwd=ROOT,
+            preexec_fn=on_core(core),
+        )
+
+
 async def spawn_worker(role: str, args: list[str]) -> asyncio.subprocess.Process:
     """``python -m bench.worker role *args``, once it has printed ``ready``."""
     proc = await asyncio.create_subprocess_exec(
