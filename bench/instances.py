@@ -48,6 +48,21 @@ ceiling the baseline leaves: 200% over the busy percentage the one instance ran 
 could reach if each request cost the CPU it cost with one). A process that is one event loop
 (one core at most) gains from a second instance only while the cores have idle time.
 
+A trial on 2026-11-24 (three repetitions, no foreign load; the spread between runs is wide, so
+read these as what bounds the gain, not as the gain): writes 870 req/s with two instances
+(867-1,014) against 918 (864-998) with one, 0.95x; deliveries 810 events/s (800-876) against
+725 (719-838), 1.12x. With one instance the cores were 177% busy of 200% in the write path (the
+instance 87% of a core, PostgreSQL's backends 74-78%) and 158% in the delivery path (the
+instance 69%), which leaves room for at most 1.13x and 1.27x. Two instances filled both cores
+(200% and 190%), but every request and event cost more CPU: per request the service processes
+together 0.93 -> 1.12 ms of a core and PostgreSQL's backends 0.81 -> 1.01 ms; per event 0.87 ->
+1.03 and 0.80 -> 0.95 ms. That growth (not broken down here: each event loop handles half as
+much per wake-up, twice the connections compete in PostgreSQL, both cores are contended) took
+most or all of the headroom. The delivery path is paced by the fan-out consumer (the last
+fan-out transaction begins within about 0.05 s of the end; no redeliveries were needed), which
+with one instance is not CPU-bound, so a second fetching loop helps there a little. None of
+this says what a second instance adds on a host with cores to spare.
+
 Each side has fresh state: the contracts table restored from a pristine copy (and no audit,
 outbox or idempotency rows), or a new notifications database, fresh streams and a new
 receiver; the sides alternate which goes first.
