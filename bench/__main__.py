@@ -3,7 +3,8 @@ the same servers; writes bench/results/latest.json and latest.md and prints the 
 only some measurements writes latest-<names>.json/.md, leaving the complete results alone).
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
-        [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [replicas] [--repetitions N]
+        [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [replicas] [instances]
+        [--repetitions N]
         [--service-core C]
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
@@ -22,6 +23,11 @@ own statements run bare with asyncpg, and a trivial Litestar response. ``ocds-im
 ``procure ocds import`` of a generated release package of 10,000 and 100,000 releases into the
 real contracts and providers services (releases/s, the command's peak RSS) against the same
 releases parsed and inserted with bare asyncpg, and the OCDS reader against bare ijson.
+``replicas`` is JetStream publishing into three replicas on three nodes against one on one.
+``instances`` is two processes of a service against one, on the same database and consumers:
+the contracts API's amendments (50 connections spread over the instances) and the notifications
+consumers' delivery of 5,000 events from the stream to a webhook receiver, with what each
+side's cores and processes did (nothing pinned in it).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from bench import (
     consumer,
     contracts,
     eligibility,
+    instances,
     latency,
     monitor,
     notifications,
@@ -61,6 +68,7 @@ MEASUREMENTS = (
     "ops",
     "ocds-import",
     "replicas",
+    "instances",
 )
 DEFAULT = MEASUREMENTS
 
@@ -100,6 +108,8 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
                 figures += await ocds_import.measure(stack, repetitions, notes)
             elif name == "replicas":
                 figures += await replicas.measure(stack, repetitions, notes)
+            elif name == "instances":
+                figures += await instances.measure(stack, repetitions, notes)
     settings = {
         "measurements": which,
         "relay_rows": relay.ROWS,
@@ -144,6 +154,10 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
         "ops_warmup_seconds": ops.WARMUP_SECONDS,
         "ocds_import_sizes": list(ocds_import.SIZES),
         "ocds_import_cli_batch": "500 releases or 8 MiB a request, 4 in flight (the defaults)",
+        "instances": instances.INSTANCES,
+        "instances_write_connections": instances.CONNECTIONS,
+        "instances_write_seconds": instances.SECONDS,
+        "instances_delivery_events": instances.EVENTS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }

@@ -40,12 +40,10 @@ import contextlib
 import itertools
 import os
 import random
-import statistics
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -56,15 +54,17 @@ import msgspec
 
 from bench import cpu
 from bench.harness import (
-    ROOT,
     SERVER_CORE,
     Figure,
     Run,
     Servers,
+    by_process,
+    cpu_per,
     guarded,
     keep_run,
     percentile,
     quiet,
+    spawn_python,
 )
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.storage import store
@@ -259,19 +259,11 @@ async def restore(servers: Servers, dsn: str) -> None:
 # --- the apps ---------------------------------------------------------------------------------
 
 
-def _pin_to(core: int | None) -> Callable[[], None] | None:
-    if core is None:
-        return None
-
-    def pin() -> None:  # in the child, before exec: every thread it starts inherits it
-        os.sched_setaffinity(0, {core})
-
-    return pin
-
-
 async def start_app(
-    servers: Servers, side: str, dsn: str, log_file: Path
+    servers: Servers, side: str, dsn: str, log_file: Path, core: int | None = SERVER_CORE
 ) -> tuple[asyncio.subprocess.Process, int]:
+    """The app on ``core`` (when the servers are pinned; None: on every core), once it
+    answers."""
     port = free_port()
     if side == SERVICE:
         argv = ["-m", "procure_contracts", "serve", "--role", "http"]
@@ -284,16 +276,7 @@ async def start_app(
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,
     }
-    with log_file.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=ROOT,
-            preexec_fn=_pin_to(SERVER_CORE if servers.pinned else None),
-        )
+    proc = await spawn_python(argv, env, log_file, core if servers.pinned else None)
     deadline = time.monotonic() + 30
     path = "/health/live" if side == SERVICE else "/contracts?status=active&category=other"
     while True:
@@ -350,19 +333,23 @@ class Drive:
     latencies: list[float]
     statuses: Counter[int]
     seconds: float
+    by_port: Counter[int]
 
 
 async def drive(
-    port: int, request: Callable[[int], bytes], connections: int, seconds: float
+    ports: int | Sequence[int], request: Callable[[int], bytes], connections: int, seconds: float
 ) -> Drive:
     """A closed loop of ``connections`` keep-alive connections for ``seconds``; the n-th
-    request sent is ``request(n)``."""
+    request sent is ``request(n)``. With several ports, connection k goes to the k-th in turn
+    (spread evenly, as a load balancer would)."""
+    targets = [ports] if isinstance(ports, int) else list(ports)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
+    by_port: Counter[int] = Counter()
     numbers = itertools.count()
     deadline = time.perf_counter() + seconds
 
-    async def client() -> None:
+    async def client(port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline:
@@ -372,12 +359,13 @@ async def drive(
                 status, _ = await _response(reader)
                 latencies.append((time.perf_counter() - began) * 1000)
                 statuses[status] += 1
+                by_port[port] += 1
         finally:
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(connections)))
-    return Drive(latencies, statuses, time.perf_counter() - started)
+    await asyncio.gather(*(client(targets[k % len(targets)]) for k in range(connections)))
+    return Drive(latencies, statuses, time.perf_counter() - started, by_port)
 
 
 class Requests:
@@ -394,6 +382,10 @@ class Requests:
         ]
         self.live = live
         self.tag = tag
+        # Every amendment its own Idempotency-Key: a key used before (by the warm-up, whose
+        # n count from 0 too, or by a repeated run) would be answered from the stored response
+        # without a write.
+        self.keys = itertools.count()
 
     def get(self, n: int) -> bytes:
         return self.gets[n % len(self.gets)]
@@ -410,7 +402,7 @@ class Requests:
         )
         return (
             f"POST {self.prefix}/{self.live[n % len(self.live)]}/amendments HTTP/1.1\r\n"
-            f"{self.headers}Idempotency-Key: {self.tag}-{n}\r\n"
+            f"{self.headers}Idempotency-Key: {self.tag}-{next(self.keys)}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
@@ -434,16 +426,19 @@ async def verify(port: int, side: str, requests: Requests) -> None:
 
 
 async def timed(
-    port: int,
+    ports: int | Sequence[int],
     request: Callable[[int], bytes],
     connections: int,
     log: list[str],
     label: str,
+    watch: Sequence[int] = (),
 ) -> Run:
-    await drive(port, request, connections, WARMUP_SECONDS)
+    """Warm up, then a timed closed loop; the CPU of the pids in ``watch`` is given one by
+    one too."""
+    await drive(ports, request, connections, WARMUP_SECONDS)
     await quiet(log, label)
-    meter = cpu.Meter()
-    result = await drive(port, request, connections, SECONDS)
+    meter = cpu.Meter(watch)
+    result = await drive(ports, request, connections, SECONDS)
     load_ = meter.stop()
     bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
     if bad:
@@ -460,6 +455,7 @@ async def timed(
             "requests": len(lat),
             "seconds_timed": result.seconds,
             "connections": connections,
+            "requests_by_port": {str(p): n for p, n in sorted(result.by_port.items())},
         },
     )
 
@@ -532,11 +528,6 @@ def _figures(endpoint: str) -> tuple[Figure, Figure, CeilingFigure]:
     )
 
 
-def _by_process(run: Run) -> str:
-    parts = sorted(run.load.ours_by_process.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {v:.0f}%" for k, v in parts if v >= 1)
-
-
 async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
     dsn = await _database(servers)
     log_file = servers.folder / "contracts-apps.log"
@@ -573,7 +564,7 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                             f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
                             f"{r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms; "
                             f"cores {r.load.busy_pct[0]:.0f}% / {r.load.busy_pct[1]:.0f}%, "
-                            f"foreign {r.load.foreign_pct:.0f}%; {_by_process(r)}",
+                            f"foreign {r.load.foreign_pct:.0f}%; {by_process(r.load)}",
                             flush=True,
                         )
                 finally:
@@ -583,25 +574,11 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
             for side, runs in ((SERVICE, throughput.project), (BARE, throughput.baseline)):
                 log.append(
                     f"contracts {endpoint} {side}: CPU per request (ms of a core, median of "
-                    f"the runs): {_cpu_per_request(runs)}"
+                    f"the runs): {cpu_per(runs, 'requests')}"
                 )
         return [f for e in ENDPOINTS for f in figures[e]]
     finally:
         await servers.drop_database(dsn)
-
-
-def _cpu_per_request(runs: list[Run]) -> str:
-    shares: dict[str, list[float]] = {}
-    for r in runs:
-        requests = r.extra["requests"]
-        for label, pct in r.load.ours_by_process.items():
-            ms = pct / 100 * r.load.seconds * 1000 / requests
-            shares.setdefault(label, []).append(ms)
-    return ", ".join(
-        f"{label} {statistics.median(v):.3f}"
-        for label, v in sorted(shares.items(), key=lambda kv: -statistics.median(kv[1]))
-        if statistics.median(v) >= 0.001
-    )
 
 
 async def _scale_runs(

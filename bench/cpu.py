@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ class Load:
     ours_pct: float  # of one core
     foreign_pct: float  # of one core
     ours_by_process: dict[str, float] = field(default_factory=dict)  # % of one core
+    watched_pct: list[float] = field(default_factory=list)  # each watched pid's, of one core
 
     def as_json(self) -> dict[str, Any]:
+        watched = {"watched_pct_of_a_core": [round(w, 1) for w in self.watched_pct]}
         return {
             "seconds": round(self.seconds, 3),
             "busy_pct_per_core": [round(b, 1) for b in self.busy_pct],
@@ -32,6 +35,7 @@ class Load:
             "ours_by_process_pct_of_a_core": {
                 k: round(v, 1) for k, v in sorted(self.ours_by_process.items())
             },
+            **(watched if self.watched_pct else {}),
         }
 
 
@@ -87,6 +91,9 @@ def _label(pid: int, me: int) -> str:
     for module in ("bench.worker", "bench.notifications", "bench.notifications_bare"):
         if module in argv:  # python -m <module> <role> ...
             return f"{argv[argv.index(module) + 1]} process"
+    services = [a.removeprefix("procure_") for a in argv if a.startswith("procure_")]
+    if services and "--role" in argv[:-1]:  # python -m procure_<service> serve --role <role>
+        return f"{services[0]} service ({argv[argv.index('--role') + 1]})"
     if argv[0].endswith("nats-server"):
         return "nats-server"
     if argv[0].startswith("postgres: postgres "):
@@ -96,12 +103,21 @@ def _label(pid: int, me: int) -> str:
     return Path(argv[0]).name or "other"
 
 
+def seconds_of(pid: int) -> float:
+    """The process's user + system CPU time so far (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def descendants(pid: int) -> list[int]:
     return sorted(_tree(pid, _processes()) - {pid})
 
 
 class Meter:
-    def __init__(self) -> None:
+    """From now until ``stop``; ``watch``: pids whose CPU to give one by one as well."""
+
+    def __init__(self, watch: Sequence[int] = ()) -> None:
+        self._watch = list(watch)
         self._t0 = time.monotonic()
         self._cores = _cores()
         self._procs = _processes()
@@ -137,6 +153,10 @@ class Meter:
             max(0, ticks[True]) / per_core_second,
             max(0, ticks[False]) / per_core_second,
             {k: v / per_core_second for k, v in by_process.items()},
+            [
+                (procs.get(p, (0, 0))[1] - self._procs.get(p, (0, 0))[1]) / per_core_second
+                for p in self._watch
+            ],
         )
 
 

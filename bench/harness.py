@@ -39,13 +39,26 @@ def can_pin() -> bool:
     return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
-def pin_process(pid: int, core: int) -> None:
-    """Every thread of ``pid`` (sched_setaffinity on a pid moves only that one thread)."""
+def pin_process(pid: int, core: int | set[int]) -> None:
+    """Every thread of ``pid`` on ``core`` (or on any of a set of cores); sched_setaffinity on
+    a pid moves only that one thread."""
+    cores = {core} if isinstance(core, int) else core
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            os.sched_setaffinity(int(task.name), {core})
+            os.sched_setaffinity(int(task.name), cores)
         except ProcessLookupError:
             continue
+
+
+def on_core(core: int | None) -> Callable[[], None]:
+    """A ``preexec_fn`` putting a child on ``core``; None: on every core (not on the bench
+    process's, which it would inherit). Every thread the child starts inherits it."""
+    cores = {core} if core is not None else set(range(os.cpu_count() or 1))
+
+    def pin() -> None:  # in the child, before exec
+        os.sched_setaffinity(0, cores)
+
+    return pin
 
 
 def affinity_of(pid: int) -> str:
@@ -142,7 +155,44 @@ def servers() -> Iterator[Servers]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def unpinned(servers: Servers) -> Iterator[None]:
+    """The servers (every process and thread, and what PostgreSQL forks meanwhile) and this
+    process free to run on both cores while inside; back on cores 0 and 1 after."""
+    if not servers.pinned:
+        yield
+        return
+    both = {SERVER_CORE, CLIENT_CORE}
+    for pid in servers.server_pids:
+        pin_process(pid, both)
+    pin_process(os.getpid(), both)
+    try:
+        yield
+    finally:
+        for pid in servers.server_pids:
+            pin_process(pid, SERVER_CORE)
+        pin_process(os.getpid(), CLIENT_CORE)
+
+
 # --- service-side processes ------------------------------------------------------------------
+
+
+async def spawn_python(
+    argv: list[str], env: dict[str, str], log_file: Path, core: int | None
+) -> asyncio.subprocess.Process:
+    """``python *argv`` with ``env``, its output appended to ``log_file``, on ``core`` (None:
+    on every core); ``argv`` is e.g. ``["-m", "procure_contracts", "serve", "--role",
+    "http"]``, the service as deployed."""
+    with log_file.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *argv,
+            stdout=out,
+            stderr=out,
+            env=env,
+            cwd=ROOT,
+            preexec_fn=on_core(core),
+        )
 
 
 async def spawn_worker(role: str, args: list[str]) -> asyncio.subprocess.Process:
@@ -264,6 +314,27 @@ def keep_run(figures: tuple[Figure, Figure, Figure], r: Run, *, baseline: bool) 
         (p99, Run(r.extra["p99_ms"], r.load)),
     ):
         (figure.baseline if baseline else figure.project).append(kept)
+
+
+def by_process(load: cpu.Load) -> str:
+    """Where the CPU went, largest first: 'postgres backends 80%, ...' (in % of one core)."""
+    parts = sorted(load.ours_by_process.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v:.0f}%" for k, v in parts if v >= 1)
+
+
+def cpu_per(runs: list[Run], count: str) -> str:
+    """The CPU of each kind of process per unit of work (ms of a core, median of the runs),
+    the runs' ``extra[count]`` being how many units each did."""
+    shares: dict[str, list[float]] = {}
+    for r in runs:
+        for label, pct in r.load.ours_by_process.items():
+            ms = pct / 100 * r.load.seconds * 1000 / r.extra[count]
+            shares.setdefault(label, []).append(ms)
+    return ", ".join(
+        f"{label} {statistics.median(v):.3f}"
+        for label, v in sorted(shares.items(), key=lambda kv: -statistics.median(kv[1]))
+        if statistics.median(v) >= 0.001
+    )
 
 
 def percentile(values: list[float], p: float) -> float:

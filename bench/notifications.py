@@ -56,9 +56,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
 import signal
-import statistics
 import sys
 import time
 import uuid
@@ -81,7 +79,10 @@ from bench.harness import (
     Figure,
     Run,
     Servers,
+    by_process,
+    cpu_per,
     guarded,
+    on_core,
     open_loop,
     percentile,
     quiet,
@@ -239,16 +240,6 @@ class Placement:
     receiver: int | None
 
 
-def _pin_to(core: int | None) -> Callable[[], None]:
-    """On ``core``; None: on any (not on this process's core, which it would inherit)."""
-    cores = {core} if core is not None else set(range(os.cpu_count() or 1))
-
-    def pin() -> None:  # in the child, before exec: every thread it starts inherits it
-        os.sched_setaffinity(0, cores)
-
-    return pin
-
-
 async def spawn(
     module: str, role: str, args: list[str], core: int | None, log_file: Path
 ) -> asyncio.subprocess.Process:
@@ -264,7 +255,7 @@ async def spawn(
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
             cwd=ROOT,
-            preexec_fn=_pin_to(core),
+            preexec_fn=on_core(core),
         )
     assert proc.stdout is not None
     try:
@@ -389,11 +380,6 @@ def _stamps(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     return msgspec.json.decode(path.read_bytes(), type=dict[str, int])
-
-
-def _by_process(load: cpu.Load) -> str:
-    parts = sorted(load.ours_by_process.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {v:.0f}%" for k, v in parts if v >= 1)
 
 
 # --- latency ----------------------------------------------------------------------------------
@@ -724,19 +710,6 @@ def _latency_figures() -> tuple[Figure, Figure, Figure]:
     )
 
 
-def _cpu_per_delivery(runs: list[Run]) -> str:
-    shares: dict[str, list[float]] = {}
-    for r in runs:
-        for label, pct in r.load.ours_by_process.items():
-            ms = pct / 100 * r.load.seconds * 1000 / r.extra["deliveries"]
-            shares.setdefault(label, []).append(ms)
-    return ", ".join(
-        f"{label} {statistics.median(v):.3f}"
-        for label, v in sorted(shares.items(), key=lambda kv: -statistics.median(kv[1]))
-        if statistics.median(v) >= 0.001
-    )
-
-
 async def _latency_guarded(
     label: str, log: list[str], run: Callable[[], Awaitable[Latency]]
 ) -> Latency:
@@ -798,7 +771,7 @@ async def measure(
                 f"  {label} #{rep + 1}: p50 {r.p50:.2f} ms, p99 {r.p99:.2f} ms, max "
                 f"{r.max:.2f} ms ({r.extra['received']} of {r.extra['events']}); cores "
                 f"{r.load.busy_pct[0]:.0f}% / {r.load.busy_pct[1]:.0f}%; "
-                f"{_by_process(r.load)}{breakdown}",
+                f"{by_process(r.load)}{breakdown}",
                 flush=True,
             )
         for side in sides:
@@ -809,13 +782,13 @@ async def measure(
             print(
                 f"  {label} #{rep + 1}: {t.value:,.0f} deliveries/s "
                 f"({t.extra['seconds_timed']:.2f} s); cores {t.load.busy_pct[0]:.0f}% / "
-                f"{t.load.busy_pct[1]:.0f}%; {_by_process(t.load)}",
+                f"{t.load.busy_pct[1]:.0f}%; {by_process(t.load)}",
                 flush=True,
             )
     for side, runs in ((SERVICE, throughput.project), (BARE, throughput.baseline)):
         log.append(
             f"notifications throughput {side}: CPU per delivery (ms of a core, median of the "
-            f"runs): {_cpu_per_delivery(runs)}"
+            f"runs): {cpu_per(runs, 'deliveries')}"
         )
     return [p50, p99, worst, throughput]
 

@@ -43,7 +43,7 @@ import httpx
 import ijson
 
 from bench import cpu
-from bench.harness import ROOT, Figure, Run, Servers
+from bench.harness import Figure, Run, Servers, on_core, spawn_python
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.devstack import free_port
@@ -84,17 +84,6 @@ def _token() -> str:
     )
 
 
-def _anywhere() -> None:
-    """Free of the bench process's pinning: on every core, as on a user's machine."""
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-
-
-def _cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -115,20 +104,7 @@ async def _service(
         "PROCURE_LOG_LEVEL": "WARNING",
         **extra,
     }
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            "serve",
-            "--role",
-            "http",
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=ROOT,
-            preexec_fn=_anywhere,
-        )
+    proc = await spawn_python(["-m", module, "serve", "--role", "http"], env, log, None)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient() as client:
@@ -174,7 +150,7 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
             assert contracts.pid is not None
             assert providers.pid is not None
             rss_before = _status_kb(contracts.pid, "VmRSS")
-            cpu_before = _cpu_seconds(contracts.pid), _cpu_seconds(providers.pid)
+            cpu_before = cpu.seconds_of(contracts.pid), cpu.seconds_of(providers.pid)
             timing = servers.folder / f"time-{uuid.uuid4().hex[:6]}.txt"
             out_log = servers.folder / "ocds-cli.log"
             meter = cpu.Meter()
@@ -199,7 +175,7 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
                     stdout=out,
                     stderr=out,
                     env={**os.environ, "COLUMNS": "160"},
-                    preexec_fn=_anywhere,
+                    preexec_fn=on_core(None),
                 )
                 code = await cli.wait()
             seconds = time.perf_counter() - began
@@ -207,8 +183,8 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
             if code != 0:
                 raise RuntimeError(f"procure ocds import exited {code}: see {out_log}")
             peak_kb, _, cli_user, cli_system = timing.read_text().split()[-4:]
-            contracts_cpu = _cpu_seconds(contracts.pid) - cpu_before[0]
-            providers_cpu = _cpu_seconds(providers.pid) - cpu_before[1]
+            contracts_cpu = cpu.seconds_of(contracts.pid) - cpu_before[0]
+            providers_cpu = cpu.seconds_of(providers.pid) - cpu_before[1]
             rss_after = _status_kb(contracts.pid, "VmRSS")
             hwm = _status_kb(contracts.pid, "VmHWM")
             stored = await _count(contracts_dsn)
