@@ -48,20 +48,24 @@ ceiling the baseline leaves: 200% over the busy percentage the one instance ran 
 could reach if each request cost the CPU it cost with one). A process that is one event loop
 (one core at most) gains from a second instance only while the cores have idle time.
 
-A trial on 2026-11-24 (three repetitions, no foreign load; the spread between runs is wide, so
-read these as what bounds the gain, not as the gain): writes 870 req/s with two instances
-(867-1,014) against 918 (864-998) with one, 0.95x; deliveries 810 events/s (800-876) against
-725 (719-838), 1.12x. With one instance the cores were 177% busy of 200% in the write path (the
-instance 87% of a core, PostgreSQL's backends 74-78%) and 158% in the delivery path (the
-instance 69%), which leaves room for at most 1.13x and 1.27x. Two instances filled both cores
-(200% and 190%), but every request and event cost more CPU: per request the service processes
-together 0.93 -> 1.12 ms of a core and PostgreSQL's backends 0.81 -> 1.01 ms; per event 0.87 ->
-1.03 and 0.80 -> 0.95 ms. That growth (not broken down here: each event loop handles half as
-much per wake-up, twice the connections compete in PostgreSQL, both cores are contended) took
-most or all of the headroom. The delivery path is paced by the fan-out consumer (the last
-fan-out transaction begins within about 0.05 s of the end; no redeliveries were needed), which
-with one instance is not CPU-bound, so a second fetching loop helps there a little. None of
-this says what a second instance adds on a host with cores to spare.
+Measured on 2026-11-24 07:43 UTC (three repetitions, foreign load at most 1% of a core; an
+earlier trial the same day gave 0.95x and 1.12x, so read the ratios as what bounds the gain,
+give or take 0.15):
+- Writes: 944 req/s with two instances (871-962) against 816 with one, 1.16x; p50 48 ms against
+  57, p99 161 ms against 233. With one instance the cores were 172% busy of 200% (the instance
+  86% of a core), which leaves room for at most 1.16x at the same CPU per request; two filled
+  both cores (200%, each instance 51%), and the CPU per request stayed the same (the service
+  processes 1.05 -> 1.06 ms of a core, PostgreSQL's backends 0.94 -> 0.93 ms). So the gain
+  was exactly the idle CPU one instance left.
+- Deliveries: 702 events/s with two instances (680-783) against 676, 1.04x. One instance left
+  the cores 162% busy (room for 1.25x); two filled them (195%) but each event cost more (the
+  service processes 1.05 -> 1.21 ms, PostgreSQL's backends 0.99 -> 1.11 ms), which took most
+  of the room. Not broken down: each event loop does half as much per wake-up, twice as many
+  connections compete in PostgreSQL. The delivery path is paced by the fan-out consumer (the
+  last fan-out transaction begins within about 0.05 s of the end; no redeliveries).
+None of this says what a second instance adds on a host with cores to spare. It does say that
+PostgreSQL spent about as much CPU per request and per event as the service processes did, so
+its cores must grow with the instances; and events still leave each service through one relay.
 
 Each side has fresh state: the contracts table restored from a pristine copy (and no audit,
 outbox or idempotency rows), or a new notifications database, fresh streams and a new
