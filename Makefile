@@ -49,7 +49,7 @@ up: install ## Run the whole system on embedded servers (data in .procure/); Ctr
 test: install browser ## Run every test against real PostgreSQL and nats-server (and chromium)
 	$(BIN)/pytest
 
-check: install browser ## The quick subset for the start of a session (under two minutes)
+check: install browser ## The quick subset for the start of a session (no slow tests; about 4.5 minutes)
 	$(BIN)/pytest -m "not slow" -q -x --timeout 120
 
 lint: install ## ruff, mypy --strict and import-linter (and no merge conflict left in any file)

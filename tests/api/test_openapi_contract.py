@@ -541,6 +541,7 @@ def test_each_service_keeps_its_documented_contract_for_every_role(
         run()
 
 
+@pytest.mark.slow  # it reads what the run above tallied
 def test_every_operation_of_every_service_got_a_2xx(report: Callable[[str], None]) -> None:
     assert {service for service, _ in TALLY} == set(SERVICES), "a service was not exercised"
     report("schemathesis: answers per operation (all roles)")
