@@ -65,12 +65,6 @@ def rendered() -> dict[str, str]:
     return {name: kustomize(folder) for name, folder in OVERLAYS.items()}
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    return loaded
-
-
 def by_kind(rendered: str, kind: str) -> dict[str, dict[str, Any]]:
     return {m["metadata"]["name"]: m for m in manifests(rendered) if m["kind"] == kind}
 

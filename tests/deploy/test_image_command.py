@@ -36,13 +36,11 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import asyncpg
 import pytest
-import yaml
 
 from procure_shared.devstack import EmbeddedNats
+from tests.conftest import database_url, drop_database
 from tests.deploy.files import (
-    DEPLOY,
     ROOT,
     Stage,
     dockerfile_instructions,
@@ -191,12 +189,6 @@ def own_nats() -> Iterator[EmbeddedNats]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    return loaded
-
-
 def test_the_image_installs_the_uv_the_makefile_installs() -> None:
     (argument,) = [a for kind, a in dockerfile_instructions() if kind == "ARG" and "UV_" in a]
     (made,) = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
@@ -208,15 +200,6 @@ def test_the_image_user_is_not_root() -> None:
     uid = runtime.user.partition(":")[0]
     assert uid.isdigit(), "a numeric USER, so that Kubernetes' runAsNonRoot can check it"
     assert int(uid) != 0
-
-
-async def _drop(server_url: str, names: list[str]) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def healthy(image: Image, env: dict[str, str]) -> bool:
@@ -245,9 +228,10 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
 ) -> None:
     services = compose["services"]
     assert services["contracts"]["command"] == image.runtime.cmd, "the image's CMD is contracts'"
-    base, _, _ = postgres.url.rpartition("/")
     run_id = uuid.uuid4().hex[:8]
-    databases = {service: f"image_{run_id}_{service}" for service in SERVICES}
+    databases = {
+        service: database_url(postgres.url, f"image_{run_id}_{service}") for service in SERVICES
+    }
     first = free_port_run(len(SERVICES) + 1)
     ports = {service: first + n for n, service in enumerate(SERVICES)}
     smtp = first + len(SERVICES)  # nothing listens: no mail is sent here
@@ -256,7 +240,7 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
         # compose's variables (their defaults), the addresses replaced by this test's
         composed = {k: interpolate(str(v)) for k, v in services[service]["environment"].items()}
         overrides = {
-            "DATABASE_URL": f"{base}/{databases[service]}",
+            "DATABASE_URL": databases[service],
             "NATS_URL": own_nats.url,
             "PROCURE_STREAM_REPLICAS": "1",  # one node here
             "PROCURE_HTTP_PORT": str(ports[service]),
@@ -300,4 +284,5 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-        asyncio.run(_drop(postgres.url, list(databases.values())))
+        for url in databases.values():
+            asyncio.run(drop_database(postgres.url, url))
