@@ -13,11 +13,10 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 MEMBERS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
-# The AsyncAPI 3 JSON schema, from the npm registry, to validate our generated event document.
-ASYNCAPI_SPECS_VERSION := 6.11.1
-ASYNCAPI_SCHEMA := $(TOOLS)/npm/node_modules/@asyncapi/specs/schemas/3.0.0-without-$$id.json
+# The AsyncAPI 3 JSON schema our generated event document is checked against (vendored).
+ASYNCAPI_SCHEMA := tests/data/asyncapi/asyncapi-3.0.0-schema.json
 
-.PHONY: help install browser up test check lint fmt docs bench smoke-up clean
+.PHONY: help runtime install browser up test check lint fmt docs bench smoke-up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,16 +25,19 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# The runtime alone (what `make up` needs), without removing the development tools if a test
+# run installed them; the development group on top for tests, lint and benchmarks.
+$(VENV)/.runtime: $(UV) $(MEMBERS)
+	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
+	@touch $@
+
 $(VENV)/.synced: $(UV) $(MEMBERS)
 	$(UV) sync --frozen --python $(PYTHON)
-	@touch $@
+	@touch $@ $(VENV)/.runtime
 
-$(TOOLS)/npm/.installed: $(UV)
-	@command -v npm >/dev/null || { echo "npm is needed for the AsyncAPI schema (Debian: apt-get install npm)"; exit 1; }
-	npm install --no-audit --no-fund --silent --prefix $(TOOLS)/npm @asyncapi/specs@$(ASYNCAPI_SPECS_VERSION)
-	@touch $@
+runtime: $(VENV)/.runtime
 
-install: $(VENV)/.synced $(TOOLS)/npm/.installed ## Install uv, the workspace (.venv) and tools
+install: $(VENV)/.synced ## Install uv and the workspace with its development tools (.venv)
 
 # Debian's chromium for the dashboard's browser test, where this machine lets us install it.
 browser:
@@ -43,7 +45,7 @@ browser:
 
 # `make up AT=2023-07-24 RATE=3600`: the services' clock starts on that date (or ISO instant)
 # and runs RATE times faster than real time (an hour a second); either may be left out.
-up: install ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
+up: runtime ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
 	$(if $(AT),PROCURE_CLOCK_START=$(AT)) $(if $(RATE),PROCURE_CLOCK_RATE=$(RATE)) $(BIN)/procure up
 
 test: install browser ## Run every test against real PostgreSQL and nats-server (and chromium)

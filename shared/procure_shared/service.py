@@ -274,6 +274,7 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
 
 def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m procure_{definition.name}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {definition.version}")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("serve", help="run the service (the default)")
     run.add_argument("--role", choices=ROLES, default="all")

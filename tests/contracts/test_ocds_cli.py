@@ -25,7 +25,7 @@ from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.support.auth import token
-from tests.support.ocds import DATA, RECORDED, samples
+from tests.support.ocds import DATA, RECORDED, SCHEMAS, samples
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
@@ -150,7 +150,7 @@ async def test_the_export_writes_release_packages_and_records_that_validate(
     options: ContractsOptions,
     tmp_path: Path,
 ) -> None:
-    schemas = OcdsSchemas(DATA / "schema")
+    schemas = OcdsSchemas(SCHEMAS)
     out = tmp_path / "export"
     # The demo's service on a port of its own (a runtime of its own: its metrics apart).
     runtime = runtime_for("contracts", contracts_url, cpool, nc, js, clock)

@@ -22,14 +22,14 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
-from tests.support.ocds import DATA
+from tests.support.ocds import SCHEMAS
 
 PREFIX = "ocds-procure"
 
 
 @pytest.fixture(scope="module")
 def schemas() -> OcdsSchemas:
-    return OcdsSchemas(DATA / "schema")
+    return OcdsSchemas(SCHEMAS)
 
 
 async def _all_releases(api: Api, role: Role = Role.VIEWER, buyer: str = "dfe") -> list[Any]:

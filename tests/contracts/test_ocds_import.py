@@ -17,7 +17,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
-from tests.support.ocds import DATA, RECORDED, samples
+from tests.support.ocds import RECORDED, SCHEMAS, samples
 
 FICTIONAL = "fictional_release-package_full-lifecycle_ocds-213czf-000-00001"
 
@@ -223,7 +223,7 @@ async def test_without_the_providers_service_address_an_import_is_503_naming_the
 
 @pytest.fixture(scope="module")
 def schemas() -> OcdsSchemas:
-    return OcdsSchemas(DATA / "schema")
+    return OcdsSchemas(SCHEMAS)
 
 
 # The one sample with a contract whose publisher names no award at all (its awardID is null):

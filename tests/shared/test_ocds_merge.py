@@ -15,12 +15,12 @@ from procure_shared.ocds.merge import Compiler
 from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in
 from procure_shared.ocds.synthetic import releases
-from tests.support.ocds import DATA, samples
+from tests.support.ocds import SCHEMAS, samples
 
 
 @pytest.fixture(scope="module")
 def compiler() -> Compiler:
-    return Compiler(OcdsSchemas(DATA / "schema").release_schema)
+    return Compiler(OcdsSchemas(SCHEMAS).release_schema)
 
 
 def same(compiler: Compiler, given: list[dict[str, Any]]) -> dict[str, Any]:

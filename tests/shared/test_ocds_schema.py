@@ -5,35 +5,24 @@ whatever shape the file has."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from procure_shared.ocds.schema import OcdsSchemas, merge_patch
 from procure_shared.ocds.shapes import releases_in, shape_of
-from tests.support.ocds import DATA, RECORDED
+from tests.support.ocds import DATA, RECORDED, SCHEMAS
 
 
 @pytest.fixture(scope="module")
-def data() -> Path:
-    if not (DATA / "schema").is_dir():
-        pytest.fail(
-            f"the OCDS reference data is not at {DATA}: it sits beside the repository "
-            "(../shared/data/ocds), or TEST_OCDS_DATA names its folder"
-        )
-    return DATA
-
-
-@pytest.fixture(scope="module")
-def schemas(data: Path) -> OcdsSchemas:
-    return OcdsSchemas(data / "schema")
+def schemas() -> OcdsSchemas:
+    return OcdsSchemas(SCHEMAS)
 
 
 def test_every_sample_breaks_the_extended_schema_as_often_as_its_readme_records(
-    data: Path, schemas: OcdsSchemas
+    schemas: OcdsSchemas,
 ) -> None:
-    core = OcdsSchemas(data / "schema", extensions=())
-    samples = {path.stem: path for path in sorted((data / "samples").glob("*.json"))}
+    core = OcdsSchemas(SCHEMAS, extensions=())
+    samples = {path.stem: path for path in sorted((DATA / "samples").glob("*.json"))}
     assert sorted(samples) == sorted(RECORDED)
     for name, path in samples.items():
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -46,8 +35,8 @@ def test_every_sample_breaks_the_extended_schema_as_often_as_its_readme_records(
             assert len(found) == errors, (name, found)
 
 
-def test_a_record_packages_linked_releases_are_not_releases(data: Path) -> None:
-    document = json.loads((data / "samples/paraguay_record-package_274744.json").read_text())
+def test_a_record_packages_linked_releases_are_not_releases() -> None:
+    document = json.loads((DATA / "samples/paraguay_record-package_274744.json").read_text())
     assert [where for where, _ in releases_in(document)] == ["/records/0/compiledRelease"]
 
 
@@ -83,9 +72,9 @@ def test_a_merge_patch_follows_rfc_7386() -> None:
 
 
 def test_the_fast_validator_and_the_python_one_agree_on_every_release_of_every_sample(
-    data: Path, schemas: OcdsSchemas
+    schemas: OcdsSchemas,
 ) -> None:
-    for path in sorted((data / "samples").glob("*.json")):
+    for path in sorted((DATA / "samples").glob("*.json")):
         for where, release in releases_in(json.loads(path.read_text(encoding="utf-8"))):
             assert schemas.release_errors(release) == schemas.slow_release_errors(release), (
                 path.stem,

@@ -1,20 +1,19 @@
-"""The OCDS reference data beside the repository (``../shared/data/ocds``, or the folder
-``TEST_OCDS_DATA`` names) and what its README records about each sample."""
+"""The OCDS test data (``tests/data/ocds``: real and sample files, with their provenance),
+the schemas the contracts service ships, and what the data's README records about each sample."""
 
 from __future__ import annotations
 
-import os
+from importlib import resources
 from pathlib import Path
 
 from procure_shared.ocds.shapes import Shape
 
-__all__ = ["DATA", "RECORDED", "samples"]
+__all__ = ["DATA", "RECORDED", "SCHEMAS", "samples"]
 
-DATA = Path(
-    os.environ.get("TEST_OCDS_DATA") or Path(__file__).parents[2].parent / "shared/data/ocds"
-)
+DATA = Path(__file__).parents[1] / "data" / "ocds"
+SCHEMAS = Path(str(resources.files("procure_contracts") / "ocds_schema"))
 
-# From ../shared/data/ocds/README.md, "Error counts, exactly": releases + compiled releases.
+# From tests/data/ocds/README.md, "Error counts, exactly": releases + compiled releases.
 RECORDED = {
     "australia-nsw_release-package_0": (Shape.RELEASE_PACKAGE, 0),
     "colombia_release_ocds-k50g02-16-12-5280389": (Shape.RELEASE, 5),

@@ -9,7 +9,7 @@ from procure_shared.service import main
 from procure_shared.settings import SettingsError
 
 try:
-    options = options_from_env(os.environ)
+    service = definition(options_from_env(os.environ))
 except SettingsError as exc:
     sys.exit(f"python -m procure_contracts: {exc}")
-raise SystemExit(main(definition(options)))
+raise SystemExit(main(service))

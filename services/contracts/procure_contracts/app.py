@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
 
 from procure_contracts.api.ocds_import import OcdsImportConfig
@@ -13,13 +15,15 @@ from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions, buyer_names
 from procure_contracts.usecases.ocds_export import Publication
+from procure_contracts.usecases.ocds_import import Ocds
 from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas, schema_folder
+from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.service import Runtime, ServiceDefinition, Worker
+from procure_shared.settings import SettingsError
 
-__all__ = ["VERSION", "definition"]
+__all__ = ["VERSION", "definition", "ocds"]
 
-VERSION = "0.2.0"
+VERSION = version("procure-contracts")  # the workspace's, as every package's
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 
@@ -38,14 +42,14 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ]
 
     ops = OpsConfig(due_soon_days=opts.milestone_lead_days)
-    folder = schema_folder({"PROCURE_OCDS_SCHEMAS": opts.ocds_schemas} if opts.ocds_schemas else {})
+    schemas = ocds(opts.ocds_schemas)
     publication = Publication(
         ocid_prefix=opts.ocid_prefix,
         publisher=opts.ocds_publisher,
         buyer_names=buyer_names(opts.buyer_names),
-        compiler=Compiler(OcdsSchemas(folder).release_schema) if folder is not None else None,
+        compiler=schemas.compiler,
     )
-    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, schema_folder=folder)
+    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, ocds=schemas)
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",
@@ -62,3 +66,14 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         templates=TEMPLATES,
         demo=load_demo,
     )
+
+
+def ocds(folder: str | None = None) -> Ocds:
+    """The OCDS schemas shipped in this package (``ocds_schema/``), or those in ``folder``
+    (``PROCURE_OCDS_SCHEMAS``), with the merge rules they imply."""
+    path = Path(folder) if folder else Path(str(resources.files(__package__) / "ocds_schema"))
+    try:
+        schemas = OcdsSchemas(path)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"PROCURE_OCDS_SCHEMAS: {exc}") from exc
+    return Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))

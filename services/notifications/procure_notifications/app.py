@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 
 from procure_notifications.api.routes import routes
@@ -16,7 +17,7 @@ from procure_shared.service import Runtime, ServiceDefinition
 
 __all__ = ["MIGRATIONS", "VERSION", "definition", "delivery_worker"]
 
-VERSION = "0.2.0"
+VERSION = version("procure-notifications")  # the workspace's, as every package's
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 

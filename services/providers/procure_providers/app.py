@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from procure_providers.api.routes import routes
@@ -14,7 +15,7 @@ from procure_shared.service import Runtime, ServiceDefinition, Worker
 
 __all__ = ["VERSION", "definition"]
 
-VERSION = "0.2.0"
+VERSION = version("procure-providers")  # the workspace's, as every package's
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 
 

@@ -112,7 +112,7 @@ def create_service_app(
     app = Litestar(
         route_handlers=[
             Router(path="/", route_handlers=list(route_handlers), security=[{"BearerToken": []}]),
-            *health_handlers(checks),
+            *health_handlers(checks, version),
             metrics_endpoint,
             docs,
             create_static_files_router(

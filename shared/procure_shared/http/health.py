@@ -1,5 +1,5 @@
-"""``/health/live`` (the process answers) and ``/health/ready`` (its database and NATS are
-reachable): what orchestrators and ``make up`` wait on."""
+"""``/health/live`` (the process answers, and which version it runs) and ``/health/ready`` (its
+database and NATS are reachable): what orchestrators and ``make up`` wait on."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ __all__ = ["Health", "health_handlers"]
 class Health(msgspec.Struct, frozen=True):
     status: str
     checks: dict[str, str]
+    version: str  # the service's (the workspace's) version
 
 
 Check = Callable[[], Awaitable[str | None]]  # None when healthy, else what is wrong
 
 
-def health_handlers(checks: Mapping[str, Check]) -> list[HTTPRouteHandler]:
-    @get("/health/live", tags=["health"], summary="Liveness")
+def health_handlers(checks: Mapping[str, Check], version: str) -> list[HTTPRouteHandler]:
+    @get("/health/live", tags=["health"], summary="Liveness, with the version running")
     async def live() -> Health:
-        return Health(status="live", checks={})
+        return Health(status="live", checks={}, version=version)
 
     @get(
         "/health/ready",
@@ -40,7 +41,7 @@ def health_handlers(checks: Mapping[str, Check]) -> list[HTTPRouteHandler]:
         report = dict(zip(checks, results, strict=True))
         healthy = all(r == "ok" for r in results)
         return Response(
-            Health(status="ready" if healthy else "not_ready", checks=report),
+            Health(status="ready" if healthy else "not_ready", checks=report, version=version),
             status_code=200 if healthy else 503,
         )
 

@@ -16,23 +16,11 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft4Validator
 
-__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch", "schema_folder"]
+__all__ = ["EXTENSIONS", "OcdsSchemas", "SchemaError", "merge_patch"]
 
 VERSION = "1.1.5"
 # The extensions our releases use: lots (tender.lots, relatedLots) and metrics (KPIs).
 EXTENSIONS = ("lots/release-schema-v1.1.5.json", "metrics/release-schema.json")
-
-
-def schema_folder(environ: Mapping[str, str]) -> Path | None:
-    """Where the OCDS schemas are: ``PROCURE_OCDS_SCHEMAS``, else the project's reference data
-    beside the repository (``../shared/data/ocds/schema``); ``None`` when neither exists."""
-    named = environ.get("PROCURE_OCDS_SCHEMAS")
-    folder = (
-        Path(named)
-        if named
-        else Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ocds" / "schema"
-    )
-    return folder if (folder / VERSION / "release-schema.json").is_file() else None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -78,6 +66,11 @@ class OcdsSchemas:
         # validator, whose errors (one per broken keyword) are the counts the data README
         # records.
         self._fast = jsonschema_rs.Draft4Validator(release, validate_formats=False, offline=True)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OcdsSchemas:
+        # Never changed once built, and its compiled validator cannot be copied: Litestar
+        # deep-copies route options, so a copy is this same object.
+        return self
 
     def release_errors(self, release: Any) -> list[SchemaError]:
         """Each way ``release`` breaks the release schema (formats are not checked)."""

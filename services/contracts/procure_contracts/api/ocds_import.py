@@ -4,8 +4,7 @@ bare release) imported for a buyer the admin names (decision 17)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
@@ -24,8 +23,6 @@ from procure_shared.http import (
     requires,
 )
 from procure_shared.http.domain import RouteConstant, now
-from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas
 
 __all__ = ["OCDS_IMPORT", "OcdsImportConfig", "OcdsImportController"]
 
@@ -34,20 +31,10 @@ log = logging.getLogger("procure.contracts.ocds")
 MAX_BODY = 64 * 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class OcdsImportConfig:
+    ocds: Ocds  # the schemas and merge rules
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
-    schema_folder: Path | None = None  # PROCURE_OCDS_SCHEMAS, found (None: not there)
-    _ocds: Ocds | None = field(default=None, repr=False)
-
-    def ocds(self) -> Ocds:
-        """The schema and merge rules, read on first use (once per process)."""
-        if self._ocds is None:
-            if self.schema_folder is None:
-                raise Unavailable("the OCDS schemas are not available: set PROCURE_OCDS_SCHEMAS")
-            schemas = OcdsSchemas(self.schema_folder)
-            self._ocds = Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))
-        return self._ocds
 
 
 OCDS_IMPORT = RouteConstant[OcdsImportConfig]("contracts_ocds_import")
@@ -114,7 +101,7 @@ class OcdsImportController(Controller):
                 "OCDS imports need the providers service: set PROCURE_PROVIDERS_URL to its "
                 "HTTP address"
             )
-        ocds = config.ocds()
+        ocds = config.ocds
         async with ProvidersOverHttp.client(
             config.providers_url, request.headers.get("authorization")
         ) as http:

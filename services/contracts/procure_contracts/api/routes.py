@@ -29,11 +29,11 @@ __all__ = ["routes"]
 
 def routes(
     rules: Rules,
-    ops: OpsConfig | None = None,
-    publication: Publication | None = None,
-    ocds_import: OcdsImportConfig | None = None,
+    ops: OpsConfig,
+    publication: Publication,
+    ocds_import: OcdsImportConfig,
 ) -> Sequence[ControllerRouterHandler]:
-    config = ops or OpsConfig()
+    config = ops
     return [
         Router(
             path="/",
@@ -53,8 +53,8 @@ def routes(
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules)
             | OPS.opt(config)
-            | PUBLICATION.opt(publication or Publication())
-            | OCDS_IMPORT.opt(ocds_import or OcdsImportConfig()),
+            | PUBLICATION.opt(publication)
+            | OCDS_IMPORT.opt(ocds_import),
         ),
         ops_routes(config),
     ]

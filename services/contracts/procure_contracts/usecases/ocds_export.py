@@ -13,7 +13,7 @@ from procure_contracts.domain.ocds_out import Links, releases_of, standstill_end
 from procure_contracts.storage import ocds
 from procure_contracts.storage.ocds import Position
 from procure_contracts.usecases.context import Who
-from procure_shared.errors import NotFound, Unavailable
+from procure_shared.errors import NotFound
 from procure_shared.ocds.merge import Compiler
 from procure_shared.postgres import Queries
 
@@ -23,12 +23,12 @@ __all__ = ["Position", "Publication", "record", "releases_after"]
 @dataclass(frozen=True, slots=True)
 class Publication:
     """How the service publishes OCDS: its ocid prefix, its name as publisher, the buyers'
-    names, and the merge rules (from the schemas, when the service has them)."""
+    names, and the merge rules (from the schemas)."""
 
+    compiler: Compiler
     ocid_prefix: str = "ocds-procure"
     publisher: str = "Procure"
     buyer_names: Mapping[str, str] = field(default_factory=dict)
-    compiler: Compiler | None = None
 
 
 def _named(links: Links, publication: Publication) -> Links:
@@ -68,8 +68,6 @@ async def record(
     # Awards are stored as made; the standstill's end is a release of its own, dated then.
     awards = [a for a in links.awards.values() if a.tender_id == tender.id]
     releases += standstill_ends(ocid, awards, links, now)
-    if publication.compiler is None:
-        raise Unavailable("the OCDS schemas are not available: set PROCURE_OCDS_SCHEMAS")
     return {
         "ocid": ocid,
         "releases": releases,
