@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from procure_shared.configuration import configuration_document
 from procure_shared.devstack.up import DEMO_BUYER, UpConfig, jwt_secret, run_up
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
@@ -170,7 +171,19 @@ def asyncapi(
 ) -> None:
     """Print (or write) the AsyncAPI 3 document generated from the event catalogue."""
     document = asyncapi_document(CATALOGUE, version=__version__)
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    _print_or_write(json.dumps(document, indent=2, sort_keys=True) + "\n", out)
+
+
+@app.command()
+def configuration(
+    out: Annotated[Path | None, typer.Option(help="write here instead of printing")] = None,
+) -> None:
+    """Print (or write) the configuration reference generated from the code: every
+    environment variable, its default, what it means and which processes read it."""
+    _print_or_write(configuration_document(app), out)
+
+
+def _print_or_write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:

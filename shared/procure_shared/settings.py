@@ -7,12 +7,19 @@ options. Nothing else reads the environment: ``Settings`` is passed down explici
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-__all__ = ["ENV_NAMES", "Settings", "SettingsError", "read_options", "settings_from_env"]
+__all__ = [
+    "ENV_NAMES",
+    "ServiceOptions",
+    "Settings",
+    "SettingsError",
+    "settings_from_env",
+]
 
 DEV_JWT_SECRET = "procure-development-secret-change-me-0123456789"  # noqa: S105 (dev default)
 
@@ -22,24 +29,124 @@ class SettingsError(ValueError):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service reads; each field's ``Meta`` description is its entry in
+    docs/configuration.md (``procure configuration``)."""
+
     service: str
-    database_url: str
-    nats_url: str = "nats://127.0.0.1:4222"
-    http_host: str = "127.0.0.1"
-    http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
-    jwt_secret: Annotated[str, msgspec.Meta(min_length=32)] = DEV_JWT_SECRET
-    jwt_issuer: str = "procure-dev"
-    jwt_audience: str = "procure"
-    clock_start: datetime | None = None
-    clock_rate: Annotated[float, msgspec.Meta(gt=0)] = 1.0
-    clock_anchor: datetime | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
-    relay_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
-    relay_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
-    consumer_max_deliver: Annotated[int, msgspec.Meta(ge=2)] = 8
-    consumer_ack_wait: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    pool_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+    database_url: Annotated[
+        str,
+        msgspec.Meta(
+            description="The service's own PostgreSQL database (a `postgresql://` URL); "
+            "`python -m procure_<service> migrate` creates it if it does not exist."
+        ),
+    ]
+    nats_url: Annotated[
+        str,
+        msgspec.Meta(
+            description="The NATS server (with JetStream): one URL, or a cluster's nodes "
+            "separated by commas."
+        ),
+    ] = "nats://127.0.0.1:4222"
+    http_host: Annotated[
+        str, msgspec.Meta(description="The address the HTTP server listens on.")
+    ] = "127.0.0.1"
+    http_port: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=65535,
+            description="The HTTP server's port: the API (roles `all` and `http`), and "
+            "`/health/*` and `/metrics` (every role).",
+        ),
+    ] = 8000
+    jwt_secret: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=32,
+            description="The HS256 secret bearer tokens are signed with (the same for every "
+            "service and for whoever issues the tokens). The default is public: set your own "
+            "anywhere but on a development machine.",
+        ),
+    ] = DEV_JWT_SECRET
+    jwt_issuer: Annotated[
+        str, msgspec.Meta(description="The issuer (`iss`) a bearer token must name.")
+    ] = "procure-dev"
+    jwt_audience: Annotated[
+        str, msgspec.Meta(description="The audience (`aud`) a bearer token must name.")
+    ] = "procure"
+    clock_start: Annotated[
+        datetime | None,
+        msgspec.Meta(
+            description="Demo clock: the instant (or a date: its midnight, UTC) the service's "
+            "clock starts at; unset: the real time (or now, with `PROCURE_CLOCK_RATE`)."
+        ),
+    ] = None
+    clock_rate: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Demo clock: simulated seconds per real second (3600: an hour a second).",
+        ),
+    ] = 1.0
+    clock_anchor: Annotated[
+        datetime | None,
+        msgspec.Meta(
+            description="Demo clock: the real instant it counts from, so that every process "
+            "of a system (and a restarted one) reads the same time; unset: the process's "
+            "start."
+        ),
+    ] = None
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        msgspec.Meta(description="The least severe log records written (JSON lines on stderr)."),
+    ] = "INFO"
+    stream_replicas: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=5,
+            description="Copies of each JetStream stream, one a NATS node (3 on a three-node "
+            "cluster); every process creates or updates the streams at start.",
+        ),
+    ] = 1
+    relay_batch_size: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, le=1000, description="Outbox rows the relay claims and publishes at a time."
+        ),
+    ] = 100
+    relay_poll_interval: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds between the relay's looks at the outbox when nothing wakes "
+            "it; a standby relay tries this often to take over.",
+        ),
+    ] = 1.0
+    consumer_max_deliver: Annotated[
+        int,
+        msgspec.Meta(
+            ge=2,
+            description="Deliveries of an event to a consumer before it is a dead letter. "
+            "Checked at start but not applied yet: each consumer has its own (see the "
+            "services' `events/` modules).",
+        ),
+    ] = 8
+    consumer_ack_wait: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds a consumer has to settle an event before it is delivered "
+            "again. Checked at start but not applied yet: each consumer has its own (see the "
+            "services' `events/` modules).",
+        ),
+    ] = 30.0
+    pool_size: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="PostgreSQL connections in each process's pool, at the most."
+        ),
+    ] = 10
 
 
 # Settings field -> environment variable.
@@ -73,10 +180,7 @@ def settings_from_env(service: str, environ: Mapping[str, str]) -> Settings:
             raw[field] = _midnight(value) if field in _INSTANTS else value
     if "database_url" not in raw:
         raise SettingsError("DATABASE_URL is not set: the service needs its own database")
-    try:
-        return msgspec.convert(raw, Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise SettingsError(_name_env_var(str(exc))) from exc
+    return _convert(raw, Settings, ENV_NAMES)
 
 
 _INSTANTS = ("clock_start", "clock_anchor")
@@ -87,27 +191,33 @@ def _midnight(value: str) -> str:
     return f"{value}T00:00:00Z" if len(value) == 10 else value
 
 
-def _name_env_var(message: str) -> str:
-    # msgspec says "... at `$.http_port`": name the environment variable instead.
-    for field, name in ENV_NAMES.items():
-        message = message.replace(f"`$.{field}`", name)
-    return message
-
-
 Options = TypeVar("Options", bound=msgspec.Struct)
 
 
-def read_options(
-    kind: type[Options], names: Mapping[str, str], environ: Mapping[str, str]
-) -> Options:
-    """A service's own options (``kind``, a Struct with defaults) from the environment
-    variables ``names`` maps its fields to; a bad value is a ``SettingsError`` naming the
-    variable."""
-    raw = {field: environ[name] for field, name in names.items() if environ.get(name)}
+def _convert(raw: Mapping[str, object], kind: type[Options], names: Mapping[str, str]) -> Options:
     try:
         return msgspec.convert(raw, kind, strict=False)
     except msgspec.ValidationError as exc:
+        # msgspec says "... at `$.http_port`": name the environment variable instead.
         message = str(exc)
         for field, name in names.items():
             message = message.replace(f"`$.{field}`", name)
         raise SettingsError(message) from exc
+
+
+@dataclass(frozen=True)
+class ServiceOptions(Generic[Options]):
+    """A service's own options: its Struct (each field's ``Meta`` description says what it
+    means) and the environment variable of each field. A service names its ``ServiceOptions``
+    in the ``procure.settings`` entry point group, where the configuration reference finds it
+    (this package imports no service)."""
+
+    service: str
+    kind: type[Options]
+    env_names: Mapping[str, str]
+
+    def from_env(self, environ: Mapping[str, str]) -> Options:
+        """The options from the environment (``os.environ`` in main): an unset or empty
+        variable leaves its default; a bad value is a ``SettingsError`` naming the variable."""
+        raw = {field: environ[name] for field, name in self.env_names.items() if environ.get(name)}
+        return _convert(raw, self.kind, self.env_names)

@@ -9,32 +9,81 @@ from typing import Annotated
 import msgspec
 
 from procure_contracts.usecases.context import Rules
-from procure_shared.settings import read_options
+from procure_shared.settings import ServiceOptions
 
-__all__ = ["ENV_NAMES", "ContractsOptions", "buyer_names", "options_from_env"]
+__all__ = ["ENV_NAMES", "OPTIONS", "ContractsOptions", "buyer_names", "options_from_env"]
 
 
 class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
-    # The share of a contract's original value past which the net cumulative value of its
-    # amendments flags the contract.
-    amendment_threshold: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.10
-    # Seconds an award waits for the providers service's eligibility answer.
-    eligibility_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
-    # How many days before its due date a milestone is due soon: the monitor's notice and
-    # the ops dashboard's window (unless a page asks for another).
-    milestone_lead_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
-    # How often (real seconds) the milestone monitor looks for what has fallen due.
-    milestone_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    # The providers service's HTTP API (its base URL), where OCDS imports find and register
-    # suppliers; unset: imports answer 503.
-    providers_url: str | None = None
-    # OCDS: the prefix of our ocids (register one with the Open Contracting Partnership), the
-    # publisher's name in packages, the buyers' names ("dfe=Department for Education;..."),
-    # and the folder of the OCDS schemas (default: ../shared/data/ocds/schema beside the repo).
-    ocid_prefix: Annotated[str, msgspec.Meta(pattern=r"^ocds-[a-z0-9]+$")] = "ocds-procure"
-    ocds_publisher: str = "Procure"
-    buyer_names: str = ""
-    ocds_schemas: str | None = None
+    """The contracts service's options; each field's ``Meta`` description is its entry in
+    docs/configuration.md."""
+
+    amendment_threshold: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            le=10,
+            description="The share of a contract's original value past which the net "
+            "cumulative value of its amendments flags the contract.",
+        ),
+    ] = 0.10
+    eligibility_timeout: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=60,
+            description="Seconds an award waits for the providers service's eligibility answer.",
+        ),
+    ] = 2.0
+    milestone_lead_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=366,
+            description="How many days before its due date a milestone is due soon: the "
+            "monitor's notice and the ops dashboard's window (unless a page asks for another).",
+        ),
+    ] = 14
+    milestone_scan_interval: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="How often (real seconds) the milestone monitor looks for what has "
+            "fallen due.",
+        ),
+    ] = 60.0
+    providers_url: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The providers service's HTTP API (its base URL), where OCDS imports "
+            "find and register suppliers; unset: OCDS imports answer 503."
+        ),
+    ] = None
+    ocid_prefix: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^ocds-[a-z0-9]+$",
+            description="The prefix of our OCDS ocids (register one with the Open Contracting "
+            "Partnership).",
+        ),
+    ] = "ocds-procure"
+    ocds_publisher: Annotated[
+        str, msgspec.Meta(description="The publisher's name in the OCDS packages we publish.")
+    ] = "Procure"
+    buyer_names: Annotated[
+        str,
+        msgspec.Meta(
+            description="The buyers' names in OCDS releases, as `id=Name` pairs separated by "
+            "`;` (`dfe=Department for Education;dhsc=...`)."
+        ),
+    ] = ""
+    ocds_schemas: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A folder of OCDS schemas to use instead of the ones shipped with the "
+            "contracts service (laid out as 1.1.5/ and extensions/)."
+        ),
+    ] = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -62,5 +111,9 @@ ENV_NAMES = {
 }
 
 
+# What the configuration reference documents (the entry point procure.settings:contracts).
+OPTIONS = ServiceOptions("contracts", ContractsOptions, ENV_NAMES)
+
+
 def options_from_env(environ: Mapping[str, str]) -> ContractsOptions:
-    return read_options(ContractsOptions, ENV_NAMES, environ)
+    return OPTIONS.from_env(environ)

@@ -9,36 +9,130 @@ import msgspec
 
 from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.senders.email import SmtpSettings
-from procure_shared.settings import read_options
+from procure_shared.settings import ServiceOptions
 
-__all__ = ["ENV_NAMES", "NotificationsOptions", "options_from_env"]
+__all__ = ["ENV_NAMES", "OPTIONS", "NotificationsOptions", "options_from_env"]
 
 
 class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
-    # Webhooks to loopback addresses (and plain http to them): for tests and `make up` only.
-    allow_loopback: bool = False
-    webhook_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 15.0
-    retry_first_delay: Annotated[float, msgspec.Meta(gt=0)] = 5.0
-    retry_max_delay: Annotated[float, msgspec.Meta(gt=0)] = 6 * 3600.0
-    retry_horizon: Annotated[float, msgspec.Meta(gt=0)] = 3 * 86400.0
-    retry_jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.2
-    # How long the previous secret still signs after a rotation (seconds).
-    secret_grace: Annotated[float, msgspec.Meta(ge=0)] = 86400.0
-    delivery_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
-    # Seconds between looks for due retries (new deliveries wake the workers at once).
-    delivery_poll: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
-    # Seconds a live event stream may stay silent before it sends a keep-alive comment.
-    stream_heartbeat: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
-    # The hour (UTC) at which daily digests of the day before go out.
-    digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 7
-    # The mail server alerts go through.
-    smtp_host: str = "127.0.0.1"
-    smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
-    smtp_sender: str = "Procure alerts <alerts@procure.invalid>"
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
+    """The notifications service's options; each field's ``Meta`` description is its entry
+    in docs/configuration.md."""
+
+    allow_loopback: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Let webhooks reach loopback addresses (and plain http to them): for "
+            "tests and `procure up` only, never in production."
+        ),
+    ] = False
+    webhook_timeout: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=60,
+            description="Seconds a delivery attempt may take: a webhook's request, or an "
+            "email's exchange with the mail server.",
+        ),
+    ] = 15.0
+    retry_first_delay: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds before a failed delivery is tried again the first time; "
+            "each later wait doubles, up to `PROCURE_RETRY_MAX_DELAY`.",
+        ),
+    ] = 5.0
+    retry_max_delay: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="The longest wait (seconds) between two attempts."),
+    ] = 6 * 3600.0
+    retry_horizon: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds after its first attempt past which a failing delivery is not "
+            "tried again: it is a dead letter.",
+        ),
+    ] = 3 * 86400.0
+    retry_jitter: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            lt=1,
+            description="The share by which each wait between attempts varies, up or down, so "
+            "that retries spread out.",
+        ),
+    ] = 0.2
+    secret_grace: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="How long (seconds) a webhook's previous secret still signs after a "
+            "rotation.",
+        ),
+    ] = 86400.0
+    delivery_concurrency: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, le=1024, description="Delivery attempts (webhooks, emails) at once per process."
+        ),
+    ] = 64
+    delivery_poll: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=60,
+            description="Seconds between looks for due retries (new deliveries wake the "
+            "workers at once).",
+        ),
+    ] = 1.0
+    stream_heartbeat: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=300,
+            description="Seconds a live event stream (`/v1/events/stream`) may stay silent "
+            "before it sends a keep-alive comment.",
+        ),
+    ] = 15.0
+    digest_hour: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=23,
+            description="The hour (UTC) at which daily digests of the day before go out.",
+        ),
+    ] = 7
+    smtp_host: Annotated[str, msgspec.Meta(description="The mail server alerts go through.")] = (
+        "127.0.0.1"
+    )
+    smtp_port: Annotated[
+        int, msgspec.Meta(ge=1, le=65535, description="The mail server's port.")
+    ] = 25
+    smtp_sender: Annotated[
+        str, msgspec.Meta(description="The sender (`From`) of alert emails.")
+    ] = "Procure alerts <alerts@procure.invalid>"
+    smtp_username: Annotated[
+        str | None,
+        msgspec.Meta(description="The user name to log in to the mail server; unset: no login."),
+    ] = None
+    smtp_password: Annotated[
+        str | None, msgspec.Meta(description="The password to log in to the mail server.")
+    ] = None
+    smtp_starttls: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Upgrade the plain connection to the mail server with STARTTLS "
+            "(usually port 587)."
+        ),
+    ] = False
+    smtp_tls: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Connect to the mail server with TLS at once (implicit TLS, usually "
+            "port 465)."
+        ),
+    ] = False
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -83,5 +177,9 @@ ENV_NAMES = {
 }
 
 
+# What the configuration reference documents (the entry point procure.settings:notifications).
+OPTIONS = ServiceOptions("notifications", NotificationsOptions, ENV_NAMES)
+
+
 def options_from_env(environ: Mapping[str, str]) -> NotificationsOptions:
-    return read_options(NotificationsOptions, ENV_NAMES, environ)
+    return OPTIONS.from_env(environ)

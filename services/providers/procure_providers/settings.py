@@ -7,18 +7,40 @@ from typing import Annotated
 
 import msgspec
 
-from procure_shared.settings import read_options
+from procure_shared.settings import ServiceOptions
 
-__all__ = ["ENV_NAMES", "ProvidersOptions", "options_from_env"]
+__all__ = ["ENV_NAMES", "OPTIONS", "ProvidersOptions", "options_from_env"]
 
 
 class ProvidersOptions(msgspec.Struct, frozen=True, kw_only=True):
-    # How many days before an accreditation ends its ``expiring`` notice goes out.
-    notice_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 30
-    # How often (real seconds) the expiry watch looks for notices that have fallen due.
-    expiry_scan_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    # Eligibility questions answered at once per process (the most in one batch).
-    eligibility_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 32
+    """The providers service's options; each field's ``Meta`` description is its entry in
+    docs/configuration.md."""
+
+    notice_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=366,
+            description="How many days before an accreditation ends its `expiring` notice "
+            "goes out.",
+        ),
+    ] = 30
+    expiry_scan_interval: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="How often (real seconds) the expiry watch looks for notices that "
+            "have fallen due.",
+        ),
+    ] = 60.0
+    eligibility_concurrency: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            description="Eligibility questions answered at once per process (the most in one "
+            "batch).",
+        ),
+    ] = 32
 
 
 ENV_NAMES = {
@@ -28,5 +50,9 @@ ENV_NAMES = {
 }
 
 
+# What the configuration reference documents (the entry point procure.settings:providers).
+OPTIONS = ServiceOptions("providers", ProvidersOptions, ENV_NAMES)
+
+
 def options_from_env(environ: Mapping[str, str]) -> ProvidersOptions:
-    return read_options(ProvidersOptions, ENV_NAMES, environ)
+    return OPTIONS.from_env(environ)

@@ -43,6 +43,44 @@ DEMO_BUYER = "dfe"  # the Department for Education
 SECOND_BUYER = "dhsc"  # a second buyer, to see that buyers are kept apart
 _DEFAULTS = Settings(service="dev", database_url="postgresql://unused/unused")
 
+# What each variable ``UpConfig.from_env`` reads means (its default is from_env's own), for
+# docs/configuration.md: ``procure configuration`` refuses a read this does not describe.
+UP_ENVIRONMENT: dict[str, str] = {
+    "NATS_URL": "A NATS server (with JetStream) to use instead of starting the embedded one.",
+    "PROCURE_CLOCK_RATE": "Simulated seconds per real second for every service's clock "
+    "(`make up RATE=...`).",
+    "PROCURE_CLOCK_START": "The date (or instant) every service's clock starts at "
+    "(`make up AT=...`); unset, with a rate: now.",
+    "PROCURE_DEV_HTTP_PORT": "The contracts service's HTTP port; providers take the next one "
+    "and notifications the one after.",
+    "PROCURE_DEV_NATS_PORT": "The embedded nats-server's port (on 127.0.0.1).",
+    "PROCURE_DEV_POSTGRES_PORT": "The embedded PostgreSQL's port (on 127.0.0.1).",
+    "PROCURE_DEV_SMTP_PORT": "The development mailbox's port (mail kept in `.procure/mail/`).",
+    "PROCURE_POSTGRES_URL": "A PostgreSQL server to use instead of starting the embedded one "
+    "(a URL whose user may create databases): each service gets its own database there.",
+    "PROCURE_SMTP_HOST": "A mail server to send alerts to instead of the development mailbox "
+    "(with the services' `PROCURE_SMTP_*`).",
+}
+# What ``Stack.service_env`` gives the services it starts, on top of ``procure up``'s own
+# environment: the variable and its value (a test holds this to service_env).
+SERVICE_ENVIRONMENT: dict[str, str] = {
+    "DATABASE_URL": "`procure_<service>` on the PostgreSQL server in use",
+    "NATS_URL": "the NATS server in use",
+    "PROCURE_BUYER_NAMES": "the development buyers' names (unless set)",
+    "PROCURE_CLOCK_ANCHOR": "the instant `procure up` started (with a clock start or rate)",
+    "PROCURE_CLOCK_RATE": "`PROCURE_CLOCK_RATE`, else `1` (with a clock start or rate)",
+    "PROCURE_CLOCK_START": "`PROCURE_CLOCK_START`, else the instant `procure up` started "
+    "(with a clock start or rate)",
+    "PROCURE_HTTP_PORT": "`PROCURE_DEV_HTTP_PORT`, plus 1 for providers, 2 for notifications",
+    "PROCURE_JWT_SECRET": "the development secret kept in `.procure/jwt-secret`",
+    "PROCURE_MILESTONE_SCAN_INTERVAL": "`5` (unless set)",
+    "PROCURE_PROVIDERS_URL": "the providers service started beside it (unless set)",
+    "PROCURE_SMTP_HOST": "`127.0.0.1`, the development mailbox (unless `PROCURE_SMTP_HOST` is "
+    "given)",
+    "PROCURE_SMTP_PORT": "`PROCURE_DEV_SMTP_PORT` (unless `PROCURE_SMTP_HOST` is given)",
+    "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "`true` (unless set)",
+}
+
 
 @dataclass(frozen=True)
 class UpConfig:
