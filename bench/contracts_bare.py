@@ -8,9 +8,17 @@ contracts service runs and nothing else: no auth, no middleware, no domain Struc
 - ``GET /contracts/{id}``: the service's read statement; the document's text, unchanged.
 - ``GET /contracts?status=S&category=C&limit=N``: the service's list-page statement (the one
   ``Documents.page`` builds for those filters, buyer "dfe"); PostgreSQL's JSON array, unchanged.
-- ``POST /contracts/{id}/amendments`` (a scope change): in one transaction, the service's
-  ``SELECT ... FOR UPDATE``, its version-checked ``UPDATE`` of every column, one audit row and
-  one outbox row (the shared audit and outbox statements); the new document, 201.
+- ``POST /contracts/{id}/amendments`` (a scope change): in one transaction, the claim of the
+  request's Idempotency-Key, the service's ``SELECT ... FOR UPDATE``, its version-checked
+  ``UPDATE`` of every column, one audit row and one outbox row (the event's envelope with the
+  fields the service's has, its buyer and a correlation id, as the service's middleware gives
+  every request), then the response saved under the key (the shared idempotency, audit and
+  outbox statements, with the arguments the shared code passes them); the new document, 201.
+  A key used before answers 409 here (the service replays the saved response): the load
+  generator never repeats one.
+
+An unexpected error answers 500 with the exception's text, and its traceback goes to stderr
+(the bench's log of the apps), since the app has no logging.
 
 The statements are captured from the service's own storage code (``statements()``: its
 repositories run against a connection that only records), so that both sides run the same SQL
@@ -20,7 +28,11 @@ text; only that capture imports procure code, never the request path.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import re
+import sys
+import traceback
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -31,11 +43,13 @@ import msgspec
 import uvicorn
 import uvloop
 from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import ClientException, HTTPException, NotFoundException
 
 from procure_shared.postgres import Connection, Pool, create_pool
 
 BUYER = "dfe"
 ACTOR = "bench-bare"
+OWNER = "bench"  # the token's subject, which owns the service's Idempotency-Keys
 _STATUS, _CATEGORY = "<status>", "<category>"
 
 
@@ -48,7 +62,11 @@ class Statements(msgspec.Struct, frozen=True):
     save_columns: list[str]  # the column each $n of ``save`` sets ($1 is the id)
     audit: str
     outbox: str
+    correlation_header: str  # the outbox row's header naming the request's correlation id
+    claim: str  # the Idempotency-Key's claim
+    save_response: str  # the response saved under the key
     amended: str  # the event type
+    amended_version: int
 
 
 class _Recorder:
@@ -83,6 +101,7 @@ async def statements() -> Statements:
     from procure_contracts.storage import lists, store
     from procure_shared import audit, outbox
     from procure_shared.events import registry
+    from procure_shared.http import preconditions
 
     any_id = str(uuid.uuid4())
     read = _Recorder("{}")
@@ -106,7 +125,11 @@ async def statements() -> Statements:
         save_columns=_numbered_columns(save_sql),
         audit=audit.Q.record,
         outbox=outbox.Q.add,
+        correlation_header=outbox.CORRELATION_HEADER,
+        claim=preconditions.Q.claim,
+        save_response=preconditions.Q.save,
         amended=registry.CONTRACT_AMENDED.type,
+        amended_version=registry.CONTRACT_AMENDED.version,
     )
 
 
@@ -209,15 +232,45 @@ def _columns(doc: dict[str, Any], new: bytes, contract_id: uuid.UUID) -> list[An
     return [values[c] for c in _sql.save_columns]
 
 
+def _event_data(doc: dict[str, Any], amendment_id: str) -> dict[str, Any]:
+    """The amended event's data (ContractData, camelCase) from the amended document."""
+    return {
+        "contractId": doc["id"],
+        "awardIds": doc["awardIds"],
+        "providerIds": [s["id"] for s in doc["suppliers"]],
+        "title": doc["title"],
+        "status": doc["status"],
+        "value": doc["currentValue"],
+        "startsOn": doc["startsOn"],
+        "endsOn": doc["endsOn"],
+        "lotIds": doc["lotIds"],
+        "originalValue": doc["value"],
+        "thresholdExceeded": doc["thresholdExceeded"],
+        "amendmentId": amendment_id,
+        "optionId": None,
+        "changed": [],
+        "kpiExemption": doc.get("kpiExemption"),
+    }
+
+
 @post("/contracts/{contract_id:uuid}/amendments", status_code=201)
 async def amend(contract_id: uuid.UUID, request: Request[Any, Any, Any]) -> Response[bytes]:
-    body = msgspec.json.decode(await request.body())
+    key = request.headers.get("idempotency-key")
+    if not key:
+        raise ClientException("this request needs an Idempotency-Key header")
+    raw = await request.body()
+    body = msgspec.json.decode(raw)
     change = body["change"]
     now = datetime.now(UTC)
+    correlation = os.urandom(16).hex()  # as the service's middleware makes one
     async with _pool.acquire() as conn, conn.transaction():
+        fingerprint = hashlib.sha256(raw).hexdigest()
+        turn = await conn.fetchrow(_sql.claim, OWNER, key, "POST", request.url.path, fingerprint)
+        if turn is None or not (turn["mine"] and turn["claimed"]):
+            raise HTTPException(status_code=409, detail=f"Idempotency-Key {key!r} used before")
         text: str | None = await conn.fetchval(_sql.read_for_update, contract_id, BUYER)
         if text is None:
-            return Response(b"", status_code=404)
+            raise NotFoundException()
         doc = msgspec.json.decode(text)
         amendment_id = str(uuid.uuid4())
         doc["amendments"].append(
@@ -249,7 +302,7 @@ async def amend(contract_id: uuid.UUID, request: Request[Any, Any, Any]) -> Resp
             subject,
             text,
             new.decode(),
-            None,
+            correlation,
         )
         envelope = {
             "specversion": "1.0",
@@ -258,19 +311,37 @@ async def amend(contract_id: uuid.UUID, request: Request[Any, Any, Any]) -> Resp
             "type": _sql.amended,
             "subject": subject,
             "time": now,
+            "datacontenttype": "application/json",
+            "procureversion": _sql.amended_version,
             "sequence": doc["version"],
-            "data": {"id": subject, "amendmentId": amendment_id},
+            "data": _event_data(doc, amendment_id),
+            "buyerid": BUYER,
         }
         await conn.execute(
             _sql.outbox,
-            uuid.UUID(envelope["id"]),
+            envelope["id"],
             _sql.amended,
             subject,
             doc["version"],
             msgspec.json.encode(envelope),
-            "{}",
+            msgspec.json.encode({_sql.correlation_header: correlation}).decode(),
+            BUYER,
         )
-    return Response(new, status_code=201, media_type="application/json")
+        headers = {
+            "ETag": f'"{doc["version"]}"',
+            "Location": f"{request.url.path}/{amendment_id}",
+        }
+        await conn.execute(
+            _sql.save_response, OWNER, key, 201, new, msgspec.json.encode(headers).decode()
+        )
+    return Response(new, status_code=201, media_type="application/json", headers=headers)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A 500 with the exception's text; its traceback on stderr (the bench's log of the app)."""
+    traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.flush()
+    return Response(f"{type(exc).__name__}: {exc}".encode(), status_code=500)
 
 
 async def _start() -> None:
@@ -288,6 +359,7 @@ _dsn = ""
 def app() -> Litestar:
     return Litestar(
         route_handlers=[read, page, amend],
+        exception_handlers={500: _internal_error},
         on_startup=[_start],
         on_shutdown=[_stop],
         logging_config=None,
