@@ -62,8 +62,9 @@ lint: install ## ruff, mypy --strict and import-linter (and no merge conflict le
 	$(BIN)/lint-imports
 	$(BIN)/procure asyncapi | $(BIN)/check-jsonschema --schemafile '$(ASYNCAPI_SCHEMA)' -
 
-docs: install ## Regenerate the generated documents (docs/events/asyncapi.json)
+docs: install ## Regenerate the generated documents (docs/events/asyncapi.json, docs/configuration.md)
 	$(BIN)/procure asyncapi --out docs/events/asyncapi.json
+	$(BIN)/procure configuration --out docs/configuration.md
 
 fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 from datetime import timedelta
-from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -56,10 +55,9 @@ from procure_shared.ocds.client import (
 from procure_shared.ocds.reader import OcdsFile, OcdsFileError
 from procure_shared.settings import DEV_JWT_SECRET
 from procure_shared.status import gather_status
+from procure_shared.version import VERSION
 
 __all__ = ["app", "main"]
-
-__version__ = version("procure-shared")
 
 app = typer.Typer(help="Procure: tenders, contracts, delivery and alerts.", no_args_is_help=True)
 providers_app = typer.Typer(
@@ -70,6 +68,24 @@ ocds_app = typer.Typer(
     help="OCDS files in and out, through the contracts service's API.", no_args_is_help=True
 )
 app.add_typer(ocds_app, name="ocds")
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"procure {VERSION}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and stop"
+        ),
+    ] = False,
+) -> None:
+    """Procure: tenders, contracts, delivery and alerts."""
 
 
 def _checkout() -> Path:
@@ -170,7 +186,7 @@ def asyncapi(
     out: Annotated[Path | None, typer.Option(help="write here instead of printing")] = None,
 ) -> None:
     """Print (or write) the AsyncAPI 3 document generated from the event catalogue."""
-    document = asyncapi_document(CATALOGUE, version=__version__)
+    document = asyncapi_document(CATALOGUE, version=VERSION)
     _print_or_write(json.dumps(document, indent=2, sort_keys=True) + "\n", out)
 
 
