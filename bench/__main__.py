@@ -4,8 +4,17 @@ only some measurements writes latest-<names>.json/.md, leaving the complete resu
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
         [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [replicas] [instances]
+        [--smoke]
         [--repetitions N]
         [--service-core C]
+
+``--smoke`` runs each measurement once at a tiny size (bench.plan.SMOKE: tens of requests or
+events, a few thousand rows at most, no warm-up, no waiting for a quiet machine) to show that
+every one still works end to end, the project's side and the bare baseline's: it prints the
+table but writes no results, and its figures say nothing about speed. Each measurement prints
+``<name> ...`` when it starts and ``<name> done in S s`` when it has completed; one that fails
+(a non-2xx answer, an event not delivered, a process that would not start) stops the run with
+``<name> failed: ...`` and exit status 1. tests/bench runs the smoke run.
 
 With no names it runs them all. ``reset`` is decision 0001's own measurement: the bare
 consumer with a pool that does not reset connections on release against asyncpg's default.
@@ -33,7 +42,11 @@ side's cores and processes did (nothing pinned in it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 import time
+import traceback
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import uvloop
@@ -53,27 +66,38 @@ from bench import (
     replicas,
     report,
 )
-from bench.harness import CLIENT_CORE, Figure, servers
+from bench.harness import CLIENT_CORE, Figure, Servers, servers
+from bench.plan import FULL, SMOKE, Plan
 
-MEASUREMENTS = (
-    "relay",
-    "consumer",
-    "reset",
-    "latency",
-    "eligibility",
-    "contracts",
-    "contracts-scale",
-    "notifications",
-    "monitor",
-    "ops",
-    "ocds-import",
-    "replicas",
-    "instances",
-)
+Measure = Callable[[Servers, Plan, list[str], int | None], Awaitable[list[Figure]]]
+
+# Each measurement by name, in the order of a complete run; the last argument is the core of
+# the service-side processes, which only some of them place.
+RUNS: dict[str, Measure] = {
+    "relay": lambda s, plan, notes, core: relay.measure(s, plan, notes),
+    "consumer": lambda s, plan, notes, core: consumer.measure(s, plan, notes),
+    "reset": lambda s, plan, notes, core: consumer.measure_pool_reset(s, plan, notes),
+    "latency": latency.measure,
+    "eligibility": eligibility.measure,
+    "contracts": lambda s, plan, notes, core: contracts.measure(s, plan, notes),
+    "contracts-scale": lambda s, plan, notes, core: contracts.measure_scale(s, plan, notes),
+    "notifications": notifications.measure,
+    "monitor": lambda s, plan, notes, core: monitor.measure(s, plan, notes),
+    "ops": lambda s, plan, notes, core: ops.measure(s, plan, notes),
+    "ocds-import": lambda s, plan, notes, core: ocds_import.measure(s, plan, notes),
+    "replicas": lambda s, plan, notes, core: replicas.measure(s, plan, notes),
+    "instances": lambda s, plan, notes, core: instances.measure(s, plan, notes),
+}
+MEASUREMENTS = tuple(RUNS)
 DEFAULT = MEASUREMENTS
 
 
-async def main(which: list[str], repetitions: int, service_core: int | None) -> None:
+class Failed(Exception):
+    """A measurement did not complete."""
+
+
+async def main(which: list[str], plan: Plan, service_core: int | None, *, write: bool) -> None:
+    """Run ``which`` under ``plan``; print the table, and write the results if ``write``."""
     started, clock = datetime.now(UTC), time.monotonic()
     figures: list[Figure] = []
     notes: list[str] = []
@@ -84,88 +108,48 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
             service_core = None
         for name in which:
             print(f"{name} ...", flush=True)
-            if name == "relay":
-                figures += await relay.measure(stack, repetitions, notes)
-            elif name == "consumer":
-                figures += await consumer.measure(stack, repetitions, notes)
-            elif name == "reset":
-                figures += await consumer.measure_pool_reset(stack, repetitions, notes)
-            elif name == "latency":
-                figures += await latency.measure(stack, repetitions, notes, service_core)
-            elif name == "eligibility":
-                figures += await eligibility.measure(stack, repetitions, notes, service_core)
-            elif name == "contracts":
-                figures += await contracts.measure(stack, repetitions, notes)
-            elif name == "contracts-scale":
-                figures += await contracts.measure_scale(stack, repetitions, notes)
-            elif name == "notifications":
-                figures += await notifications.measure(stack, repetitions, notes, service_core)
-            elif name == "monitor":
-                figures += await monitor.measure(stack, repetitions, notes)
-            elif name == "ops":
-                figures += await ops.measure(stack, repetitions, notes)
-            elif name == "ocds-import":
-                figures += await ocds_import.measure(stack, repetitions, notes)
-            elif name == "replicas":
-                figures += await replicas.measure(stack, repetitions, notes)
-            elif name == "instances":
-                figures += await instances.measure(stack, repetitions, notes)
+            began = time.monotonic()
+            try:
+                figures += await RUNS[name](stack, plan, notes, service_core)
+            except Exception as exc:
+                traceback.print_exc()
+                raise Failed(f"{name} failed: {type(exc).__name__}: {exc}") from exc
+            print(f"{name} done in {time.monotonic() - began:.1f} s", flush=True)
+    seconds = time.monotonic() - clock
+    if not write:
+        print("\nNot written to bench/results (a smoke run's figures say nothing about speed):\n")
+        print(report.markdown(figures, started, seconds, plan.repetitions, notes), end="")
+        return
     settings = {
         "measurements": which,
-        "relay_rows": relay.ROWS,
+        **plan.settings(),
         "relay_batch": relay.BATCH,
-        "consumer_messages": consumer.MESSAGES,
         "consumer_batch": consumer.BATCH,
         "consumer_concurrency": consumer.CONCURRENCY,
         "aggregates": bare.AGGREGATES,
-        "latency_rate_per_s": latency.RATE,
-        "latency_seconds": latency.SECONDS,
         "latency_service_core": service_core,
-        "eligibility_providers": eligibility.PROVIDERS,
-        "eligibility_questions": eligibility.QUESTIONS,
         "eligibility_in_flight": list(eligibility.IN_FLIGHT),
-        "eligibility_seconds": eligibility.SECONDS,
-        "eligibility_warmup_seconds": eligibility.WARMUP_SECONDS,
         "eligibility_service_core": service_core,
-        "contracts": contracts.CONTRACTS,
-        "contracts_scale": contracts.SCALE,
-        "contracts_connections": contracts.CONNECTIONS,
-        "contracts_seconds": contracts.SECONDS,
-        "contracts_warmup_seconds": contracts.WARMUP_SECONDS,
-        "notifications_rate_per_s": notifications.RATE,
-        "notifications_seconds": notifications.SECONDS,
-        "notifications_warmup_seconds": notifications.WARMUP_SECONDS,
         "notifications_subscriptions": notifications.SUBSCRIPTIONS,
         "notifications_contracts": notifications.CONTRACTS,
-        "notifications_drain": notifications.DRAIN,
         "notifications_options": {
             k: getattr(notifications.OPTIONS, k)
             for k in ("allow_loopback", "delivery_concurrency", "delivery_poll", "webhook_timeout")
         },
         "notifications_service_core": service_core,
-        "monitor_contracts": monitor.CONTRACTS,
-        "monitor_milestones": monitor.MILESTONES,
-        "monitor_due": monitor.DUE,
         "monitor_lead_days": monitor.LEAD_DAYS,
-        "ops_contracts": ops.CONTRACTS,
         "ops_milestones_each": ops.MILESTONES_EACH,
         "ops_kpis_each": ops.KPIS_EACH,
-        "ops_seconds": ops.SECONDS,
-        "ops_warmup_seconds": ops.WARMUP_SECONDS,
-        "ocds_import_sizes": list(ocds_import.SIZES),
         "ocds_import_cli_batch": "500 releases or 8 MiB a request, 4 in flight (the defaults)",
         "instances": instances.INSTANCES,
-        "instances_write_connections": instances.CONNECTIONS,
-        "instances_write_seconds": instances.SECONDS,
-        "instances_delivery_events": instances.EVENTS,
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }
     text = report.write(
         figures,
         started=started,
-        seconds=time.monotonic() - clock,
-        repetitions=repetitions,
+        seconds=seconds,
+        repetitions=plan.repetitions,
         notes=notes,
         settings=settings,
         postgres_version=postgres_version,
@@ -176,9 +160,21 @@ async def main(which: list[str], repetitions: int, service_core: int | None) -> 
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("which", nargs="*", metavar="|".join(MEASUREMENTS))
-    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="each measurement once at a tiny size, to check that it works; writes no results",
+    )
+    parser.add_argument(
+        "--repetitions",
+        type=int,
+        help=f"repetitions of each measurement (default {FULL.repetitions}; "
+        f"{SMOKE.repetitions} with --smoke)",
+    )
     parser.add_argument(
         "--service-core",
         default=str(CLIENT_CORE),
@@ -191,8 +187,16 @@ def cli() -> None:
     unknown = set(args.which) - set(MEASUREMENTS)
     if unknown:
         parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    plan = SMOKE if args.smoke else FULL
+    if args.repetitions is not None:
+        plan = dataclasses.replace(plan, repetitions=args.repetitions)
     core = None if args.service_core == "none" else int(args.service_core)
-    uvloop.run(main(list(args.which) or list(DEFAULT), args.repetitions, core))
+    which = list(args.which) or list(DEFAULT)
+    try:
+        uvloop.run(main(which, plan, core, write=not args.smoke))
+    except Failed as failure:
+        print(failure, file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

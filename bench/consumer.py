@@ -1,7 +1,8 @@
 """2. Consumer throughput, one PostgreSQL transaction per message, messages per second.
 
-One stream is pre-loaded with M events (1,000 aggregates, 10 versions each, interleaved) and
-each run reads all of it through its own durable consumer, into a fresh database.
+One stream is pre-loaded with M events (the plan's ``consumer_messages``) (1,000 aggregates, 10
+versions each, interleaved) and each run reads all of it through its own durable consumer, into
+a fresh database.
 
 Baseline (bench.bare.consumer): fetch a batch; handle up to 8 at once, each in one transaction
 (inbox INSERT ... ON CONFLICT DO NOTHING, then the effect INSERT); ack after commit.
@@ -19,12 +20,12 @@ from functools import partial
 
 from bench import bare, cpu
 from bench.harness import Figure, Run, Servers, guarded, quiet
+from bench.plan import Plan
 from procure_shared.consumer import Consumer, ConsumerSpec
 from procure_shared.events import Envelope, StreamSpec
 from procure_shared.messaging import NatsState, connect_nats, stream_config
 from procure_shared.postgres import Connection, create_pool
 
-MESSAGES = 10_000
 SPEC = StreamSpec("BENCH_CONSUMER", (bare.EVENT_TYPE,), "bench")
 CONCURRENCY = 8
 # The production default batch (ConsumerSpec.batch), fetched the same way by the baseline.
@@ -39,38 +40,40 @@ def _durable(prefix: str) -> str:
     return f"{prefix}_{time.monotonic_ns()}"
 
 
-async def bare_run(servers: Servers, log: list[str], *, reset: bool = False) -> Run:
+async def bare_run(servers: Servers, plan: Plan, log: list[str], *, reset: bool = False) -> Run:
+    messages = plan.consumer_messages
     dsn = await bare.create_database(
         servers.postgres.url, servers.bare_database_name(), [bare.INBOX_DDL, bare.EFFECTS_DDL]
     )
     try:
         await servers.sql("CHECKPOINT")
-        await quiet(log, "consumer baseline")
+        await quiet(plan, log, "consumer baseline")
         meter = cpu.Meter()
         elapsed = await bare.consumer(
             dsn,
             servers.nats.url,
             SPEC.name,
             _durable("bare"),
-            MESSAGES,
+            messages,
             batch=BATCH,
             concurrency=CONCURRENCY,
             reset_on_release=reset,
         )
         load = meter.stop()
         applied = await bare.count(dsn, "effects")
-        if applied != MESSAGES:
-            raise RuntimeError(f"the bare consumer applied {applied} of {MESSAGES}")
-        return Run(MESSAGES / elapsed, load, {"seconds_timed": elapsed})
+        if applied != messages:
+            raise RuntimeError(f"the bare consumer applied {applied} of {messages}")
+        return Run(messages / elapsed, load, {"seconds_timed": elapsed})
     finally:
         await servers.drop_database(dsn)
 
 
-async def bare_run_with_reset(servers: Servers, log: list[str]) -> Run:
-    return await bare_run(servers, log, reset=True)
+async def bare_run_with_reset(servers: Servers, plan: Plan, log: list[str]) -> Run:
+    return await bare_run(servers, plan, log, reset=True)
 
 
-async def project_run(servers: Servers, log: list[str], *, ordered: bool = True) -> Run:
+async def project_run(servers: Servers, plan: Plan, log: list[str], *, ordered: bool = True) -> Run:
+    messages = plan.consumer_messages
     dsn = await servers.project_database()
     await servers.sql(bare.EFFECTS_DDL, dsn)
     pool = await create_pool(dsn, size=10, min_size=10)
@@ -88,12 +91,12 @@ async def project_run(servers: Servers, log: list[str], *, ordered: bool = True)
         )
         consumer = Consumer(spec, pool=pool, js=nc.jetstream())
         await servers.sql("CHECKPOINT")
-        await quiet(log, "consumer project")
+        await quiet(plan, log, "consumer project")
         stop = asyncio.Event()
         meter = cpu.Meter()
         started = time.perf_counter()
         task = asyncio.create_task(consumer.run(stop))
-        while consumer.stats.applied < MESSAGES:
+        while consumer.stats.applied < messages:
             if task.done():
                 raise RuntimeError(f"the consumer stopped: {consumer.stats}")
             await asyncio.sleep(0.005)
@@ -104,10 +107,10 @@ async def project_run(servers: Servers, log: list[str], *, ordered: bool = True)
         async with pool.acquire() as conn:
             applied = await conn.fetchval("SELECT count(*) FROM effects")
         s = consumer.stats
-        if applied != MESSAGES or s.errors or s.terminated:
-            raise RuntimeError(f"the consumer applied {applied} of {MESSAGES}: {s}")
+        if applied != messages or s.errors or s.terminated:
+            raise RuntimeError(f"the consumer applied {applied} of {messages}: {s}")
         return Run(
-            MESSAGES / elapsed,
+            messages / elapsed,
             load,
             {"seconds_timed": elapsed, "gaps": s.gaps, "duplicates": s.duplicates},
         )
@@ -118,27 +121,29 @@ async def project_run(servers: Servers, log: list[str], *, ordered: bool = True)
         await servers.drop_database(dsn)
 
 
-async def project_run_unordered(servers: Servers, log: list[str]) -> Run:
-    return await project_run(servers, log, ordered=False)
+async def project_run_unordered(servers: Servers, plan: Plan, log: list[str]) -> Run:
+    return await project_run(servers, plan, log, ordered=False)
 
 
-RunFn = Callable[[Servers, list[str]], Awaitable[Run]]
+RunFn = Callable[[Servers, Plan, list[str]], Awaitable[Run]]
 
 
 async def _alternate(
-    servers: Servers, repetitions: int, log: list[str], sides: list[tuple[RunFn, list[Run]]]
+    servers: Servers, plan: Plan, log: list[str], sides: list[tuple[RunFn, list[Run]]]
 ) -> None:
-    size = await bare.preload(servers.nats.url, stream_config(SPEC, 1), MESSAGES)
-    log.append(f"consumer stream: {MESSAGES:,} events of {size / MESSAGES:.0f} bytes on average")
-    for rep in range(repetitions):
+    messages = plan.consumer_messages
+    size = await bare.preload(servers.nats.url, stream_config(SPEC, 1), messages)
+    log.append(f"consumer stream: {messages:,} events of {size / messages:.0f} bytes on average")
+    for rep in range(plan.repetitions):
         # Rotate which side goes first, so that drift over the run favours none.
         for i in range(len(sides)):
             run, runs = sides[(i + rep) % len(sides)]
-            runs.append(await guarded(f"consumer {run.__name__}", log, partial(run, servers, log)))
+            label = f"consumer {run.__name__}"
+            runs.append(await guarded(plan, label, log, partial(run, servers, plan, log)))
             print(f"  consumer {run.__name__} #{rep + 1}: {runs[-1].value:,.0f} msgs/s", flush=True)
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     title = f"consumer throughput, 1 tx per message, batch {BATCH}, concurrency {CONCURRENCY}"
     ordered = Figure(
         "consumer_throughput",
@@ -155,7 +160,7 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
     )
     await _alternate(
         servers,
-        repetitions,
+        plan,
         log,
         [
             (bare_run, ordered.baseline),
@@ -167,7 +172,7 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
     return [ordered, unordered]
 
 
-async def measure_pool_reset(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure_pool_reset(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     """Decision 0002, measured on the bare consumer: a pool without reset vs asyncpg's reset."""
     figure = Figure(
         "bare_consumer_pool_no_reset",
@@ -178,7 +183,7 @@ async def measure_pool_reset(servers: Servers, repetitions: int, log: list[str])
     )
     await _alternate(
         servers,
-        repetitions,
+        plan,
         log,
         [(bare_run_with_reset, figure.baseline), (bare_run, figure.project)],
     )

@@ -2,9 +2,10 @@
 
 ``contracts``: GET a contract by id, a filtered list page (status active, one category, 50 a
 page) and an amendment (a scope change: row lock, version-checked update, audit row, outbox
-row), each against bench.contracts_bare's endpoint doing the same statements, on one database
-of ``CONTRACTS`` contracts. ``contracts-scale``: the service's list page at ``SCALE`` contracts
-against the same page at ``CONTRACTS``, in one database grown in between.
+row), each against bench.contracts_bare's endpoint doing the same statements, on one database of
+the plan's ``contracts`` contracts (10,000). ``contracts-scale``: the service's list page at
+``contracts_scale`` contracts (1,000,000) against the same page at ``contracts``, in one
+database grown in between.
 
 The data: contracts for buyer "dfe" generated in SQL (INSERT ... SELECT generate_series) straight
 into the service's table, their documents built with jsonb_build_object to the Contract Struct's
@@ -21,12 +22,12 @@ INFO); the bare app on the same server and pool settings. The relay is not runni
 rows stay in the table, on both sides.
 
 The load generator: wrk is not on this machine, so a closed loop of HTTP/1.1 keep-alive
-connections written with asyncio streams on uvloop, the same code and bytes for both sides
-(the same headers, the bearer token included, only the path differs): ``CONNECTIONS`` connections
-(the method's -c50), ``WARMUP_SECONDS`` s of warm-up not recorded, then ``SECONDS`` s timed.
-Latency is the client's (request written to body read): closed-loop, so at 50 connections it
-includes queueing (about 50 / throughput). The scale measurement also runs one connection, the
-latency of one page on an idle server.
+connections written with asyncio streams on uvloop, the same code and bytes for both sides (the
+same headers, the bearer token included, only the path differs): ``contracts_connections``
+connections (the method's -c50), ``contracts_warmup_seconds`` (2 s) of warm-up not recorded,
+then ``contracts_seconds`` (10 s) timed. Latency is the client's (request written to body read):
+closed-loop, so at 50 connections it includes queueing (about 50 / throughput). The scale
+measurement also runs one connection, the latency of one page on an idle server.
 
 Each repetition restores the contracts table from a pristine copy (and empties audit_log,
 outbox and idempotency_keys) before each side, so both sides start from the same rows whatever
@@ -66,17 +67,13 @@ from bench.harness import (
     quiet,
     spawn_python,
 )
+from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.storage import store
 from procure_shared.devstack import free_port
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
 
-CONTRACTS = 10_000
-SCALE = 1_000_000
-CONNECTIONS = 50
-SECONDS = 10.0
-WARMUP_SECONDS = 2.0
 BUYER = "dfe"
 SECRET = "bench-contracts-secret-0123456789abcdef"
 SEED = 0.20261123
@@ -410,22 +407,34 @@ class Requests:
         return {"get": self.get, "list": self.list, "amend": self.amend}[endpoint]
 
 
-async def verify(port: int, side: str, requests: Requests) -> None:
-    """One request of each kind answers as it should (the service's documents decode)."""
+async def verify(port: int, side: str, requests: Requests, *, amend: bool = True) -> None:
+    """One request of each kind answers as it should (the service's documents decode, the
+    amendment is in the amended document)."""
     status, body = await fetch(port, requests.get(0))
     if status != 200:
         raise RuntimeError(f"{side} GET answered {status}: {body[:300]!r}")
     store.contracts.decode(body)
     status, body = await fetch(port, requests.list(0))
+    if status != 200:
+        raise RuntimeError(f"{side} list answered {status}: {body[:300]!r}")
     items = msgspec.json.decode(body)
     items = items["items"] if isinstance(items, dict) else items
-    if status != 200 or len(items) != 50:
-        raise RuntimeError(f"{side} list answered {status} with {len(items)} items")
+    if len(items) != 50:
+        raise RuntimeError(f"{side} list answered {len(items)} items, not 50")
     for item in items:
         store.contracts.decode(msgspec.json.encode(item))
+    if not amend:
+        return
+    status, body = await fetch(port, requests.amend(0))
+    if status != 201:
+        raise RuntimeError(f"{side} amendment answered {status}: {body[:300]!r}")
+    amended = store.contracts.decode(body)
+    if amended.scope != "Pupils in years 7 to 11, 0 places" or not amended.amendments:
+        raise RuntimeError(f"{side} amendment answered {body[:300]!r}")
 
 
 async def timed(
+    plan: Plan,
     ports: int | Sequence[int],
     request: Callable[[int], bytes],
     connections: int,
@@ -435,15 +444,17 @@ async def timed(
 ) -> Run:
     """Warm up, then a timed closed loop; the CPU of the pids in ``watch`` is given one by
     one too."""
-    await drive(ports, request, connections, WARMUP_SECONDS)
-    await quiet(log, label)
+    await drive(ports, request, connections, plan.contracts_warmup_seconds)
+    await quiet(plan, log, label)
     meter = cpu.Meter(watch)
-    result = await drive(ports, request, connections, SECONDS)
+    result = await drive(ports, request, connections, plan.contracts_seconds)
     load_ = meter.stop()
     bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
     if bad:
         raise RuntimeError(f"{label}: non-2xx responses {bad}")
     lat = result.latencies
+    if not lat:
+        raise RuntimeError(f"{label}: no response in {result.seconds:.1f} s")
     return Run(
         len(lat) / result.seconds,
         load_,
@@ -498,13 +509,13 @@ async def _database(servers: Servers) -> str:
     return dsn
 
 
-def _figures(endpoint: str) -> tuple[Figure, Figure, CeilingFigure]:
+def _figures(endpoint: str, connections: int) -> tuple[Figure, Figure, CeilingFigure]:
     titles = {
         "get": "contracts API: GET a contract by id",
         "list": "contracts API: list page (status active, one category, 50 a page)",
         "amend": "contracts API: amendment (lock, update, audit, outbox)",
     }
-    title = f"{titles[endpoint]}, {CONNECTIONS} connections"
+    title = f"{titles[endpoint]}, {connections} connections"
     note = "baseline: bench.contracts_bare, the same SQL on a bare Litestar + asyncpg app"
     ratio = TARGETS[endpoint]
     return (
@@ -528,26 +539,27 @@ def _figures(endpoint: str) -> tuple[Figure, Figure, CeilingFigure]:
     )
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     dsn = await _database(servers)
     log_file = servers.folder / "contracts-apps.log"
+    connections = plan.contracts_connections
     try:
-        seconds = await load(dsn, 1, CONTRACTS)
+        seconds = await load(dsn, 1, plan.contracts)
         checked = await check_documents(dsn)
         await snapshot(servers, dsn)
         ids, live = await _ids(dsn)
         log.append(
-            f"contracts: {CONTRACTS:,} contracts for buyer {BUYER} generated in SQL in "
+            f"contracts: {plan.contracts:,} contracts for buyer {BUYER} generated in SQL in "
             f"{seconds:.1f} s ({len(live):,} live, amended in turn); {checked} documents "
             f"decoded by the service's decoder; the app on core "
             f"{SERVER_CORE if servers.pinned else 'any'}, the load generator (asyncio, "
-            f"{CONNECTIONS} keep-alive connections) in the bench process; "
-            f"{WARMUP_SECONDS:.0f} s warm-up, {SECONDS:.0f} s timed per run; the table "
-            f"restored before each side of each repetition"
+            f"{connections} keep-alive connections) in the bench process; "
+            f"{plan.contracts_warmup_seconds:g} s warm-up, {plan.contracts_seconds:g} s timed "
+            f"per run; the table restored before each side of each repetition"
         )
-        figures = {e: _figures(e) for e in ENDPOINTS}
+        figures = {e: _figures(e, connections) for e in ENDPOINTS}
         bearer = token()
-        for rep in range(repetitions):
+        for rep in range(plan.repetitions):
             sides = [SERVICE, BARE] if rep % 2 == 0 else [BARE, SERVICE]
             for side in sides:
                 await restore(servers, dsn)
@@ -557,8 +569,10 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                     await verify(port, side, requests)
                     for endpoint in ENDPOINTS:
                         label = f"contracts {side} {endpoint}"
-                        run = partial(timed, port, requests.of(endpoint), CONNECTIONS, log, label)
-                        r = await guarded(label, log, run)
+                        run = partial(
+                            timed, plan, port, requests.of(endpoint), connections, log, label
+                        )
+                        r = await guarded(plan, label, log, run)
                         keep_run(figures[endpoint], r, baseline=side == BARE)
                         print(
                             f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
@@ -585,22 +599,22 @@ async def _scale_runs(
     servers: Servers,
     dsn: str,
     log: list[str],
-    repetitions: int,
+    plan: Plan,
     size: int,
     log_file: Path,
 ) -> dict[int, list[Run]]:
-    """The service's list page, one connection and ``CONNECTIONS``, ``repetitions`` times."""
-    runs: dict[int, list[Run]] = {1: [], CONNECTIONS: []}
+    """The service's list page, one connection and the plan's, its repetitions times."""
+    runs: dict[int, list[Run]] = {1: [], plan.contracts_connections: []}
     ids, live = await _ids(dsn)
     requests = Requests(SERVICE, token(), ids, live, uuid.uuid4().hex[:12])
-    for rep in range(repetitions):
+    for rep in range(plan.repetitions):
         proc, port = await start_app(servers, SERVICE, dsn, log_file)
         try:
-            await verify(port, SERVICE, requests)
-            for connections in (1, CONNECTIONS):
+            await verify(port, SERVICE, requests, amend=False)
+            for connections in runs:
                 label = f"contracts-scale list at {size:,} x{connections}"
-                run = partial(timed, port, requests.list, connections, log, label)
-                r = await guarded(label, log, run)
+                run = partial(timed, plan, port, requests.list, connections, log, label)
+                r = await guarded(plan, label, log, run)
                 runs[connections].append(r)
                 print(
                     f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
@@ -638,15 +652,17 @@ async def _plan(dsn: str) -> str:
     return "; ".join(keep)
 
 
-async def measure_scale(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure_scale(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     dsn = await _database(servers)
     log_file = servers.folder / "contracts-scale-apps.log"
+    small_size, large_size = plan.contracts, plan.contracts_scale
+    connections_ = plan.contracts_connections
     try:
-        seconds = await load(dsn, 1, CONTRACTS)
+        seconds = await load(dsn, 1, small_size)
         await servers.settle(dsn, "contracts")
-        small = await _scale_runs(servers, dsn, log, repetitions, CONTRACTS, log_file)
+        small = await _scale_runs(servers, dsn, log, plan, small_size, log_file)
         small_plan = await _plan(dsn)
-        grow = await load(dsn, CONTRACTS + 1, SCALE)
+        grow = await load(dsn, small_size + 1, large_size)
         began = time.monotonic()
         await servers.settle(dsn, "contracts")
         settled = time.monotonic() - began
@@ -657,23 +673,23 @@ async def measure_scale(servers: Servers, repetitions: int, log: list[str]) -> l
             rows = await conn.fetchval("SELECT count(*) FROM contracts")
         finally:
             await conn.close()
-        large = await _scale_runs(servers, dsn, log, repetitions, SCALE, log_file)
+        large = await _scale_runs(servers, dsn, log, plan, large_size, log_file)
         large_plan = await _plan(dsn)
         log.append(
-            f"contracts-scale: {CONTRACTS:,} contracts generated in {seconds:.1f} s, measured, "
+            f"contracts-scale: {small_size:,} contracts generated in {seconds:.1f} s, measured, "
             f"then grown to {rows:,} in {grow:.0f} s (secondary indexes dropped and rebuilt) "
             f"plus {settled:.0f} s of VACUUM ANALYZE and CHECKPOINT; the table with its "
             f"indexes and TOAST: {size}; {checked} documents decoded by the service's decoder; "
             f"the service alone (its list page for status active and each category in turn), "
-            f"one connection and {CONNECTIONS}"
+            f"one connection and {connections_}"
         )
-        log.append(f"contracts-scale: list plan at {CONTRACTS:,}: {small_plan}")
-        log.append(f"contracts-scale: list plan at {SCALE:,}: {large_plan}")
-        note = f"baseline: the same list page at {CONTRACTS:,} contracts, same database"
+        log.append(f"contracts-scale: list plan at {small_size:,}: {small_plan}")
+        log.append(f"contracts-scale: list plan at {large_size:,}: {large_plan}")
+        note = f"baseline: the same list page at {small_size:,} contracts, same database"
         figures: list[Figure] = []
-        for connections in (1, CONNECTIONS):
+        for connections in (1, connections_):
             mode = "1 connection" if connections == 1 else f"{connections} connections"
-            title = f"contracts API: list page at {SCALE:,} contracts, {mode}"
+            title = f"contracts API: list page at {large_size:,} contracts, {mode}"
             tag = "c1" if connections == 1 else f"c{connections}"
             p50 = CeilingFigure(f"contracts_scale_{tag}_p50", f"{title}: p50", "ms", note=note)
             p99 = CeilingFigure(f"contracts_scale_{tag}_p99", f"{title}: p99", "ms", note=note)

@@ -3,10 +3,10 @@
 The database: the providers service's own, migrated by procure_shared.migrations.migrate with
 the service's migrations, and seeded through its use cases (register_provider,
 grant_accreditation, record_exclusion, update_provider) and, for the track record, the storage
-function its consumer uses: 1,000 providers, each with one or two accreditations (most in
-academic mentoring; some lapsed, some open-ended), about 2% excluded, about 1% inactive, about
-30% with one to four KPI ratings (one in ten inadequate). The tables are vacuumed, analysed
-and checkpointed once, before the first run; every run only reads.
+function its consumer uses: 1,000 providers (the plan's ``eligibility_providers``), each with
+one or two accreditations (most in academic mentoring; some lapsed, some open-ended), about 2%
+excluded, about 1% inactive, about 30% with one to four KPI ratings (one in ten inadequate). The
+tables are vacuumed, analysed and checkpointed once, before the first run; every run only reads.
 
 The questions: 4,096 eligibility questions (a lot's bidders: 1 to 3 registered providers, drawn
 at random), in academic mentoring on the seeding day, encoded once and asked in turn.
@@ -78,6 +78,7 @@ from bench.harness import (
     quiet,
     spawn_worker,
 )
+from bench.plan import Plan
 from procure_providers.app import MIGRATIONS
 from procure_providers.domain.accreditations import AccreditationDraft
 from procure_providers.domain.exclusions import ExclusionDraft
@@ -106,12 +107,7 @@ from procure_shared.events.eligibility import (
 from procure_shared.migrations import migrate
 from procure_shared.postgres import Connection, connect_dedicated
 
-PROVIDERS = 1_000
-QUESTIONS = 4_096
 IN_FLIGHT = (1, 16)
-SECONDS = 5.0
-WARMUP_SECONDS = 1.0
-VERIFY = 200  # questions whose answers are checked before each run
 TIMEOUT = 5.0
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ON = NOW.date()
@@ -228,16 +224,16 @@ async def _seed_one(conn: Connection, i: int, rng: random.Random) -> tuple[str, 
     return provider.id, rows
 
 
-async def seed(dsn: str) -> tuple[list[str], Counter[str]]:
-    """``PROVIDERS`` providers with their accreditations, exclusions and ratings; their ids."""
+async def seed(dsn: str, providers: int) -> tuple[list[str], Counter[str]]:
+    """``providers`` providers with their accreditations, exclusions and ratings; their ids."""
     rng = random.Random(SEED)
     ids: list[str] = []
     rows: Counter[str] = Counter()
     conn = await connect_dedicated(dsn)
     try:
-        for start in range(0, PROVIDERS, 100):
+        for start in range(0, providers, 100):
             async with conn.transaction():
-                for i in range(start, min(start + 100, PROVIDERS)):
+                for i in range(start, min(start + 100, providers)):
                     provider_id, added = await _seed_one(conn, i, rng)
                     ids.append(provider_id)
                     rows += added
@@ -246,11 +242,11 @@ async def seed(dsn: str) -> tuple[list[str], Counter[str]]:
     return ids, rows
 
 
-def questions(provider_ids: list[str]) -> list[tuple[list[str], bytes]]:
-    """``QUESTIONS`` questions of 1 to 3 providers each, with their encodings."""
+def questions(provider_ids: list[str], count: int) -> list[tuple[list[str], bytes]]:
+    """``count`` questions of 1 to 3 providers each, with their encodings."""
     rng = random.Random(SEED + 1)
     asked = []
-    for _ in range(QUESTIONS):
+    for _ in range(count):
         ids = rng.sample(provider_ids, rng.randint(1, 3))
         question = EligibilityQuestion(
             provider_ids=ids, category=Category.ACADEMIC_MENTORING.value, on=ON
@@ -287,10 +283,10 @@ async def _drive(
 async def _verify(
     nc: Client, side: str, asked: list[tuple[list[str], bytes]]
 ) -> Counter[str] | None:
-    """The first ``VERIFY`` questions answered as they should be; for eligibility, how many
+    """The questions ``asked`` answered as they should be; for eligibility, how many
     providers asked about were eligible and the reasons and warnings given."""
     outcomes: Counter[str] = Counter()
-    for ids, payload in asked[:VERIFY]:
+    for ids, payload in asked:
         reply = await nc.request(SUBJECTS[side], payload, timeout=TIMEOUT)
         if side == ECHO:
             if reply.data != payload:
@@ -309,6 +305,7 @@ async def _verify(
 
 async def _run(
     servers: Servers,
+    plan: Plan,
     log: list[str],
     side: str,
     in_flight: int,
@@ -327,14 +324,15 @@ async def _run(
     proc = await spawn_worker(side, args)
     nc = await nats.connect(servers.nats.url)
     try:
-        outcomes = await _verify(nc, side, asked)
+        outcomes = await _verify(nc, side, asked[: plan.eligibility_verify])
         if outcomes is not None:
             seen.setdefault("outcomes", outcomes)
-        await _drive(nc, SUBJECTS[side], payloads, in_flight, WARMUP_SECONDS)
+        await _drive(nc, SUBJECTS[side], payloads, in_flight, plan.eligibility_warmup_seconds)
         proc.send_signal(signal.SIGUSR1)  # the responder forgets the warm-up's timings
-        await quiet(log, f"eligibility {side} x{in_flight}")
+        await quiet(plan, log, f"eligibility {side} x{in_flight}")
         meter = cpu.Meter()
-        latencies, errors, elapsed = await _drive(nc, SUBJECTS[side], payloads, in_flight, SECONDS)
+        seconds = plan.eligibility_seconds
+        latencies, errors, elapsed = await _drive(nc, SUBJECTS[side], payloads, in_flight, seconds)
         load = meter.stop()
         stats = await finish_worker(proc)
     finally:
@@ -345,6 +343,8 @@ async def _run(
         await nc.close()
     if errors:
         raise RuntimeError(f"the {side} responder sent {errors} error replies")
+    if not latencies:
+        raise RuntimeError(f"the {side} responder answered nothing in {elapsed:.1f} s")
     return Run(
         len(latencies) / elapsed,
         load,
@@ -388,36 +388,37 @@ def _figures(in_flight: int) -> tuple[Figure, Figure, Figure]:
 
 
 async def measure(
-    servers: Servers, repetitions: int, log: list[str], service_core: int | None
+    servers: Servers, plan: Plan, log: list[str], service_core: int | None
 ) -> list[Figure]:
     dsn = servers.postgres.dsn(f"bench_p_{uuid.uuid4().hex[:8]}")
     await migrate(dsn, MIGRATIONS)
     try:
         began = time.monotonic()
-        provider_ids, rows = await seed(dsn)
+        provider_ids, rows = await seed(dsn, plan.eligibility_providers)
         await servers.settle(dsn, "providers, accreditations, exclusions, track_ratings")
-        asked = questions(provider_ids)
+        asked = questions(provider_ids, plan.eligibility_questions)
         sizes = [len(p) for _, p in asked]
         where = "unpinned" if service_core is None else f"on core {service_core}"
         log.append(
-            f"eligibility: {PROVIDERS:,} providers seeded through the use cases in "
-            f"{time.monotonic() - began:.0f} s ({rows['accreditations']:,} accreditations, "
+            f"eligibility: {plan.eligibility_providers:,} providers seeded through the use "
+            f"cases in {time.monotonic() - began:.0f} s ({rows['accreditations']:,} "
+            "accreditations, "
             f"{rows['exclusions']} exclusions, {rows['inactive']} inactive, "
-            f"{rows['track_ratings']} track ratings); {QUESTIONS:,} questions of 1-3 "
+            f"{rows['track_ratings']} track ratings); {len(asked):,} questions of 1-3 "
             f"providers, {sum(sizes) / len(sizes):.0f} bytes on average; the echo and the "
             f"eligibility responders each in their own process {where}, a fresh one per run; "
-            f"the load generator in the bench process; {WARMUP_SECONDS:.0f} s warm-up, "
-            f"{SECONDS:.0f} s timed per run"
+            f"the load generator in the bench process; {plan.eligibility_warmup_seconds:g} s "
+            f"warm-up, {plan.eligibility_seconds:g} s timed per run"
         )
         figures = {n: _figures(n) for n in IN_FLIGHT}
         seen: dict[str, Any] = {}
-        for rep in range(repetitions):
+        for rep in range(plan.repetitions):
             # Alternate which side goes first, so that drift over the run favours neither.
             sides = [ECHO, ELIGIBILITY] if rep % 2 == 0 else [ELIGIBILITY, ECHO]
             for side in sides:
                 for n in IN_FLIGHT:
-                    run = partial(_run, servers, log, side, n, dsn, asked, service_core, seen)
-                    r = await guarded(f"eligibility {side} x{n}", log, run)
+                    run = partial(_run, servers, plan, log, side, n, dsn, asked, service_core, seen)
+                    r = await guarded(plan, f"eligibility {side} x{n}", log, run)
                     keep_run(figures[n], r, baseline=side == ECHO)
                     print(
                         f"  eligibility {side} x{n} #{rep + 1}: {r.value:,.0f} req/s, "
@@ -433,8 +434,9 @@ async def measure(
                 if k not in ("eligible", "not eligible")
             )
             log.append(
-                f"eligibility: the first {VERIFY} answers: {found['eligible']} providers "
-                f"eligible, {found['not eligible']} not; reasons and warnings: {codes}"
+                f"eligibility: the first {plan.eligibility_verify} answers: "
+                f"{found['eligible']} providers eligible, {found['not eligible']} not; reasons "
+                f"and warnings: {codes}"
             )
         for n in IN_FLIGHT:
             log.append(

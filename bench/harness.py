@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import msgspec
 
 from bench import cpu
+from bench.plan import Plan
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port
 from procure_shared.migrations import migrate
 
@@ -241,6 +242,22 @@ class Run:
 
 
 @dataclass
+class Latency:
+    """One latency run: its p50, p99 and max in ms, what the cores did, and its details; its
+    value (what the noise guard notes of a discarded run) is the p99."""
+
+    p50: float
+    p99: float
+    max: float
+    load: cpu.Load
+    extra: dict[str, Any]
+
+    @property
+    def value(self) -> float:
+        return self.p99
+
+
+@dataclass
 class Figure:
     key: str
     name: str
@@ -344,8 +361,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-async def quiet(log: list[str], label: str) -> None:
-    """Wait (up to 10 s) until foreign processes use under 5% of a core, as the method does."""
+async def quiet(plan: Plan, log: list[str], label: str) -> None:
+    """Wait (up to 10 s) until foreign processes use under 5% of a core, as the method does
+    (unless the plan has no noise guard)."""
+    if not plan.noise_guard:
+        return
     deadline = time.monotonic() + 10
     while True:
         load = await cpu.sample(0.5)
@@ -358,11 +378,25 @@ async def quiet(log: list[str], label: str) -> None:
 NOISE_PCT = 10.0
 
 
-async def guarded(label: str, log: list[str], run: Callable[[], Awaitable[Run]]) -> Run:
+class Measured(Protocol):
+    """A timed run: what the cores did meanwhile, its details, and the value it gave."""
+
+    load: cpu.Load
+    extra: dict[str, Any]
+
+    @property
+    def value(self) -> float: ...
+
+
+M = TypeVar("M", bound=Measured)
+
+
+async def guarded(plan: Plan, label: str, log: list[str], run: Callable[[], Awaitable[M]]) -> M:
     """Run; if foreign processes used over 10% of a core meanwhile, run once more and keep the
-    second result (the method repeats a run disturbed by foreign load)."""
+    second result (the method repeats a run disturbed by foreign load), unless the plan has no
+    noise guard."""
     first = await run()
-    if first.load.foreign_pct <= NOISE_PCT:
+    if not plan.noise_guard or first.load.foreign_pct <= NOISE_PCT:
         return first
     log.append(f"{label}: foreign load {first.load.foreign_pct:.0f}% of a core; run repeated")
     second = await run()

@@ -5,27 +5,28 @@ baseline side one, in the same run against the same servers; ratio = two / one.
 ``write``: amendments through the contracts service's HTTP API (bench.contracts' write path: a
 scope change with an Idempotency-Key; row lock, version-checked update, audit row, outbox row)
 by ``python -m procure_contracts serve --role http`` processes, as deployed (one uvicorn worker
-each, a pool of 10 each), on one database of bench.contracts' ``CONTRACTS`` generated
-contracts. The load generator is bench.contracts' (a closed loop of ``CONNECTIONS`` keep-alive
-HTTP/1.1 connections on asyncio streams, in the bench process): with two instances connection k
-goes to instance k mod 2, as a load balancer spreading connections would; the same 50
-connections on both sides. ``WARMUP_SECONDS`` s of warm-up, then ``SECONDS`` s timed;
-throughput, and the client's p50 and p99 (closed loop: at saturation they are mostly queueing,
-about 50 / throughput). The relay does not run (``--role http``): the outbox rows stay.
+each, a pool of 10 each), on one database of bench.contracts' generated contracts (the plan's
+``contracts``). The load generator is bench.contracts' (a closed loop of the plan's
+``contracts_connections`` keep-alive HTTP/1.1 connections on asyncio streams, in the bench
+process): with two instances connection k goes to instance k mod 2, as a load balancer spreading
+connections would; the same 50 connections on both sides. The contracts benchmark's warm-up (2
+s), then its 10 s timed; throughput, and the client's p50 and p99 (closed loop: at saturation
+they are mostly queueing, about 50 / throughput). The relay does not run (``--role http``): the
+outbox rows stay.
 
-``delivery``: ``EVENTS`` contract amendments (bench.notifications' events: 1,000 contracts, ten
-webhook subscriptions, one match each) through ``python -m procure_notifications serve --role
-consumers`` processes, as deployed: the fan-out consumer of the CONTRACTS stream (one durable
-pull consumer that the instances share: competing consumers) records a delivery per event, and
-the delivery worker (woken by NOTIFY; leases with FOR UPDATE SKIP LOCKED, so instances share
-the work) signs and POSTs each to bench.notifications_bare's receiver. The instances start and
-fetch; the durable consumer is then paused (JetStream's consumer pause), the events published
-to the stream as the relay publishes them (Nats-Msg-Id), the consumer resumed; timed from the
-resume until every delivery is ``delivered`` (polled every 50 ms); when the last fan-out
-transaction began (the inbox's ``applied_at``) says how much of that the fan-out took.
-Redeliveries (an instance
-that meets an aggregate's event before its predecessor, held by the other instance, puts it back
-for 0.2 s) are counted from the consumer's delivered sequence.
+``delivery``: the plan's ``instances_delivery_events`` (5,000) contract amendments
+(bench.notifications' events: 1,000 contracts, ten webhook subscriptions, one match each)
+through ``python -m procure_notifications serve --role consumers`` processes, as deployed: the
+fan-out consumer of the CONTRACTS stream (one durable pull consumer that the instances share:
+competing consumers) records a delivery per event, and the delivery worker (woken by NOTIFY;
+leases with FOR UPDATE SKIP LOCKED, so instances share the work) signs and POSTs each to
+bench.notifications_bare's receiver. The instances start and fetch; the durable consumer is then
+paused (JetStream's consumer pause), the events published to the stream as the relay publishes
+them (Nats-Msg-Id), the consumer resumed; timed from the resume until every delivery is
+``delivered`` (polled every 50 ms); when the last fan-out transaction began (the inbox's
+``applied_at``) says how much of that the fan-out took. Redeliveries (an instance that meets an
+aggregate's event before its predecessor, held by the other instance, puts it back for 0.2 s)
+are counted from the consumer's delivered sequence.
 
 What a second instance cannot add: the outbox relay is a singleton per service (it holds a
 PostgreSQL advisory lock; a second instance's relay waits for it, so that a service's events are
@@ -102,15 +103,12 @@ from bench.harness import (
     spawn_python,
     unpinned,
 )
+from bench.plan import Plan
 from procure_notifications.events.fanout import fanout_consumers
 from procure_shared.clock import SystemClock
 from procure_shared.devstack import free_port
 
 INSTANCES = 2
-CONNECTIONS = contracts.CONNECTIONS
-SECONDS = contracts.SECONDS
-WARMUP_SECONDS = contracts.WARMUP_SECONDS
-EVENTS = 5_000
 SIDES = (INSTANCES, 1)
 # The notifications service's fan-out consumer of the stream the events are on.
 FANOUT = next(s for s in fanout_consumers() if s.stream == "CONTRACTS")
@@ -129,13 +127,14 @@ def _percents(values: Sequence[float]) -> str:
 
 async def write_run(
     servers: Servers,
+    plan: Plan,
     dsn: str,
     n: int,
     requests: contracts.Requests,
     log: list[str],
     log_file: Path,
 ) -> Run:
-    """``n`` contracts HTTP instances on a restored table, amended for SECONDS s."""
+    """``n`` contracts HTTP instances on a restored table, amended for the plan's time."""
     await contracts.restore(servers, dsn)
     apps = await asyncio.gather(
         *(contracts.start_app(servers, contracts.SERVICE, dsn, log_file, None) for _ in range(n))
@@ -146,8 +145,9 @@ async def write_run(
             await contracts.verify(port, contracts.SERVICE, requests)
         label = f"instances write, {_side(n)}"
         pids = [proc.pid for proc, _ in apps]
-        run = partial(contracts.timed, ports, requests.amend, CONNECTIONS, log, label, pids)
-        r = await guarded(label, log, run)
+        connections = plan.contracts_connections
+        run = partial(contracts.timed, plan, ports, requests.amend, connections, log, label, pids)
+        r = await guarded(plan, label, log, run)
         r.extra["instances"] = n
         return r
     finally:
@@ -155,15 +155,15 @@ async def write_run(
             await contracts.stop_app(proc)
 
 
-async def measure_write(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure_write(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     dsn = await contracts._database(servers)
     log_file = servers.folder / "instances-contracts.log"
     try:
-        await contracts.load(dsn, 1, contracts.CONTRACTS)
+        await contracts.load(dsn, 1, plan.contracts)
         await contracts.snapshot(servers, dsn)
         ids, live = await contracts._ids(dsn)
         title = (
-            f"contracts API: amendments, {CONNECTIONS} connections spread over "
+            f"contracts API: amendments, {plan.contracts_connections} connections spread over "
             f"{INSTANCES} instances (baseline 1)"
         )
         note = "baseline: one `serve --role http` process; the same load, servers and data"
@@ -173,12 +173,12 @@ async def measure_write(servers: Servers, repetitions: int, log: list[str]) -> l
             Figure("instances_write_p99", f"{title}: p99", "ms", note=note),
         )
         bearer = contracts.token()
-        for rep in range(repetitions):
+        for rep in range(plan.repetitions):
             for n in SIDES if rep % 2 == 0 else SIDES[::-1]:
                 requests = contracts.Requests(
                     contracts.SERVICE, bearer, ids, live, uuid.uuid4().hex[:12]
                 )
-                r = await write_run(servers, dsn, n, requests, log, log_file)
+                r = await write_run(servers, plan, dsn, n, requests, log, log_file)
                 keep_run(figures, r, baseline=n == 1)
                 print(
                     f"  instances write, {_side(n)} #{rep + 1}: {r.value:,.0f} req/s, p50 "
@@ -227,8 +227,9 @@ async def _fetching(
         await asyncio.sleep(0.05)
 
 
-async def delivery_run(servers: Servers, n: int, log: list[str]) -> Run:
-    """``n`` notifications instances deliver EVENTS events waiting on the stream."""
+async def delivery_run(servers: Servers, plan: Plan, n: int, log: list[str]) -> Run:
+    """``n`` notifications instances deliver the plan's events waiting on the stream."""
+    events = plan.instances_delivery_events
     tag = uuid.uuid4().hex[:8]
     received_file = servers.folder / f"instances-received-{tag}.json"
     log_file = servers.folder / "instances-notifications.log"
@@ -251,27 +252,27 @@ async def delivery_run(servers: Servers, n: int, log: list[str]) -> Run:
         await js.pause_consumer(FANOUT.stream, FANOUT.name, "2100-01-01T00:00:00Z")
         clock = SystemClock()
         await notifications.preload(
-            servers, [notifications.amendment(i, clock.now()) for i in range(EVENTS)]
+            servers, [notifications.amendment(i, clock.now()) for i in range(events)]
         )
         info = await js.consumer_info(FANOUT.stream, FANOUT.name)
-        if info.num_pending != EVENTS or info.delivered.consumer_seq != 0:
+        if info.num_pending != events or info.delivered.consumer_seq != 0:
             raise RuntimeError(
                 f"{label}: the paused consumer has {info.num_pending} pending and delivered "
-                f"{info.delivered.consumer_seq}, not {EVENTS} and none"
+                f"{info.delivered.consumer_seq}, not {events} and none"
             )
         await servers.sql("CHECKPOINT")
-        await quiet(log, label)
+        await quiet(plan, log, label)
         meter = cpu.Meter([p.pid for p in instances])
         resumed_wall = time.time()
         began = time.perf_counter()
         await js.resume_consumer(FANOUT.stream, FANOUT.name)
         delivered = await notifications.wait_for_deliveries(
-            dsn, EVENTS, "WHERE status = 'delivered'", 120
+            dsn, events, "WHERE status = 'delivered'", 120
         )
         seconds = time.perf_counter() - began
         load = meter.stop()
-        if delivered != EVENTS:
-            raise RuntimeError(f"{label}: {delivered} of {EVENTS} delivered in 120 s")
+        if delivered != events:
+            raise RuntimeError(f"{label}: {delivered} of {events} delivered in 120 s")
         info = await js.consumer_info(FANOUT.stream, FANOUT.name)
         conn = await asyncpg.connect(dsn)
         try:
@@ -284,17 +285,17 @@ async def delivery_run(servers: Servers, n: int, log: list[str]) -> Run:
         for proc in instances:
             await contracts.stop_app(proc)
         receiver_stats = await notifications.finish(procs[0])
-        if receiver_stats.get("distinct") != EVENTS:
+        if receiver_stats.get("distinct") != events:
             raise RuntimeError(f"{label}: the receiver had {receiver_stats}")
         return Run(
-            EVENTS / seconds,
+            events / seconds,
             load,
             {
-                "events": EVENTS,
+                "events": events,
                 "instances": n,
                 "seconds_timed": seconds,
                 "last_fanout_began_seconds": round(float(last_fanout) - resumed_wall, 3),
-                "redeliveries": info.delivered.consumer_seq - EVENTS,
+                "redeliveries": info.delivered.consumer_seq - events,
                 "receiver": receiver_stats,
             },
         )
@@ -305,20 +306,19 @@ async def delivery_run(servers: Servers, n: int, log: list[str]) -> Run:
         await servers.drop_database(dsn)
 
 
-async def measure_delivery(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure_delivery(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     figure = Figure(
         "instances_delivery_throughput",
-        f"notifications: {EVENTS:,} events from the CONTRACTS stream to delivered webhooks, "
-        f"{INSTANCES} consumer instances (baseline 1)",
+        f"notifications: {plan.instances_delivery_events:,} events from the CONTRACTS stream "
+        f"to delivered webhooks, {INSTANCES} consumer instances (baseline 1)",
         "events/s",
         note="baseline: one `serve --role consumers` process; the same events, servers and "
         "receiver",
     )
-    for rep in range(repetitions):
+    for rep in range(plan.repetitions):
         for n in SIDES if rep % 2 == 0 else SIDES[::-1]:
-            r = await guarded(
-                f"instances delivery, {_side(n)}", log, partial(delivery_run, servers, n, log)
-            )
+            label = f"instances delivery, {_side(n)}"
+            r = await guarded(plan, label, log, partial(delivery_run, servers, plan, n, log))
             (figure.baseline if n == 1 else figure.project).append(r)
             print(
                 f"  instances delivery, {_side(n)} #{rep + 1}: {r.value:,.0f} events/s "
@@ -360,17 +360,18 @@ def _bound(name: str, figure: Figure, count: str, unit: str) -> list[str]:
     return lines
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     log.append(
         "instances: nothing pinned during this measurement (PostgreSQL, nats-server, the "
         "service instances, the receiver and the bench process on either core, both sides); "
-        f"write: {contracts.CONTRACTS:,} contracts, {CONNECTIONS} connections spread evenly "
-        f"over the instances, {WARMUP_SECONDS:.0f} s warm-up, {SECONDS:.0f} s timed, the table "
-        f"restored before each side; delivery: {EVENTS:,} events on the CONTRACTS stream, "
+        f"write: {plan.contracts:,} contracts, {plan.contracts_connections} connections spread "
+        f"evenly over the instances, {plan.contracts_warmup_seconds:g} s warm-up, "
+        f"{plan.contracts_seconds:g} s timed, the table restored before each side; delivery: "
+        f"{plan.instances_delivery_events:,} events on the CONTRACTS stream, "
         f"{notifications.SUBSCRIPTIONS} webhook subscriptions, fresh database, streams and "
         "receiver each side; the relay (one per service, advisory lock) is in neither"
     )
     with unpinned(servers):
-        figures = await measure_write(servers, repetitions, log)
-        figures += await measure_delivery(servers, repetitions, log)
+        figures = await measure_write(servers, plan, log)
+        figures += await measure_delivery(servers, plan, log)
     return figures

@@ -1,13 +1,14 @@
 """3. End-to-end latency, from the producer's commit to the consumer's handler, at 500 events/s.
 
 Three processes: this one (the producer) commits one event per transaction through outbox.add,
-paced at 500/s for 10 s (open loop: a transaction starts on schedule even if the previous one
-has not finished), and notes time.time_ns() right after each commit; a relay process runs
-the project's Relay (woken by LISTEN/NOTIFY, 1 s poll fallback: the defaults); a consumer
-process runs the project's Consumer (the default spec: batch 64, concurrency 8, ordered) whose
-handler notes time.time_ns() on entry, then does the effect INSERT. Latency is handler entry
-minus commit, per event, in milliseconds; the relay also notes when it hands each event to
-JetStream, which splits the latency in two.
+paced at 500/s for 10 s (the plan's ``latency_rate_per_s`` and ``latency_seconds``; open loop: a
+transaction starts on schedule even if the previous one has not finished), and notes
+time.time_ns() right after each commit; a relay process runs the project's Relay (woken by
+LISTEN/NOTIFY, 1 s poll fallback: the defaults); a consumer process runs the project's Consumer
+(the default spec: batch 64, concurrency 8, ordered) whose handler notes time.time_ns() on
+entry, then does the effect INSERT. Latency is handler entry minus commit, per event, in
+milliseconds; the relay also notes when it hands each event to JetStream, which splits the
+latency in two. Every event must reach the handler within 30 s of the last commit.
 
 The servers stay alone on core 0 and the three processes share core 1, as the project's relay
 and consumer do in measurements 1 and 2. ``--service-core 0`` puts the relay and consumer
@@ -21,30 +22,29 @@ import asyncio
 import contextlib
 import time
 import uuid
-from typing import Any
 
 import msgspec
 
 from bench import bare
 from bench.harness import (
-    NOISE_PCT,
     Figure,
+    Latency,
     Run,
     Servers,
     finish_worker,
+    guarded,
     open_loop,
     percentile,
     quiet,
     spawn_worker,
 )
+from bench.plan import Plan
 from bench.relay import envelope
 from procure_shared import outbox
 from procure_shared.events import StreamSpec
 from procure_shared.messaging import NatsState, connect_nats, ensure_streams, stream_config
 from procure_shared.postgres import create_pool
 
-RATE = 500
-SECONDS = 10
 AGGREGATES = 100
 SPEC = StreamSpec("BENCH_LATENCY", (bare.EVENT_TYPE,), "bench")
 
@@ -60,7 +60,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-async def run_once(servers: Servers, log: list[str], service_core: int | None) -> dict[str, Any]:
+async def run_once(
+    servers: Servers, plan: Plan, log: list[str], service_core: int | None
+) -> Latency:
     dsn = await servers.project_database()
     await servers.sql(bare.EFFECTS_DDL, dsn)
     state = NatsState(name="bench-latency")
@@ -84,8 +86,9 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
             )
         )
         await servers.sql("CHECKPOINT")
-        await quiet(log, "latency")
-        total = RATE * SECONDS
+        await quiet(plan, log, "latency")
+        rate = plan.latency_rate_per_s
+        total = round(rate * plan.latency_seconds)
         committed: dict[str, int] = {}
         commits: list[float] = []
 
@@ -99,7 +102,7 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
             commits.append((time.perf_counter() - begun) * 1000)
 
         # An aggregate's events are 200 ms apart, so they commit in order.
-        run = await open_loop(RATE, total, commit)
+        run = await open_loop(rate, total, commit)
         produced, behind, meter = run.seconds, run.behind, run.meter
         deadline = time.monotonic() + 30
         async with pool.acquire() as conn:
@@ -116,14 +119,17 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
         latencies = [(stamps[k] - t) / 1e6 for k, t in committed.items() if k in stamps]
         to_relay = [(published[k] - t) / 1e6 for k, t in committed.items() if k in published]
         to_handler = [(stamps[k] - t) / 1e6 for k, t in published.items() if k in stamps]
-        if not latencies:
-            raise RuntimeError("no event reached the consumer")
-        return {
-            "p50": percentile(latencies, 50),
-            "p99": percentile(latencies, 99),
-            "max": max(latencies),
-            "load": load,
-            "extra": {
+        if len(latencies) != total:
+            raise RuntimeError(
+                f"latency: {len(latencies)} of {total} events reached the consumer within 30 s "
+                f"of the last commit"
+            )
+        return Latency(
+            percentile(latencies, 50),
+            percentile(latencies, 99),
+            max(latencies),
+            load,
+            {
                 "events": total,
                 "received": len(latencies),
                 "producer_seconds": round(produced, 3),
@@ -137,7 +143,7 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
                 "commit_to_relay_publish_ms": _summary(to_relay),
                 "relay_publish_to_handler_ms": _summary(to_handler),
             },
-        }
+        )
     finally:
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
@@ -152,33 +158,30 @@ async def run_once(servers: Servers, log: list[str], service_core: int | None) -
 
 
 async def measure(
-    servers: Servers, repetitions: int, log: list[str], service_core: int | None
+    servers: Servers, plan: Plan, log: list[str], service_core: int | None
 ) -> list[Figure]:
     where = "unpinned" if service_core is None else f"on core {service_core}"
     log.append(
         f"latency: producer in the bench process; relay and consumer in two separate "
         f"processes {where}"
     )
-    title = f"end-to-end latency at {RATE}/s for {SECONDS} s, commit to handler"
+    title = (
+        f"end-to-end latency at {plan.latency_rate_per_s}/s for {plan.latency_seconds:g} s, "
+        "commit to handler"
+    )
     p50 = Figure("latency_p50", f"{title}, p50", "ms")
     p99 = Figure("latency_p99", f"{title}, p99", "ms", target="<= 50 ms", max_value=50.0)
     worst = Figure("latency_max", f"{title}, max", "ms")
-    for rep in range(repetitions):
-        r = await run_once(servers, log, service_core)
-        if r["load"].foreign_pct > NOISE_PCT:
-            log.append(f"latency: foreign load {r['load'].foreign_pct:.0f}% of a core; repeated")
-            discarded = r
-            r = await run_once(servers, log, service_core)
-            r["extra"]["repeated_after_foreign_pct"] = round(discarded["load"].foreign_pct, 1)
-            r["extra"]["discarded_p99"] = discarded["p99"]
-        p50.project.append(Run(r["p50"], r["load"]))
-        p99.project.append(Run(r["p99"], r["load"], r["extra"]))
-        worst.project.append(Run(r["max"], r["load"]))
+    for rep in range(plan.repetitions):
+        r = await guarded(plan, "latency", log, lambda: run_once(servers, plan, log, service_core))
+        p50.project.append(Run(r.p50, r.load))
+        p99.project.append(Run(r.p99, r.load, r.extra))
+        worst.project.append(Run(r.max, r.load))
         print(
-            f"  latency #{rep + 1}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
-            f"max {r['max']:.2f} ms ({r['extra']['received']} events); commit to relay "
-            f"publish {r['extra']['commit_to_relay_publish_ms']}, publish to handler "
-            f"{r['extra']['relay_publish_to_handler_ms']}",
+            f"  latency #{rep + 1}: p50 {r.p50:.2f} ms, p99 {r.p99:.2f} ms, "
+            f"max {r.max:.2f} ms ({r.extra['received']} events); commit to relay "
+            f"publish {r.extra['commit_to_relay_publish_ms']}, publish to handler "
+            f"{r.extra['relay_publish_to_handler_ms']}",
             flush=True,
         )
     return [p50, p99, worst]

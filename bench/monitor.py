@@ -1,5 +1,7 @@
 """The milestone monitor at scale: a pass that finds nothing new among 1,000,000 milestones, and
-one that finds 1,000 due and sends their notices (audit rows and outbox events included).
+one that finds 1,000 due and sends their notices (audit rows and outbox events included). (The
+sizes are the full plan's: ``monitor_contracts``, ``monitor_milestones``, ``monitor_due`` and
+``monitor_passes`` in bench.plan.)
 
 The data: 10,000 contracts (the contracts benchmark's generator) with 1,000,000 milestones due
 from 2022 to 2027, the monitor's clock on 3 June 2024. Milestones due before then are settled,
@@ -32,18 +34,15 @@ import asyncpg
 from bench import cpu
 from bench.contracts import _database, load
 from bench.harness import Figure, Run, Servers, quiet
+from bench.plan import Plan
 from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.storage import store
 from procure_shared.clock import FixedClock
 from procure_shared.postgres import create_pool
 
-__all__ = ["CONTRACTS", "DUE", "LEAD_DAYS", "MILESTONES", "measure"]
+__all__ = ["LEAD_DAYS", "measure"]
 
-CONTRACTS = 10_000
-MILESTONES = 1_000_000
-DUE = 1_000
 LEAD_DAYS = 14
-PASSES = 200
 BATCH = 200
 TODAY = date(2024, 6, 3)
 NOW = datetime(2024, 6, 3, 6, 0, tzinfo=UTC)
@@ -101,7 +100,7 @@ SELECT id, contract_id, NULL, 'dfe', 'delivery', 'scheduled', title, $2::date, 1
 FROM (
     SELECT gen_random_uuid() AS id, c.id AS contract_id, 'Mentors in post ' || g AS title, g
     FROM generate_series(1, $1::int) AS g
-    JOIN LATERAL (SELECT id FROM contracts ORDER BY id OFFSET g % 1000 LIMIT 1) AS c ON true
+    JOIN LATERAL (SELECT id FROM contracts ORDER BY id OFFSET g % $4 LIMIT 1) AS c ON true
 ) AS drawn,
 LATERAL (SELECT jsonb_build_object(
     'id', id::text, 'buyerId', 'dfe', 'contractId', contract_id::text, 'lotId', NULL,
@@ -112,17 +111,18 @@ LATERAL (SELECT jsonb_build_object(
 """
 
 
-async def _load(dsn: str) -> tuple[float, float]:
+async def _load(dsn: str, plan: Plan) -> tuple[float, float]:
     """The contracts and the milestones; the seconds each took."""
-    contracts = await load(dsn, 1, CONTRACTS)
+    contracts = await load(dsn, 1, plan.monitor_contracts)
+    milestones = plan.monitor_milestones
     began = time.monotonic()
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SET maintenance_work_mem = '512MB'")
         step = 100_000
-        for start in range(1, MILESTONES + 1, step):
+        for start in range(1, milestones + 1, step):
             await conn.execute(
-                _GENERATE, start, min(start + step - 1, MILESTONES), TODAY, LEAD_DAYS
+                _GENERATE, start, min(start + step - 1, milestones), TODAY, LEAD_DAYS
             )
         rows = await conn.fetch(
             "SELECT doc::text AS doc FROM milestones TABLESAMPLE SYSTEM (1) LIMIT 2000"
@@ -134,10 +134,13 @@ async def _load(dsn: str) -> tuple[float, float]:
     return contracts, time.monotonic() - began
 
 
-async def _add_owed(dsn: str) -> None:
+async def _add_owed(dsn: str, plan: Plan) -> None:
+    """The plan's ``monitor_due`` milestones due in 3 days, spread over the first 1,000
+    contracts."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(_OWED, DUE, TODAY + timedelta(days=3), NOW)
+        spread = min(1_000, plan.monitor_contracts)
+        await conn.execute(_OWED, plan.monitor_due, TODAY + timedelta(days=3), NOW, spread)
         await conn.execute("ANALYZE milestones")
     finally:
         await conn.close()
@@ -169,8 +172,8 @@ async def _bare_send(pool: asyncpg.Pool) -> int:
                 [(NOW, str(row["id"]), row["doc"]) for row in rows],
             )
             await conn.executemany(
-                "INSERT INTO outbox (id, subject, aggregate_id, sequence, payload, headers) "
-                "VALUES ($1, 'contracts.milestone.due_soon', $2, 2, $3, '{}')",
+                "INSERT INTO outbox (id, subject, aggregate_id, sequence, payload, headers, "
+                "buyer_id) VALUES ($1, 'contracts.milestone.due_soon', $2, 2, $3, '{}', 'dfe')",
                 [(str(uuid.uuid4()), str(row["id"]), payload) for row in rows],
             )
         sent += len(rows)
@@ -178,10 +181,11 @@ async def _bare_send(pool: asyncpg.Pool) -> int:
             return sent
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     dsn = await _database(servers)
+    due_count, passes = plan.monitor_due, plan.monitor_passes
     try:
-        contracts_s, milestones_s = await _load(dsn)
+        contracts_s, milestones_s = await _load(dsn, plan)
         await servers.settle(dsn, "milestones")
         pool = await create_pool(dsn, size=4, min_size=4)
         conn = await asyncpg.connect(dsn)
@@ -200,7 +204,8 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
         finally:
             await conn.close()
         log.append(
-            f"monitor: {CONTRACTS:,} contracts in {contracts_s:.1f} s and {MILESTONES:,} "
+            f"monitor: {plan.monitor_contracts:,} contracts in {contracts_s:.1f} s and "
+            f"{plan.monitor_milestones:,} "
             f"milestones in {milestones_s:.1f} s (the table with its indexes: {size}); clock "
             f"on {TODAY}, {LEAD_DAYS} lead days"
         )
@@ -209,26 +214,27 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
         )
         empty = Figure(
             "monitor_nothing_new_ms",
-            f"milestone monitor: a pass finding nothing among {MILESTONES:,} milestones",
+            f"milestone monitor: a pass finding nothing among {plan.monitor_milestones:,} "
+            "milestones",
             "ms",
             target="<= 50 ms",
             max_value=50.0,
-            note=f"median of {PASSES} passes; baseline: a bare BEGIN; SELECT 1; COMMIT",
+            note=f"median of {passes} passes; baseline: a bare BEGIN; SELECT 1; COMMIT",
         )
         due = Figure(
             "monitor_1000_due_ms",
-            f"milestone monitor: a pass sending {DUE:,} due-soon notices (audit and outbox)",
+            f"milestone monitor: a pass sending {due_count:,} due-soon notices (audit and outbox)",
             "ms",
             target="<= 1000 ms",
             max_value=1000.0,
             note="baseline: the same statements from a bare asyncpg loop",
         )
         try:
-            for _ in range(repetitions):
-                await quiet(log, "monitor nothing new")
+            for _ in range(plan.repetitions):
+                await quiet(plan, log, "monitor nothing new")
                 meter = cpu.Meter()
                 times = []
-                for _ in range(PASSES):
+                for _ in range(passes):
                     began = time.perf_counter()
                     if await monitor.run_once():
                         raise RuntimeError("the monitor found something in a pass of nothing")
@@ -236,29 +242,29 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                 empty.project.append(Run(statistics.median(times), meter.stop()))
                 meter = cpu.Meter()
                 times = []
-                for _ in range(PASSES):
+                for _ in range(passes):
                     began = time.perf_counter()
                     async with pool.acquire() as c, c.transaction():
                         await c.fetchval("SELECT 1")
                     times.append((time.perf_counter() - began) * 1000)
                 empty.baseline.append(Run(statistics.median(times), meter.stop()))
 
-                await _add_owed(dsn)
-                await quiet(log, "monitor 1,000 due")
+                await _add_owed(dsn, plan)
+                await quiet(plan, log, "monitor 1,000 due")
                 meter = cpu.Meter()
                 began = time.perf_counter()
                 sent = await monitor.run_once()
                 due.project.append(Run((time.perf_counter() - began) * 1000, meter.stop()))
-                if sent != DUE:
-                    raise RuntimeError(f"the monitor sent {sent} notices, not {DUE}")
-                await _add_owed(dsn)
-                await quiet(log, "monitor 1,000 due, bare")
+                if sent != due_count:
+                    raise RuntimeError(f"the monitor sent {sent} notices, not {due_count}")
+                await _add_owed(dsn, plan)
+                await quiet(plan, log, "monitor 1,000 due, bare")
                 meter = cpu.Meter()
                 began = time.perf_counter()
                 sent = await _bare_send(pool)
                 due.baseline.append(Run((time.perf_counter() - began) * 1000, meter.stop()))
-                if sent != DUE:
-                    raise RuntimeError(f"the bare loop sent {sent} notices, not {DUE}")
+                if sent != due_count:
+                    raise RuntimeError(f"the bare loop sent {sent} notices, not {due_count}")
         finally:
             await pool.close()
         return [empty, due]

@@ -10,8 +10,9 @@ path per subscription.
 
 ``latency`` (the issue's first target, p99 under 100 ms): the event's life as the contracts
 service gives it one. This process (the producer) commits one event per transaction through
-procure_shared.outbox.add in a producer database, paced at ``RATE``/s (open loop) for
-``WARMUP_SECONDS`` s of warm-up, not counted, then ``SECONDS`` s, noting time.time_ns() after
+procure_shared.outbox.add in a producer database, paced at the plan's
+``notifications_rate_per_s`` (200/s; open loop) for ``notifications_warmup_seconds`` (2 s) of
+warm-up, not counted, then ``notifications_seconds`` (10 s), noting time.time_ns() after
 each commit; a relay process (bench.worker relay: the project's Relay, woken by NOTIFY)
 publishes them to the CONTRACTS stream; the notifications process (``python -m
 bench.notifications notifications``: what ``procure_notifications serve --role consumers``
@@ -29,7 +30,8 @@ warm-up (bench.notifications_bare post --rate); latency is the receiver's time m
 before the request. The target is on the project's figure (< 100 ms); the ratio only says how
 much of it the HTTP hop is.
 
-``throughput`` (the second target, >= 0.5x): ``DRAIN`` deliveries pending (``DRAIN`` events
+``throughput`` (the second target, >= 0.5x): the plan's ``notifications_drain`` (5,000)
+deliveries pending (as many events
 published to the CONTRACTS stream and fanned out by the service's consumers, the worker held
 back), then the delivery worker started and timed, inside the notifications process, until it
 has settled them all (``attempts``, counted after each attempt's transaction); 5 deliveries per
@@ -60,7 +62,6 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -73,10 +74,10 @@ import uvloop
 
 from bench import cpu
 from bench.harness import (
-    NOISE_PCT,
     ROOT,
     SERVER_CORE,
     Figure,
+    Latency,
     Run,
     Servers,
     by_process,
@@ -88,6 +89,7 @@ from bench.harness import (
     quiet,
 )
 from bench.notifications_bare import Item
+from bench.plan import Plan
 from procure_notifications.app import MIGRATIONS, delivery_worker
 from procure_notifications.domain.filters import Conditions, Filter
 from procure_notifications.domain.signing import new_secret
@@ -115,12 +117,8 @@ from procure_shared.postgres import Connection, connect_dedicated, create_pool
 from procure_shared.service import Runtime
 from procure_shared.settings import Settings
 
-RATE = 200
-SECONDS = 10
-WARMUP_SECONDS = 2
 SUBSCRIPTIONS = 10
 CONTRACTS = 1_000
-DRAIN = 5_000
 BUYER = "dfe"
 EVENT_TYPE = CONTRACT_AMENDED.type
 # The service's defaults, but webhooks to this machine (as `make up` and the tests run it).
@@ -385,16 +383,16 @@ def _stamps(path: Path) -> dict[str, int]:
 # --- latency ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Latency:
-    p50: float
-    p99: float
-    max: float
-    load: cpu.Load
-    extra: dict[str, Any]
+def _warm_and_total(plan: Plan) -> tuple[int, int]:
+    """How many events the latency run's warm-up sends, and how many in all."""
+    rate = plan.notifications_rate_per_s
+    warm = round(rate * plan.notifications_warmup_seconds)
+    return warm, warm + round(rate * plan.notifications_seconds)
 
 
-async def service_latency(servers: Servers, placement: Placement, log: list[str]) -> Latency:
+async def service_latency(
+    servers: Servers, plan: Plan, placement: Placement, log: list[str]
+) -> Latency:
     tag = uuid.uuid4().hex[:8]
     folder = servers.folder
     files = {
@@ -430,8 +428,8 @@ async def service_latency(servers: Servers, placement: Placement, log: list[str]
             )
         )
         await servers.sql("CHECKPOINT")
-        await quiet(log, "notifications latency")
-        warm, total = RATE * WARMUP_SECONDS, RATE * (WARMUP_SECONDS + SECONDS)
+        await quiet(plan, log, "notifications latency")
+        warm, total = _warm_and_total(plan)
         clock = SystemClock()
         committed: dict[str, int] = {}  # the timed events'
         transactions_ms: list[float] = []
@@ -449,7 +447,7 @@ async def service_latency(servers: Servers, placement: Placement, log: list[str]
 
         # Each event's transaction starts on its schedule (one contract's events are 5 s
         # apart, so they commit in order). The warm-up's events are not counted.
-        run = await open_loop(RATE, total, commit, warm=warm)
+        run = await open_loop(plan.notifications_rate_per_s, total, commit, warm=warm)
         produced, behind, meter = run.seconds, run.behind, run.meter
         delivered = await wait_for_deliveries(dsn, total, "WHERE status = 'delivered'", 30)
         load = meter.stop()
@@ -460,8 +458,12 @@ async def service_latency(servers: Servers, placement: Placement, log: list[str]
         published = _stamps(files["published"])
         fanned = _stamps(files["fanned-out"])
         latencies = [(received[k] - t) / 1e6 for k, t in committed.items() if k in received]
-        if not latencies:
-            raise RuntimeError("no event reached the receiver")
+        if delivered != total or len(latencies) != len(committed):
+            raise RuntimeError(
+                f"notifications latency service: {delivered} of {total} deliveries delivered "
+                f"within 30 s of the last commit, {len(latencies)} of the {len(committed)} "
+                "timed events at the receiver"
+            )
         return Latency(
             percentile(latencies, 50),
             percentile(latencies, 99),
@@ -500,7 +502,9 @@ async def service_latency(servers: Servers, placement: Placement, log: list[str]
         await servers.drop_database(producer_dsn)
 
 
-async def bare_latency(servers: Servers, placement: Placement, log: list[str]) -> Latency:
+async def bare_latency(
+    servers: Servers, plan: Plan, placement: Placement, log: list[str]
+) -> Latency:
     tag = uuid.uuid4().hex[:8]
     folder = servers.folder
     received_file, sent_file, work_file = (
@@ -512,7 +516,8 @@ async def bare_latency(servers: Servers, placement: Placement, log: list[str]) -
         recv, port = await receiver(placement, log_file, received_file)
         procs.append(recv)
         clock = SystemClock()
-        warm, total = RATE * WARMUP_SECONDS, RATE * (WARMUP_SECONDS + SECONDS)
+        warm, total = _warm_and_total(plan)
+        rate = plan.notifications_rate_per_s
         events = [amendment(i, clock.now()) for i in range(total)]
         timed = {e.id for e in events[warm:]}
         work_file.write_bytes(msgspec.json.encode(work(events, port)))
@@ -520,16 +525,16 @@ async def bare_latency(servers: Servers, placement: Placement, log: list[str]) -
             await spawn(
                 "bench.notifications_bare",
                 "post",
-                ["--work", str(work_file), "--rate", str(RATE), "--out", str(sent_file)],
+                ["--work", str(work_file), "--rate", str(rate), "--out", str(sent_file)],
                 placement.service,
                 log_file,
             )
         )
-        await quiet(log, "notifications latency baseline")
+        await quiet(plan, log, "notifications latency baseline")
         await start(procs[-1])
-        await asyncio.sleep(WARMUP_SECONDS)
+        await asyncio.sleep(plan.notifications_warmup_seconds)
         meter = cpu.Meter()
-        result = await outcome(procs[-1], within=SECONDS + 60)
+        result = await outcome(procs[-1], within=plan.notifications_seconds + 60)
         load = meter.stop()
         await finish(procs.pop())
         receiver_stats = await finish(procs.pop())
@@ -537,8 +542,11 @@ async def bare_latency(servers: Servers, placement: Placement, log: list[str]) -
         latencies = [
             (received[k] - t) / 1e6 for k, t in sent.items() if k in received and k in timed
         ]
-        if not latencies:
-            raise RuntimeError("no request reached the receiver")
+        if result["statuses"] != {"200": total} or len(latencies) != len(timed):
+            raise RuntimeError(
+                f"notifications latency bare: {result}; {len(latencies)} of the {len(timed)} "
+                "timed requests at the receiver"
+            )
         return Latency(
             percentile(latencies, 50),
             percentile(latencies, 99),
@@ -577,7 +585,10 @@ async def preload(servers: Servers, events: list[Envelope]) -> None:
         await nc.close()
 
 
-async def service_throughput(servers: Servers, placement: Placement, log: list[str]) -> Run:
+async def service_throughput(
+    servers: Servers, plan: Plan, placement: Placement, log: list[str]
+) -> Run:
+    drain = plan.notifications_drain
     tag = uuid.uuid4().hex[:8]
     received_file = servers.folder / f"received-{tag}.json"
     log_file = servers.folder / "notifications-processes.log"
@@ -592,20 +603,20 @@ async def service_throughput(servers: Servers, placement: Placement, log: list[s
             await spawn(
                 "bench.notifications",
                 "notifications",
-                ["--dsn", dsn, "--nats", servers.nats.url, "--hold", "--expect", str(DRAIN)],
+                ["--dsn", dsn, "--nats", servers.nats.url, "--hold", "--expect", str(drain)],
                 placement.service,
                 log_file,
             )
         )
         clock = SystemClock()
         began = time.monotonic()
-        await preload(servers, [amendment(i, clock.now()) for i in range(DRAIN)])
-        pending = await wait_for_deliveries(dsn, DRAIN, "WHERE status = 'pending'", 60)
-        if pending != DRAIN:
-            raise RuntimeError(f"the fan-out recorded {pending} of {DRAIN} deliveries")
+        await preload(servers, [amendment(i, clock.now()) for i in range(drain)])
+        pending = await wait_for_deliveries(dsn, drain, "WHERE status = 'pending'", 60)
+        if pending != drain:
+            raise RuntimeError(f"the fan-out recorded {pending} of {drain} deliveries")
         fanned_out = time.monotonic() - began
         await servers.settle(dsn, "deliveries")
-        await quiet(log, "notifications throughput")
+        await quiet(plan, log, "notifications throughput")
         meter = cpu.Meter()
         await start(procs[-1])
         result = await outcome(procs[-1])
@@ -613,15 +624,16 @@ async def service_throughput(servers: Servers, placement: Placement, log: list[s
         delivered = await count(dsn, "WHERE status = 'delivered'")
         service_stats = await finish(procs.pop())
         receiver_stats = await finish(procs.pop())
-        if delivered != DRAIN or receiver_stats.get("distinct") != DRAIN:
+        if delivered != drain or receiver_stats.get("distinct") != drain:
             raise RuntimeError(
-                f"{delivered} of {DRAIN} delivered; the receiver had {receiver_stats}"
+                f"notifications throughput service: {delivered} of {drain} delivered; the "
+                f"receiver had {receiver_stats}"
             )
         return Run(
-            DRAIN / result["seconds"],
+            drain / result["seconds"],
             load,
             {
-                "deliveries": DRAIN,
+                "deliveries": drain,
                 "seconds_timed": result["seconds"],
                 "attempts": result["attempts"],
                 "preload_and_fanout_seconds": round(fanned_out, 2),
@@ -636,7 +648,10 @@ async def service_throughput(servers: Servers, placement: Placement, log: list[s
         await servers.drop_database(dsn)
 
 
-async def bare_throughput(servers: Servers, placement: Placement, log: list[str]) -> Run:
+async def bare_throughput(
+    servers: Servers, plan: Plan, placement: Placement, log: list[str]
+) -> Run:
+    drain = plan.notifications_drain
     tag = uuid.uuid4().hex[:8]
     received_file = servers.folder / f"received-{tag}.json"
     work_file = servers.folder / f"work-{tag}.json"
@@ -647,7 +662,7 @@ async def bare_throughput(servers: Servers, placement: Placement, log: list[str]
         procs.append(recv)
         clock = SystemClock()
         work_file.write_bytes(
-            msgspec.json.encode(work([amendment(i, clock.now()) for i in range(DRAIN)], port))
+            msgspec.json.encode(work([amendment(i, clock.now()) for i in range(drain)], port))
         )
         concurrency = str(OPTIONS.delivery_concurrency)
         procs.append(
@@ -659,20 +674,22 @@ async def bare_throughput(servers: Servers, placement: Placement, log: list[str]
                 log_file,
             )
         )
-        await quiet(log, "notifications throughput baseline")
+        await quiet(plan, log, "notifications throughput baseline")
         meter = cpu.Meter()
         await start(procs[-1])
         result = await outcome(procs[-1])
         load = meter.stop()
         await finish(procs.pop())
         receiver_stats = await finish(procs.pop())
-        if result["statuses"] != {"200": DRAIN} or receiver_stats.get("distinct") != DRAIN:
-            raise RuntimeError(f"bare POST loop: {result}; the receiver had {receiver_stats}")
+        if result["statuses"] != {"200": drain} or receiver_stats.get("distinct") != drain:
+            raise RuntimeError(
+                f"notifications throughput bare: {result}; the receiver had {receiver_stats}"
+            )
         return Run(
-            DRAIN / result["seconds"],
+            drain / result["seconds"],
             load,
             {
-                "deliveries": DRAIN,
+                "deliveries": drain,
                 "seconds_timed": result["seconds"],
                 "receiver": receiver_stats,
                 "concurrency": OPTIONS.delivery_concurrency,
@@ -687,9 +704,10 @@ async def bare_throughput(servers: Servers, placement: Placement, log: list[str]
 # --- the measurement --------------------------------------------------------------------------
 
 
-def _latency_figures() -> tuple[Figure, Figure, Figure]:
+def _latency_figures(plan: Plan) -> tuple[Figure, Figure, Figure]:
     title = (
-        f"notifications: end-to-end latency at {RATE} events/s for {SECONDS} s "
+        f"notifications: end-to-end latency at {plan.notifications_rate_per_s} events/s for "
+        f"{plan.notifications_seconds:g} s "
         f"({SUBSCRIPTIONS} webhook subscriptions, one match each), commit to receiver"
     )
     note = (
@@ -710,23 +728,8 @@ def _latency_figures() -> tuple[Figure, Figure, Figure]:
     )
 
 
-async def _latency_guarded(
-    label: str, log: list[str], run: Callable[[], Awaitable[Latency]]
-) -> Latency:
-    """Run; if foreign processes used over 10% of a core meanwhile, once more (harness.guarded
-    for a latency run)."""
-    first = await run()
-    if first.load.foreign_pct <= NOISE_PCT:
-        return first
-    log.append(f"{label}: foreign load {first.load.foreign_pct:.0f}% of a core; run repeated")
-    second = await run()
-    second.extra["repeated_after_foreign_pct"] = round(first.load.foreign_pct, 1)
-    second.extra["discarded_p99"] = first.p99
-    return second
-
-
 async def measure(
-    servers: Servers, repetitions: int, log: list[str], service_core: int | None
+    servers: Servers, plan: Plan, log: list[str], service_core: int | None
 ) -> list[Figure]:
     placement = Placement(service=service_core, receiver=SERVER_CORE if servers.pinned else None)
     log.append(
@@ -736,14 +739,16 @@ async def measure(
         f"relay and the bare POST loop on core "
         f"{placement.service if placement.service is not None else 'any'}; the latency "
         f"producer in the bench process; {SUBSCRIPTIONS} subscriptions, {CONTRACTS:,} "
-        f"contracts; latency: {WARMUP_SECONDS} s of warm-up at {RATE}/s not counted, then "
-        f"{SECONDS} s; delivery_concurrency {OPTIONS.delivery_concurrency}, delivery_poll "
+        f"contracts; latency: {plan.notifications_warmup_seconds:g} s of warm-up at "
+        f"{plan.notifications_rate_per_s}/s not counted, then {plan.notifications_seconds:g} s; "
+        f"delivery_concurrency {OPTIONS.delivery_concurrency}, delivery_poll "
         f"{OPTIONS.delivery_poll:g} s, webhook_timeout {OPTIONS.webhook_timeout:g} s"
     )
-    p50, p99, worst = _latency_figures()
+    p50, p99, worst = _latency_figures(plan)
     throughput = Figure(
         "notifications_throughput",
-        f"notifications: peak delivery throughput, {DRAIN:,} pending deliveries drained, "
+        f"notifications: peak delivery throughput, {plan.notifications_drain:,} pending "
+        "deliveries drained, "
         f"concurrency {OPTIONS.delivery_concurrency}",
         "deliveries/s",
         target=f">= {THROUGHPUT_RATIO}x",
@@ -751,12 +756,12 @@ async def measure(
         note="baseline: a bare httpx.AsyncClient POST loop of the same requests to the same "
         f"receiver, {OPTIONS.delivery_concurrency} at a time",
     )
-    for rep in range(repetitions):
+    for rep in range(plan.repetitions):
         sides = [SERVICE, BARE] if rep % 2 == 0 else [BARE, SERVICE]
         for side in sides:
             latency_run = service_latency if side == SERVICE else bare_latency
             label = f"notifications latency {side}"
-            r = await _latency_guarded(label, log, partial(latency_run, servers, placement, log))
+            r = await guarded(plan, label, log, partial(latency_run, servers, plan, placement, log))
             for figure, value in ((p50, r.p50), (p99, r.p99), (worst, r.max)):
                 kept = Run(value, r.load, r.extra if figure is p99 else {})
                 (figure.project if side == SERVICE else figure.baseline).append(kept)
@@ -777,7 +782,7 @@ async def measure(
         for side in sides:
             drain_run = service_throughput if side == SERVICE else bare_throughput
             label = f"notifications throughput {side}"
-            t = await guarded(label, log, partial(drain_run, servers, placement, log))
+            t = await guarded(plan, label, log, partial(drain_run, servers, plan, placement, log))
             (throughput.project if side == SERVICE else throughput.baseline).append(t)
             print(
                 f"  {label} #{rep + 1}: {t.value:,.0f} deliveries/s "

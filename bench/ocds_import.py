@@ -1,4 +1,5 @@
-"""10. ``procure ocds import`` of a release package of 10,000 and 100,000 releases.
+"""10. ``procure ocds import`` of a release package of 10,000 and 100,000 releases (the plan's
+``ocds_import_sizes``).
 
 The file: ``procure_shared.ocds.synthetic.write_release_package``, written as a stream (never in
 memory): contracting processes of five releases each (tender with one to three lots, award to
@@ -13,8 +14,10 @@ Project: the real stack as deployed (``python -m procure_providers serve --role 
 ``python -m procure_contracts serve --role http``, fresh migrated databases each repetition, the
 contracts service finding and registering suppliers through the providers API) and the command
 run as a user runs it (``procure ocds import FILE --buyer dfe``, under ``/usr/bin/time`` for its
-peak RSS). Throughput is the file's releases over the command's wall time (scan, read, send,
-the service's validation, merging, mapping and writes). The contracts service's RSS is read
+peak RSS). Throughput is the file's releases over the command's wall time (scan, read, send, the
+service's validation, merging, mapping and writes); every release must be stored. The services
+read the OCDS schemas from where the contracts service finds them by default (its package data,
+or ``PROCURE_OCDS_SCHEMAS`` when the environment sets it). The contracts service's RSS is read
 before and after (``VmRSS``, and its peak ``VmHWM``).
 
 Baselines, in the same run against the same PostgreSQL: *bare store*: the same file read with
@@ -44,6 +47,7 @@ import ijson
 
 from bench import cpu
 from bench.harness import Figure, Run, Servers, on_core, spawn_python
+from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.devstack import free_port
@@ -52,7 +56,6 @@ from procure_shared.migrations import migrate
 from procure_shared.ocds.reader import ENCODE, OcdsFile
 from procure_shared.ocds.synthetic import write_release_package
 
-SIZES = (10_000, 100_000)
 SECRET = "bench-ocds-secret-0123456789abcdef"
 MIN_RATE = 1_000.0
 MAX_RSS_MB = 300.0
@@ -131,7 +134,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
-async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> Run:
+async def _project(servers: Servers, path: Path, count: int) -> Run:
     contracts_dsn = servers.postgres.dsn(f"bench_oc_{uuid.uuid4().hex[:8]}")
     providers_dsn = servers.postgres.dsn(f"bench_op_{uuid.uuid4().hex[:8]}")
     await migrate(contracts_dsn, CONTRACTS_MIGRATIONS)
@@ -195,7 +198,7 @@ async def _project(servers: Servers, path: Path, count: int, log: list[str]) -> 
         await servers.drop_database(contracts_dsn)
         await servers.drop_database(providers_dsn)
     if stored != count:
-        log.append(f"ocds import {count:,}: {stored:,} releases stored, expected {count:,}")
+        raise RuntimeError(f"ocds import {count:,}: {stored:,} releases stored, not {count:,}")
     return Run(
         count / seconds,
         load,
@@ -243,6 +246,9 @@ async def _bare_store(servers: Servers, path: Path, count: int) -> Run:
             await conn.executemany(statement, rows)
         seconds = time.perf_counter() - began
         load = meter.stop()
+        stored = await conn.fetchval("SELECT count(*) FROM releases")
+        if stored != count:
+            raise RuntimeError(f"ocds import bare: {stored:,} releases stored, not {count:,}")
     finally:
         await conn.close()
         await servers.drop_database(dsn)
@@ -265,9 +271,9 @@ async def _parse_run(path: Path, reader: bool) -> Run:
     return Run(rate, meter.stop())
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     figures: list[Figure] = []
-    for count in SIZES:
+    for count in plan.ocds_import_sizes:
         path = servers.folder / f"releases-{count}.json"
         began = time.monotonic()
         with path.open("wb") as out:
@@ -298,8 +304,8 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
             "releases/s",
             note="baseline: ijson.items over releases.item alone",
         )
-        for rep in range(repetitions):
-            project = await _project(servers, path, count, log)
+        for rep in range(plan.repetitions):
+            project = await _project(servers, path, count)
             throughput.project.append(project)
             rss.project.append(Run(project.extra["cli_peak_rss_mb"], project.load))
             bare = await _bare_store(servers, path, count)

@@ -1,22 +1,23 @@
-"""8. The ops dashboard: the server time of ``/ops`` at ``CONTRACTS`` contracts (issue 6: at
-most 150 ms), beside the raw stack measured in the same run.
+"""8. The ops dashboard: the server time of ``/ops`` at the plan's ``ops_contracts`` contracts
+(10,000; issue 6: at most 150 ms), beside the raw stack measured in the same run.
 
-The data: bench.contracts' ``CONTRACTS`` generated contracts of buyer "dfe" (all of them one
-buyer's: the largest board a viewer can have), five milestones each generated in SQL to the
-Milestone Struct's fields (due dates spread from 400 days ago to 400 days ahead of today; of
-those already due nine in ten met, the rest overdue; closed contracts' too), three KPIs each
-(Kpi Structs; one in four rated Inadequate, Requires improvement or Approaching target), the
-1,000 providers in the provider directory, and 1,000 milestone events in the outbox (the recent
-events). A sample of milestone and KPI documents is decoded with the service's decoders first.
+The data: bench.contracts' generated contracts of buyer "dfe" (all of them one buyer's: the
+largest board a viewer can have), five milestones each generated in SQL to the Milestone
+Struct's fields (due dates spread from 400 days ago to 400 days ahead of today; of those already
+due nine in ten met, the rest overdue; closed contracts' too), three KPIs each (Kpi Structs; one
+in four rated Inadequate, Requires improvement or Approaching target), the 1,000 providers in
+the provider directory, and 1,000 milestone events in the outbox (the recent events). A sample
+of milestone and KPI documents is decoded with the service's decoders first.
 
 The service runs as deployed (``python -m procure_contracts serve --role http`` on core 0 with
 PostgreSQL and nats-server; the bench process, the client, on core 1). The page is asked with
 the dashboard's session cookie, one request at a time on one keep-alive connection, for
-``SECONDS`` s after ``WARMUP_SECONDS`` s: its latency is the server's time plus a loopback round
-trip. Pages: the whole dashboard; the same filtered to one provider; the panels the page script
-fetches after a live event. Baselines from the same run: the page's own statements run bare
-with asyncpg from the bench process (a pool of 10, gathered as the page gathers them), and a
-trivial Litestar response (the service's ``/health/live``, through the same middleware).
+``ops_seconds`` (5 s) after ``ops_warmup_seconds`` (1 s): its latency is the server's time plus
+a loopback round trip. Pages: the whole dashboard; the same filtered to one provider; the panels
+the page script fetches after a live event. Baselines from the same run: the page's own
+statements run bare with asyncpg from the bench process (a pool of 10, gathered as the page
+gathers them), and a trivial Litestar response (the service's ``/health/live``, through the same
+middleware).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bench.contracts import (
     stop_app,
 )
 from bench.harness import Figure, Run, Servers, guarded, percentile, quiet
+from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.domain.kpis import Kpi, Rated
 from procure_contracts.domain.ratings import Combine, Direction, Exact, default_thresholds
@@ -53,13 +55,10 @@ from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
 
-__all__ = ["CONTRACTS", "measure"]
+__all__ = ["KPIS_EACH", "MILESTONES_EACH", "measure"]
 
-CONTRACTS = 10_000
 MILESTONES_EACH = 5
 KPIS_EACH = 3
-SECONDS = 5.0
-WARMUP_SECONDS = 1.0
 TARGET_MS = 150.0
 DAYS = 14
 
@@ -160,10 +159,10 @@ def _token() -> str:
     )
 
 
-async def seed(dsn: str) -> str:
+async def seed(dsn: str, contracts: int) -> str:
     """Contracts, milestones, providers and events; a line for the notes."""
     began = time.monotonic()
-    await load(dsn, 1, CONTRACTS)
+    await load(dsn, 1, contracts)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(_MILESTONES, MILESTONES_EACH)
@@ -207,7 +206,7 @@ async def seed(dsn: str) -> str:
     finally:
         await conn.close()
     return (
-        f"ops: {CONTRACTS:,} contracts and {counts['milestones']:,} milestones generated in "
+        f"ops: {contracts:,} contracts and {counts['milestones']:,} milestones generated in "
         f"{time.monotonic() - began:.1f} s ({counts['overdue']:,} overdue and "
         f"{counts['due_soon']:,} due within {DAYS} days on live contracts), 1,000 providers, "
         "1,000 events"
@@ -221,15 +220,17 @@ def _request(path: str, *, cookie: str, fragment: bool = False) -> bytes:
     ).encode()
 
 
-async def _timed(port: int, request: bytes, log: list[str], label: str) -> Run:
-    await drive(port, lambda n: request, 1, WARMUP_SECONDS)
-    await quiet(log, label)
+async def _timed(plan: Plan, port: int, request: bytes, log: list[str], label: str) -> Run:
+    await drive(port, lambda n: request, 1, plan.ops_warmup_seconds)
+    await quiet(plan, log, label)
     meter = cpu.Meter()
-    result = await drive(port, lambda n: request, 1, SECONDS)
+    result = await drive(port, lambda n: request, 1, plan.ops_seconds)
     load_ = meter.stop()
     bad = {s: n for s, n in result.statuses.items() if s != 200}
     if bad:
         raise RuntimeError(f"{label}: non-200 responses {bad}")
+    if not result.latencies:
+        raise RuntimeError(f"{label}: no response in {result.seconds:.1f} s")
     return _run(result.latencies, load_)
 
 
@@ -245,7 +246,7 @@ def _run(latencies: list[float], load_: cpu.Load) -> Run:
     )
 
 
-async def _bare(dsn: str, log: list[str], provider: str | None) -> Run:
+async def _bare(plan: Plan, dsn: str, log: list[str], provider: str | None) -> Run:
     """The page's statements run bare: board, overdue, due soon and the KPI panel (each
     prepared for the call, as the service does), providers, recent events, gathered on a pool
     of 10, one page after the other."""
@@ -272,28 +273,32 @@ async def _bare(dsn: str, log: list[str], provider: str | None) -> Run:
         )
 
     try:
-        await _loop(page, WARMUP_SECONDS)
-        await quiet(log, "ops bare SQL")
+        await _loop(page, plan.ops_warmup_seconds)
+        await quiet(plan, log, "ops bare SQL")
         meter = cpu.Meter()
-        latencies = await _loop(page, SECONDS)
+        latencies = await _loop(page, plan.ops_seconds, at_least=1)
         return _run(latencies, meter.stop())
     finally:
         await pool.close()
 
 
-async def _loop(page: Callable[[], Awaitable[None]], seconds: float) -> list[float]:
-    latencies = []
+async def _loop(
+    page: Callable[[], Awaitable[None]], seconds: float, *, at_least: int = 0
+) -> list[float]:
+    """Pages one after the other for ``seconds`` (at least ``at_least`` of them); their
+    latencies."""
+    latencies: list[float] = []
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline or len(latencies) < at_least:
         began = time.perf_counter()
         await page()
         latencies.append((time.perf_counter() - began) * 1000)
     return latencies
 
 
-def _figures() -> dict[str, tuple[Figure, Figure]]:
+def _figures(contracts: int) -> dict[str, tuple[Figure, Figure]]:
     pages = {
-        "page": "ops dashboard: /ops at 10,000 contracts, 1 connection",
+        "page": f"ops dashboard: /ops at {contracts:,} contracts, 1 connection",
         "provider": "ops dashboard: /ops filtered to one provider, 1 connection",
         "panels": "ops dashboard: the panels a live event re-reads, 1 connection",
     }
@@ -308,12 +313,12 @@ def _figures() -> dict[str, tuple[Figure, Figure]]:
     return figures
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     dsn = servers.postgres.dsn(f"bench_o_{uuid.uuid4().hex[:8]}")
     await migrate(dsn, MIGRATIONS)
     log_file = servers.folder / "ops-app.log"
     try:
-        log.append(await seed(dsn))
+        log.append(await seed(dsn, plan.ops_contracts))
         conn = await asyncpg.connect(dsn)
         try:
             provider = await conn.fetchval(
@@ -327,17 +332,19 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
             "provider": _request(f"/ops?provider={provider}", cookie=cookie),
             "panels": _request("/ops", cookie=cookie, fragment=True),
         }
-        figures = _figures()
+        figures = _figures(plan.ops_contracts)
         trivial = Figure(
             "ops_trivial_p50",
             "trivial Litestar response (the service's /health/live), 1 connection: p50",
             "ms",
             note="for scale: the service's middleware and a loopback round trip",
         )
-        for rep in range(repetitions):
-            bare_page = await guarded("ops bare SQL", log, lambda: _bare(dsn, log, None))
+        for rep in range(plan.repetitions):
+            bare_page = await guarded(
+                plan, "ops bare SQL", log, lambda: _bare(plan, dsn, log, None)
+            )
             bare_provider = await guarded(
-                "ops bare SQL (provider)", log, lambda: _bare(dsn, log, provider)
+                plan, "ops bare SQL (provider)", log, lambda: _bare(plan, dsn, log, provider)
             )
             proc, port = await start_app(servers, SERVICE, dsn, log_file)
             try:
@@ -348,7 +355,8 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                     log.append(f"ops: the page is {len(body):,} bytes of HTML")
                 for key, request in requests.items():
                     label = f"ops {key}"
-                    r = await guarded(label, log, partial(_timed, port, request, log, label))
+                    run = partial(_timed, plan, port, request, log, label)
+                    r = await guarded(plan, label, log, run)
                     p50, p99 = figures[key]
                     p50.project.append(Run(r.extra["p50_ms"], r.load))
                     p99.project.append(Run(r.extra["p99_ms"], r.load))
@@ -362,7 +370,7 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
                         flush=True,
                     )
                 health = b"GET /health/live HTTP/1.1\r\nHost: bench\r\n\r\n"
-                t = await _timed(port, health, log, "ops trivial")
+                t = await _timed(plan, port, health, log, "ops trivial")
                 trivial.project.append(Run(t.extra["p50_ms"], t.load))
             finally:
                 await stop_app(proc)

@@ -1,4 +1,5 @@
-"""1. Relay throughput: N outbox rows drained to JetStream acks, events per second.
+"""1. Relay throughput: N outbox rows (the plan's ``relay_rows``) drained to JetStream acks,
+events per second.
 
 Baseline (bench.bare.relay): one transaction claims 100 rows FOR UPDATE SKIP LOCKED in position
 order, publishes them with Nats-Msg-Id and pipelined acks, marks them published, commits.
@@ -20,13 +21,13 @@ from nats.js.api import StreamConfig
 
 from bench import bare, cpu
 from bench.harness import Figure, Run, Servers, guarded, quiet
+from bench.plan import Plan
 from procure_shared import outbox
 from procure_shared.events import Envelope, StreamSpec, encode_envelope
 from procure_shared.messaging import NatsState, connect_nats, ensure_streams, stream_config
 from procure_shared.outbox import Relay
 from procure_shared.postgres import create_pool
 
-ROWS = 20_000
 BATCH = 100
 SPEC = StreamSpec("BENCH_RELAY", ("bench.>",), "bench")
 
@@ -60,29 +61,31 @@ def same_stream_config(spec: StreamSpec) -> StreamConfig:
     return project
 
 
-async def bare_run(servers: Servers, log: list[str]) -> Run:
+async def bare_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
+    rows = plan.relay_rows
     dsn = await bare.create_database(
         servers.postgres.url, servers.bare_database_name(), [bare.OUTBOX_DDL]
     )
     try:
-        size = await bare.prefill_outbox(dsn, ROWS)
+        size = await bare.prefill_outbox(dsn, rows)
         await servers.settle(dsn, "bare_outbox")
         nc = await nats.connect(servers.nats.url)
         await bare.fresh_stream(nc.jetstream(), same_stream_config(SPEC))
         await nc.close()
-        await quiet(log, "relay baseline")
+        await quiet(plan, log, "relay baseline")
         meter = cpu.Meter()
-        elapsed = await bare.relay(dsn, servers.nats.url, ROWS, BATCH)
+        elapsed = await bare.relay(dsn, servers.nats.url, rows, BATCH)
         load = meter.stop()
         left = await bare.outbox_backlog(dsn)
         if left:
             raise RuntimeError(f"the bare relay left {left} rows")
-        return Run(ROWS / elapsed, load, {"seconds_timed": elapsed, "payload_bytes": size / ROWS})
+        return Run(rows / elapsed, load, {"seconds_timed": elapsed, "payload_bytes": size / rows})
     finally:
         await servers.drop_database(dsn)
 
 
-async def project_run(servers: Servers, log: list[str]) -> Run:
+async def project_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
+    rows = plan.relay_rows
     dsn = await servers.project_database()
     pool = await create_pool(dsn, size=10, min_size=10)
     state = NatsState(name="bench-relay")
@@ -91,8 +94,8 @@ async def project_run(servers: Servers, log: list[str]) -> Run:
         js = nc.jetstream()
         size = 0
         async with pool.acquire() as conn:
-            for start in range(0, ROWS, 500):
-                events = [envelope(i) for i in range(start, start + 500)]
+            for start in range(0, rows, 500):
+                events = [envelope(i) for i in range(start, min(start + 500, rows))]
                 size += sum(len(encode_envelope(e)) for e in events)
                 async with conn.transaction():
                     await outbox.add(conn, *events)
@@ -100,13 +103,13 @@ async def project_run(servers: Servers, log: list[str]) -> Run:
         same_stream_config(SPEC)
         await bare.fresh_stream(js, stream_config(SPEC, 1))
         await ensure_streams(js, 1, (SPEC,))
-        await quiet(log, "relay project")
+        await quiet(plan, log, "relay project")
         relay = Relay(service="bench", dsn=dsn, pool=pool, js=js, batch_size=BATCH)
         stop = asyncio.Event()
         meter = cpu.Meter()
         started = time.perf_counter()
         task = asyncio.create_task(relay.run(stop))
-        while relay.stats.published < ROWS:
+        while relay.stats.published < rows:
             if task.done():
                 raise RuntimeError(f"the relay stopped: {relay.stats}")
             await asyncio.sleep(0.005)
@@ -117,14 +120,14 @@ async def project_run(servers: Servers, log: list[str]) -> Run:
         async with pool.acquire() as conn:
             left = await outbox.backlog(conn)
         stats = relay.stats
-        if left or stats.failures or stats.published != ROWS:
+        if left or stats.failures or stats.published != rows:
             raise RuntimeError(f"the relay left {left} rows: {stats}")
         return Run(
-            ROWS / elapsed,
+            rows / elapsed,
             load,
             {
                 "seconds_timed": elapsed,
-                "payload_bytes": size / ROWS,
+                "payload_bytes": size / rows,
                 "batches": stats.batches,
                 "duplicates": stats.duplicates,
             },
@@ -136,18 +139,19 @@ async def project_run(servers: Servers, log: list[str]) -> Run:
         await servers.drop_database(dsn)
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
     figure = Figure(
         "relay_throughput",
-        f"relay throughput, {ROWS:,} rows, batch {BATCH}",
+        f"relay throughput, {plan.relay_rows:,} rows, batch {BATCH}",
         "events/s",
         target=">= 0.7x",
         min_ratio=0.7,
     )
-    for rep in range(repetitions):
+    for rep in range(plan.repetitions):
         # Alternate which side goes first, so that drift over the run favours neither.
         order = [(bare_run, figure.baseline), (project_run, figure.project)]
         for run, runs in order if rep % 2 == 0 else order[::-1]:
-            runs.append(await guarded(f"relay {run.__name__}", log, partial(run, servers, log)))
+            label = f"relay {run.__name__}"
+            runs.append(await guarded(plan, label, log, partial(run, servers, plan, log)))
             print(f"  relay {run.__name__} #{rep + 1}: {runs[-1].value:,.0f} events/s", flush=True)
     return [figure]

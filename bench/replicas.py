@@ -3,22 +3,23 @@ replicas on a three-node cluster (project: what production runs, ``PROCURE_STREA
 against one replica on one node (baseline: what development runs), in the same run.
 
 Both sides: the project's stream configuration (``messaging.stream_config``: file storage; every
-node's ``sync_interval: always``), 20,000 events of the relay bench's envelope, published with
-``Nats-Msg-Id`` and pipelined acks 100 at a time, as the relay publishes a batch. The publisher
-is this process on core 1; the cluster's nodes are started on core 0 like the harness's
-nats-server. Each run has a fresh stream.
+node's ``sync_interval: always``), 20,000 events (the plan's ``replicas_events``) of the relay
+bench's envelope, published with ``Nats-Msg-Id`` and pipelined acks 100 at a time, as the relay
+publishes a batch. The publisher is this process on core 1; the cluster's nodes are started on
+core 0 like the harness's nats-server. Each run has a fresh stream.
 
 Why three replicas were faster here (5.4x on 2026-11-24): after the timed runs, one untimed run
-per side publishes ``TRACED`` events with strace attached to every nats-server (``strace -f -y
--e trace=fsync,fdatasync``) and counts the fsyncs by the file they sync. With one replica,
-each event costs one fsync of the stream's message block: ``sync_interval: always`` syncs every
-message, one after another. With three, every node syncs its Raft log once per append batch
-(the leader batches the proposals that arrived while the last batch was out: 2,000 events took
-33 fsyncs per node, about 60 events each, with 100 in flight), and the stream's blocks are
-written but not synced, since the synced log is what recovery replays. A publish is acknowledged
-once a majority has synced the batch that holds it. So the clustered stream has group commit,
-and the single node does not. Replication does not cost throughput on this machine for that
-reason, not because replication is free: on a network each batch also waits for a round trip.
+per side publishes the plan's ``replicas_traced`` events (2,000) with strace attached to every
+nats-server (``strace -f -y -e trace=fsync,fdatasync``) and counts the fsyncs by the file they
+sync. With one replica, each event costs one fsync of the stream's message block:
+``sync_interval: always`` syncs every message, one after another. With three, every node syncs
+its Raft log once per append batch (the leader batches the proposals that arrived while the last
+batch was out: 2,000 events took 33 fsyncs per node, about 60 events each, with 100 in flight),
+and the stream's blocks are written but not synced, since the synced log is what recovery
+replays. A publish is acknowledged once a majority has synced the batch that holds it. So the
+clustered stream has group commit, and the single node does not. Replication does not cost
+throughput on this machine for that reason, not because replication is free: on a network each
+batch also waits for a round trip.
 """
 
 from __future__ import annotations
@@ -42,14 +43,13 @@ from nats.js.errors import APIError
 
 from bench import bare, cpu, relay
 from bench.harness import CLIENT_CORE, SERVER_CORE, Figure, Run, Servers, guarded, pin_process
+from bench.plan import Plan
 from procure_shared.devstack import EmbeddedNats, free_port, nats_cluster
 from procure_shared.events import encode_envelope
 from procure_shared.messaging import stream_config
 
-EVENTS = 20_000
 BATCH = 100
 NODES = 3
-TRACED = 2_000  # events of the untimed run that counts the fsyncs
 
 
 @contextlib.contextmanager
@@ -101,27 +101,27 @@ async def _send(js: JetStreamContext, count: int, replicas: int) -> None:
             raise RuntimeError(f"publishes unacknowledged at {start} ({replicas} replicas)")
 
 
-async def _publish(url: str, replicas: int) -> Run:
+async def _publish(url: str, replicas: int, events: int) -> Run:
     nc = await nats.connect(servers=url.split(","))
     js = nc.jetstream()
     try:
         config = await _stream(js, replicas)
         meter = cpu.Meter()
         began = time.perf_counter()
-        await _send(js, EVENTS, replicas)
+        await _send(js, events, replicas)
         seconds = time.perf_counter() - began
         load = meter.stop()
         assert config.name is not None
         info = await js.stream_info(config.name)
-        if info.state.messages != EVENTS or info.config.num_replicas != replicas:
+        if info.state.messages != events or info.config.num_replicas != replicas:
             raise RuntimeError(
                 f"the stream holds {info.state.messages} events in "
-                f"{info.config.num_replicas} replicas, not {EVENTS} in {replicas}"
+                f"{info.config.num_replicas} replicas, not {events} in {replicas}"
             )
         await js.delete_stream(config.name)
     finally:
         await nc.close()
-    return Run(EVENTS / seconds, load, {"seconds": seconds})
+    return Run(events / seconds, load, {"seconds": seconds})
 
 
 _SYNC = re.compile(r"^\d+\s+f(?:data)?sync\(\d+<([^>]*)>")
@@ -138,8 +138,10 @@ def _syncs(trace: Path) -> Counter[str]:
     return found
 
 
-async def _count_syncs(url: str, replicas: int, nodes: list[EmbeddedNats], folder: Path) -> str:
-    """One untimed run of ``TRACED`` events with strace on every node: the fsyncs per event
+async def _count_syncs(
+    url: str, replicas: int, nodes: list[EmbeddedNats], folder: Path, traced: int
+) -> str:
+    """One untimed run of ``traced`` events with strace on every node: the fsyncs per event
     and per node, by file."""
     nc = await nats.connect(servers=url.split(","))
     js = nc.jetstream()
@@ -154,7 +156,7 @@ async def _count_syncs(url: str, replicas: int, nodes: list[EmbeddedNats], folde
             )
             tracers.append((tracer, trace))
         await asyncio.sleep(1.0)  # strace attaches to every thread
-        await _send(js, TRACED, replicas)
+        await _send(js, traced, replicas)
         assert config.name is not None
         await js.delete_stream(config.name)
     finally:
@@ -164,26 +166,31 @@ async def _count_syncs(url: str, replicas: int, nodes: list[EmbeddedNats], folde
         await nc.close()
     per_node = [_syncs(trace) for _, trace in tracers]
     parts = [
-        ", ".join(f"{n / TRACED:.3f} of the {what}" for what, n in sorted(c.items())) or "none"
+        ", ".join(f"{n / traced:.3f} of the {what}" for what, n in sorted(c.items())) or "none"
         for c in per_node
     ]
     return f"{replicas} replica(s): fsyncs per event on each node: " + "; ".join(parts)
 
 
-async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Figure]:
+async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
+    events, traced = plan.replicas_events, plan.replicas_traced
     figure = Figure(
         "stream_replicas_publish",
-        f"JetStream publish, {EVENTS:,} events: 3 replicas on 3 nodes (baseline 1 on 1)",
+        f"JetStream publish, {events:,} events: 3 replicas on 3 nodes (baseline 1 on 1)",
         "events/s",
         note="the ratio is the cost of replication (production) over one node (development)",
     )
     with _cluster(servers) as nodes:
         url = ",".join(node.url for node in nodes)
         log.append(f"replicas: a cluster of {NODES} nodes at {url}")
-        for rep in range(repetitions):
-            figure.project.append(await guarded("replicas 3", log, lambda: _publish(url, 3)))
+        for rep in range(plan.repetitions):
+            figure.project.append(
+                await guarded(plan, "replicas 3", log, lambda: _publish(url, 3, events))
+            )
             figure.baseline.append(
-                await guarded("replicas 1", log, lambda: _publish(servers.nats.url, 1))
+                await guarded(
+                    plan, "replicas 1", log, lambda: _publish(servers.nats.url, 1, events)
+                )
             )
             print(
                 f"  replicas #{rep + 1}: 3 replicas {figure.project[-1].value:,.0f} events/s, "
@@ -193,11 +200,11 @@ async def measure(servers: Servers, repetitions: int, log: list[str]) -> list[Fi
         if shutil.which("strace") is None:
             log.append("replicas: strace is not on this machine, so the fsyncs were not counted")
         else:
-            for count_url, replicas, traced in (
+            for count_url, replicas, watched in (
                 (url, 3, nodes),
                 (servers.nats.url, 1, [servers.nats]),
             ):
-                counted = await _count_syncs(count_url, replicas, traced, servers.folder)
-                log.append(f"replicas, {TRACED:,} events under strace: {counted}")
+                counted = await _count_syncs(count_url, replicas, watched, servers.folder, traced)
+                log.append(f"replicas, {traced:,} events under strace: {counted}")
                 print(f"  {counted}", flush=True)
     return [figure]
