@@ -66,6 +66,7 @@ from bench.harness import (
     percentile,
     quiet,
     spawn_python,
+    stop_process,
 )
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
@@ -287,17 +288,6 @@ async def start_app(
             proc.kill()
             raise RuntimeError(f"the {side} app did not start: see {log_file}")
         await asyncio.sleep(0.1)
-
-
-async def stop_app(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
 
 
 # --- the load generator -----------------------------------------------------------------------
@@ -582,7 +572,7 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
                             flush=True,
                         )
                 finally:
-                    await stop_app(proc)
+                    await stop_process(proc)
         for endpoint in ENDPOINTS:
             throughput = figures[endpoint][0]
             for side, runs in ((SERVICE, throughput.project), (BARE, throughput.baseline)):
@@ -624,7 +614,7 @@ async def _scale_runs(
                     flush=True,
                 )
         finally:
-            await stop_app(proc)
+            await stop_process(proc)
     return runs
 
 

@@ -9,6 +9,7 @@ as a ratio to a bare baseline measured in the same run, against the same servers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -196,6 +197,18 @@ async def spawn_python(
         )
 
 
+async def stop_process(proc: asyncio.subprocess.Process, within: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if it has not ended ``within`` s."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=within)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 async def spawn_worker(role: str, args: list[str]) -> asyncio.subprocess.Process:
     """``python -m bench.worker role *args``, once it has printed ``ready``."""
     proc = await asyncio.create_subprocess_exec(
@@ -359,6 +372,18 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max of ``values`` (ms, to 0.01); empty when there are none."""
+    if not values:
+        return {}
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p90": round(percentile(values, 90), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values), 2),
+    }
 
 
 async def quiet(plan: Plan, log: list[str], label: str) -> None:

@@ -101,6 +101,7 @@ from bench.harness import (
     keep_run,
     quiet,
     spawn_python,
+    stop_process,
     unpinned,
 )
 from bench.plan import Plan
@@ -152,7 +153,7 @@ async def write_run(
         return r
     finally:
         for proc, _ in apps:
-            await contracts.stop_app(proc)
+            await stop_process(proc)
 
 
 async def measure_write(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
@@ -283,7 +284,7 @@ async def delivery_run(servers: Servers, plan: Plan, n: int, log: list[str]) -> 
         finally:
             await conn.close()
         for proc in instances:
-            await contracts.stop_app(proc)
+            await stop_process(proc)
         receiver_stats = await notifications.finish(procs[0])
         if receiver_stats.get("distinct") != events:
             raise RuntimeError(f"{label}: the receiver had {receiver_stats}")

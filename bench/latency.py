@@ -37,6 +37,7 @@ from bench.harness import (
     percentile,
     quiet,
     spawn_worker,
+    summary,
 )
 from bench.plan import Plan
 from bench.relay import envelope
@@ -47,17 +48,6 @@ from procure_shared.postgres import create_pool
 
 AGGREGATES = 100
 SPEC = StreamSpec("BENCH_LATENCY", (bare.EVENT_TYPE,), "bench")
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {
-        "p50": round(percentile(values, 50), 2),
-        "p90": round(percentile(values, 90), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2),
-    }
 
 
 async def run_once(
@@ -134,14 +124,14 @@ async def run_once(
                 "received": len(latencies),
                 "producer_seconds": round(produced, 3),
                 "producer_max_behind_ms": round(behind * 1000, 2),
-                "producer_transaction_ms": _summary(commits),
+                "producer_transaction_ms": summary(commits),
                 "relay_batches": relay_stats.get("batches"),
                 "relay_published": relay_stats.get("published"),
                 "consumer_applied": consumer_stats.get("applied"),
                 "consumer_gaps": consumer_stats.get("gaps"),
                 "share_over_50ms": sum(v > 50 for v in latencies) / len(latencies),
-                "commit_to_relay_publish_ms": _summary(to_relay),
-                "relay_publish_to_handler_ms": _summary(to_handler),
+                "commit_to_relay_publish_ms": summary(to_relay),
+                "relay_publish_to_handler_ms": summary(to_handler),
             },
         )
     finally:

@@ -87,6 +87,7 @@ from bench.harness import (
     open_loop,
     percentile,
     quiet,
+    summary,
 )
 from bench.notifications_bare import Item
 from bench.plan import Plan
@@ -363,17 +364,6 @@ async def wait_for_deliveries(dsn: str, total: int, where: str, within: float) -
         await conn.close()
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {
-        "p50": round(percentile(values, 50), 2),
-        "p90": round(percentile(values, 90), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2),
-    }
-
-
 def _stamps(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
@@ -477,18 +467,18 @@ async def service_latency(
                 "receiver": receiver_stats,
                 "producer_seconds": round(produced, 3),
                 "producer_max_behind_ms": round(behind * 1000, 2),
-                "producer_transaction_ms": _summary(transactions_ms),
+                "producer_transaction_ms": summary(transactions_ms),
                 "relay_published": relay_stats.get("published"),
                 "relay_batches": relay_stats.get("batches"),
                 "service": service_stats,
                 "share_over_50ms": sum(v > 50 for v in latencies) / len(latencies),
-                "commit_to_relay_publish_ms": _summary(
+                "commit_to_relay_publish_ms": summary(
                     [(published[k] - t) / 1e6 for k, t in committed.items() if k in published]
                 ),
-                "relay_publish_to_fanout_ms": _summary(
+                "relay_publish_to_fanout_ms": summary(
                     [(fanned[k] - t) / 1e6 for k, t in published.items() if k in fanned]
                 ),
-                "fanout_to_receiver_ms": _summary(
+                "fanout_to_receiver_ms": summary(
                     [(received[k] - t) / 1e6 for k, t in fanned.items() if k in received]
                 ),
             },

@@ -46,7 +46,7 @@ import httpx
 import ijson
 
 from bench import cpu
-from bench.harness import Figure, Run, Servers, on_core, spawn_python
+from bench.harness import Figure, Run, Servers, on_core, spawn_python, stop_process
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
@@ -123,17 +123,6 @@ async def _service(
             await asyncio.sleep(0.2)
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def _project(servers: Servers, path: Path, count: int) -> Run:
     contracts_dsn = servers.postgres.dsn(f"bench_oc_{uuid.uuid4().hex[:8]}")
     providers_dsn = servers.postgres.dsn(f"bench_op_{uuid.uuid4().hex[:8]}")
@@ -192,9 +181,9 @@ async def _project(servers: Servers, path: Path, count: int) -> Run:
             hwm = _status_kb(contracts.pid, "VmHWM")
             stored = await _count(contracts_dsn)
         finally:
-            await _stop(contracts)
+            await stop_process(contracts, within=15)
     finally:
-        await _stop(providers)
+        await stop_process(providers, within=15)
         await servers.drop_database(contracts_dsn)
         await servers.drop_database(providers_dsn)
     if stored != count:

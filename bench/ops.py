@@ -42,9 +42,8 @@ from bench.contracts import (
     fetch,
     load,
     start_app,
-    stop_app,
 )
-from bench.harness import Figure, Run, Servers, guarded, percentile, quiet
+from bench.harness import Figure, Run, Servers, guarded, percentile, quiet, stop_process
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.domain.kpis import Kpi, Rated
@@ -373,7 +372,7 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
                 t = await _timed(plan, port, health, log, "ops trivial")
                 trivial.project.append(Run(t.extra["p50_ms"], t.load))
             finally:
-                await stop_app(proc)
+                await stop_process(proc)
         return [f for pair in figures.values() for f in pair] + [trivial]
     finally:
         await servers.drop_database(dsn)
