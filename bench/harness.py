@@ -197,6 +197,26 @@ async def spawn_python(
         )
 
 
+async def count_until(dsn: str, sql: str, total: int, stall: float) -> int:
+    """Run ``sql`` (a count) every 50 ms until it reaches ``total`` or has not grown for
+    ``stall`` s; the last count. A slow machine delays the work, a lost or stuck item stops
+    it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        seen, grown = -1, time.monotonic()
+        while True:
+            n = int(await conn.fetchval(sql))
+            if n >= total:
+                return n
+            if n > seen:
+                seen, grown = n, time.monotonic()
+            elif time.monotonic() - grown > stall:
+                return n
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
 async def stop_process(proc: asyncio.subprocess.Process, within: float = 10.0) -> None:
     """SIGTERM, and SIGKILL if it has not ended ``within`` s."""
     if proc.returncode is None:

@@ -273,7 +273,7 @@ async def delivery_run(servers: Servers, plan: Plan, n: int, log: list[str]) -> 
         seconds = time.perf_counter() - began
         load = meter.stop()
         if delivered != events:
-            raise RuntimeError(f"{label}: {delivered} of {events} delivered in 120 s")
+            raise RuntimeError(f"{label}: {delivered} of {events} delivered (none more for 120 s)")
         info = await js.consumer_info(FANOUT.stream, FANOUT.name)
         conn = await asyncpg.connect(dsn)
         try:

@@ -81,6 +81,7 @@ from bench.harness import (
     Run,
     Servers,
     by_process,
+    count_until,
     cpu_per,
     guarded,
     on_core,
@@ -350,18 +351,10 @@ async def count(dsn: str, where: str = "") -> int:
         await conn.close()
 
 
-async def wait_for_deliveries(dsn: str, total: int, where: str, within: float) -> int:
-    """Until ``total`` deliveries (``where``) are in the table, or ``within`` s; how many."""
-    deadline = time.monotonic() + within
-    conn = await asyncpg.connect(dsn)
-    try:
-        while True:
-            n = int(await conn.fetchval(f"SELECT count(*) FROM deliveries {where}"))
-            if n >= total or time.monotonic() > deadline:
-                return n
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
+async def wait_for_deliveries(dsn: str, total: int, where: str, stall: float) -> int:
+    """Until ``total`` deliveries (``where``) are in the table, or none more has come for
+    ``stall`` s; how many."""
+    return await count_until(dsn, f"SELECT count(*) FROM deliveries {where}", total, stall)
 
 
 def _stamps(path: Path) -> dict[str, int]:
@@ -451,7 +444,7 @@ async def service_latency(
         if delivered != total or len(latencies) != len(committed):
             raise RuntimeError(
                 f"notifications latency service: {delivered} of {total} deliveries delivered "
-                f"within 30 s of the last commit, {len(latencies)} of the {len(committed)} "
+                f"(none more for 30 s), {len(latencies)} of the {len(committed)} "
                 "timed events at the receiver"
             )
         return Latency(
@@ -603,7 +596,9 @@ async def service_throughput(
         await preload(servers, [amendment(i, clock.now()) for i in range(drain)])
         pending = await wait_for_deliveries(dsn, drain, "WHERE status = 'pending'", 60)
         if pending != drain:
-            raise RuntimeError(f"the fan-out recorded {pending} of {drain} deliveries")
+            raise RuntimeError(
+                f"the fan-out recorded {pending} of {drain} deliveries (none more for 60 s)"
+            )
         fanned_out = time.monotonic() - began
         await servers.settle(dsn, "deliveries")
         await quiet(plan, log, "notifications throughput")
