@@ -45,8 +45,10 @@ browser:
 
 # `make up AT=2023-07-24 RATE=3600`: the services' clock starts on that date (or ISO instant)
 # and runs RATE times faster than real time (an hour a second); either may be left out.
+# `make up WITHOUT=contracts` leaves that service to you: `.venv/bin/procure serve contracts`.
 up: runtime ## Run the whole system on embedded servers (data in .procure/); Ctrl-C stops it
-	$(if $(AT),PROCURE_CLOCK_START=$(AT)) $(if $(RATE),PROCURE_CLOCK_RATE=$(RATE)) $(BIN)/procure up
+	$(if $(AT),PROCURE_CLOCK_START=$(AT)) $(if $(RATE),PROCURE_CLOCK_RATE=$(RATE)) \
+		$(if $(WITHOUT),PROCURE_DEV_WITHOUT=$(WITHOUT)) $(BIN)/procure up
 
 test: install browser ## Run every test against real PostgreSQL and nats-server (and chromium)
 	$(BIN)/pytest
@@ -76,5 +78,8 @@ bench: install ## Run the benchmarks under bench/ (writes bench/results/)
 smoke-up: install ## Start `make up`, kill everything with -9, start again: both must reach ready
 	bash scripts/smoke-up.sh
 
+# As root in a folder others may not enter, PostgreSQL's data lives in the temporary folder,
+# .procure/postgres being a link to it: remove that too.
 clean: ## Remove the environments and the embedded servers' data
+	if [ -L .procure/postgres ]; then rm -rf "$$(dirname "$$(readlink .procure/postgres)")"; fi
 	rm -rf $(VENV) $(TOOLS) .procure .mypy_cache .ruff_cache .pytest_cache test-output

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# `make up` from a clean clone reaches ready; again after everything was killed with -9 (stale
-# pid files, PostgreSQL crash recovery, data reused); and Ctrl-C stops everything within 10 s.
+# `make up` from a clean clone reaches ready; its children stop when procure up alone is killed
+# with -9; it is ready again after that (stale pid files, PostgreSQL crash recovery, data
+# reused); and Ctrl-C stops everything within 10 s.
 # Uses its own ports so that it does not disturb a `make up` already running.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/procure-smoke-XXXXXX)
 chmod 755 "$work"
-export PROCURE_DEV_POSTGRES_PORT=55329 PROCURE_DEV_NATS_PORT=45229 PROCURE_DEV_HTTP_PORT=18101
+export PROCURE_DEV_POSTGRES_PORT=25432 PROCURE_DEV_NATS_PORT=24222 PROCURE_DEV_HTTP_PORT=18101 PROCURE_DEV_SMTP_PORT=22525
 unset PROCURE_POSTGRES_URL NATS_URL DATABASE_URL
 clone="$work/procure"
 git clone --quiet "$repo" "$clone"
 log="$work/up.log"
 cleanup() {
     if [ -f "$clone/.procure/up.pids" ]; then
-        while read -r pid; do pkill -9 -s "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done < "$clone/.procure/up.pids"
+        while read -r pid _; do pkill -9 -s "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done < "$clone/.procure/up.pids"
     fi
     [ -n "${group:-}" ] && kill -9 -- "-$group" 2>/dev/null || true
     rm -rf "$work"
@@ -47,12 +48,21 @@ started=$SECONDS
 start_up 600
 echo "   ready after $((SECONDS - started)) s (including installation)"
 
-echo "2. kill -9 of everything"
-pids=$(cat "$clone/.procure/up.pids")
-kill -9 -- "-$group" 2>/dev/null || true
+echo "2. kill -9 of procure up alone: its children stop with it"
+# up.pids: a line "pid start-time what" for procure up (first) and each process it started.
+supervisor=$(awk 'NR == 1 {print $1}' "$clone/.procure/up.pids")
+children=$(awk 'NR > 1 {print $1}' "$clone/.procure/up.pids")
+kill -9 "$supervisor"
+started=$SECONDS
+for pid in $children; do
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $((SECONDS - started)) -gt 15 ]; then echo "pid $pid outlived procure up by 15 s"; exit 1; fi
+        sleep 0.1
+    done
+done
+echo "   every child gone $((SECONDS - started)) s after procure up"
+kill -9 -- "-$group" 2>/dev/null || true  # make, which saw its child die
 wait "$group" 2>/dev/null || true  # reap it quietly
-for pid in $pids; do pkill -9 -s "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
-for pid in $pids; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
 test -f "$clone/.procure/up.pids" || { echo "expected a stale pid file after the crash"; exit 1; }
 
 echo "3. make up again after the crash"
@@ -62,7 +72,7 @@ grep -q "reusing its data" "$log" || { echo "the second run did not reuse the da
 echo "   ready after $((SECONDS - started)) s, data reused"
 
 echo "4. Ctrl-C stops everything within 10 s"
-pids=$(cat "$clone/.procure/up.pids")
+pids=$(awk '{print $1}' "$clone/.procure/up.pids")
 kill -INT -- "-$group"
 started=$SECONDS
 for pid in $pids; do

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -28,7 +29,16 @@ from rich.table import Table
 from rich.text import Text
 
 from procure_shared.configuration import configuration_document
-from procure_shared.devstack.up import DEMO_BUYER, UpConfig, jwt_secret, run_up
+from procure_shared.devstack.endpoints import EndpointsError, read_endpoints
+from procure_shared.devstack.servers import ServerError
+from procure_shared.devstack.up import (
+    DEMO_BUYER,
+    SERVICES,
+    UpConfig,
+    jwt_secret,
+    run_up,
+    serve_by_hand,
+)
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
 from procure_shared.http.auth import Role, issue_token
@@ -97,11 +107,73 @@ def _checkout() -> Path:
     return here
 
 
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on standard error, and the exit code."""
+    Console(stderr=True).print(message, style="red", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+# Where the services listen when a command is not told: the running `procure up`'s
+# (.procure/endpoints.json), else `procure up`'s default ports.
+_DEFAULT_URLS = {s: f"http://127.0.0.1:{8101 + n}" for n, s in enumerate(SERVICES)}
+_DEFAULT_NATS = "nats://127.0.0.1:14222"
+_FOUND = "(default: the running make up's, else {})"
+
+
+def _url_of(service: str, given: str | None) -> str:
+    if given:
+        return given
+    try:
+        endpoints = read_endpoints(_checkout() / ".procure")
+    except EndpointsError as exc:
+        _fail(str(exc))
+    return endpoints.url_of(service) if endpoints else _DEFAULT_URLS[service]
+
+
+def _nats_of(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        endpoints = read_endpoints(_checkout() / ".procure")
+    except EndpointsError as exc:
+        _fail(str(exc))
+    return endpoints.nats if endpoints else _DEFAULT_NATS
+
+
 @app.command()
-def up() -> None:
+def up(
+    without: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--without",
+            metavar="SERVICE",
+            help="leave this service to you (repeat for several): run it with "
+            "`procure serve SERVICE`",
+        ),
+    ] = None,
+) -> None:
     """Run the whole system: embedded PostgreSQL and NATS (unless PROCURE_POSTGRES_URL and
     NATS_URL are given), migrations, the three services; Ctrl-C stops everything."""
-    raise typer.Exit(run_up(UpConfig.from_env(_checkout(), os.environ)))
+    try:
+        config = UpConfig.from_env(_checkout(), os.environ, without or [])
+    except ServerError as exc:
+        _fail(str(exc))
+    raise typer.Exit(run_up(config))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICES)}")],
+) -> None:
+    """Run SERVICE yourself against the running `procure up` (started with --without
+    SERVICE), with the settings it gives its own services; Ctrl-C stops it."""
+    if service not in SERVICES:
+        _fail(f"no service {service}: the services are {', '.join(SERVICES)}")
+    try:
+        env = serve_by_hand(_checkout(), service, os.environ)
+    except (ServerError, EndpointsError) as exc:
+        _fail(str(exc))
+    os.execve(sys.executable, [sys.executable, "-m", f"procure_{service}"], env)  # noqa: S606
 
 
 @app.command()
@@ -135,8 +207,13 @@ def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta
 @app.command()
 def status(
     nats_url: Annotated[
-        str, typer.Option("--nats", envvar="NATS_URL", help="the NATS server the services use")
-    ] = "nats://127.0.0.1:42229",
+        str | None,
+        typer.Option(
+            "--nats",
+            envvar="NATS_URL",
+            help="the NATS server the services use " + _FOUND.format(_DEFAULT_NATS),
+        ),
+    ] = None,
     days: Annotated[
         int | None,
         typer.Option(min=1, max=366, help="the due-soon window (default: the service's)"),
@@ -156,11 +233,11 @@ def status(
     token = bearer or _dev_token(
         sub="dev-status", roles=[Role.ADMIN], buyer=None, ttl=timedelta(minutes=5)
     )
+    nats_url = _nats_of(nats_url)
     try:
         found = asyncio.run(gather_status(nats_url, token, days=days))
     except (OSError, TimeoutError, NatsError) as exc:
-        Console(stderr=True).print(f"NATS at {nats_url} did not answer ({exc!r})", markup=False)
-        raise typer.Exit(2) from None
+        _fail(f"NATS at {nats_url} did not answer: {_reason(exc)}")
     console = Console()
     services = Table(title=f"Services (NATS {nats_url})")
     for heading in ("service", "version", "instance", "API", "health"):
@@ -216,8 +293,12 @@ def import_(
         ),
     ],
     url: Annotated[
-        str, typer.Option(envvar="PROCURE_PROVIDERS_URL", help="the providers service")
-    ] = "http://127.0.0.1:8102",
+        str | None,
+        typer.Option(
+            envvar="PROCURE_PROVIDERS_URL",
+            help="the providers service " + _FOUND.format(_DEFAULT_URLS["providers"]),
+        ),
+    ] = None,
     bearer: Annotated[
         str | None,
         typer.Option(
@@ -260,6 +341,7 @@ def import_(
         sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=timedelta(hours=1)
     )
     done: list[RowResult] = []
+    url = _url_of("providers", url)
     try:
         summary = asyncio.run(_import(console, url, token, parsed, done))
     except (ImportStopped, httpx.HTTPError) as exc:
@@ -288,7 +370,7 @@ async def _import(
         progress.advance(task)
 
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=_timeout(30)) as client:
         with progress:
             return await import_providers(client, parsed, on_row=advance)
 
@@ -313,7 +395,12 @@ def _print_summary(console: Console, summary: ImportSummary) -> None:
 # --- procure ocds ------------------------------------------------------------------------------
 
 ContractsUrl = Annotated[
-    str, typer.Option("--url", envvar="PROCURE_CONTRACTS_URL", help="the contracts service")
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="PROCURE_CONTRACTS_URL",
+        help="the contracts service " + _FOUND.format(_DEFAULT_URLS["contracts"]),
+    ),
 ]
 Bearer = Annotated[
     str | None,
@@ -348,7 +435,7 @@ def ocds_import(
         str | None,
         typer.Option(help="what the import is called on what it makes (default: the file name)"),
     ] = None,
-    url: ContractsUrl = "http://127.0.0.1:8101",
+    url: ContractsUrl = None,
     bearer: Bearer = None,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="releases a request")] = BATCH,
     max_bytes: Annotated[
@@ -384,7 +471,7 @@ def ocds_import(
         reports, unreadable = asyncio.run(
             _import_files(
                 console,
-                url,
+                _url_of("contracts", url),
                 _admin_token(bearer),
                 files,
                 labels,
@@ -434,7 +521,7 @@ async def _import_files(
     unreadable: list[tuple[Path, str]] = []
     headers = {"Authorization": f"Bearer {token}"}
     progress = _bytes_progress(console)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as client:
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=_timeout(300)) as client:
         with progress:
             for path, label in zip(files, labels, strict=True):
                 task = progress.add_task(path.name, total=path.stat().st_size, releases="")
@@ -517,7 +604,7 @@ def _print_totals(console: Console, reports: list[QualityReport]) -> None:
 @ocds_app.command("export")
 def ocds_export(
     out: Annotated[Path, typer.Option(file_okay=False, help="the folder to write into")],
-    url: ContractsUrl = "http://127.0.0.1:8101",
+    url: ContractsUrl = None,
     bearer: Bearer = None,
     since: Annotated[
         str | None,
@@ -542,7 +629,9 @@ def ocds_export(
         console=console,
     )
     try:
-        summary = asyncio.run(_export(progress, url, _admin_token(bearer), out, since))
+        summary = asyncio.run(
+            _export(progress, _url_of("contracts", url), _admin_token(bearer), out, since)
+        )
     except RequestFailed as exc:
         errors.print(f"stopped: {exc}", style="red", markup=False)
         raise typer.Exit(2) from None
@@ -566,9 +655,19 @@ async def _export(
     def on_record(summary: ExportSummary, total: int) -> None:
         progress.update(records, completed=summary.records, total=total, visible=True)
 
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=_timeout(120)) as client:
         with progress:
             return await export_ocds(client, out, since=since, on_page=on_page, on_record=on_record)
+
+
+def _timeout(answer: float) -> httpx.Timeout:
+    """``answer`` seconds for a service to answer, but 5 to connect: a service that is not
+    there is said at once."""
+    return httpx.Timeout(answer, connect=5.0)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import asyncpg
 import uvicorn
 import uvloop
 from litestar import Litestar
@@ -146,13 +147,30 @@ def build_app(definition: ServiceDefinition, runtime: Runtime, *, api: bool = Tr
     )
 
 
-async def _retry(what: str, attempt: Callable[[], object], stop: asyncio.Event) -> object:
-    """Connect at start-up even when a server is not up yet: retry until it is."""
+# What no wait mends: the service exits, saying so, rather than retry for ever.
+_LASTING = (
+    asyncpg.InvalidCatalogNameError,  # its database does not exist
+    asyncpg.InvalidPasswordError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+)
+
+
+async def _retry(
+    what: str,
+    attempt: Callable[[], object],
+    stop: asyncio.Event,
+    passing: Callable[[BaseException], bool] = lambda _: True,
+) -> object:
+    """Connect at start-up even when a server is not up yet: retry while what fails is
+    ``passing`` (a server not up yet), raise what is not (a database that does not exist, a
+    password refused: waiting would not mend it, and a supervisor sees the exit)."""
     delay = 0.2
     while True:
         try:
             return await attempt()  # type: ignore[misc]
         except Exception as exc:
+            if not passing(exc):
+                raise
             log.warning(f"{what} not reachable yet", extra={"error": str(exc)})
             if await sleep_or_stop(stop, delay):
                 raise
@@ -189,7 +207,10 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
 
     state = NatsState(name=f"procure-{definition.name}")
     pool: Pool = await _retry(  # type: ignore[assignment]
-        "PostgreSQL", lambda: create_pool(settings.database_url, size=settings.pool_size), stop
+        "PostgreSQL",
+        lambda: create_pool(settings.database_url, size=settings.pool_size),
+        stop,
+        lambda exc: not isinstance(exc, _LASTING),
     )
     nc: Client = await _retry("NATS", lambda: connect_nats(settings.nats_url, state), stop)  # type: ignore[assignment]
     js = nc.jetstream()

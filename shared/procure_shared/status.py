@@ -70,8 +70,17 @@ _info = msgspec.json.Decoder(Instance)
 
 async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
     """Every micro service instance that answers ``$SRV.INFO`` within ``within`` seconds."""
-    nc = await nats.connect(
-        nats_url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
+    # A server that takes the connection but never speaks would hold nats-py for good: the
+    # whole handshake gets 2.5 s, and its errors are ours to report, not printed as it goes.
+    nc = await asyncio.wait_for(
+        nats.connect(
+            nats_url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            error_cb=_unsaid,
+        ),
+        timeout=2.5,
     )
     found: list[Instance] = []
     try:
@@ -89,6 +98,10 @@ async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
     finally:
         await nc.close()
     return sorted(found, key=lambda i: (i.service, i.name, i.id))
+
+
+async def _unsaid(_: Exception) -> None:
+    """nats-py's error callback: the caller reports what failed (the connect raises it)."""
 
 
 async def _health(http: httpx.AsyncClient, instance: Instance) -> Instance:

@@ -4,7 +4,6 @@ it both ways (a variable the code reads is in it, and what it lists the code rea
 from __future__ import annotations
 
 import ast
-import os
 import re
 from pathlib import Path
 from unittest import mock
@@ -20,6 +19,7 @@ from procure_shared.devstack.up import (
     UP_ENVIRONMENT,
     Stack,
     UpConfig,
+    service_environment,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,14 +88,12 @@ def test_procure_up_gives_the_services_the_variables_the_reference_lists(
 ) -> None:
     config = UpConfig(root=tmp_path, postgres_url=None, nats_url=None, clock_rate="60")
     stack = Stack(config, Console(quiet=True))
-    with mock.patch.dict(os.environ, clear=True):
-        given = {
-            name
-            for service in SERVICES
-            for name in stack.service_env(
-                service, "postgresql://u@127.0.0.1:5432/x", "nats://127.0.0.1:4222", "s" * 48
-            )
-        }
+    endpoints = stack.endpoints("postgresql://u@127.0.0.1:5432/x", "nats://127.0.0.1:4222")
+    given = {
+        name
+        for service in SERVICES
+        for name in service_environment(service, endpoints, "s" * 48, {})
+    }
     assert given == SERVICE_ENVIRONMENT.keys()
 
 

@@ -186,9 +186,14 @@ async def test_another_buyers_resource_is_a_404_and_admin_sees_every_buyer(
 async def test_health_and_metrics_need_no_token_and_metrics_count_requests(
     client: httpx.AsyncClient,
 ) -> None:
-    assert (await client.get("/health/live")).status_code == 200
+    live = await client.get("/health/live")
+    assert live.json() == {"status": "live", "checks": {}, "version": "0"}, "the app's version"
     ready = await client.get("/health/ready")
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "nats": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "nats": "ok"},
+        "version": "0",
+    }
     metrics = (await client.get("/metrics")).text
     assert 'procure_http_requests_total{method="GET",route="/health/ready",status="200"} 1.0' in (
         metrics

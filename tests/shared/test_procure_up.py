@@ -60,7 +60,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         await eventually(
             lambda: holds(all(ready(p) for p in ports)), within=90, what="three services ready"
         )
-        pids = (checkout / ".procure" / "up.pids").read_text().split()
+        pids = (checkout / ".procure" / "up.pids").read_text().splitlines()
         assert len(pids) == 4, "procure up and three services: no embedded server"
         assert not (checkout / ".procure" / "postgres").exists()
         assert not (checkout / ".procure" / "jetstream").exists()
@@ -130,6 +130,6 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
             process.kill()
             process.wait()
         pids_file = checkout / ".procure" / "up.pids"
-        for pid in pids_file.read_text().split() if pids_file.exists() else []:
+        for line in pids_file.read_text().splitlines() if pids_file.exists() else []:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(int(line.split()[0]), signal.SIGKILL)

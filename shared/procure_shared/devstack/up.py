@@ -4,14 +4,20 @@ Starts an embedded PostgreSQL and nats-server with their data under ``.procure/`
 ``PROCURE_POSTGRES_URL`` and ``NATS_URL``), creates one database per service, runs each
 service's migrations as a separate step, starts the services, waits until each answers
 ``/health/ready`` and prints their URLs and development tokens. Ctrl-C (or SIGTERM) stops
-everything in order. A crash (everything killed with -9) leaves stale pid files and a
-PostgreSQL that needs crash recovery: the next run clears the one and lets PostgreSQL do the
-other.
+everything in order.
+
+It supervises what it started: a service that exits is started again after a growing delay
+(``restarts.py``), and only one that keeps exiting stops the stack. Every child dies with it,
+even when it is killed with -9 (``dies_with_parent``), and a start first ends whatever an
+earlier run of the same ``.procure/`` left running. ``.procure/endpoints.json`` tells the
+``procure`` commands where everything listens; ``procure serve SERVICE`` runs a service left
+out with ``--without`` against the running stack.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -20,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,17 +37,43 @@ from rich.table import Table
 
 from procure_shared.clock import SystemClock
 from procure_shared.devstack.demo import DemoError, load_demo
+from procure_shared.devstack.endpoints import (
+    ENDPOINTS,
+    Endpoints,
+    EndpointsError,
+    read_endpoints,
+    write_endpoints,
+)
 from procure_shared.devstack.mailsink import MailSink
+from procure_shared.devstack.processes import (
+    Listed,
+    dies_with_parent,
+    end_processes,
+    holder_of,
+    listed,
+    port_taken,
+    started_at,
+)
+from procure_shared.devstack.restarts import Restarts
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
 from procure_shared.http.auth import Role, issue_token
 from procure_shared.settings import Settings
 
-__all__ = ["DEMO_BUYER", "SECOND_BUYER", "SERVICES", "UpConfig", "run_up"]
+__all__ = [
+    "DEMO_BUYER",
+    "SECOND_BUYER",
+    "SERVICES",
+    "UpConfig",
+    "run_up",
+    "serve_by_hand",
+    "service_environment",
+]
 
 SERVICES = ("contracts", "providers", "notifications")
 DEMO_BUYER = "dfe"  # the Department for Education
 SECOND_BUYER = "dhsc"  # a second buyer, to see that buyers are kept apart
 _DEFAULTS = Settings(service="dev", database_url="postgresql://unused/unused")
+PIDS = "up.pids"
 
 # What each variable ``UpConfig.from_env`` reads means (its default is from_env's own), for
 # docs/configuration.md: ``procure configuration`` refuses a read this does not describe.
@@ -53,6 +85,8 @@ UP_ENVIRONMENT: dict[str, str] = {
     "(`make up AT=...`); unset, with a rate: now.",
     "PROCURE_DEV_HTTP_PORT": "The contracts service's HTTP port; providers take the next one "
     "and notifications the one after.",
+    "PROCURE_DEV_WITHOUT": "Services `procure up` leaves to you (`procure up --without`, "
+    "`make up WITHOUT=...`; comma-separated): run each with `procure serve SERVICE`.",
     "PROCURE_DEV_NATS_PORT": "The embedded nats-server's port (on 127.0.0.1).",
     "PROCURE_DEV_POSTGRES_PORT": "The embedded PostgreSQL's port (on 127.0.0.1).",
     "PROCURE_DEV_SMTP_PORT": "The development mailbox's port (mail kept in `.procure/mail/`).",
@@ -87,29 +121,42 @@ class UpConfig:
     root: Path
     postgres_url: str | None  # PROCURE_POSTGRES_URL: use this server, start none
     nats_url: str | None  # NATS_URL: use this server, start none
-    postgres_port: int = 54329
-    nats_port: int = 42229
+    # Every default port lies below Linux's ephemeral range (32768-60999), where any program's
+    # outgoing connection may hold a port for a while.
+    postgres_port: int = 15432
+    nats_port: int = 14222
     http_base_port: int = 8101
-    smtp_port: int = 42525  # the development mailbox (unless PROCURE_SMTP_HOST names a server)
+    smtp_port: int = 12525  # the development mailbox (unless PROCURE_SMTP_HOST names a server)
     smtp_host: str | None = None  # PROCURE_SMTP_HOST: send mail there, start no mailbox
     ready_timeout: float = 90.0
     clock_start: str | None = None  # PROCURE_CLOCK_START: the demo's date (or instant)
     clock_rate: str | None = None  # PROCURE_CLOCK_RATE: simulated seconds per real second
+    without: frozenset[str] = frozenset()  # services the user runs (procure serve)
+    restarts: Restarts = field(default_factory=Restarts)  # the policy each service starts with
     started_at: datetime = field(default_factory=lambda: SystemClock().now())
 
     @classmethod
-    def from_env(cls, root: Path, environ: Mapping[str, str]) -> UpConfig:
+    def from_env(
+        cls, root: Path, environ: Mapping[str, str], without: Sequence[str] = ()
+    ) -> UpConfig:
+        """The configuration ``environ`` gives, leaving out the services ``without`` names
+        too (``procure up --without``)."""
         return cls(
             root=root,
             postgres_url=environ.get("PROCURE_POSTGRES_URL") or None,
             nats_url=environ.get("NATS_URL") or None,
-            postgres_port=int(environ.get("PROCURE_DEV_POSTGRES_PORT", "54329")),
-            nats_port=int(environ.get("PROCURE_DEV_NATS_PORT", "42229")),
-            http_base_port=int(environ.get("PROCURE_DEV_HTTP_PORT", "8101")),
-            smtp_port=int(environ.get("PROCURE_DEV_SMTP_PORT", "42525")),
+            postgres_port=_port(
+                "PROCURE_DEV_POSTGRES_PORT", environ.get("PROCURE_DEV_POSTGRES_PORT", "15432")
+            ),
+            nats_port=_port("PROCURE_DEV_NATS_PORT", environ.get("PROCURE_DEV_NATS_PORT", "14222")),
+            http_base_port=_port(
+                "PROCURE_DEV_HTTP_PORT", environ.get("PROCURE_DEV_HTTP_PORT", "8101")
+            ),
+            smtp_port=_port("PROCURE_DEV_SMTP_PORT", environ.get("PROCURE_DEV_SMTP_PORT", "12525")),
             smtp_host=environ.get("PROCURE_SMTP_HOST") or None,
             clock_start=environ.get("PROCURE_CLOCK_START") or None,
             clock_rate=environ.get("PROCURE_CLOCK_RATE") or None,
+            without=_services(",".join([environ.get("PROCURE_DEV_WITHOUT", ""), *without])),
         )
 
     def clock_env(self) -> dict[str, str]:
@@ -137,17 +184,54 @@ class UpConfig:
     def port_of(self, service: str) -> int:
         return self.http_base_port + SERVICES.index(service)
 
+    def ports(self) -> list[tuple[int, str, str]]:
+        """(port, what listens there, the variable that moves it) for each port this run opens
+        on this machine."""
+        ports = []
+        if self.postgres_url is None:
+            ports.append((self.postgres_port, "PostgreSQL", "PROCURE_DEV_POSTGRES_PORT"))
+        if self.nats_url is None:
+            ports.append((self.nats_port, "NATS", "PROCURE_DEV_NATS_PORT"))
+        if self.smtp_host is None:
+            ports.append((self.smtp_port, "the development mailbox", "PROCURE_DEV_SMTP_PORT"))
+        ports += [
+            (self.port_of(s), f"the {s} service", "PROCURE_DEV_HTTP_PORT")
+            for s in SERVICES
+            if s not in self.without
+        ]
+        return ports
+
+
+def _port(name: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ServerError(f"{name}={text} is no port: give a number from 1 to 65535")
+    return int(text)
+
+
+def _services(text: str) -> frozenset[str]:
+    named = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(named - set(SERVICES))
+    if unknown:
+        raise ServerError(
+            f"no service {', '.join(unknown)}: the services are {', '.join(SERVICES)}"
+        )
+    return named
+
 
 def _with_database(server_url: str, database: str) -> str:
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
 
 
 def jwt_secret(state_dir: Path) -> str:
-    """A development signing secret kept under .procure/, so tokens survive restarts."""
+    """A development signing secret kept under .procure/, so tokens survive restarts (made
+    again when a crash left the file empty or cut short)."""
     path = state_dir / "jwt-secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    if path.exists() and len(path.read_text().strip()) >= 32:
+        return path.read_text().strip()
+    draft = path.with_suffix(".part")
+    draft.write_text(secrets.token_urlsafe(48))
+    draft.chmod(0o600)
+    os.replace(draft, path)
     return path.read_text().strip()
 
 
@@ -181,6 +265,40 @@ def development_tokens(secret: str) -> list[tuple[str, str, str]]:
     return tokens
 
 
+def service_environment(
+    service: str,
+    endpoints: Endpoints,
+    secret: str,
+    base: Mapping[str, str],
+) -> dict[str, str]:
+    """What a service of the stack runs with: ``base`` (the environment ``procure up`` or
+    ``procure serve`` was given) with the stack's addresses, ports and development secret."""
+    env = dict(base)
+    env.update(
+        DATABASE_URL=_with_database(endpoints.postgres, f"procure_{service}"),
+        NATS_URL=endpoints.nats,
+        PROCURE_HTTP_PORT=str(urlsplit(endpoints.url_of(service)).port),
+        PROCURE_JWT_SECRET=secret,
+    )
+    # A development stack delivers webhooks to receivers on this machine (the setting that
+    # lets a webhook reach loopback addresses; never set in production).
+    env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
+    # Milestones fall due as the (perhaps accelerated) clock runs: look every 5 s.
+    env.setdefault("PROCURE_MILESTONE_SCAN_INTERVAL", "5")
+    # The development buyers' names, as OCDS releases give them.
+    env.setdefault(
+        "PROCURE_BUYER_NAMES",
+        "dfe=Department for Education;dhsc=Department of Health and Social Care",
+    )
+    env.update(endpoints.clock)
+    if service == "contracts":  # OCDS imports find and register suppliers there
+        env.setdefault("PROCURE_PROVIDERS_URL", endpoints.url_of("providers"))
+    if endpoints.smtp is not None:  # mail goes to the development mailbox
+        host, _, port = endpoints.smtp.rpartition(":")
+        env.update(PROCURE_SMTP_HOST=host, PROCURE_SMTP_PORT=port)
+    return env
+
+
 class Stack:
     """The processes ``procure up`` owns, stopped in reverse order of start."""
 
@@ -193,10 +311,17 @@ class Stack:
         self.logs = config.state_dir / "logs"
 
     def write_pids(self) -> None:
-        pids = [os.getpid()]
-        pids += [s.pid for s in (self.postgres, self.nats) if s is not None and s.pid]
-        pids += [p.pid for p in self.services.values()]
-        (self.config.state_dir / "up.pids").write_text("\n".join(map(str, pids)) + "\n")
+        """``pid start what`` for ``procure up`` and each process it started, so that a later
+        start knows them again (and no other process that reuses a pid)."""
+        me = os.getpid()
+        pids = [(me, "procure up")]
+        pids += [(s.pid, s.name) for s in (self.postgres, self.nats) if s is not None and s.pid]
+        pids += [(p.pid, service) for service, p in self.services.items()]
+        lines = [Listed(pid, started_at(pid) or 0, what).line() for pid, what in pids]
+        path = self.config.state_dir / PIDS
+        draft = path.with_suffix(".part")
+        draft.write_text("\n".join(lines) + "\n")
+        os.replace(draft, path)
 
     def start_servers(self) -> tuple[str, str]:
         state = self.config.state_dir
@@ -213,6 +338,7 @@ class Stack:
             )
             self.postgres.start()
             pg_url = self.postgres.url
+            self.write_pids()
         if self.config.nats_url:
             nats_url = self.config.nats_url
         else:
@@ -225,32 +351,18 @@ class Stack:
         self.write_pids()
         return pg_url, nats_url
 
-    def service_env(self, service: str, pg_url: str, nats_url: str, secret: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=_with_database(pg_url, f"procure_{service}"),
-            NATS_URL=nats_url,
-            PROCURE_HTTP_PORT=str(self.config.port_of(service)),
-            PROCURE_JWT_SECRET=secret,
+    def endpoints(self, pg_url: str, nats_url: str) -> Endpoints:
+        me = os.getpid()
+        return Endpoints(
+            pid=me,
+            started=started_at(me) or 0,
+            services={s: f"http://127.0.0.1:{self.config.port_of(s)}" for s in SERVICES},
+            by_hand=sorted(self.config.without),
+            nats=nats_url,
+            postgres=pg_url,
+            smtp=None if self.config.smtp_host else f"127.0.0.1:{self.config.smtp_port}",
+            clock=self.config.clock_env(),
         )
-        # A development stack delivers webhooks to receivers on this machine (the setting that
-        # lets a webhook reach loopback addresses; never set in production).
-        env.setdefault("PROCURE_WEBHOOK_ALLOW_LOOPBACK", "true")
-        # Milestones fall due as the (perhaps accelerated) clock runs: look every 5 s.
-        env.setdefault("PROCURE_MILESTONE_SCAN_INTERVAL", "5")
-        # The development buyers' names, as OCDS releases give them.
-        env.setdefault(
-            "PROCURE_BUYER_NAMES",
-            "dfe=Department for Education;dhsc=Department of Health and Social Care",
-        )
-        env.update(self.config.clock_env())
-        if service == "contracts":  # OCDS imports find and register suppliers there
-            env.setdefault(
-                "PROCURE_PROVIDERS_URL", f"http://127.0.0.1:{self.config.port_of('providers')}"
-            )
-        if self.config.smtp_host is None:  # mail goes to the development mailbox
-            env.update(PROCURE_SMTP_HOST="127.0.0.1", PROCURE_SMTP_PORT=str(self.config.smtp_port))
-        return env
 
     def migrate(self, service: str, env: dict[str, str]) -> None:
         self.console.print(f"migrating procure_{service}")
@@ -261,6 +373,7 @@ class Stack:
             text=True,
             check=False,
             timeout=300,
+            preexec_fn=dies_with_parent(),
         )
         if result.returncode != 0:
             raise ServerError(f"migrations of {service} failed:\n{result.stderr[-3000:]}")
@@ -274,31 +387,42 @@ class Stack:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=dies_with_parent(),
         )
         log.close()
         self.write_pids()
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.config.ready_timeout
-        waiting = set(self.services)
+    def wait_ready(self, services: Sequence[str], timeout: float | None) -> None:
+        """Until each of ``services`` answers ``/health/ready``; one of ours that exits, or
+        ``timeout`` seconds, is a ``ServerError``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waiting = set(services)
         while waiting:
             for service in sorted(waiting):
-                process = self.services[service]
-                if process.poll() is not None:
-                    tail = (self.logs / f"{service}.log").read_text(errors="replace")[-3000:]
-                    raise ServerError(f"{service} exited ({process.returncode}):\n{tail}")
+                process = self.services.get(service)
+                if process is not None and process.poll() is not None:
+                    raise ServerError(
+                        f"{service} exited ({process.returncode}):\n{self.log_tail(service)}"
+                    )
                 if _ready(self.config.port_of(service)):
                     waiting.discard(service)
                     self.console.print(f"[green]{service} is ready[/green]")
-            if waiting and time.monotonic() > deadline:
-                raise ServerError(f"not ready within {self.config.ready_timeout:.0f} s: {waiting}")
+            if waiting and deadline is not None and time.monotonic() > deadline:
+                raise ServerError(f"not ready within {timeout:.0f} s: {', '.join(waiting)}")
             if waiting:
                 time.sleep(0.2)
 
-    def crashed(self) -> str | None:
-        for service, process in self.services.items():
-            if process.poll() is not None:
-                return service
+    def log_tail(self, service: str, lines: int = 20) -> str:
+        text = (self.logs / f"{service}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def note(self, service: str, message: str) -> None:
+        """Say ``message`` in the console and in the service's log."""
+        self.console.print(f"[yellow]{message}[/yellow]")
+        with (self.logs / f"{service}.log").open("a") as log:
+            log.write(f"procure up: {message}\n")
+
+    def server_down(self) -> str | None:
         for server in (self.postgres, self.nats):
             if server is not None and server.process is not None and not server.running():
                 return server.name
@@ -319,8 +443,53 @@ class Stack:
             self.nats.stop(timeout=3)
         if self.postgres is not None:
             self.postgres.stop(timeout=5)
-        with contextlib.suppress(FileNotFoundError):
-            (self.config.state_dir / "up.pids").unlink()
+        for name in (PIDS, ENDPOINTS):
+            with contextlib.suppress(FileNotFoundError):
+                (self.config.state_dir / name).unlink()
+
+
+class Supervisor:
+    """Starts a service of ours again when it exits, as its ``Restarts`` allow."""
+
+    def __init__(self, stack: Stack, envs: Mapping[str, dict[str, str]]) -> None:
+        self.stack = stack
+        self.envs = envs
+        self.policies = {
+            s: dataclasses.replace(stack.config.restarts, exits=[]) for s in stack.services
+        }
+        self.due: dict[str, float] = {}  # service -> when to start it again (monotonic)
+        self.unready: set[str] = set()
+
+    def check(self) -> str | None:
+        """One look at every service; the name of one that exits too often to go on."""
+        now = time.monotonic()
+        for service, process in self.stack.services.items():
+            if service in self.due or process.poll() is None:
+                continue
+            delay = self.policies[service].after_exit(now)
+            policy = self.policies[service]
+            if delay is None:
+                self.stack.note(
+                    service,
+                    f"{service} exited (code {process.returncode}) {policy.limit} times within "
+                    f"{policy.window:.0f} s: stopping",
+                )
+                return service
+            self.stack.note(
+                service,
+                f"{service} exited (code {process.returncode}); starting it again in {delay:.0f} s",
+            )
+            self.due[service] = now + delay
+        for service, when in list(self.due.items()):
+            if now >= when:
+                del self.due[service]
+                self.stack.start_service(service, self.envs[service])
+                self.unready.add(service)
+        for service in list(self.unready):
+            if _ready(self.stack.config.port_of(service)):
+                self.unready.discard(service)
+                self.stack.note(service, f"{service} is ready again")
+        return None
 
 
 def _ready(port: int) -> bool:
@@ -331,24 +500,53 @@ def _ready(port: int) -> bool:
         return False
 
 
-def _refuse_if_running(state_dir: Path) -> None:
-    pids_file = state_dir / "up.pids"
-    if not pids_file.exists():
-        return
-    first = pids_file.read_text().split()[:1]
-    if first and _alive(int(first[0])) and int(first[0]) != os.getpid():
-        raise ServerError(f"procure up is already running (pid {first[0]}); stop it first")
-    pids_file.unlink()  # stale: left by a crash
-
-
-def _alive(pid: int) -> bool:
+def end_leftovers(state_dir: Path, console: Console) -> None:
+    """Refuse to start beside a running ``procure up`` of the same ``.procure/``; end whatever
+    an earlier one left running (it was killed, and its children outlived it)."""
+    path = state_dir / PIDS
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}/cmdline").read_bytes().find(b"procure") >= 0
+        processes = listed(path.read_text())
+    except FileNotFoundError:
+        processes = []
+    supervisor = [p for p in processes if p.what == "procure up"]
+    if supervisor and supervisor[0].alive() and supervisor[0].pid != os.getpid():
+        raise ServerError(
+            f"procure up is already running here (pid {supervisor[0].pid}); stop it first"
+        )
+    ended = end_processes([p for p in processes if p.what != "procure up"])
+    if ended:
+        console.print(
+            "ended what an earlier procure up left running: "
+            + ", ".join(f"{p.what} (pid {p.pid})" for p in ended)
+        )
+    for name in (PIDS, ENDPOINTS):
+        with contextlib.suppress(FileNotFoundError):
+            (state_dir / name).unlink()
+
+
+def check_ports(config: UpConfig) -> None:
+    """Every port this run will open is free, or a ``ServerError`` with a line for each that
+    is not: the port, what holds it where that can be known, and the variable that moves it."""
+    taken = [
+        f"port {port} ({what}) is in use"
+        + (f" by {holder}" if (holder := holder_of(port)) else "")
+        + f": set {variable} to a free port"
+        for port, what, variable in config.ports()
+        if port_taken(port)
+    ]
+    if taken:
+        raise ServerError("\n".join(taken))
+
+
+def check_state(state_dir: Path) -> None:
+    """Every folder of ``.procure/`` can be read and written by us, or one line saying which
+    cannot."""
+    for folder in (state_dir, *(state_dir / n for n in ("logs", "mail", "jetstream", "postgres"))):
+        if folder.exists() and not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            raise ServerError(
+                f"{folder} cannot be read or written by this user: give it back "
+                f"(chown -R {os.getuid()} {state_dir}) or remove it"
+            )
 
 
 def print_summary(console: Console, config: UpConfig, tokens: list[tuple[str, str, str]]) -> None:
@@ -359,6 +557,8 @@ def print_summary(console: Console, config: UpConfig, tokens: list[tuple[str, st
         base = f"http://127.0.0.1:{config.port_of(service)}"
         services.add_row(service, base, f"{base}/docs")
     console.print(services)
+    for service in sorted(config.without):
+        console.print(f"{service} is yours (procure serve {service}): Ctrl-C here leaves it be")
     if (clock := config.clock_summary()) is not None:
         console.print(clock)
     console.print("Development bearer tokens (send as  Authorization: Bearer <token>):")
@@ -397,9 +597,6 @@ def load_demo_data(
 
 def run_up(config: UpConfig, console: Console | None = None) -> int:
     console = console or Console()
-    config.state_dir.mkdir(exist_ok=True)
-    (config.state_dir / "logs").mkdir(exist_ok=True)
-    _refuse_if_running(config.state_dir)
     stopping = False
 
     def request_stop(signum: int, _: object) -> None:
@@ -410,34 +607,57 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     stack = Stack(config, console)
     sink = None
-    if config.smtp_host is None:
-        sink = MailSink(config.state_dir / "mail", config.smtp_port)
     try:
-        if sink is not None:
+        config.state_dir.mkdir(exist_ok=True)
+        check_state(config.state_dir)
+        (config.state_dir / "logs").mkdir(exist_ok=True)
+        end_leftovers(config.state_dir, console)
+        stack.write_pids()
+        check_ports(config)
+        if config.smtp_host is None:
+            sink = MailSink(config.state_dir / "mail", config.smtp_port)
             sink.start()
             console.print(f"mail to 127.0.0.1:{config.smtp_port} is kept in {sink.folder}/")
         pg_url, nats_url = stack.start_servers()
         secret = jwt_secret(config.state_dir)
-        envs = {s: stack.service_env(s, pg_url, nats_url, secret) for s in SERVICES}
+        endpoints = stack.endpoints(pg_url, nats_url)
+        envs = {s: service_environment(s, endpoints, secret, os.environ) for s in SERVICES}
         for service in SERVICES:
             stack.migrate(service, envs[service])
-        for service in SERVICES:
+        write_endpoints(config.state_dir, endpoints)
+        ours = [s for s in SERVICES if s not in config.without]
+        for service in ours:
             stack.start_service(service, envs[service])
-        stack.wait_ready()
+        stack.wait_ready(ours, config.ready_timeout)
+        for service in sorted(config.without):
+            console.print(
+                f"waiting for {service} on port {config.port_of(service)}: run "
+                f"`procure serve {service}` in another terminal"
+            )
+        stack.wait_ready(sorted(config.without), None)
         tokens = development_tokens(secret)
         load_demo_data(console, config, tokens, envs["contracts"])
         print_summary(console, config, tokens)
         console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
+        supervisor = Supervisor(stack, envs)
         while not stopping:
-            crashed = stack.crashed()
-            if crashed:
-                console.print(f"[red]{crashed} stopped unexpectedly; see {stack.logs}[/red]")
+            if (failing := supervisor.check()) is not None:
+                console.print(f"the last lines of {stack.logs / failing}.log:", soft_wrap=True)
+                console.print(
+                    stack.log_tail(failing), markup=False, highlight=False, soft_wrap=True
+                )
+                return 1
+            if (down := stack.server_down()) is not None:
+                console.print(f"[red]{down} stopped unexpectedly; see {stack.logs}[/red]")
                 return 1
             time.sleep(0.2)
         console.print("stopping ...")
         return 0
-    except (ServerError, DemoError) as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (ServerError, DemoError, EndpointsError) as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 1
+    except OSError as exc:  # a folder of .procure/ we may not use, a port taken meanwhile
+        console.print(f"[red]{exc.filename or ''} {exc.strerror or exc}[/red]", soft_wrap=True)
         return 1
     finally:
         started = time.monotonic()
@@ -446,3 +666,21 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             with contextlib.suppress(Exception):
                 sink.stop()
         console.print(f"stopped in {time.monotonic() - started:.1f} s")
+
+
+def serve_by_hand(root: Path, service: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment ``procure serve SERVICE`` runs ``service`` with: the running stack's
+    (``.procure/endpoints.json``), as ``procure up`` gives its own services."""
+    state = root / ".procure"
+    endpoints = read_endpoints(state)
+    if endpoints is None:
+        raise ServerError(
+            f"no procure up is running in {root}: start it first, leaving {service} to you "
+            f"(make up WITHOUT={service}, or procure up --without {service})"
+        )
+    if service not in endpoints.by_hand:
+        raise ServerError(
+            f"procure up (pid {endpoints.pid}) runs {service} itself: start it with "
+            f"--without {service} to run {service} by hand"
+        )
+    return service_environment(service, endpoints, jwt_secret(state), environ)

@@ -1,0 +1,65 @@
+"""Where a running ``procure up`` is: ``.procure/endpoints.json``, written once everything it
+starts is listening, removed when it stops. The ``procure`` commands read it when they are not
+told where to go, so they find this checkout's stack, whatever ports it was given."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from procure_shared.devstack.processes import started_at
+
+__all__ = ["ENDPOINTS", "Endpoints", "EndpointsError", "read_endpoints", "write_endpoints"]
+
+ENDPOINTS = "endpoints.json"
+
+
+class EndpointsError(RuntimeError):
+    """The endpoints file is there but cannot be used."""
+
+
+class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
+    pid: int  # procure up's
+    started: int  # when it started (with the pid, one process)
+    services: dict[str, str]  # service -> its HTTP base URL
+    nats: str
+    postgres: str  # the server's URL (each service has its own database there)
+    by_hand: list[str] = []  # the services left to the user (procure serve)
+    smtp: str | None = None  # host:port of the mailbox the services send to
+    clock: dict[str, str] = {}  # the clock every service runs by (PROCURE_CLOCK_*)
+
+    def running(self) -> bool:
+        return started_at(self.pid) == self.started
+
+    def url_of(self, service: str) -> str:
+        return self.services[service]
+
+
+def write_endpoints(state_dir: Path, endpoints: Endpoints) -> Path:
+    """Write the file whole or not at all (a crash leaves the old file or none)."""
+    path = state_dir / ENDPOINTS
+    draft = path.with_suffix(".json.part")
+    draft.write_bytes(msgspec.json.format(msgspec.json.encode(endpoints)) + b"\n")
+    os.replace(draft, path)
+    return path
+
+
+def read_endpoints(state_dir: Path) -> Endpoints | None:
+    """The endpoints of this checkout's ``procure up`` while it runs; ``None`` when it does not
+    run (no file, or one left by a ``procure up`` that is gone)."""
+    path = state_dir / ENDPOINTS
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EndpointsError(f"{path} cannot be read ({exc.strerror})") from exc
+    try:
+        endpoints = msgspec.json.decode(data, type=Endpoints)
+    except msgspec.DecodeError as exc:
+        raise EndpointsError(
+            f"{path} is damaged ({exc}): remove it, or start make up again to rewrite it"
+        ) from exc
+    return endpoints if endpoints.running() else None
