@@ -24,7 +24,13 @@ from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.postgres import Pool, create_pool
 from tests.support.producer import TEST_STREAM
-from tests.support.servers import NatsHandle, PostgresHandle, nats_server, postgres_server
+from tests.support.servers import (
+    NatsHandle,
+    PostgresHandle,
+    nats_server,
+    postgres_server,
+    remove_scratch_dirs,
+)
 from tests.support.wait import eventually
 
 TEMPLATE = "procure_test_template"
@@ -210,3 +216,9 @@ def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
             print(f"\n  {line}")
 
     return emit
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave nothing in the temporary folder: every scratch folder of the session goes, also
+    those of tests that failed before removing their own."""
+    remove_scratch_dirs()

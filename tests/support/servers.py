@@ -58,11 +58,23 @@ def docker_answers() -> bool:
         return False
 
 
+_SCRATCH: list[Path] = []
+
+
 def scratch_dir(prefix: str) -> Path:
-    """A temporary folder PostgreSQL can use when it runs as ``nobody`` (we may be root)."""
+    """A temporary folder PostgreSQL can use when it runs as ``nobody`` (we may be root),
+    removed at the end of the test session whatever became of the test that made it
+    (``remove_scratch_dirs``)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
+    _SCRATCH.append(path)
     return path
+
+
+def remove_scratch_dirs() -> None:
+    """Remove every scratch folder this session made (a test removes its own when it can)."""
+    while _SCRATCH:
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
 
 @dataclass
