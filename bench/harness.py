@@ -1,7 +1,8 @@
 """Servers, pinning, CPU accounting and figures shared by the benchmarks.
 
-The method is ../shared/reference/performance-ceiling.md's: PostgreSQL (the postmaster and every
-process it forks) and nats-server (every thread) on core 0, the measuring client on core 1;
+The method is the project's performance-ceiling research (the bare stack measured on this
+two-core machine before any project code): PostgreSQL (the postmaster and every process it
+forks) and nats-server (every thread) on core 0, the measuring client on core 1;
 each figure is the median of its repetitions with the min-max, and a project figure is stated
 as a ratio to a bare baseline measured in the same run, against the same servers.
 """

@@ -13,7 +13,6 @@ from typing import Annotated, NoReturn
 
 import httpx
 import typer
-from nats.errors import Error as NatsError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -41,7 +40,6 @@ from procure_shared.devstack.up import (
 )
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
-from procure_shared.http.auth import Role, issue_token
 from procure_shared.importer import (
     CsvError,
     ImportStopped,
@@ -64,7 +62,7 @@ from procure_shared.ocds.client import (
 )
 from procure_shared.ocds.reader import OcdsFile, OcdsFileError
 from procure_shared.settings import DEV_JWT_SECRET
-from procure_shared.status import gather_status
+from procure_shared.tokens import Role, issue_token
 from procure_shared.version import VERSION
 
 __all__ = ["app", "main"]
@@ -234,6 +232,11 @@ def status(
         sub="dev-status", roles=[Role.ADMIN], buyer=None, ttl=timedelta(minutes=5)
     )
     nats_url = _nats_of(nats_url)
+    # Only this command speaks NATS: the others start without loading its client.
+    from nats.errors import Error as NatsError
+
+    from procure_shared.status import gather_status
+
     try:
         found = asyncio.run(gather_status(nats_url, token, days=days))
     except (OSError, TimeoutError, NatsError) as exc:

@@ -155,90 +155,6 @@ def _gone(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
 
 
-@pytest.mark.slow
-def test_a_kill_9_of_procure_up_takes_its_children_and_the_next_start_is_ready() -> None:
-    with procure_up() as up:
-        _running(up)
-        children = {what: pid for what, pid in up.pids().items() if what != "procure up"}
-        assert set(children) == {"postgres", "nats", *SERVICES}
-        up.process.kill()
-        up.process.wait()
-        started = time.monotonic()
-        until(
-            lambda: all(_gone(pid) for pid in children.values()),
-            within=15,
-            interval=0.1,
-            what="every child of procure up gone after its kill -9",
-        )
-        print(f"children gone {time.monotonic() - started:.1f} s after the kill -9")
-        assert (up.state / "up.pids").exists(), "the crash left its pid file"
-        up.process, up.output = _start(up.checkout, up.env)
-        _running(up)
-        assert "reusing its data" in up.said()
-
-
-@pytest.mark.slow
-def test_a_killed_service_is_started_again_and_the_commands_find_the_stack() -> None:
-    with procure_up() as up:
-        _running(up)
-        first = up.pids()["contracts"]
-        os.kill(first, signal.SIGKILL)
-        until(
-            lambda: "contracts exited (code -9); starting it again in 1 s" in up.said(),
-            within=10,
-            what="the console saying the restart",
-        )
-        until(
-            lambda: "contracts is ready again" in up.said(),
-            within=60,
-            what="contracts ready again",
-            unless=lambda: up.process.poll() is not None,
-        )
-        assert up.pids()["contracts"] != first
-        log = (up.state / "logs" / "contracts.log").read_text()
-        assert "procure up: contracts exited (code -9); starting it again in 1 s" in log
-        # The commands find this stack's ports (none is a default) through endpoints.json.
-        assert (up.state / "endpoints.json").exists()
-        shown = up.cli("status")
-        assert shown.returncode == 0, shown.stdout + shown.stderr
-        assert f"127.0.0.1:{up.port('contracts')}" in shown.stdout
-        exported = up.cli("ocds", "export", "--out", str(up.checkout / "ocds"))
-        assert exported.returncode == 0, exported.stdout + exported.stderr
-        assert list((up.checkout / "ocds" / "records").glob("*.json"))
-        # Ctrl-C: the file goes with the stack, and the commands no longer find it.
-        up.process.send_signal(signal.SIGINT)
-        assert up.process.wait(15) == 0
-        assert not (up.state / "endpoints.json").exists()
-
-
-@pytest.mark.slow
-def test_a_service_that_keeps_exiting_stops_the_stack_with_its_last_log_lines() -> None:
-    with procure_up() as up:
-        _running(up)
-        # Its database gone, the contracts service exits as soon as it starts, every time:
-        # 1 + 2 + 4 + 8 s of delays, then the fifth exit stops the stack.
-        postgres = up.env["PROCURE_DEV_POSTGRES_PORT"]
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{postgres}/postgres")
-            try:
-                await conn.execute("DROP DATABASE procure_contracts WITH (FORCE)")
-            finally:
-                await conn.close()
-
-        asyncio.run(drop())
-        os.kill(up.pids()["contracts"], signal.SIGKILL)  # a running one rides out the loss
-        code = up.process.wait(120)
-        said = up.said()
-        assert code == 1, said[-3000:]
-        assert "contracts exited" in said
-        assert "5 times within 60 s: stopping" in said
-        assert "the last lines of" in said
-        assert 'database "procure_contracts" does not exist' in said
-        assert "stopped in" in said
-        assert not any(ready(up.port(s)) for s in SERVICES)
-
-
 def test_a_port_in_use_stops_procure_up_before_it_starts_anything() -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
@@ -335,36 +251,6 @@ def test_procure_serve_without_a_stack_says_how_to_start_one() -> None:
     assert "make up WITHOUT=contracts" in done.stderr
 
 
-@pytest.mark.slow
-def test_a_half_written_procure_folder_is_mended_and_a_second_start_refused() -> None:
-    with procure_up() as first:
-        _running(first)
-        second, output = _start(first.checkout, first.env)
-        assert second.wait(30) == 1
-        assert f"procure up is already running here (pid {first.process.pid})" in (
-            output.read_text()
-        )
-    # What a crash in the middle of writing leaves: a cut pid file, a damaged endpoints file,
-    # an empty secret, an initdb cut short.
-    checkout = _checkout()
-    state = checkout / ".procure"
-    state.mkdir()
-    (state / "up.pids").write_text("12")
-    (state / "endpoints.json").write_text('{"pid": 1')
-    (state / "jwt-secret").write_text("")
-    (state / "postgres.initdb").mkdir()
-    (state / "postgres.initdb" / "PG_VERSION").write_text("1")
-    base = free_port_run(3)
-    env = _environment(base)
-    process, output = _start(checkout, env)
-    up = Up(checkout, process, output, env, base)
-    try:
-        _running(up)
-        assert len((state / "jwt-secret").read_text()) >= 32
-    finally:
-        _end(up)
-
-
 def test_a_data_folder_postgres_may_not_use_is_one_line() -> None:
     checkout = _checkout()
     data = checkout / ".procure" / "postgres"
@@ -387,10 +273,20 @@ def test_a_data_folder_postgres_may_not_use_is_one_line() -> None:
 
 
 @pytest.mark.slow
-def test_procure_up_runs_in_a_folder_only_its_user_may_enter() -> None:
-    checkout = Path(tempfile.mkdtemp(prefix="procure-closed-"))  # mode 0700, as mktemp -d
+def test_a_kill_9_of_procure_up_takes_its_children_and_the_next_start_is_ready() -> None:
+    """In a folder only its user may enter (as mktemp -d makes), with what a crash in the
+    middle of writing leaves in .procure/: a cut pid file, a damaged endpoints file, an empty
+    secret, an initdb cut short."""
+    checkout = Path(tempfile.mkdtemp(prefix="procure-closed-"))
     (checkout / "services").mkdir()
     (checkout / "pyproject.toml").write_text("")
+    state = checkout / ".procure"
+    state.mkdir()
+    (state / "up.pids").write_text("12")
+    (state / "endpoints.json").write_text('{"pid": 1')
+    (state / "jwt-secret").write_text("")
+    (state / "postgres.initdb").mkdir()
+    (state / "postgres.initdb" / "PG_VERSION").write_text("1")
     base = free_port_run(3)
     env = _environment(base)
     process, output = _start(checkout, env)
@@ -398,10 +294,85 @@ def test_procure_up_runs_in_a_folder_only_its_user_may_enter() -> None:
     try:
         assert checkout.stat().st_mode & 0o777 == 0o700
         _running(up)
-        data = up.state / "postgres"
+        assert len((state / "jwt-secret").read_text()) >= 32
+        data = state / "postgres"
         assert (data / "PG_VERSION").exists()
         # As root PostgreSQL runs as nobody, who may not enter the checkout: its data is kept
         # where nobody may reach it, linked from .procure/postgres.
         assert data.is_symlink() == (os.geteuid() == 0)
+        second, said = _start(checkout, env)
+        assert second.wait(30) == 1
+        assert f"procure up is already running here (pid {process.pid})" in said.read_text()
+
+        children = {what: pid for what, pid in up.pids().items() if what != "procure up"}
+        assert set(children) == {"postgres", "nats", *SERVICES}
+        up.process.kill()
+        up.process.wait()
+        started = time.monotonic()
+        until(
+            lambda: all(_gone(pid) for pid in children.values()),
+            within=15,
+            interval=0.1,
+            what="every child of procure up gone after its kill -9",
+        )
+        print(f"children gone {time.monotonic() - started:.1f} s after the kill -9")
+        assert (state / "up.pids").exists(), "the crash left its pid file"
+        up.process, up.output = _start(checkout, env)
+        _running(up)
+        assert "reusing its data" in up.said()
     finally:
         _end(up)
+
+
+@pytest.mark.slow
+def test_a_killed_service_is_started_again_and_one_that_keeps_exiting_stops_the_stack() -> None:
+    with procure_up() as up:
+        _running(up)
+        first = up.pids()["contracts"]
+        os.kill(first, signal.SIGKILL)
+        until(
+            lambda: "contracts exited (code -9); starting it again in 1 s" in up.said(),
+            within=10,
+            what="the console saying the restart",
+        )
+        until(
+            lambda: "contracts is ready again" in up.said(),
+            within=60,
+            what="contracts ready again",
+            unless=lambda: up.process.poll() is not None,
+        )
+        assert up.pids()["contracts"] != first
+        log = (up.state / "logs" / "contracts.log").read_text()
+        assert "procure up: contracts exited (code -9); starting it again in 1 s" in log
+        # The commands find this stack's ports (none is a default) through endpoints.json.
+        assert (up.state / "endpoints.json").exists()
+        shown = up.cli("status")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert f"127.0.0.1:{up.port('contracts')}" in shown.stdout
+        exported = up.cli("ocds", "export", "--out", str(up.checkout / "ocds"))
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        assert list((up.checkout / "ocds" / "records").glob("*.json"))
+
+        # Its database gone, the contracts service exits as soon as it starts, every time:
+        # 1 + 2 + 4 + 8 s of delays, then the fifth exit stops the stack.
+        postgres = up.env["PROCURE_DEV_POSTGRES_PORT"]
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{postgres}/postgres")
+            try:
+                await conn.execute("DROP DATABASE procure_contracts WITH (FORCE)")
+            finally:
+                await conn.close()
+
+        asyncio.run(drop())
+        os.kill(up.pids()["contracts"], signal.SIGKILL)  # a running one rides out the loss
+        code = up.process.wait(120)
+        said = up.said()
+        assert code == 1, said[-3000:]
+        assert "contracts exited (code 1)" in said
+        assert "5 times within 60 s: stopping" in said
+        assert "the last lines of" in said
+        assert 'database "procure_contracts" does not exist' in said
+        assert not any(ready(up.port(s)) for s in SERVICES)
+        # The endpoints go with the stack: the commands no longer find it.
+        assert not (up.state / "endpoints.json").exists()

@@ -56,8 +56,8 @@ from procure_shared.devstack.processes import (
 )
 from procure_shared.devstack.restarts import Restarts
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
-from procure_shared.http.auth import Role, issue_token
 from procure_shared.settings import Settings
+from procure_shared.tokens import Role, issue_token
 
 __all__ = [
     "DEMO_BUYER",
@@ -309,6 +309,9 @@ class Stack:
         self.nats: EmbeddedNats | None = None
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = config.state_dir / "logs"
+        # Whether the pid and endpoints files are ours (a start refused beside a running
+        # procure up must leave that one's alone).
+        self.owner = False
 
     def write_pids(self) -> None:
         """``pid start what`` for ``procure up`` and each process it started, so that a later
@@ -443,9 +446,10 @@ class Stack:
             self.nats.stop(timeout=3)
         if self.postgres is not None:
             self.postgres.stop(timeout=5)
-        for name in (PIDS, ENDPOINTS):
-            with contextlib.suppress(FileNotFoundError):
-                (self.config.state_dir / name).unlink()
+        if self.owner:
+            for name in (PIDS, ENDPOINTS):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.config.state_dir / name).unlink()
 
 
 class Supervisor:
@@ -612,6 +616,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         check_state(config.state_dir)
         (config.state_dir / "logs").mkdir(exist_ok=True)
         end_leftovers(config.state_dir, console)
+        stack.owner = True
         stack.write_pids()
         check_ports(config)
         if config.smtp_host is None:

@@ -9,8 +9,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 import jwt
@@ -26,6 +24,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Scope
 
 from procure_shared.audit import Actor
+from procure_shared.tokens import Role, issue_token
 
 __all__ = [
     "PUBLIC_PATHS",
@@ -39,13 +38,6 @@ __all__ = [
 
 # Paths that need no token: probes, metrics, the API documents and their UI.
 PUBLIC_PATHS = ["^/health/", "^/metrics$", "^/schema", "^/docs"]
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    COMMERCIAL = "commercial"
-    OPS = "ops"
-    ADMIN = "admin"
 
 
 # commercial and ops may do what a viewer may, plus their own; admin may do everything.
@@ -202,33 +194,6 @@ def _bearer(scope: Scope) -> str | None:
                 return encoded.strip()
             return None
     return None
-
-
-def issue_token(
-    *,
-    secret: str,
-    issuer: str,
-    audience: str,
-    sub: str,
-    roles: Iterable[Role],
-    buyer: str | None,
-    ttl: timedelta = timedelta(hours=12),
-    now: datetime | None = None,
-) -> str:
-    # Token expiry is checked against real time by the JWT library, never the demo clock.
-    issued = now or datetime.now(UTC)
-    claims: dict[str, Any] = {
-        "sub": sub,
-        "iss": issuer,
-        "aud": audience,
-        "iat": int(issued.timestamp()),
-        "exp": int((issued + ttl).timestamp()),
-        "roles": sorted(Role(r).value for r in roles),
-    }
-    if buyer is not None:
-        claims["buyer"] = buyer
-    # Top-level claims, as any issuer would write them (Litestar's Token nests extras).
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 _ROLES = "roles"
