@@ -235,11 +235,13 @@ def status(
     # Only this command speaks NATS: the others start without loading its client.
     from nats.errors import Error as NatsError
 
-    from procure_shared.status import gather_status
+    from procure_shared.status import NATS_WAIT, gather_status
 
     try:
         found = asyncio.run(gather_status(nats_url, token, days=days))
-    except (OSError, TimeoutError, NatsError) as exc:
+    except TimeoutError:
+        _fail(f"NATS at {nats_url} did not answer within {NATS_WAIT} s")
+    except (OSError, NatsError) as exc:
         _fail(f"NATS at {nats_url} did not answer: {_reason(exc)}")
     console = Console()
     services = Table(title=f"Services (NATS {nats_url})")

@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 
 from procure_shared.presence import PREFIX
 
-__all__ = ["Instance", "Milestones", "Status", "discover", "gather_status"]
+__all__ = ["NATS_WAIT", "Instance", "Milestones", "Status", "discover", "gather_status"]
 
 
 class _Endpoint(msgspec.Struct, frozen=True):
@@ -68,10 +68,14 @@ class Status:
 _info = msgspec.json.Decoder(Instance)
 
 
+NATS_WAIT = 2.5  # seconds for a NATS server to take us on
+
+
 async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
     """Every micro service instance that answers ``$SRV.INFO`` within ``within`` seconds."""
     # A server that takes the connection but never speaks would hold nats-py for good: the
-    # whole handshake gets 2.5 s, and its errors are ours to report, not printed as it goes.
+    # whole handshake gets NATS_WAIT seconds, and its errors are ours to report, not printed
+    # as it goes.
     nc = await asyncio.wait_for(
         nats.connect(
             nats_url,
@@ -80,7 +84,7 @@ async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
             max_reconnect_attempts=0,
             error_cb=_unsaid,
         ),
-        timeout=2.5,
+        timeout=NATS_WAIT,
     )
     found: list[Instance] = []
     try:
