@@ -43,6 +43,17 @@ ready_all() {
     done
 }
 
+wait_gone() {  # wait_gone SECONDS WHAT PID...: each pid exits within SECONDS, or fail
+    local limit=$1 what=$2 since=$SECONDS pid
+    shift 2
+    for pid in "$@"; do
+        while kill -0 "$pid" 2>/dev/null; do
+            if [ $((SECONDS - since)) -gt "$limit" ]; then echo "pid $pid $what"; exit 1; fi
+            sleep 0.1
+        done
+    done
+}
+
 echo "1. make up from a clean clone"
 started=$SECONDS
 start_up 600
@@ -54,12 +65,8 @@ supervisor=$(awk 'NR == 1 {print $1}' "$clone/.procure/up.pids")
 children=$(awk 'NR > 1 {print $1}' "$clone/.procure/up.pids")
 kill -9 "$supervisor"
 started=$SECONDS
-for pid in $children; do
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ $((SECONDS - started)) -gt 15 ]; then echo "pid $pid outlived procure up by 15 s"; exit 1; fi
-        sleep 0.1
-    done
-done
+# shellcheck disable=SC2086 # one word a pid
+wait_gone 15 "outlived procure up by 15 s" $children
 echo "   every child gone $((SECONDS - started)) s after procure up"
 kill -9 -- "-$group" 2>/dev/null || true  # make, which saw its child die
 wait "$group" 2>/dev/null || true  # reap it quietly
@@ -75,12 +82,8 @@ echo "4. Ctrl-C stops everything within 10 s"
 pids=$(awk '{print $1}' "$clone/.procure/up.pids")
 kill -INT -- "-$group"
 started=$SECONDS
-for pid in $pids; do
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ $((SECONDS - started)) -gt 10 ]; then echo "pid $pid still running after 10 s"; exit 1; fi
-        sleep 0.1
-    done
-done
+# shellcheck disable=SC2086
+wait_gone 10 "still running after 10 s" $pids
 echo "   stopped after $((SECONDS - started)) s"
 group=
 echo "smoke-up: passed"

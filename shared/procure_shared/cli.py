@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from procure_shared.configuration import configuration_document
-from procure_shared.devstack.endpoints import EndpointsError, read_endpoints
+from procure_shared.devstack.endpoints import Endpoints, EndpointsError, read_endpoints
 from procure_shared.devstack.servers import ServerError
 from procure_shared.devstack.up import (
     DEMO_BUYER,
@@ -118,23 +118,25 @@ _DEFAULT_NATS = "nats://127.0.0.1:14222"
 _FOUND = "(default: the running make up's, else {})"
 
 
+def _running() -> Endpoints | None:
+    """This checkout's running ``procure up``, as its endpoints file says."""
+    try:
+        return read_endpoints(_checkout() / ".procure")
+    except EndpointsError as exc:
+        _fail(str(exc))
+
+
 def _url_of(service: str, given: str | None) -> str:
     if given:
         return given
-    try:
-        endpoints = read_endpoints(_checkout() / ".procure")
-    except EndpointsError as exc:
-        _fail(str(exc))
+    endpoints = _running()
     return endpoints.url_of(service) if endpoints else _DEFAULT_URLS[service]
 
 
 def _nats_of(given: str | None) -> str:
     if given:
         return given
-    try:
-        endpoints = read_endpoints(_checkout() / ".procure")
-    except EndpointsError as exc:
-        _fail(str(exc))
+    endpoints = _running()
     return endpoints.nats if endpoints else _DEFAULT_NATS
 
 
