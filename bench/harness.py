@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,6 +449,30 @@ async def guarded(plan: Plan, label: str, log: list[str], run: Callable[[], Awai
     second.extra["repeated_after_foreign_pct"] = round(first.load.foreign_pct, 1)
     second.extra["discarded_value"] = first.value
     return second
+
+
+class InOrder:
+    """Each aggregate's transactions one after the other, in the order they were started, as
+    the services' row locks keep them: an open-loop producer's event waits for its aggregate's
+    previous one to commit. Without it, a transaction delayed past its successor's start (by a
+    busy core) gives the later event the lower outbox position, the relay publishes the
+    aggregate's events out of sequence, and an ordered consumer holds the later ones back as
+    gaps."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Future[None]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, aggregate: str) -> AsyncIterator[None]:
+        before = self._last.get(aggregate)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[aggregate] = mine
+        try:
+            if before is not None:
+                await before
+            yield
+        finally:
+            mine.set_result(None)
 
 
 @dataclass
