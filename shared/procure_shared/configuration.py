@@ -226,8 +226,14 @@ def _struct_variables(
             raise ValueError(f"{_qualified(kind)} has no field {field} (for {name})")
         f = fields[field]
         kind_of, description = f.type, ""
+        # The meaning is on the field's type, or on the one type of an optional field's union.
+        described = [kind_of]
+        if isinstance(kind_of, mi.UnionType):
+            described = [t for t in kind_of.types if not isinstance(t, mi.NoneType)]
+        for typ in described:
+            if isinstance(typ, mi.Metadata):
+                description = str((typ.extra_json_schema or {}).get("description", ""))
         if isinstance(kind_of, mi.Metadata):
-            description = str((kind_of.extra_json_schema or {}).get("description", ""))
             kind_of = kind_of.type
         default = "required" if f.required else _literal(f.default)
         variables.append(
@@ -320,6 +326,8 @@ def _given(values: Mapping[str, str], read: Sequence[Variable]) -> list[Variable
 
 def _allowed(kind: mi.Type) -> str:
     """The values a variable of this type may take, where that says more than its meaning."""
+    if isinstance(kind, mi.Metadata):
+        return _allowed(kind.type)
     if isinstance(kind, mi.UnionType):
         return " or ".join(
             a for t in kind.types if not isinstance(t, mi.NoneType) if (a := _allowed(t))

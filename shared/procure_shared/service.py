@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -42,7 +43,7 @@ from procure_shared.postgres import Pool, create_pool
 from procure_shared.presence import Presence, http_address
 from procure_shared.settings import Settings, SettingsError, settings_from_env
 
-__all__ = ["ROLES", "Runtime", "ServiceDefinition", "Worker", "build_app", "main", "serve"]
+__all__ = ["ROLES", "Runtime", "ServiceDefinition", "Worker", "build_app", "main", "serve", "tuned"]
 
 log = logging.getLogger("procure.service")
 ROLES = ("all", "http", "relay", "consumers")
@@ -177,6 +178,15 @@ async def _retry(
             delay = min(delay * 2, 5.0)
 
 
+def tuned(spec: ConsumerSpec, settings: Settings) -> ConsumerSpec:
+    """``spec`` with the deliveries and ack wait the settings impose on every consumer."""
+    if settings.consumer_max_deliver is not None:
+        spec = dataclasses.replace(spec, max_deliver=settings.consumer_max_deliver)
+    if settings.consumer_ack_wait is not None:
+        spec = dataclasses.replace(spec, ack_wait=settings.consumer_ack_wait)
+    return spec
+
+
 class _Server(uvicorn.Server):
     # The process handles signals itself and stops every role in order.
     @contextlib.contextmanager
@@ -237,7 +247,7 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
             )
             tasks.append(asyncio.create_task(runtime.relay.run(stop)))
         if role in ("all", "consumers"):
-            specs = definition.consumers()
+            specs = [tuned(spec, settings) for spec in definition.consumers()]
             runtime.consumers = [Consumer(spec, pool=pool, js=js) for spec in specs]
             tasks += [asyncio.create_task(c.run(stop)) for c in runtime.consumers]
             if specs:

@@ -123,24 +123,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "it; a standby relay tries this often to take over.",
         ),
     ] = 1.0
-    consumer_max_deliver: Annotated[
-        int,
-        msgspec.Meta(
-            ge=2,
-            description="Deliveries of an event to a consumer before it is a dead letter. "
-            "Checked at start but not applied yet: each consumer has its own (see the "
-            "services' `events/` modules).",
-        ),
-    ] = 8
-    consumer_ack_wait: Annotated[
-        float,
-        msgspec.Meta(
-            gt=0,
-            description="Seconds a consumer has to settle an event before it is delivered "
-            "again. Checked at start but not applied yet: each consumer has its own (see the "
-            "services' `events/` modules).",
-        ),
-    ] = 30.0
+    consumer_max_deliver: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=2,
+                description="Deliveries of an event to each of the service's consumers before "
+                "it is a dead letter. Unset: each consumer's own (20; 8 for the providers' "
+                "track record).",
+            ),
+        ]
+        | None
+    ) = None
+    consumer_ack_wait: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                gt=0,
+                description="Seconds each of the service's consumers has to settle an event "
+                "before it is delivered again. Unset: each consumer's own (30).",
+            ),
+        ]
+        | None
+    ) = None
     pool_size: Annotated[
         int,
         msgspec.Meta(

@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from procure_shared.consumer import ConsumerSpec
+from procure_shared.service import tuned
 from procure_shared.settings import SettingsError, settings_from_env
 
 
@@ -40,3 +42,20 @@ def test_test_variables_are_not_read_as_development_settings() -> None:
         "contracts", {"DATABASE_URL": "postgresql://x/y", "TEST_NATS_URL": "nats://elsewhere:1"}
     )
     assert settings.nats_url == "nats://127.0.0.1:4222"
+
+
+def test_the_consumer_settings_override_every_consumers_own_only_when_set() -> None:
+    spec = ConsumerSpec(
+        name="x__y", stream="S", filter_subjects=("s.>",), handlers={}, max_deliver=20
+    )
+    unset = settings_from_env("contracts", {"DATABASE_URL": "postgresql://h/d"})
+    assert tuned(spec, unset) == spec
+    given = settings_from_env(
+        "contracts",
+        {
+            "DATABASE_URL": "postgresql://h/d",
+            "PROCURE_CONSUMER_MAX_DELIVER": "3",
+            "PROCURE_CONSUMER_ACK_WAIT": "5",
+        },
+    )
+    assert (tuned(spec, given).max_deliver, tuned(spec, given).ack_wait) == (3, 5.0)
