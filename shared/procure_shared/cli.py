@@ -173,6 +173,8 @@ def serve(
         env = serve_by_hand(_checkout(), service, os.environ)
     except (ServerError, EndpointsError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip())
     os.execve(sys.executable, [sys.executable, "-m", f"procure_{service}"], env)  # noqa: S606
 
 
@@ -192,7 +194,10 @@ def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta
     secret = os.environ.get("PROCURE_JWT_SECRET")
     if not secret:
         state = _checkout() / ".procure"
-        secret = jwt_secret(state) if state.is_dir() else DEV_JWT_SECRET
+        try:
+            secret = jwt_secret(state) if state.is_dir() else DEV_JWT_SECRET
+        except OSError as exc:
+            _fail(f"the development secret in {state} cannot be used: {exc.strerror or exc}")
     return issue_token(
         secret=secret,
         issuer=os.environ.get("PROCURE_JWT_ISSUER", "procure-dev"),
@@ -492,6 +497,8 @@ def ocds_import(
         errors.print(f"stopped: {exc}", style="red", markup=False)
         errors.print("what was sent before is stored; importing again is safe.")
         raise typer.Exit(2) from None
+    except OSError as exc:  # the report folder
+        _fail(f"stopped: {exc.filename or ''}: {exc.strerror or exc}")
     for report in reports:
         _print_quality(console, report)
         if report_dir is not None:
@@ -642,6 +649,8 @@ def ocds_export(
     except RequestFailed as exc:
         errors.print(f"stopped: {exc}", style="red", markup=False)
         raise typer.Exit(2) from None
+    except OSError as exc:  # the folder to write into
+        _fail(f"stopped: {exc.filename or out}: {exc.strerror or exc}")
     console.print(
         f"{summary.releases:,} releases in {summary.pages:,} release packages and "
         f"{summary.records:,} records written to {out}",

@@ -325,7 +325,11 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
     if args.command == "demo" and definition.demo is not None:
         print(uvloop.run(_demo(definition.demo, settings)))
         return 0
-    uvloop.run(serve(definition, settings, getattr(args, "role", "all")))
+    try:
+        uvloop.run(serve(definition, settings, getattr(args, "role", "all")))
+    except _LASTING as exc:
+        log.error("cannot start", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return 2
     return 0
 
 

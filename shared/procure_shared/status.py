@@ -145,12 +145,15 @@ async def gather_status(nats_url: str, token: str, *, days: int | None = None) -
         contracts = [i for i in instances if i.name == f"{PREFIX}contracts" and i.http and i.ready]
         if not contracts:
             return Status(instances, None, "no contracts service is ready")
-        answer = await http.get(
-            f"{contracts[0].http}/v1/milestones/summary",
-            params={"days": days} if days else None,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=5,
-        )
+        try:
+            answer = await http.get(
+                f"{contracts[0].http}/v1/milestones/summary",
+                params={"days": days} if days else None,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+        except httpx.HTTPError as exc:
+            return Status(instances, None, f"no answer from {contracts[0].http} ({exc!r})")
     if not answer.is_success:
         return Status(instances, None, f"{answer.status_code} {answer.text.strip()}")
     return Status(instances, msgspec.json.decode(answer.content, type=Milestones), None)

@@ -24,8 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE_SUFFIXES = {".py", ".sh", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".conf", ".j2", ".html"}
 CODE_NAMES = {"Makefile", "Dockerfile", "run", ".dockerignore", ".gitignore"}
 
-# The folder that sits beside our checkouts, by the names of what it holds.
-BESIDE = re.compile(r"\.\./shared\b|(?<![\w/])shared/(?:data|design|reference|hooks)\b")
+# The folder that sits beside our checkouts, by the names of what it holds: as a path, or as
+# the pieces of one (``ROOT.parent / "shared" / "data"``, ``join(..., "shared", "design")``).
+BESIDE = re.compile(
+    r"\.\./shared\b|(?<![\w/])shared/(?:data|design|reference|hooks)\b"
+    r"""|["']shared["']\s*[,/]\s*["'](?:data|design|reference|hooks)["']"""
+)
+# The folder the checkout sits in, spelt out (a path of this machine).
+OUTSIDE = str(ROOT.parent) + "/"
 UP_RELATIVE = re.compile(r"(?:\.\./)+")
 # Path(__file__)[.resolve()] followed by .parents[N] and/or .parent steps.
 FROM_FILE = re.compile(
@@ -44,6 +50,7 @@ def outside_references(path: str, text: str) -> list[str]:
         walks = [_levels(m.group("steps")) for m in FROM_FILE.finditer(line)]
         if (
             BESIDE.search(line)
+            or (len(OUTSIDE) > 5 and OUTSIDE in line)
             or any(n > depth for n in climbs)
             or any(n > depth + 1 for n in walks)
         ):
@@ -82,6 +89,9 @@ def test_a_reference_outside_the_repository_is_found_however_it_is_written() -> 
     assert outside_references("tests/support/ocds.py", "Path(__file__).parents[3]")
     assert outside_references("tests/support/ocds.py", "Path(__file__).parents[2].parent")
     assert outside_references("bench/x.py", "Path(__file__).resolve().parent.parent.parent")
+    assert outside_references("tests/x.py", 'ROOT.parent / "shared" / "data" / "ocds"')
+    assert outside_references("tests/x.py", 'os.path.join(HERE, "shared", "design")')
+    assert outside_references("tests/x.py", f'Path("{ROOT.parent}/elsewhere")')
     # Inside: the root itself, and a member's pyproject naming the workspace's.
     assert not outside_references("tests/support/ocds.py", "Path(__file__).parents[2] / 'x'")
     assert not outside_references("bench/x.py", "Path(__file__).resolve().parent.parent")
@@ -115,6 +125,7 @@ def test_a_clone_in_an_empty_folder_runs_make_up_and_exports_ocds() -> None:
         if not k.startswith(("PROCURE_", "DATABASE_", "NATS_", "VIRTUAL_ENV", "UV_"))
     }
     env |= {
+        "TMPDIR": str(work),  # where PostgreSQL's data goes if nobody may not reach the clone
         "PROCURE_DEV_HTTP_PORT": str(base),
         "PROCURE_DEV_POSTGRES_PORT": str(free_port()),
         "PROCURE_DEV_NATS_PORT": str(free_port()),

@@ -48,6 +48,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         "NATS_URL": nats_handle.url,
         "PROCURE_DEV_HTTP_PORT": str(base),
         "PROCURE_DEV_SMTP_PORT": str(free_port()),
+        "TMPDIR": str(scratch_dir("procure-tmp-")),  # removed with the session
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "procure_shared.cli", "up"],

@@ -74,6 +74,7 @@ def ocds(folder: str | None = None) -> Ocds:
     path = Path(folder) if folder else Path(str(resources.files(__package__) / "ocds_schema"))
     try:
         schemas = OcdsSchemas(path)
-    except FileNotFoundError as exc:
-        raise SettingsError(f"PROCURE_OCDS_SCHEMAS: {exc}") from exc
+    except (OSError, ValueError) as exc:  # missing, unreadable, or not JSON
+        where = "PROCURE_OCDS_SCHEMAS" if folder else "the OCDS schemas shipped with the service"
+        raise SettingsError(f"{where}: {exc}") from exc
     return Ocds(schemas=schemas, compiler=Compiler(schemas.release_schema))

@@ -1,5 +1,6 @@
-"""Where a running ``procure up`` is: ``.procure/endpoints.json``, written once everything it
-starts is listening, removed when it stops. The ``procure`` commands read it when they are not
+"""Where a running ``procure up`` is: ``.procure/endpoints.json``, written once its servers
+listen and the databases are migrated (before the services start, so that ``procure serve``
+can run one), removed when it stops. The ``procure`` commands read it when they are not
 told where to go, so they find this checkout's stack, whatever ports it was given."""
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def write_endpoints(state_dir: Path, endpoints: Endpoints) -> Path:
     """Write the file whole or not at all (a crash leaves the old file or none)."""
     path = state_dir / ENDPOINTS
     draft = path.with_suffix(".json.part")
-    draft.write_bytes(msgspec.json.format(msgspec.json.encode(endpoints)) + b"\n")
+    draft.unlink(missing_ok=True)
+    # This user's alone: a PostgreSQL URL given to procure up may carry a password.
+    with os.fdopen(os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "wb") as out:
+        out.write(msgspec.json.format(msgspec.json.encode(endpoints)) + b"\n")
     os.replace(draft, path)
     return path
 

