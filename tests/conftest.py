@@ -30,6 +30,8 @@ from tests.support.servers import (
     nats_server,
     postgres_server,
     remove_scratch_dirs,
+    remove_session_temp,
+    use_session_temp,
 )
 from tests.support.wait import eventually
 
@@ -218,7 +220,12 @@ def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
     return emit
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    use_session_temp()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave nothing in the temporary folder: every scratch folder of the session goes, also
-    those of tests that failed before removing their own."""
+    those of tests that failed before removing their own, with the session's own folder."""
     remove_scratch_dirs()
+    remove_session_temp()

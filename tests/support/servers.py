@@ -59,6 +59,25 @@ def docker_answers() -> bool:
 
 
 _SCRATCH: list[Path] = []
+_SESSION: list[Path] = []
+
+
+def use_session_temp() -> Path:
+    """Make one temporary folder for the whole test session and send every temporary file of
+    the tests and of the processes they start there (``TMPDIR``): scratch folders, and the
+    PostgreSQL data ``procure up`` keeps in the temporary folder when ``nobody`` may not reach
+    the checkout. ``remove_session_temp`` removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="procure-tests-"))
+    folder.chmod(0o755)  # nobody (PostgreSQL, when we are root) must enter it
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    _SESSION.append(folder)
+    return folder
+
+
+def remove_session_temp() -> None:
+    while _SESSION:
+        shutil.rmtree(_SESSION.pop(), ignore_errors=True)
 
 
 def scratch_dir(prefix: str) -> Path:
