@@ -27,7 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -399,12 +399,19 @@ class Stack:
         log.close()
         self.write_pids()
 
-    def wait_ready(self, services: Sequence[str], timeout: float | None) -> None:
+    def wait_ready(
+        self,
+        services: Sequence[str],
+        timeout: float | None,
+        between: Callable[[], None] = lambda: None,
+    ) -> None:
         """Until each of ``services`` answers ``/health/ready``; one of ours that exits, or
-        ``timeout`` seconds, is a ``ServerError``."""
+        ``timeout`` seconds, is a ``ServerError``. ``between`` runs at every look (the
+        supervision of what already runs)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         waiting = set(services)
         while waiting:
+            between()
             for service in sorted(waiting):
                 process = self.services.get(service)
                 if process is not None and process.poll() is not None:
@@ -617,6 +624,23 @@ class _Asked:
         return self.stop
 
 
+class _Failed(Exception):
+    """A service that keeps exiting, or a server gone: the stack stops."""
+
+    def __init__(self, message: str, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
+
+
+def _supervise(supervisor: Supervisor, stack: Stack) -> None:
+    """One look at what runs: a service that exits too often, or PostgreSQL or NATS gone, is
+    a ``_Failed``."""
+    if (failing := supervisor.check()) is not None:
+        raise _Failed(f"{failing} keeps exiting: the stack stops", failing)
+    if (down := stack.server_down()) is not None:
+        raise _Failed(f"{down} stopped unexpectedly; see {stack.logs}")
+
+
 class _Stopping(Exception):
     """Ctrl-C (or SIGTERM) before the stack is up: leave whatever step is under way."""
 
@@ -679,37 +703,38 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         for service in ours:
             stack.start_service(service, envs[service])
         stack.wait_ready(ours, config.ready_timeout)
+        supervisor = Supervisor(stack, envs)
         for service in sorted(config.without):
             console.print(
                 f"waiting for {service} on port {config.port_of(service)}: run "
                 f"`procure serve {service}` in another terminal",
                 soft_wrap=True,
             )
-        stack.wait_ready(sorted(config.without), None)
+        # Ours stay supervised while the user starts theirs, however long that takes.
+        stack.wait_ready(sorted(config.without), None, lambda: _supervise(supervisor, stack))
         tokens = development_tokens(secret)
         load_demo_data(console, config, tokens, envs["contracts"])
         print_summary(console, config, tokens)
         console.print(f"logs: {stack.logs}/  ·  Ctrl-C stops everything", soft_wrap=True)
-        supervisor = Supervisor(stack, envs)
         asked.supervising = True
         if asked.stopping():  # asked between the last step and here
             raise _Stopping
         while not asked.stopping():
-            if (failing := supervisor.check()) is not None:
-                console.print(f"the last lines of {stack.logs / failing}.log:", soft_wrap=True)
-                console.print(
-                    stack.log_tail(failing), markup=False, highlight=False, soft_wrap=True
-                )
-                return 1
-            if (down := stack.server_down()) is not None:
-                console.print(f"[red]{down} stopped unexpectedly; see {stack.logs}[/red]")
-                return 1
+            _supervise(supervisor, stack)
             time.sleep(0.2)
         console.print("stopping ...")
         return 0
     except _Stopping:
         console.print("stopping ...")
         return 0
+    except _Failed as exc:
+        console.print(str(exc), style="red", markup=False, soft_wrap=True)
+        if exc.service is not None:
+            console.print(f"the last lines of {stack.logs / exc.service}.log:", soft_wrap=True)
+            console.print(
+                stack.log_tail(exc.service), markup=False, highlight=False, soft_wrap=True
+            )
+        return 1
     except (ServerError, DemoError, EndpointsError) as exc:
         # What failed may quote a log or a command's output: shown as it is, never as markup.
         console.print(str(exc), style="red", markup=False, soft_wrap=True)
