@@ -113,8 +113,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 # Where the services listen when a command is not told: the running `procure up`'s
 # (.procure/endpoints.json), else `procure up`'s default ports.
-_DEFAULT_URLS = {s: f"http://127.0.0.1:{8101 + n}" for n, s in enumerate(SERVICES)}
-_DEFAULT_NATS = "nats://127.0.0.1:14222"
+_UP = UpConfig.from_env(Path(), {})  # procure up's defaults, read where they are set
+_DEFAULT_URLS = {s: f"http://127.0.0.1:{_UP.port_of(s)}" for s in SERVICES}
+_DEFAULT_NATS = f"nats://127.0.0.1:{_UP.nats_port}"
 _FOUND = "(default: the running make up's, else {})"
 
 

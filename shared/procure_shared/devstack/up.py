@@ -516,20 +516,11 @@ def _ready(port: int) -> bool:
 
 
 def end_leftovers(state_dir: Path, console: Console) -> None:
-    """Refuse to start beside a running ``procure up`` of the same ``.procure/``; end whatever
-    an earlier one left running (it was killed, and its children outlived it)."""
-    path = state_dir / PIDS
-    try:
-        processes = listed(path.read_text())
-    except FileNotFoundError:
-        processes = []
-    supervisor = [p for p in processes if p.what == "procure up"]
-    if supervisor and supervisor[0].alive() and supervisor[0].pid != os.getpid():
-        raise ServerError(
-            f"procure up is already running here (pid {supervisor[0].pid}); stop it first"
-        )
+    """End whatever an earlier ``procure up`` of the same ``.procure/`` left running (it was
+    killed, and its children outlived it). Called holding the lock (``_lock``): no other
+    ``procure up`` of this checkout runs."""
     ended = end_processes(
-        [p for p in processes if p.what != "procure up"],
+        [p for p in _listed(state_dir) if p.what != "procure up"],
         # PostgreSQL's fast shutdown (SIGTERM waits for its clients to leave).
         signal_of=lambda p: signal.SIGINT if p.what == "postgres" else signal.SIGTERM,
     )
