@@ -3,7 +3,10 @@ with three replicas, and two processes of each service against the same database
 flow (tender, award, contract, a milestone the monitor finds overdue, a webhook to a receiver
 this test runs) goes through them while one NATS node is killed with -9 and restarted and one
 instance of each service (the one whose relay leads) is killed with -9: every event arrives
-once, the relays fail over, the consumers carry on and every outbox drains."""
+once, the relays fail over, the consumers carry on and every outbox drains.
+
+The cluster requires the identities of ``procure_shared.identities``: each service process
+connects as its own (``PROCURE_NATS_CREDENTIALS``), the test as the harness's."""
 
 from __future__ import annotations
 
@@ -41,9 +44,12 @@ from tests.support.ports import free_port_run
 from tests.support.receiver import receiving
 from tests.support.servers import (
     PostgresHandle,
+    access_in,
     cluster_url,
     embedded_nats_cluster,
     scratch_dir,
+    seed_in,
+    session_credentials,
 )
 from tests.support.wait import eventually, ready
 
@@ -355,6 +361,8 @@ async def fleet_on(
                     common
                     | {
                         "DATABASE_URL": fleet.databases[service],
+                        # the cluster's nodes know the session's identities
+                        "PROCURE_NATS_CREDENTIALS": seed_in(session_credentials(), service),
                         "PROCURE_HTTP_PORT": str(ports + 2 * s + k),
                     },
                     folder / f"{service}-{k + 1}.log",
@@ -378,7 +386,9 @@ async def fleet_on(
 
 async def stream_leader(url: str) -> tuple[str, list[bool]]:
     """The CONTRACTS stream's leader and whether each of its other replicas is current."""
-    client = await nats.connect(servers=url.split(","), connect_timeout=2)
+    client = await nats.connect(
+        servers=url.split(","), connect_timeout=2, **access_in(session_credentials()).options()
+    )
     try:
         info = await client.jetstream().stream_info("CONTRACTS")
     finally:
@@ -515,6 +525,12 @@ async def test_two_instances_of_each_service_on_a_three_node_cluster_deliver_eve
             # No consumer gave up on an event.
             for s in SERVICES:
                 assert await fetch(fleet, s, "SELECT count(*) FROM dead_letters") == 0, s
+            # Each service did all of it as its own identity: the servers refused it nothing.
+            for group in fleet.instances.values():
+                for instance in group:
+                    assert "permissions violation" not in instance.log.read_text().lower(), (
+                        instance.log
+                    )
             # The restarted node caught up: every replica of the stream is current.
             caught = await eventually(
                 partial(caught_up, url), within=30, what="the restarted node caught up"
