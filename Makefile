@@ -64,9 +64,10 @@ lint: install ## ruff, mypy --strict and import-linter (and no merge conflict le
 	$(BIN)/lint-imports
 	$(BIN)/procure asyncapi | $(BIN)/check-jsonschema --schemafile '$(ASYNCAPI_SCHEMA)' -
 
-docs: install ## Regenerate the generated documents (docs/events/asyncapi.json, docs/configuration.md)
+docs: install ## Regenerate the generated documents (asyncapi.json, configuration.md, operations.md)
 	$(BIN)/procure asyncapi --out docs/events/asyncapi.json
 	$(BIN)/procure configuration --out docs/configuration.md
+	$(BIN)/procure bus identities --out docs/operations.md
 
 fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .

@@ -20,7 +20,7 @@ from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.events import STREAMS
-from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
+from procure_shared.messaging import ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.postgres import Pool, create_pool
 from tests.support.producer import TEST_STREAM
@@ -183,7 +183,13 @@ async def pool(database: str) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def nc(nats_handle: NatsHandle) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_handle.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    """A connection as the tests' harness identity, which may do anything."""
+    client = await nats.connect(
+        nats_handle.url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        **nats_handle.access().options(),
+    )
     yield client
     await client.close()
 
@@ -200,7 +206,7 @@ async def js(nc: Client) -> JetStreamContext:
         # Right after a deletion nats-server may still be removing the old streams' files and
         # answer "error creating store for stream" (10049, seen once in CI).
         try:
-            await ensure_streams(context, streams=(*STREAMS, DEAD_LETTER_STREAM, TEST_STREAM))
+            await ensure_streams(context, 1, (*STREAMS, TEST_STREAM))
         except ServerError:
             return False
         return True

@@ -2,7 +2,9 @@
 
 For each message: decode the envelope (undecodable: terminate, never retry forever); in one
 transaction admit it through the inbox and apply the handler (a type without a handler is
-admitted and ignored: tolerant reader); commit, then ack. A gap in an aggregate's sequence rolls
+admitted and ignored: tolerant reader); commit, then ack. An event that is not its stream's
+producer's (its source, its type, the subject it came on) is terminated too, and so becomes a
+dead letter. A gap in an aggregate's sequence rolls
 back and naks with a short delay; a handler error naks with a growing delay, and after
 ``max_deliver`` deliveries the server's advisory turns the message into a dead letter
 (``DeadLetterRecorder``). While the database is unreachable the consumer stops fetching and holds
@@ -27,6 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from procure_shared.aio import first_of, sleep_or_stop
 from procure_shared.events.envelope import Envelope, decode_envelope
+from procure_shared.events.streams import StreamSpec, stranger, stream_named
 from procure_shared.inbox import Admission, admit
 from procure_shared.postgres import Connection, Pool, is_connection_error
 
@@ -55,6 +58,18 @@ class ConsumerSpec:
     gap_delay: float = 0.2
     error_delay: float = 1.0
     max_error_delay: float = 60.0
+    # The service whose events the stream holds; unset: the producer of the stream of that
+    # name among ``STREAMS``.
+    producer: str | None = None
+
+    def source_stream(self) -> StreamSpec:
+        """The stream, with the producer every event read from it must come from."""
+        known = stream_named(self.stream)
+        if self.producer is not None:
+            return StreamSpec(self.stream, known.subjects if known else (), self.producer)
+        if known is None:
+            raise ValueError(f"consumer {self.name}: no producer is known for stream {self.stream}")
+        return known
 
 
 @dataclass
@@ -84,6 +99,7 @@ class Consumer:
         db_probe_interval: float = 0.5,
     ) -> None:
         self.spec = spec
+        self._source = spec.source_stream()
         self._pool = pool
         self._js = js
         self._probe_interval = db_probe_interval
@@ -170,16 +186,27 @@ class Consumer:
 
     async def _decode(self, msg: Msg) -> Envelope | None:
         try:
-            return decode_envelope(msg.data)
+            envelope = decode_envelope(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self.stats.terminated += 1
-            log.error(
-                "terminating an undecodable message",
-                extra={"consumer": self.spec.name, "subject": msg.subject, "error": str(exc)},
-            )
-            with contextlib.suppress(Exception):
-                await msg.term()
+            await self._terminate(msg, "an undecodable message", str(exc))
             return None
+        wrong = stranger(
+            self._source, subject=msg.subject, source=envelope.source, type=envelope.type
+        )
+        if wrong is not None:
+            await self._terminate(msg, "an event foreign to its stream", wrong)
+            return None
+        return envelope
+
+    async def _terminate(self, msg: Msg, what: str, why: str) -> None:
+        """Never retried: the server's advisory makes it a dead letter."""
+        self.stats.terminated += 1
+        log.error(
+            f"terminating {what}",
+            extra={"consumer": self.spec.name, "subject": msg.subject, "error": why},
+        )
+        with contextlib.suppress(Exception):
+            await msg.term()
 
     async def _handle(self, msg: Msg, envelope: Envelope) -> None:
         try:

@@ -1,9 +1,10 @@
 """Dead letters: messages a consumer gave up on.
 
 JetStream emits an advisory when a message reaches ``max_deliver`` or is terminated; advisories
-carry no payload and are not stored unless captured, so the ``DEADLETTERS`` stream captures them
-and this recorder (one durable consumer per service) fetches each original message by its
-stream sequence and writes a ``dead_letters`` row in the service's database.
+carry no payload and are not stored unless captured, so each service's dead-letter stream
+(``DEADLETTERS_<SERVICE>``, created by this recorder) captures those of its own consumers, and
+the recorder (one durable consumer per service) fetches each original message by its stream
+sequence and writes a ``dead_letters`` row in the service's database.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from procure_shared.aio import sleep_or_stop
-from procure_shared.messaging import DEAD_LETTER_STREAM
+from procure_shared.identities import dead_letter_consumer, dead_letter_stream
+from procure_shared.messaging import ensure_streams
 from procure_shared.postgres import Pool
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["DeadLetterRecorder", "advisory_subjects"]
+__all__ = ["DeadLetterRecorder"]
 
 log = logging.getLogger("procure.deadletters")
 Q = load_queries(Path(__file__).parent / "sql" / "inbox.sql")
@@ -43,10 +45,6 @@ class _EnvelopeHead(msgspec.Struct):
     type: str | None = None
 
 
-def advisory_subjects(stream: str, consumer: str) -> list[str]:
-    return [f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}" for kind in _REASONS]
-
-
 class DeadLetterRecorder:
     def __init__(
         self,
@@ -55,30 +53,36 @@ class DeadLetterRecorder:
         consumers: Sequence[tuple[str, str]],  # (stream, durable consumer name)
         pool: Pool,
         js: JetStreamContext,
+        replicas: int = 1,
     ) -> None:
-        self.name = f"{service}__deadletters"
-        self._subjects = [s for stream, name in consumers for s in advisory_subjects(stream, name)]
+        self.name = dead_letter_consumer(service)
+        self.stream = dead_letter_stream(service, consumers)
+        self._replicas = replicas
         self._pool = pool
         self._js = js
         self.recorded = 0
 
+    async def prepare(self) -> None:
+        """Create (or update) the dead-letter stream: before the consumers start, or an
+        advisory of theirs finds no stream to keep it."""
+        if self.stream.subjects:
+            await ensure_streams(self._js, self._replicas, (self.stream,))
+
     async def run(self, stop: asyncio.Event) -> None:
-        if not self._subjects:
+        if not self.stream.subjects:
             return
         config = ConsumerConfig(
             durable_name=self.name,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=30,
-            filter_subjects=self._subjects,
         )
         delay = 0.2
         while not stop.is_set():
             try:
-                await self._js.add_consumer(DEAD_LETTER_STREAM.name, config)
-                sub = await self._js.pull_subscribe_bind(
-                    durable=self.name, stream=DEAD_LETTER_STREAM.name
-                )
+                await self.prepare()
+                await self._js.add_consumer(self.stream.name, config)
+                sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.stream.name)
                 delay = 0.2
                 while not stop.is_set():
                     try:

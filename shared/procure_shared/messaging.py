@@ -9,7 +9,10 @@ while disconnected fails at once, so the relay knows it was not sent, rather tha
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -17,11 +20,13 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from procure_shared.events.streams import STREAMS, StreamSpec
+from procure_shared.events.streams import StreamSpec
+from procure_shared.identities import inbox_prefix
 
 __all__ = [
-    "DEAD_LETTER_STREAM",
     "DUPLICATE_WINDOW_SECONDS",
+    "NatsAccess",
+    "NatsAccessError",
     "NatsState",
     "connect_nats",
     "ensure_streams",
@@ -36,16 +41,55 @@ DUPLICATE_WINDOW_SECONDS = 2 * 3600.0
 # Events are kept for replay to new subscribers.
 EVENT_RETENTION_SECONDS = 90 * 24 * 3600.0
 
-# Captures the server's advisories about messages consumers gave up on, so that a worker can
-# record them as dead letters (advisories are not stored otherwise).
-DEAD_LETTER_STREAM = StreamSpec(
-    "DEADLETTERS",
-    (
-        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
-        "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>",
-    ),
-    "",
-)
+
+class NatsAccessError(RuntimeError):
+    """The credentials or certificates named cannot be used."""
+
+
+@dataclass(frozen=True)
+class NatsAccess:
+    """Who a process is on NATS (``procure_shared.identities``): its identity's name (whose
+    inbox it reads), the file of its nkey seed, and the TLS files when the server asks for
+    TLS: the certificate authority to trust and, for mutual TLS, its own certificate and key."""
+
+    identity: str
+    seed_file: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def checked(self) -> NatsAccess:
+        """This access, once every file it names is readable: a clear error at start rather
+        than an authorization failure on every reconnection."""
+        for what, name in (
+            ("nkey seed", self.seed_file),
+            ("TLS certificate authority", self.tls_ca),
+            ("TLS certificate", self.tls_cert),
+            ("TLS key", self.tls_key),
+        ):
+            if name is None:
+                continue
+            try:
+                Path(name).read_bytes()
+            except OSError as exc:
+                raise NatsAccessError(
+                    f"the NATS {what} {name} cannot be read ({exc.strerror})"
+                ) from None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise NatsAccessError("a NATS TLS certificate needs its key, and a key its certificate")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """nats-py's ``connect`` arguments for this access."""
+        options: dict[str, Any] = {"inbox_prefix": inbox_prefix(self.identity)}
+        if self.seed_file is not None:
+            options["nkeys_seed"] = self.seed_file
+        if self.tls_ca is not None or self.tls_cert is not None:
+            context = ssl.create_default_context(cafile=self.tls_ca)
+            if self.tls_cert is not None:
+                context.load_cert_chain(self.tls_cert, self.tls_key)
+            options["tls"] = context
+        return options
 
 
 @dataclass
@@ -60,9 +104,10 @@ class NatsState:
     closing: bool = False  # set before a deliberate close
 
 
-async def connect_nats(url: str, state: NatsState) -> Client:
-    """Connect to the first server that answers of ``url``, which may list several separated
-    by commas (the nodes of a cluster); ``state`` follows the connection from then on."""
+async def connect_nats(url: str, state: NatsState, access: NatsAccess) -> Client:
+    """Connect as ``access`` says to the first server that answers of ``url``, which may list
+    several separated by commas (the nodes of a cluster); ``state`` follows the connection
+    from then on."""
 
     async def on_error(exc: Exception) -> None:
         state.last_error = f"{type(exc).__name__}: {exc}"
@@ -100,6 +145,7 @@ async def connect_nats(url: str, state: NatsState) -> Client:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
+        **access.options(),
     )
     state.connected = True
     return client
@@ -118,11 +164,10 @@ def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
 
 
 async def ensure_streams(
-    js: JetStreamContext,
-    replicas: int = 1,
-    streams: tuple[StreamSpec, ...] = (*STREAMS, DEAD_LETTER_STREAM),
+    js: JetStreamContext, replicas: int, streams: tuple[StreamSpec, ...]
 ) -> None:
-    """Create or update the streams, idempotently: every process does it at start."""
+    """Create or update the streams, idempotently: each service does it for its own streams at
+    start (its identity may touch no other)."""
     for spec in streams:
         config = stream_config(spec, replicas)
         try:

@@ -35,15 +35,32 @@ from procure_shared.consumer import Consumer, ConsumerSpec
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.http.app import create_service_app
 from procure_shared.http.observability import StatsCollector
+from procure_shared.identities import service_bus
 from procure_shared.logs import configure_logging
-from procure_shared.messaging import NatsState, connect_nats, ensure_streams
+from procure_shared.messaging import (
+    NatsAccess,
+    NatsAccessError,
+    NatsState,
+    connect_nats,
+    ensure_streams,
+)
 from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.presence import Presence, http_address
 from procure_shared.settings import Settings, SettingsError, settings_from_env
 
-__all__ = ["ROLES", "Runtime", "ServiceDefinition", "Worker", "build_app", "main", "serve", "tuned"]
+__all__ = [
+    "ROLES",
+    "Runtime",
+    "ServiceDefinition",
+    "Worker",
+    "build_app",
+    "main",
+    "nats_access",
+    "serve",
+    "tuned",
+]
 
 log = logging.getLogger("procure.service")
 ROLES = ("all", "http", "relay", "consumers")
@@ -216,15 +233,21 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
         loop.add_signal_handler(sig, stop.set)
 
     state = NatsState(name=f"procure-{definition.name}")
+    access = nats_access(definition.name, settings)
+    bus = service_bus(definition.name)
     pool: Pool = await _retry(  # type: ignore[assignment]
         "PostgreSQL",
         lambda: create_pool(settings.database_url, size=settings.pool_size),
         stop,
         lambda exc: not isinstance(exc, _LASTING),
     )
-    nc: Client = await _retry("NATS", lambda: connect_nats(settings.nats_url, state), stop)  # type: ignore[assignment]
+    nc: Client = await _retry(  # type: ignore[assignment]
+        "NATS", lambda: connect_nats(settings.nats_url, state, access), stop
+    )
     js = nc.jetstream()
-    await _retry("JetStream", lambda: ensure_streams(js, settings.stream_replicas), stop)
+    await _retry(
+        "JetStream", lambda: ensure_streams(js, settings.stream_replicas, (bus.stream,)), stop
+    )
     runtime = Runtime(
         settings=settings,
         clock=clock_from_settings(settings.clock_start, settings.clock_rate, settings.clock_anchor),
@@ -248,16 +271,20 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
             tasks.append(asyncio.create_task(runtime.relay.run(stop)))
         if role in ("all", "consumers"):
             specs = [tuned(spec, settings) for spec in definition.consumers()]
-            runtime.consumers = [Consumer(spec, pool=pool, js=js) for spec in specs]
-            tasks += [asyncio.create_task(c.run(stop)) for c in runtime.consumers]
+            _check_allowed(specs, bus.consumers, definition.name)
             if specs:
                 recorder = DeadLetterRecorder(
                     service=definition.name,
                     consumers=[(s.stream, s.name) for s in specs],
                     pool=pool,
                     js=js,
+                    replicas=settings.stream_replicas,
                 )
+                # Its stream first: a consumer's first dead letter must find it there.
+                await _retry("JetStream", recorder.prepare, stop)
                 tasks.append(asyncio.create_task(recorder.run(stop)))
+            runtime.consumers = [Consumer(spec, pool=pool, js=js) for spec in specs]
+            tasks += [asyncio.create_task(c.run(stop)) for c in runtime.consumers]
         tasks += [
             asyncio.create_task(worker.run(stop))
             for worker in definition.workers(runtime)
@@ -303,6 +330,29 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
         log.info("service stopped", extra={"service": definition.name})
 
 
+def nats_access(identity: str, settings: Settings) -> NatsAccess:
+    """How the process connects to NATS: as ``identity``, with the files the settings name."""
+    return NatsAccess(
+        identity=identity,
+        seed_file=settings.nats_credentials,
+        tls_ca=settings.nats_tls_ca,
+        tls_cert=settings.nats_tls_cert,
+        tls_key=settings.nats_tls_key,
+    )
+
+
+def _check_allowed(
+    specs: Sequence[ConsumerSpec], allowed: Sequence[tuple[str, str]], service: str
+) -> None:
+    """A consumer its NATS identity may not run is a mistake in the code, found at start."""
+    for spec in specs:
+        if (spec.stream, spec.name) not in allowed:
+            raise RuntimeError(
+                f"{service}'s NATS identity has no consumer {spec.name} on {spec.stream}: "
+                "add it to procure_shared.identities"
+            )
+
+
 def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m procure_{definition.name}")
     parser.add_argument("--version", action="version", version=f"%(prog)s {definition.version}")
@@ -318,12 +368,22 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
     except SettingsError as exc:
         parser.error(str(exc))
     configure_logging(definition.name, settings.log_level)
+    if args.command != "migrate":
+        if settings.nats_credentials is None:
+            parser.error(
+                "PROCURE_NATS_CREDENTIALS is not set: the service connects to NATS as its own "
+                "identity, with the nkey seed in that file (procure bus credentials writes them)"
+            )
+        try:
+            nats_access(definition.name, settings).checked()
+        except NatsAccessError as exc:
+            parser.error(str(exc))
     if args.command == "migrate":
         output = asyncio.run(migrate(settings.database_url, definition.migrations))
         log.info("migrations applied", extra={"dbmate": output.strip()})
         return 0
     if args.command == "demo" and definition.demo is not None:
-        print(uvloop.run(_demo(definition.demo, settings)))
+        print(uvloop.run(_demo(definition.name, definition.demo, settings)))
         return 0
     try:
         uvloop.run(serve(definition, settings, getattr(args, "role", "all")))
@@ -333,9 +393,13 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
     return 0
 
 
-async def _demo(load: Callable[[Pool, Client], Awaitable[str]], settings: Settings) -> str:
+async def _demo(
+    service: str, load: Callable[[Pool, Client], Awaitable[str]], settings: Settings
+) -> str:
     pool = await create_pool(settings.database_url, size=2)
-    nc: Client = await connect_nats(settings.nats_url, NatsState(name="demo"))
+    nc: Client = await connect_nats(
+        settings.nats_url, NatsState(name="demo"), nats_access(service, settings)
+    )
     try:
         return await load(pool, nc)
     finally:

@@ -47,6 +47,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "separated by commas."
         ),
     ] = "nats://127.0.0.1:4222"
+    nats_credentials: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The file of the nkey seed the process connects to NATS with: its "
+            "own identity's (`procure bus credentials` writes one for each identity, and the "
+            "server's authorization for them). Required to serve: a service does not connect "
+            "without it."
+        ),
+    ] = None
+    nats_tls_ca: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The certificate authority (PEM) that signed the NATS servers' "
+            "certificates; set, the connection is TLS and the server's certificate is checked."
+        ),
+    ] = None
+    nats_tls_cert: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The process's own certificate (PEM) for NATS servers that verify "
+            "their clients' (mutual TLS); with `PROCURE_NATS_TLS_KEY`."
+        ),
+    ] = None
+    nats_tls_key: Annotated[
+        str | None,
+        msgspec.Meta(description="The key (PEM) of `PROCURE_NATS_TLS_CERT`."),
+    ] = None
     http_host: Annotated[
         str, msgspec.Meta(description="The address the HTTP server listens on.")
     ] = "127.0.0.1"
@@ -158,6 +185,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 ENV_NAMES: dict[str, str] = {
     "database_url": "DATABASE_URL",
     "nats_url": "NATS_URL",
+    "nats_credentials": "PROCURE_NATS_CREDENTIALS",
+    "nats_tls_ca": "PROCURE_NATS_TLS_CA",
+    "nats_tls_cert": "PROCURE_NATS_TLS_CERT",
+    "nats_tls_key": "PROCURE_NATS_TLS_KEY",
     "http_host": "PROCURE_HTTP_HOST",
     "http_port": "PROCURE_HTTP_PORT",
     "jwt_secret": "PROCURE_JWT_SECRET",

@@ -14,6 +14,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
+from procure_shared.messaging import NatsAccess
 from procure_shared.presence import PREFIX
 
 __all__ = ["NATS_WAIT", "Instance", "Milestones", "Status", "discover", "gather_status"]
@@ -71,7 +72,7 @@ _info = msgspec.json.Decoder(Instance)
 NATS_WAIT = 2.5  # seconds for a NATS server to take us on
 
 
-async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
+async def discover(nats_url: str, access: NatsAccess, *, within: float = 0.75) -> list[Instance]:
     """Every micro service instance that answers ``$SRV.INFO`` within ``within`` seconds."""
     # A server that takes the connection but never speaks would hold nats-py for good: the
     # whole handshake gets NATS_WAIT seconds, and its errors are ours to report, not printed
@@ -83,6 +84,7 @@ async def discover(nats_url: str, *, within: float = 0.75) -> list[Instance]:
             allow_reconnect=False,
             max_reconnect_attempts=0,
             error_cb=_unsaid,
+            **access.options(),
         ),
         timeout=NATS_WAIT,
     )
@@ -138,8 +140,10 @@ def _said(code: int, body: bytes) -> str:
     )
 
 
-async def gather_status(nats_url: str, token: str, *, days: int | None = None) -> Status:
-    instances = await discover(nats_url)
+async def gather_status(
+    nats_url: str, access: NatsAccess, token: str, *, days: int | None = None
+) -> Status:
+    instances = await discover(nats_url, access)
     async with httpx.AsyncClient() as http:
         instances = list(await asyncio.gather(*(_health(http, i) for i in instances)))
         contracts = [i for i in instances if i.name == f"{PREFIX}contracts" and i.http and i.ready]

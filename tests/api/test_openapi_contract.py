@@ -31,7 +31,7 @@ from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET
 from tests.conftest import database_url
-from tests.support.servers import NatsHandle, PostgresHandle
+from tests.support.servers import NatsHandle, PostgresHandle, access_in, session_credentials
 from tests.support.wait import ready, until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +74,7 @@ def start_service(
     env |= {
         "DATABASE_URL": database_url(postgres.url, f"api_{name}_{uuid.uuid4().hex[:8]}"),
         "NATS_URL": nats.url,
+        "PROCURE_NATS_CREDENTIALS": nats.seed(name),
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_LOG_LEVEL": "WARNING",
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",  # the seeded subscriptions' receivers
@@ -352,7 +353,10 @@ def seed_notifications(base: str) -> dict[str, str]:
     )
 
     async def publish() -> None:
-        nc = await nats.connect(NATS_URL[0])
+        # As the contracts service: the only identity that may publish its events.
+        nc = await nats.connect(
+            NATS_URL[0], **access_in(session_credentials(), "contracts").options()
+        )
         try:
             await nc.jetstream().publish(
                 event.type, encode_envelope(event), headers={"Nats-Msg-Id": event.id}

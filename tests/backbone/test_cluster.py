@@ -15,8 +15,15 @@ from nats.js import JetStreamContext
 
 from procure_shared.devstack import nats_cluster_config
 from procure_shared.events import STREAMS
+from procure_shared.identities import route_password
 from procure_shared.messaging import ensure_streams
-from tests.support.servers import cluster_url, embedded_nats_cluster, scratch_dir
+from tests.support.servers import (
+    access_in,
+    cluster_url,
+    embedded_nats_cluster,
+    scratch_dir,
+    session_credentials,
+)
 from tests.support.wait import eventually
 
 CONTRACTS = STREAMS[0]
@@ -29,21 +36,27 @@ def test_a_cluster_node_syncs_every_write_and_routes_to_every_node() -> None:
         server_name="procure-1",
         cluster_port=26222,
         routes=[26222, 26223, 26224],
+        credentials=session_credentials(),
     )
     lines = [line.split("#", 1)[0].strip() for line in config.splitlines()]
     assert "sync_interval: always" in lines
     assert "listen: 127.0.0.1:26222" in lines
+    secret = route_password(session_credentials())
+    assert f'authorization {{ user: procure_route, password: "{secret}" }}' in lines
     assert [line for line in lines if line.startswith("nats-route://")] == [
-        "nats-route://127.0.0.1:26222",
-        "nats-route://127.0.0.1:26223",
-        "nats-route://127.0.0.1:26224",
+        f"nats-route://procure_route:{secret}@127.0.0.1:26222",
+        f"nats-route://procure_route:{secret}@127.0.0.1:26223",
+        f"nats-route://procure_route:{secret}@127.0.0.1:26224",
     ]
 
 
 @contextlib.asynccontextmanager
 async def connected(url: str) -> AsyncIterator[Client]:
     client = await nats.connect(
-        servers=url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2
+        servers=url.split(","),
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        **access_in(session_credentials()).options(),
     )
     try:
         yield client
@@ -54,7 +67,7 @@ async def connected(url: str) -> AsyncIterator[Client]:
 async def created(js: JetStreamContext) -> bool:
     """The streams with three replicas, once the cluster has elected its meta leader."""
     try:
-        await ensure_streams(js, 3, streams=(CONTRACTS,))
+        await ensure_streams(js, 3, (CONTRACTS,))
     except (NatsError, TimeoutError):
         return False
     return True

@@ -20,7 +20,7 @@ from procure_shared.postgres import Pool
 from tests.support.effects import create_effects, effects_consumer
 from tests.support.processes import spawn
 from tests.support.producer import TEST_STREAM, count_unpublished, thing_event
-from tests.support.servers import embedded_nats
+from tests.support.servers import access_in, embedded_nats, session_credentials
 from tests.support.wait import eventually, running
 
 EVENTS = 10_000
@@ -57,7 +57,12 @@ async def test_every_event_is_applied_exactly_once_through_relay_kills_and_a_nat
     await create_effects(pool)
     started = time.monotonic()
     with embedded_nats() as server:
-        client = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        client = await nats.connect(
+            server.url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            **access_in(session_credentials()).options(),
+        )
         js = client.jetstream()
         consumer = Consumer(
             effects_consumer(max_deliver=100),

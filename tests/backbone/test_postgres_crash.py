@@ -16,7 +16,7 @@ from nats.js.errors import NotFoundError
 from procure_shared import outbox
 from procure_shared.consumer import Consumer
 from procure_shared.deadletters import DeadLetterRecorder
-from procure_shared.messaging import DEAD_LETTER_STREAM, ensure_streams
+from procure_shared.messaging import ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool, is_connection_error
@@ -69,20 +69,22 @@ async def test_every_acknowledged_write_survives_a_postgres_crash_and_flows_on_w
         pool = await create_pool(dsn, size=10)
         async with pool.acquire() as conn:
             await conn.execute(CREATE_EFFECTS)
-        client = await nats.connect(nats_handle.url, max_reconnect_attempts=-1)
+        client = await nats.connect(
+            nats_handle.url, max_reconnect_attempts=-1, **nats_handle.access().options()
+        )
         js: JetStreamContext = client.jetstream()
-        for name in (TEST_STREAM.name, DEAD_LETTER_STREAM.name):
+        recorder = DeadLetterRecorder(
+            service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
+        )
+        for name in (TEST_STREAM.name, recorder.stream.name):
             with contextlib.suppress(NotFoundError):
                 await js.delete_stream(name)
-        await ensure_streams(js, streams=(TEST_STREAM, DEAD_LETTER_STREAM))
+        await ensure_streams(js, 1, (TEST_STREAM,))
         relay = Relay(service="tests", dsn=dsn, pool=pool, js=js, poll_interval=0.2)
         consumer = Consumer(
             effects_consumer(max_deliver=5),
             pool=pool,
             js=js,
-        )
-        recorder = DeadLetterRecorder(
-            service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
         )
         stop_workers, stop_writing = asyncio.Event(), asyncio.Event()
         workers = [asyncio.create_task(w.run(stop_workers)) for w in (relay, consumer, recorder)]

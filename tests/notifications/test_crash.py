@@ -29,12 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def service(database_url: str, nats_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def service(database_url: str, nats: NatsHandle) -> Iterator[subprocess.Popen[bytes]]:
     """The notifications service's consumers and delivery worker, in a process of its own."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "NATS_URL": nats_url,
+        "NATS_URL": nats.url,
+        "PROCURE_NATS_CREDENTIALS": nats.seed("notifications"),
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",
         "PROCURE_WEBHOOK_TIMEOUT": "1",
         "PROCURE_DELIVERY_POLL": "0.1",
@@ -71,14 +72,14 @@ async def test_a_process_killed_mid_request_loses_no_delivery_and_sends_each_und
         await publish(js, e)
     expected = {str(delivery_id(made["id"], e.id)) for e in events}
 
-    with service(notifications_url, nats_handle.url) as first:
+    with service(notifications_url, nats_handle) as first:
         await eventually(lambda: holds(receiver.holding == 1), what="the request held open")
         await eventually(
             lambda: npool.fetchval("SELECT count(*) = 10 FROM deliveries"), what="all recorded"
         )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-    with service(notifications_url, nats_handle.url):
+    with service(notifications_url, nats_handle):
         await eventually(
             lambda: holds({r.id for r in receiver.answered("/k")} == expected),
             within=30,

@@ -132,7 +132,7 @@ def viewer_token(**claims: Any) -> str:
 @pytest.fixture
 async def app_nc(nats_handle: NatsHandle) -> AsyncIterator[Client]:
     """The app's own NATS connection: what it subscribes to is all that is on it."""
-    client = await nats.connect(nats_handle.url)
+    client = await nats.connect(nats_handle.url, **nats_handle.access("notifications").options())
     yield client
     await client.close()
 

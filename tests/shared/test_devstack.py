@@ -6,13 +6,17 @@ import subprocess
 import asyncpg
 
 from procure_shared.devstack import EmbeddedPostgres, free_port, nats_config
-from tests.support.servers import scratch_dir
+from tests.support.servers import scratch_dir, session_credentials
 
 
-def test_every_nats_configuration_we_start_syncs_every_write() -> None:
-    config = nats_config(port=4222, store_dir=scratch_dir("cfg-"))
+def test_every_nats_configuration_we_start_syncs_every_write_and_lets_in_only_identities() -> None:
+    config = nats_config(
+        port=4222, store_dir=scratch_dir("cfg-"), credentials=session_credentials()
+    )
     lines = [line.split("#", 1)[0].strip() for line in config.splitlines()]
     assert "sync_interval: always" in lines
+    assert "authorization {" in lines
+    assert '"nkey"' in config
 
 
 def test_postgres_comes_back_after_a_kill_9_of_the_postmaster_and_its_backends() -> None:

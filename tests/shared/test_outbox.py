@@ -12,7 +12,7 @@ from tests.support.producer import (
     thing_event,
     write_thing_events,
 )
-from tests.support.servers import embedded_nats
+from tests.support.servers import access_in, embedded_nats, session_credentials
 from tests.support.wait import equals, eventually, holds, running
 
 
@@ -111,10 +111,14 @@ async def test_events_written_while_nats_is_down_are_published_once_it_is_back(
     many more failed batches than that)."""
     with embedded_nats() as server:
         client = await nats.connect(
-            server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=0
+            server.url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            pending_size=0,
+            **access_in(session_credentials()).options(),
         )
         js = client.jetstream(publish_async_max_pending=3)
-        await ensure_streams(js, streams=(TEST_STREAM,))
+        await ensure_streams(js, 1, (TEST_STREAM,))
         try:
             relay = relay_for(database, pool, js, publish_timeout=1.0)
             async with running(relay):

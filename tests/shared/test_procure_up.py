@@ -46,6 +46,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
     env |= {
         "PROCURE_POSTGRES_URL": postgres.url,
         "NATS_URL": nats_handle.url,
+        "PROCURE_DEV_NATS_CREDENTIALS": str(nats_handle.credentials),
         "PROCURE_DEV_HTTP_PORT": str(base),
         "PROCURE_DEV_SMTP_PORT": str(free_port()),
         "TMPDIR": str(scratch_dir("procure-tmp-")),  # removed with the session
@@ -91,7 +92,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         for service, port in zip(("contracts", "providers", "notifications"), ports, strict=True):
             assert re.search(
                 rf"{service} +│ 0\.2\.0 .*127\.0\.0\.1:{port} +│ 200 ready ", shown.stdout
-            )
+            ), shown.stdout
         # The 2021/22 final report, the summer 2023 report, the 1,665-pupil milestone and the
         # 2024 evaluation report are overdue whatever today is; the s.71 assessment of
         # December 2026 joins them as the real date passes it.

@@ -25,10 +25,13 @@ import pytest
 from procure_shared.devstack import free_port
 from procure_shared.devstack.processes import listed
 from tests.support.ports import free_port_run
-from tests.support.servers import scratch_dir
+from tests.support.servers import scratch_dir, seed_in, session_credentials
 from tests.support.wait import ready, until
 
 SERVICES = ("contracts", "providers", "notifications")
+
+# procure status as the cli identity, with the session's seed
+AS_CLI = ["--nats-credentials", seed_in(session_credentials(), "cli")]
 
 
 @dataclass
@@ -181,7 +184,7 @@ def test_procure_status_says_in_one_line_within_5_s_that_nats_does_not_answer() 
         url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
         started = time.monotonic()
         shown = subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", "status", "--nats", url],
+            [sys.executable, "-m", "procure_shared.cli", "status", "--nats", url, *AS_CLI],
             capture_output=True,
             text=True,
             timeout=30,
@@ -197,7 +200,7 @@ def test_every_command_says_at_once_that_a_service_is_not_there() -> None:
     out = scratch_dir("procure-export-")
     for args in (
         ["ocds", "export", "--out", str(out), "--url", f"http://127.0.0.1:{port}"],
-        ["status", "--nats", f"nats://127.0.0.1:{port}"],
+        ["status", "--nats", f"nats://127.0.0.1:{port}", *AS_CLI],
     ):
         started = time.monotonic()
         done = subprocess.run(

@@ -30,6 +30,7 @@ def served(
         **os.environ,
         "DATABASE_URL": notifications_url,
         "NATS_URL": nats_handle.url,
+        "PROCURE_NATS_CREDENTIALS": nats_handle.seed("notifications"),
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_LOG_LEVEL": "WARNING",
     }

@@ -57,5 +57,6 @@ def effects_consumer(handler: Handler | None = None, **options: Any) -> Consumer
         "handlers": {EVENT_TYPE: handler or record_effect},
         "gap_delay": 0.05,
         "error_delay": 0.05,
+        "producer": TEST_STREAM.producer,
     }
     return ConsumerSpec(**(defaults | options))

@@ -22,14 +22,16 @@ from procure_shared.outbox import Relay
 from procure_shared.postgres import Connection, create_pool
 from tests.support.effects import effects_consumer, record_effect
 from tests.support.producer import TEST_STREAM
+from tests.support.servers import access_in, session_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def spawn(role: str, dsn: str, nats_url: str, *options: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tests.support.processes", role, "--dsn", dsn]
+    credentials = str(session_credentials())
     return subprocess.Popen(
-        [*argv, "--nats", nats_url, *options],
+        [*argv, "--nats", nats_url, "--credentials", credentials, *options],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )
@@ -41,9 +43,9 @@ async def run(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     pool = await create_pool(args.dsn, size=10)
     state = NatsState(name=f"tests-{args.role}")
-    nc = await connect_nats(args.nats, state)
+    nc = await connect_nats(args.nats, state, access_in(Path(args.credentials)))
     js = nc.jetstream()
-    await ensure_streams(js, streams=(TEST_STREAM,))
+    await ensure_streams(js, 1, (TEST_STREAM,))
     if args.role == "relay":
         worker: Relay | Consumer = Relay(
             service="tests", dsn=args.dsn, pool=pool, js=js, poll_interval=0.2
@@ -78,6 +80,7 @@ def main() -> None:
     parser.add_argument("role", choices=["relay", "consumer"])
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--nats", required=True)
+    parser.add_argument("--credentials", required=True)
     parser.add_argument("--delay-max", type=float, default=0.0)
     parser.add_argument("--fail-every", type=int, default=0)
     asyncio.run(run(parser.parse_args()))

@@ -3,6 +3,11 @@
 ``TEST_POSTGRES_URL`` / ``TEST_NATS_URL`` when set; else testcontainers when a Docker engine
 answers; else the embedded binaries on free ports in temporary folders. Tests never read the
 development variables (``DATABASE_URL``, ``PROCURE_POSTGRES_URL``, ``NATS_URL``).
+
+Every nats-server requires the identities of ``procure_shared.identities``: the session makes
+a seed for each (``session_credentials``) and the server's authorization from them; a server of
+``TEST_NATS_URL`` must use the authorization in ``TEST_NATS_CREDENTIALS``, a folder of
+``procure bus credentials --identity ...`` for every identity.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from procure_shared.devstack import (
     nats_cluster,
     nats_config,
 )
+from procure_shared.identities import IDENTITIES, SEED_SUFFIX, write_credentials
+from procure_shared.messaging import NatsAccess
 from tests.support.ports import free_port_run
 
 S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)
@@ -105,7 +112,36 @@ class PostgresHandle:
 @dataclass
 class NatsHandle:
     url: str
+    credentials: Path  # every identity's seed, as procure bus credentials writes them
     embedded: EmbeddedNats | None = None
+
+    def seed(self, identity: str) -> str:
+        return seed_in(self.credentials, identity)
+
+    def access(self, identity: str = "tests") -> NatsAccess:
+        """How a test connects as ``identity`` (the harness's own, by default)."""
+        return access_in(self.credentials, identity)
+
+
+def seed_in(credentials: Path, identity: str) -> str:
+    return str(credentials / f"{identity}{SEED_SUFFIX}")
+
+
+def access_in(credentials: Path, identity: str = "tests") -> NatsAccess:
+    return NatsAccess(identity=identity, seed_file=seed_in(credentials, identity))
+
+
+_CREDENTIALS: list[Path] = []
+
+
+def session_credentials() -> Path:
+    """The session's credentials: a seed for every identity (made once), and the server's
+    authorization for them."""
+    if not _CREDENTIALS:
+        folder = scratch_dir("procure-test-credentials-") / "nats"
+        write_credentials(folder, [identity.name for identity in IDENTITIES])
+        _CREDENTIALS.append(folder)
+    return _CREDENTIALS[0]
 
 
 @contextmanager
@@ -150,12 +186,12 @@ def _embedded(kind: str, make: Callable[[Path], S]) -> AbstractContextManager[S]
 def nats_server(environ: Mapping[str, str]) -> Iterator[NatsHandle]:
     source = choose_source("TEST_NATS_URL", environ, docker_answers)
     if source is Source.ENVIRONMENT:
-        yield NatsHandle(environ["TEST_NATS_URL"])
+        yield NatsHandle(environ["TEST_NATS_URL"], Path(environ["TEST_NATS_CREDENTIALS"]))
     elif source is Source.TESTCONTAINERS:
         yield from _nats_container()
     else:
         with embedded_nats() as server:
-            yield NatsHandle(server.url, server)
+            yield NatsHandle(server.url, session_credentials(), server)
 
 
 def _nats_container() -> Iterator[NatsHandle]:
@@ -163,8 +199,11 @@ def _nats_container() -> Iterator[NatsHandle]:
 
     folder = scratch_dir("procure-test-nats-")
     config = folder / "nats.conf"
+    credentials = session_credentials()
     config.write_text(
-        nats_config(port=4222, store_dir=Path("/data")).replace("127.0.0.1", "0.0.0.0")
+        nats_config(port=4222, store_dir=Path("/data"), credentials=credentials).replace(
+            "127.0.0.1", "0.0.0.0"
+        )
     )
     container = (
         DockerContainer("nats:2.12")
@@ -174,13 +213,20 @@ def _nats_container() -> Iterator[NatsHandle]:
     )
     with container:
         host = container.get_container_host_ip()
-        yield NatsHandle(f"nats://{host}:{container.get_exposed_port(4222)}")
+        yield NatsHandle(f"nats://{host}:{container.get_exposed_port(4222)}", credentials)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
 def embedded_nats() -> Iterator[EmbeddedNats]:
-    with _embedded("nats", lambda f: EmbeddedNats(f / "js", free_port(), f / "nats.log")) as s:
+    credentials = session_credentials()
+
+    def make(folder: Path) -> EmbeddedNats:
+        return EmbeddedNats(
+            folder / "js", free_port(), folder / "nats.log", credentials=credentials
+        )
+
+    with _embedded("nats", make) as s:
         yield s
 
 
@@ -193,7 +239,7 @@ def embedded_nats_cluster(size: int = 3) -> Iterator[list[EmbeddedNats]]:
     base = free_port_run(2 * size)
     clients = [base + n for n in range(size)]
     routes = [base + size + n for n in range(size)]
-    nodes = nats_cluster(folder, clients, routes)
+    nodes = nats_cluster(folder, clients, routes, session_credentials())
     try:
         for node in nodes:
             node.start()

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from procure_shared.devstack.processes import started_at
+from procure_shared.identities import SEED_SUFFIX
 
 __all__ = ["ENDPOINTS", "Endpoints", "EndpointsError", "read_endpoints", "write_endpoints"]
 
@@ -30,6 +31,10 @@ class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
     by_hand: list[str] = []  # the services left to the user (procure serve)
     smtp: str | None = None  # host:port of the mailbox the services send to
     clock: dict[str, str] = {}  # the clock every service runs by (PROCURE_CLOCK_*)
+    credentials: str = ""  # the folder of the NATS identities' seeds (<identity>.nk)
+
+    def seed_of(self, identity: str) -> str:
+        return str(Path(self.credentials) / f"{identity}{SEED_SUFFIX}")
 
     def running(self) -> bool:
         return started_at(self.pid) == self.started

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from procure_shared.devstack.processes import dies_with_parent
+from procure_shared.identities import AUTHORIZATION_FILE, ROUTE_USER, route_password
 
 __all__ = [
     "EmbeddedNats",
@@ -382,9 +383,20 @@ def _processes_in(cwd: Path, binary: Path) -> list[int]:
     return found
 
 
-def nats_config(*, port: int, store_dir: Path, server_name: str = "procure") -> str:
+def nats_config(
+    *,
+    port: int,
+    store_dir: Path,
+    server_name: str = "procure",
+    credentials: Path | None,
+) -> str:
     """A single-node JetStream configuration. ``sync_interval: always`` is not optional: by
-    default JetStream fsyncs only every two minutes and can lose acknowledged messages."""
+    default JetStream fsyncs only every two minutes and can lose acknowledged messages.
+
+    With ``credentials`` (a folder ``procure bus credentials`` wrote), every client must be one
+    of its identities, with that identity's permissions; ``None`` (the benchmarks' baseline
+    without authentication alone) lets anyone in."""
+    authorization = "" if credentials is None else authorization_of(credentials)
     return (
         f"server_name: {server_name}\n"
         f"listen: 127.0.0.1:{port}\n"
@@ -393,7 +405,18 @@ def nats_config(*, port: int, store_dir: Path, server_name: str = "procure") -> 
         f'  store_dir: "{store_dir}"\n'
         "  sync_interval: always\n"
         "}\n"
-    )
+    ) + authorization
+
+
+def authorization_of(credentials: Path) -> str:
+    """The server's ``authorization`` block for the identities in ``credentials``."""
+    path = credentials / AUTHORIZATION_FILE
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ServerError(
+            f"{path} cannot be read ({exc.strerror}): run procure bus credentials"
+        ) from exc
 
 
 def nats_cluster_config(
@@ -404,16 +427,27 @@ def nats_cluster_config(
     cluster_port: int,
     routes: Sequence[int],
     cluster_name: str = "procure",
+    credentials: Path | None,
 ) -> str:
     """One node of a JetStream cluster on this machine: ``nats_config`` (so ``sync_interval:
     always`` too) and a cluster block listening on ``cluster_port`` with a route to every
     node's cluster port in ``routes`` (as deploy/nats/*.conf: a node skips the route to
     itself). Each node needs its own ``server_name`` and ``store_dir``."""
-    listed = "".join(f"    nats-route://127.0.0.1:{route}\n" for route in routes)
-    return nats_config(port=port, store_dir=store_dir, server_name=server_name) + (
+    # The nodes prove themselves to each other with the route password of the credentials.
+    secret = "" if credentials is None else route_password(credentials)
+    user = f"{ROUTE_USER}:{secret}@" if secret else ""
+    listed = "".join(f"    nats-route://{user}127.0.0.1:{route}\n" for route in routes)
+    routes_auth = (
+        f'  authorization {{ user: {ROUTE_USER}, password: "{secret}" }}\n' if secret else ""
+    )
+    node = nats_config(
+        port=port, store_dir=store_dir, server_name=server_name, credentials=credentials
+    )
+    return node + (
         "cluster {\n"
         f"  name: {cluster_name}\n"
         f"  listen: 127.0.0.1:{cluster_port}\n"
+        f"{routes_auth}"
         "  routes: [\n"
         f"{listed}"
         "  ]\n"
@@ -436,8 +470,10 @@ class EmbeddedNats(_ChildServer):
         *,
         cluster_port: int | None = None,
         routes: Sequence[int] = (),
+        credentials: Path | None,
     ) -> None:
         super().__init__(log_path)
+        self.credentials = credentials
         self.store_dir = store_dir.resolve()
         self.port = port
         self.config_path = self.store_dir.parent / f"nats-{port}.conf"
@@ -446,13 +482,16 @@ class EmbeddedNats(_ChildServer):
 
     def config(self) -> str:
         if self.cluster_port is None:
-            return nats_config(port=self.port, store_dir=self.store_dir)
+            return nats_config(
+                port=self.port, store_dir=self.store_dir, credentials=self.credentials
+            )
         return nats_cluster_config(
             port=self.port,
             store_dir=self.store_dir,
             server_name=f"procure-{self.port}",
             cluster_port=self.cluster_port,
             routes=self.routes,
+            credentials=self.credentials,
         )
 
     @property
@@ -475,7 +514,9 @@ class EmbeddedNats(_ChildServer):
         raise ServerError(f"nats-server did not listen within {timeout:.0f} s")
 
 
-def nats_cluster(folder: Path, clients: Sequence[int], routes: Sequence[int]) -> list[EmbeddedNats]:
+def nats_cluster(
+    folder: Path, clients: Sequence[int], routes: Sequence[int], credentials: Path | None
+) -> list[EmbeddedNats]:
     """The nodes of a JetStream cluster on this machine, not started: node ``n`` serves clients
     on ``clients[n]`` and the cluster on ``routes[n]``, storing in ``folder/js-<n+1>``."""
     return [
@@ -485,6 +526,7 @@ def nats_cluster(folder: Path, clients: Sequence[int], routes: Sequence[int]) ->
             folder / f"nats-{n + 1}.log",
             cluster_port=route,
             routes=routes,
+            credentials=credentials,
         )
         for n, (client, route) in enumerate(zip(clients, routes, strict=True))
     ]

@@ -58,6 +58,7 @@ from procure_shared.devstack.processes import (
 )
 from procure_shared.devstack.restarts import Restarts
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
+from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
 from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
 
@@ -80,7 +81,11 @@ PIDS = "up.pids"
 # What each variable ``UpConfig.from_env`` reads means (its default is from_env's own), for
 # docs/configuration.md: ``procure configuration`` refuses a read this does not describe.
 UP_ENVIRONMENT: dict[str, str] = {
-    "NATS_URL": "A NATS server (with JetStream) to use instead of starting the embedded one.",
+    "NATS_URL": "A NATS server (with JetStream) to use instead of starting the embedded one; "
+    "it must let in the identities of `PROCURE_DEV_NATS_CREDENTIALS`.",
+    "PROCURE_DEV_NATS_CREDENTIALS": "The folder of the NATS identities' seeds "
+    "(`procure bus credentials --out`) the services connect with, for a server given with "
+    "`NATS_URL`; unset: `.procure/nats/`, made on the first start.",
     "PROCURE_CLOCK_RATE": "Simulated seconds per real second for every service's clock "
     "(`make up RATE=...`).",
     "PROCURE_CLOCK_START": "The date (or instant) every service's clock starts at "
@@ -102,6 +107,7 @@ UP_ENVIRONMENT: dict[str, str] = {
 SERVICE_ENVIRONMENT: dict[str, str] = {
     "DATABASE_URL": "`procure_<service>` on the PostgreSQL server in use",
     "NATS_URL": "the NATS server in use",
+    "PROCURE_NATS_CREDENTIALS": "the service's own nkey seed, `.procure/nats/<service>.nk`",
     "PROCURE_BUYER_NAMES": "the development buyers' names (unless set)",
     "PROCURE_CLOCK_ANCHOR": "the instant `procure up` started (with a clock start or rate)",
     "PROCURE_CLOCK_RATE": "`PROCURE_CLOCK_RATE`, else `1` (with a clock start or rate)",
@@ -123,6 +129,8 @@ class UpConfig:
     root: Path
     postgres_url: str | None  # PROCURE_POSTGRES_URL: use this server, start none
     nats_url: str | None  # NATS_URL: use this server, start none
+    # PROCURE_DEV_NATS_CREDENTIALS: the seeds that server knows; else made in .procure/nats
+    nats_credentials: Path | None = None
     # Every default port lies below Linux's ephemeral range (32768-60999), where any program's
     # outgoing connection may hold a port for a while.
     postgres_port: int = 15432
@@ -147,6 +155,7 @@ class UpConfig:
             root=root,
             postgres_url=environ.get("PROCURE_POSTGRES_URL") or None,
             nats_url=environ.get("NATS_URL") or None,
+            nats_credentials=_path(environ.get("PROCURE_DEV_NATS_CREDENTIALS")),
             postgres_port=_port(
                 "PROCURE_DEV_POSTGRES_PORT", environ.get("PROCURE_DEV_POSTGRES_PORT", "15432")
             ),
@@ -202,6 +211,10 @@ class UpConfig:
             if s not in self.without
         ]
         return ports
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).resolve() if value else None
 
 
 def _port(name: str, text: str) -> int:
@@ -281,6 +294,7 @@ def service_environment(
     env.update(
         DATABASE_URL=_with_database(endpoints.postgres, f"procure_{service}"),
         NATS_URL=endpoints.nats,
+        PROCURE_NATS_CREDENTIALS=str(Path(endpoints.credentials) / f"{service}{SEED_SUFFIX}"),
         PROCURE_HTTP_PORT=str(urlsplit(endpoints.url_of(service)).port),
         PROCURE_JWT_SECRET=secret,
     )
@@ -330,8 +344,21 @@ class Stack:
         draft.write_text("\n".join(lines) + "\n")
         os.replace(draft, path)
 
+    @property
+    def credentials(self) -> Path:
+        """The NATS identities' seeds: the folder given, else ``.procure/nats/`` (with the
+        server's authorization for them), made on the first start and kept."""
+        return self.config.nats_credentials or self.config.state_dir / "nats"
+
     def start_servers(self) -> tuple[str, str]:
         state = self.config.state_dir
+        if self.config.nats_credentials is None:
+            write_credentials(self.credentials, DEPLOYED)
+        else:
+            for service in SERVICES:
+                seed = self.credentials / f"{service}{SEED_SUFFIX}"
+                if not seed.is_file():
+                    raise ServerError(f"{seed} is not there (PROCURE_DEV_NATS_CREDENTIALS)")
         if self.config.postgres_url:
             pg_url = self.config.postgres_url
         else:
@@ -350,7 +377,10 @@ class Stack:
             nats_url = self.config.nats_url
         else:
             self.nats = EmbeddedNats(
-                state / "jetstream", self.config.nats_port, self.logs / "nats.log"
+                state / "jetstream",
+                self.config.nats_port,
+                self.logs / "nats.log",
+                credentials=self.credentials,
             )
             self.console.print(f"starting nats-server on 127.0.0.1:{self.config.nats_port}")
             self.nats.start()
@@ -369,6 +399,7 @@ class Stack:
             postgres=pg_url,
             smtp=None if self.config.smtp_host else f"127.0.0.1:{self.config.smtp_port}",
             clock=self.config.clock_env(),
+            credentials=str(self.credentials),
         )
 
     def migrate(self, service: str, env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["STREAMS", "StreamSpec", "stream_for_type"]
+__all__ = ["STREAMS", "StreamSpec", "stranger", "stream_for_type", "stream_named"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +31,24 @@ def stream_for_type(event_type: str, streams: tuple[StreamSpec, ...] = STREAMS) 
         if stream.producer == producer:
             return stream
     raise LookupError(f"no stream captures {event_type!r}")
+
+
+def stream_named(name: str, streams: tuple[StreamSpec, ...] = STREAMS) -> StreamSpec | None:
+    for stream in streams:
+        if stream.name == name:
+            return stream
+    return None
+
+
+def stranger(stream: StreamSpec, *, subject: str, source: str, type: str) -> str | None:
+    """Why an event read from ``stream`` does not belong there (``None`` when it does): its
+    producer publishes each event on the subject of its type, a type its own, with its own
+    source. The bus's permissions already keep other publishers off the stream; this is the
+    consumer's second look."""
+    if subject != type:
+        return f"an event of type {type!r} published on {subject!r}"
+    if type.split(".", 1)[0] != stream.producer:
+        return f"type {type!r} is not of {stream.producer}, whose stream {stream.name} it is in"
+    if source != f"/procure/{stream.producer}":
+        return f"source {source!r} in {stream.name}, the stream of /procure/{stream.producer}"
+    return None
