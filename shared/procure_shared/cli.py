@@ -9,7 +9,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import httpx
 import typer
@@ -64,6 +64,9 @@ from procure_shared.ocds.reader import OcdsFile, OcdsFileError
 from procure_shared.settings import DEV_JWT_SECRET
 from procure_shared.tokens import Role, issue_token
 from procure_shared.version import VERSION
+
+if TYPE_CHECKING:
+    from procure_shared.messaging import NatsAccess
 
 __all__ = ["app", "main"]
 
@@ -143,6 +146,28 @@ def _nats_of(given: str | None) -> str:
         return given
     endpoints = _running()
     return endpoints.nats if endpoints else _DEFAULT_NATS
+
+
+def _access(
+    identity: str,
+    seed: Path | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+) -> NatsAccess:
+    """How this command connects to NATS as ``identity`` (every file readable)."""
+    from procure_shared.messaging import NatsAccess
+
+    def text(path: Path | None) -> str | None:
+        return None if path is None else str(path)
+
+    return NatsAccess(
+        identity=identity,
+        seed_file=_seed_of(identity, seed),
+        tls_ca=text(ca),
+        tls_cert=text(cert),
+        tls_key=text(key),
+    ).checked()
 
 
 def _seed_of(identity: str, given: Path | None) -> str:
@@ -258,6 +283,26 @@ def status(
             help="the nkey seed of the cli identity (default: the running make up's)",
         ),
     ] = None,
+    tls_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-tls-ca",
+            envvar="PROCURE_NATS_TLS_CA",
+            help="the certificate authority of a NATS server that requires TLS",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-tls-cert",
+            envvar="PROCURE_NATS_TLS_CERT",
+            help="this client's certificate, for a server that verifies clients",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--nats-tls-key", envvar="PROCURE_NATS_TLS_KEY", help="its key"),
+    ] = None,
 ) -> None:
     """Show the running services (found through NATS service discovery, $SRV.INFO) with their
     version and health, and how many milestones are overdue and due soon."""
@@ -268,11 +313,11 @@ def status(
     # Only this command speaks NATS: the others start without loading its client.
     from nats.errors import Error as NatsError
 
-    from procure_shared.messaging import NatsAccess, NatsAccessError
+    from procure_shared.messaging import NatsAccessError
     from procure_shared.status import NATS_WAIT, gather_status
 
     try:
-        access = NatsAccess(identity="cli", seed_file=_seed_of("cli", credentials)).checked()
+        access = _access("cli", credentials, tls_ca, tls_cert, tls_key)
     except NatsAccessError as exc:
         _fail(str(exc))
     try:
@@ -345,6 +390,65 @@ def bus_credentials(
     for name, key in keys.items():
         typer.echo(f"{name}: {key}")
     typer.echo(f"the server's authorization: {out / AUTHORIZATION_FILE}")
+
+
+@bus_app.command("upgrade")
+def bus_upgrade(
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats",
+            envvar="NATS_URL",
+            help="the NATS server " + _FOUND.format(_DEFAULT_NATS),
+        ),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-credentials",
+            envvar="PROCURE_NATS_CREDENTIALS",
+            help="the nkey seed of the admin identity (default: the running make up's)",
+        ),
+    ] = None,
+    tls_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-tls-ca",
+            envvar="PROCURE_NATS_TLS_CA",
+            help="the certificate authority of a NATS server that requires TLS",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-tls-cert",
+            envvar="PROCURE_NATS_TLS_CERT",
+            help="this client's certificate, for a server that verifies clients",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--nats-tls-key", envvar="PROCURE_NATS_TLS_KEY", help="its key"),
+    ] = None,
+) -> None:
+    """Delete the streams of earlier versions that stand in the way of this one's (the one
+    DEADLETTERS stream of 0.2.0 and before), as the admin identity, before the services of
+    this version start. Running it again does nothing."""
+    from nats.errors import Error as NatsError
+
+    from procure_shared.devstack.up import retire_streams
+    from procure_shared.messaging import NatsAccessError
+
+    url = _nats_of(nats_url)
+    try:
+        access = _access("admin", credentials, tls_ca, tls_cert, tls_key)
+    except NatsAccessError as exc:
+        _fail(str(exc))
+    try:
+        retired = asyncio.run(asyncio.wait_for(retire_streams(url, access), 10))
+    except (OSError, NatsError, TimeoutError) as exc:
+        _fail(f"NATS at {url} did not take the admin identity's request: {_reason(exc)}")
+    typer.echo(f"deleted: {', '.join(retired)}" if retired else "nothing to delete")
 
 
 IDENTITIES_START = "<!-- identities: generated by `procure bus identities`; do not edit -->"

@@ -8,6 +8,8 @@ while disconnected fails at once, so the relay knows it was not sent, rather tha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from procure_shared.events.streams import StreamSpec
 from procure_shared.identities import inbox_prefix
@@ -27,10 +29,18 @@ __all__ = [
     "DUPLICATE_WINDOW_SECONDS",
     "NatsAccess",
     "NatsAccessError",
+    "NatsRefused",
     "NatsState",
+    "StreamsOverlap",
     "connect_nats",
     "ensure_streams",
+    "retire_legacy_streams",
 ]
+
+# Streams of earlier versions that stand in the way of this one's: the one DEADLETTERS stream
+# captured every consumer's advisories, which each service's own dead-letter stream now does
+# (decision 20). Its advisories are already recorded in the services' databases.
+LEGACY_STREAMS = ("DEADLETTERS",)
 
 log = logging.getLogger("procure.nats")
 
@@ -44,6 +54,22 @@ EVENT_RETENTION_SECONDS = 90 * 24 * 3600.0
 
 class NatsAccessError(RuntimeError):
     """The credentials or certificates named cannot be used."""
+
+
+class NatsRefused(RuntimeError):
+    """The server refused who we are (an unknown key, an untrusted certificate): trying
+    again would not mend it."""
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """Why ``exc`` says the server will never take this client, or ``None``."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's certificate is not trusted ({exc.verify_message})"
+    if isinstance(exc, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(exc).lower()
+    ):
+        return "the server does not know this identity's key (Authorization Violation)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -109,9 +135,14 @@ async def connect_nats(url: str, state: NatsState, access: NatsAccess) -> Client
     several separated by commas (the nodes of a cluster); ``state`` follows the connection
     from then on."""
 
+    refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
     async def on_error(exc: Exception) -> None:
         state.last_error = f"{type(exc).__name__}: {exc}"
         log.warning("nats error", extra={"error": state.last_error})
+        why = _refusal(exc)
+        if why is not None and not refused.done():  # before the first connection
+            refused.set_result(why)
 
     async def on_disconnected() -> None:
         state.connected = False
@@ -131,22 +162,34 @@ async def connect_nats(url: str, state: NatsState, access: NatsAccess) -> Client
         else:
             log.error("nats connection closed unexpectedly")
 
-    client = await nats.connect(
-        servers=[server.strip() for server in url.split(",") if server.strip()],
-        name=state.name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        allow_reconnect=True,
-        connect_timeout=2,
-        ping_interval=10,
-        max_outstanding_pings=3,
-        pending_size=0,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        closed_cb=on_closed,
-        **access.options(),
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=[server.strip() for server in url.split(",") if server.strip()],
+            name=state.name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=True,
+            connect_timeout=2,
+            ping_interval=10,
+            max_outstanding_pings=3,
+            pending_size=0,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            closed_cb=on_closed,
+            **access.options(),
+        )
     )
+    # nats-py tries forever, also at first; a refusal of who we are ends the attempt.
+    either: list[asyncio.Future[Any]] = [connecting, refused]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        raise NatsRefused(f"NATS at {url} refused {access.identity}: {refused.result()}")
+    refused.cancel()
+    client = connecting.result()
     state.connected = True
     return client
 
@@ -163,6 +206,26 @@ def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
     )
 
 
+_SUBJECTS_OVERLAP = 10065
+
+
+class StreamsOverlap(RuntimeError):
+    """A stream cannot be created: another captures its subjects."""
+
+
+async def retire_legacy_streams(js: JetStreamContext) -> list[str]:
+    """Delete the streams of earlier versions that are there; the names deleted. Only the
+    ``admin`` identity may."""
+    retired = []
+    for name in LEGACY_STREAMS:
+        try:
+            await js.delete_stream(name)
+        except NotFoundError:
+            continue
+        retired.append(name)
+    return retired
+
+
 async def ensure_streams(
     js: JetStreamContext, replicas: int, streams: tuple[StreamSpec, ...]
 ) -> None:
@@ -173,6 +236,14 @@ async def ensure_streams(
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(config)
+            try:
+                await js.add_stream(config)
+            except BadRequestError as exc:
+                if exc.err_code == _SUBJECTS_OVERLAP:
+                    raise StreamsOverlap(
+                        f"stream {spec.name}: its subjects overlap an existing stream's (one "
+                        "of an earlier version? `procure bus upgrade` deletes those)"
+                    ) from exc
+                raise
         else:
             await js.update_stream(config)

@@ -40,6 +40,7 @@ from procure_shared.logs import configure_logging
 from procure_shared.messaging import (
     NatsAccess,
     NatsAccessError,
+    NatsRefused,
     NatsState,
     connect_nats,
     ensure_streams,
@@ -170,6 +171,7 @@ _LASTING = (
     asyncpg.InvalidCatalogNameError,  # its database does not exist
     asyncpg.InvalidPasswordError,
     asyncpg.InvalidAuthorizationSpecificationError,
+    NatsRefused,  # the server does not know our key, or we do not trust its certificate
 )
 
 
@@ -242,7 +244,10 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
         lambda exc: not isinstance(exc, _LASTING),
     )
     nc: Client = await _retry(  # type: ignore[assignment]
-        "NATS", lambda: connect_nats(settings.nats_url, state, access), stop
+        "NATS",
+        lambda: connect_nats(settings.nats_url, state, access),
+        stop,
+        lambda exc: not isinstance(exc, NatsRefused),
     )
     js = nc.jetstream()
     await _retry(

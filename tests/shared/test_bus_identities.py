@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +22,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 from nats.js import JetStreamContext
 
+from procure_shared.devstack import free_port
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.events.streams import STREAMS, StreamSpec, stranger, stream_named
 from procure_shared.identities import (
@@ -28,7 +33,15 @@ from procure_shared.identities import (
     identity,
     write_credentials,
 )
-from procure_shared.messaging import NatsAccess, NatsAccessError, NatsState, connect_nats
+from procure_shared.messaging import (
+    NatsAccess,
+    NatsAccessError,
+    NatsState,
+    StreamsOverlap,
+    connect_nats,
+    ensure_streams,
+    retire_legacy_streams,
+)
 from tests.support.servers import NatsHandle
 
 CONTRACTS, PROVIDERS, NOTIFICATIONS = STREAMS
@@ -305,3 +318,40 @@ def test_an_event_belongs_to_its_stream_only_with_its_producers_source_type_and_
     spec = stream_named(stream)
     assert spec is not None
     assert (stranger(spec, subject=subject, source=source, type=type) is not None) is foreign
+
+
+async def test_the_dead_letter_stream_of_an_earlier_version_is_named_in_the_way_and_retired(
+    js: JetStreamContext,
+) -> None:
+    legacy = StreamSpec("DEADLETTERS", ("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",), "")
+    await ensure_streams(js, 1, (legacy,))
+    own = next(b for b in SERVICE_BUSES if b.service == "contracts").dead_letters
+    with pytest.raises(StreamsOverlap, match="procure bus upgrade"):
+        await ensure_streams(js, 1, (own,))
+    assert await retire_legacy_streams(js) == ["DEADLETTERS"]
+    assert await retire_legacy_streams(js) == []
+    await ensure_streams(js, 1, (own,))
+
+
+def test_a_service_whose_key_the_server_does_not_know_stops_at_once_saying_so(
+    notifications_url: str, nats_handle: NatsHandle, tmp_path: Path
+) -> None:
+    write_credentials(tmp_path, ["notifications"])  # a key of its own, unknown to the server
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROCURE_", "DATABASE_"))}
+    env |= {
+        "DATABASE_URL": notifications_url,
+        "NATS_URL": nats_handle.url,
+        "PROCURE_NATS_CREDENTIALS": str(tmp_path / "notifications.nk"),
+        "PROCURE_HTTP_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "procure_notifications", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    said = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert said[-1]["message"] == "cannot start"
+    assert "does not know this identity's key" in said[-1]["error"]

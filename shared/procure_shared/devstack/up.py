@@ -16,6 +16,7 @@ out with ``--without`` against the running stack.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import fcntl
@@ -31,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
@@ -61,6 +62,9 @@ from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, Serv
 from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
 from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
+
+if TYPE_CHECKING:
+    from procure_shared.messaging import NatsAccess
 
 __all__ = [
     "DEMO_BUYER",
@@ -211,6 +215,19 @@ class UpConfig:
             if s not in self.without
         ]
         return ports
+
+
+async def retire_streams(nats_url: str, access: NatsAccess) -> list[str]:
+    """Delete what an earlier version left in the way, as ``admin``."""
+    import nats  # only here: the commands that do not speak NATS start without its client
+
+    from procure_shared.messaging import retire_legacy_streams
+
+    nc = await nats.connect(nats_url, allow_reconnect=False, **access.options())
+    try:
+        return await retire_legacy_streams(nc.jetstream())
+    finally:
+        await nc.close()
 
 
 def _path(value: str | None) -> Path | None:
@@ -385,6 +402,11 @@ class Stack:
             self.console.print(f"starting nats-server on 127.0.0.1:{self.config.nats_port}")
             self.nats.start()
             nats_url = self.nats.url
+            from procure_shared.messaging import NatsAccess
+
+            admin = NatsAccess("admin", str(self.credentials / f"admin{SEED_SUFFIX}"))
+            for name in asyncio.run(retire_streams(nats_url, admin)):
+                self.console.print(f"deleted the stream {name} of an earlier version")
         self.write_pids()
         return pg_url, nats_url
 
