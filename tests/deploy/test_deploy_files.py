@@ -1,15 +1,18 @@
 """The deploy files, checked without Docker or a cluster: hadolint on the Dockerfile, the
 compose specification's schema on compose.yaml, kubernetes-validate on the rendered Kubernetes
-manifests, nats-server on every NATS configuration, and what each must say (replicas,
-migrations first, probes, JetStream syncing every write). Every tool really runs, and each
-check is shown failing on a broken file."""
+manifests, nats-server on every NATS configuration with the credentials and Secrets the deploy
+files and the guide make, and what each must say (replicas, migrations first, probes, JetStream
+syncing every write, no client or node on the bus without its credentials, every service with
+its own seed mounted at run time and none in the image). Every tool really runs, and each check
+is shown failing on a broken file."""
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -27,20 +30,36 @@ from procure_shared.clock import clock_from_settings
 from procure_shared.consumer import Consumer, ConsumerStats
 from procure_shared.devstack.servers import nats_server_binary
 from procure_shared.http.observability import HttpMetrics
+from procure_shared.identities import DEPLOYED, ROUTE_USER, public_key
 from procure_shared.messaging import NatsState
 from procure_shared.outbox import Relay, RelayStats
 from procure_shared.postgres import Pool
-from procure_shared.service import Runtime
+from procure_shared.service import Runtime, nats_access
 from procure_shared.settings import settings_from_env
+from tests.deploy.bus import (
+    COMPOSE_NODES,
+    IMAGE_USER,
+    compose_nats_node,
+    kubernetes_nats_node,
+    run_credentials_step,
+)
+from tests.deploy.conftest import OVERLAYS, Documented
 from tests.deploy.files import (
     DEPLOY,
+    NKEY_SEED,
     ROOT,
+    block,
     dockerfile_instructions,
+    dockerfile_stages,
+    dockerignored,
+    guide_secrets,
+    includes,
     interpolate,
-    kustomize,
+    kubernetes_container,
     manifests,
-    nats_routes,
+    requires_authentication,
     run,
+    secret_references,
     syncs_always,
     tool,
 )
@@ -54,15 +73,6 @@ OPTIONS: dict[str, Callable[[Mapping[str, str]], msgspec.Struct]] = {
 # kubernetes-validate ships the schemas of each Kubernetes minor version; we hold the
 # manifests to 1.33's, strictly (unknown fields are errors, as for kubectl).
 KUBERNETES_VERSION = "1.33.0"
-OVERLAYS = {
-    "base": DEPLOY / "k8s" / "base",
-    "production": DEPLOY / "k8s" / "overlays" / "production",
-}
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, str]:
-    return {name: kustomize(folder) for name, folder in OVERLAYS.items()}
 
 
 def by_kind(rendered: str, kind: str) -> dict[str, dict[str, Any]]:
@@ -70,14 +80,23 @@ def by_kind(rendered: str, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def nats_configs(rendered: dict[str, str]) -> dict[str, str]:
-    """Every NATS configuration we ship: compose's files and the Kubernetes ConfigMaps'."""
+    """Every NATS configuration we ship that a nats-server starts with: compose's files and the
+    Kubernetes ConfigMaps' (the files another one includes are parts of it, not counted)."""
     found = {str(path.relative_to(ROOT)): path.read_text() for path in DEPLOY.rglob("*.conf")}
     for overlay, text in rendered.items():
         for name, config_map in by_kind(text, "ConfigMap").items():
-            for key, value in config_map.get("data", {}).items():
-                if key.endswith(".conf"):
+            data = config_map.get("data", {})
+            parts = {Path(part).name for value in data.values() for part in includes(value)}
+            for key, value in data.items():
+                if key.endswith(".conf") and key not in parts:
                     found[f"{overlay}: ConfigMap {name} {key}"] = value
     return found
+
+
+def placeholder_secrets(rendered: dict[str, str]) -> dict[str, dict[str, str]]:
+    """procure-secrets as the base's placeholders have it (production makes its own)."""
+    secret = by_kind(rendered["base"], "Secret")["procure-secrets"]
+    return {"procure-secrets": dict(secret["stringData"])}
 
 
 # The Dockerfile
@@ -117,6 +136,31 @@ def test_the_image_runs_as_a_non_root_user_and_checks_readiness() -> None:
     checks = [argument for kind, argument in last_stage if kind == "HEALTHCHECK"]
     assert len(checks) == 1
     assert "/health/ready" in checks[0]
+
+
+def test_no_seed_can_reach_the_image_and_none_is_in_the_repository() -> None:
+    """The build context the Dockerfile copies, as .dockerignore leaves it, holds no nkey seed
+    (``make up`` keeps its own in .procure/, which is left out); no stage sets the
+    credentials; and neither the deploy files nor the guide hold one."""
+    ignored = dockerignored()
+    assert ".procure" in ignored
+    stages = dockerfile_stages()
+    sources = [name for stage in stages for names, _ in stage.copies for name in names]
+    assert sources
+    assert not any(".procure" in Path(name).parts for name in sources)
+    assert not any(name.startswith("PROCURE_NATS") for stage in stages for name in stage.env)
+    found: list[str] = []
+    roots = [ROOT / name for name in sources] + [DEPLOY, ROOT / "docs"]
+    for start in roots:
+        files = [start] if start.is_file() else sorted(start.rglob("*"))
+        for path in files:
+            parts = path.relative_to(ROOT).parts
+            if not path.is_file() or any(part in ignored for part in parts):
+                continue
+            if path.suffix == ".nk" or NKEY_SEED.search(path.read_bytes()):
+                found.append(str(path.relative_to(ROOT)))
+    assert found == []
+    assert NKEY_SEED.search(b"SU" + b"A" * 56)  # the pattern finds a seed
 
 
 # compose.yaml
@@ -175,7 +219,12 @@ def test_compose_keeps_three_replicas_of_each_stream_on_a_three_node_nats_cluste
         config = (DEPLOY / "nats" / f"{node}.conf").read_text()
         assert re.search(rf"^server_name: {node}$", config, re.MULTILINE)
         assert "store_dir: /data/jetstream" in config
-        assert sorted(nats_routes(config)) == nodes
+        # The routes, whose URLs carry the route password, come from the node's command.
+        cluster = block(config, "cluster")
+        assert cluster is not None
+        assert re.search(r"^\s*routes: \$NATS_ROUTES$", cluster, re.MULTILINE)
+        listed = services[node]["environment"]["CLUSTER_NODES"].split()
+        assert listed == [f"{name}:6222" for name in nodes]
         assert "nats" in services[node]["networks"]["default"]["aliases"]
 
 
@@ -187,8 +236,65 @@ def test_the_compose_environment_is_accepted_by_every_service(compose: dict[str,
         OPTIONS[name](environ)
         assert settings.stream_replicas == 3
         assert settings.database_url.endswith(f"/procure_{name}")
+        assert settings.nats_credentials == f"/credentials/{name}.nk"
         migration = services[f"migrate-{name}"]["environment"]
         settings_from_env(name, {k: interpolate(str(v)) for k, v in migration.items()})
+        assert "PROCURE_NATS_CREDENTIALS" not in migration  # migrations do not use the bus
+
+
+def test_compose_makes_the_credentials_once_and_gives_each_reader_its_own_alone(
+    compose: dict[str, Any], compose_volumes: Path, tmp_path: Path
+) -> None:
+    everything = compose_volumes / "credentials"
+    assert sorted(p.name for p in everything.iterdir()) == sorted(
+        [*(f"{name}.nk" for name in DEPLOYED), "authorization.conf", "route.password"]
+    )
+    nats = compose_volumes / "nats-credentials"
+    assert sorted(p.name for p in nats.iterdir()) == ["authorization.conf", "route.password"]
+    authorization = (nats / "authorization.conf").read_text()
+    owner = int(IMAGE_USER) if os.geteuid() == 0 else os.geteuid()
+    for name in SERVICES:
+        (seed,) = (compose_volumes / f"{name}-credentials").iterdir()
+        assert seed.name == f"{name}.nk"
+        assert seed.read_bytes() == (everything / seed.name).read_bytes()
+        assert (stat.S_IMODE(seed.stat().st_mode), seed.stat().st_uid) == (0o400, owner)
+        # The server knows it as this identity's key, with this identity's permissions.
+        key = public_key(seed.read_bytes().strip())
+        assert re.search(rf'^\s*# {name}\n\s*\{{"nkey": "{key}"', authorization, re.MULTILINE)
+    # A later `up` keeps every credential.
+    before = {p.name: p.read_bytes() for p in everything.iterdir()}
+    procure = Path(tool("procure")).parent
+    again = run_credentials_step(compose, tmp_path / "again", compose_volumes, [procure])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {p.name: p.read_bytes() for p in everything.iterdir()} == before
+
+
+def test_every_compose_service_connects_as_its_own_identity_from_a_volume_mounted_read_only(
+    compose: dict[str, Any], compose_volumes: Path
+) -> None:
+    services = compose["services"]
+    made = {"condition": "service_completed_successfully"}
+    for name in SERVICES:
+        service = services[name]
+        seed = PurePosixPath(service["environment"]["PROCURE_NATS_CREDENTIALS"])
+        mounts = [str(spec).split(":") for spec in service["volumes"]]
+        (mount,) = [m for m in mounts if m[1] == str(seed.parent)]
+        volume, _, mode = mount
+        assert mode == "ro"
+        # The volume the credentials step put this service's seed in, and nothing else.
+        assert sorted(p.name for p in (compose_volumes / volume).iterdir()) == [seed.name]
+        assert seed.name == f"{name}.nk"
+        assert service["depends_on"]["credentials"] == made
+    for node in COMPOSE_NODES:
+        assert "nats-credentials:/etc/nats/credentials:ro" in services[node]["volumes"]
+        assert services[node]["depends_on"]["credentials"] == made
+    # Every seed is in `credentials`: the step alone mounts it.
+    holders = [
+        name
+        for name, service in services.items()
+        if any(str(spec).split(":")[0] == "credentials" for spec in service.get("volumes", []))
+    ]
+    assert holders == ["credentials"]
 
 
 # Kubernetes
@@ -277,18 +383,38 @@ def test_nats_is_a_three_node_statefulset_whose_routes_name_its_pods_by_the_head
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
     assert nats["spec"]["replicas"] == 3
-    volumes = nats["spec"]["template"]["spec"]["volumes"]
-    (config_volume,) = [v for v in volumes if "configMap" in v]
-    config_map = by_kind(rendered[overlay], "ConfigMap")[config_volume["configMap"]["name"]]
-    config = config_map["data"]["nats.conf"]
-    pods = [f"{nats['metadata']['name']}-{i}.{headless['metadata']['name']}" for i in range(3)]
-    assert sorted(nats_routes(config)) == pods
     (container,) = nats["spec"]["template"]["spec"]["containers"]
+    config_path = PurePosixPath(container["command"][container["command"].index("--config") + 1])
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    (config_volume,) = [
+        v
+        for v in nats["spec"]["template"]["spec"]["volumes"]
+        if mounts.get(v["name"]) == str(config_path.parent)
+    ]
+    (source,) = [s for s in config_volume["projected"]["sources"] if "configMap" in s]
+    config_map = by_kind(rendered[overlay], "ConfigMap")[source["configMap"]["name"]]
+    config = config_map["data"][config_path.name]
     assert f"store_dir: {mounts['data']}" in config
+    # The routes: every pod by its name under the headless Service, the password in each URL.
+    cluster = block(config, "cluster")
+    assert cluster is not None
+    assert re.search(r"^\s*routes: \$NATS_ROUTES$", cluster, re.MULTILINE)
+    env = {e["name"]: e for e in container["env"]}
+    routes = env["NATS_ROUTES"]["value"]
+    pods = [f"{nats['metadata']['name']}-{i}.{headless['metadata']['name']}" for i in range(3)]
+    assert (
+        re.findall(r"nats-route://procure_route:\$\(ROUTE_PASSWORD\)@([\w.-]+):6222", routes)
+        == pods
+    )
+    assert env["NATS_ROUTE_PASSWORD"]["value"] == '"$(ROUTE_PASSWORD)"'
+    assert env["ROUTE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "nats-server-auth",
+        "key": "route-password",
+    }
     settings = by_kind(rendered[overlay], "ConfigMap")["procure-config"]["data"]
     assert settings["PROCURE_STREAM_REPLICAS"] == "3"
-    assert settings["NATS_URL"] == f"nats://{services['nats']['metadata']['name']}:4222"
+    scheme = "tls" if overlay == "production" else "nats"
+    assert settings["NATS_URL"] == f"{scheme}://{services['nats']['metadata']['name']}:4222"
 
 
 def test_the_production_overlay_applies_no_placeholder_secret(rendered: dict[str, str]) -> None:
@@ -298,38 +424,167 @@ def test_the_production_overlay_applies_no_placeholder_secret(rendered: dict[str
     assert namespaces <= {"procure", None}
 
 
-def test_the_kubernetes_configuration_is_accepted_by_every_service(
-    rendered: dict[str, str],
+@pytest.mark.parametrize("overlay", list(OVERLAYS))
+def test_each_service_pod_connects_as_its_own_identity_with_its_seed_from_its_secret(
+    overlay: str, rendered: dict[str, str], documented: Documented, tmp_path: Path
 ) -> None:
-    config = by_kind(rendered["base"], "ConfigMap")["procure-config"]["data"]
-    secrets = by_kind(rendered["base"], "Secret")["procure-secrets"]["stringData"]
-    for name in SERVICES:
-        environ = {
-            **config,
-            "DATABASE_URL": secrets[f"{name}-database-url"],
-            "PROCURE_JWT_SECRET": secrets["jwt-secret"],
-        }
-        settings = settings_from_env(name, environ)
-        OPTIONS[name](environ)
+    """Each service's pod, as the kubelet would start it with the Secrets the guide's commands
+    create: its settings are accepted, its seed is its own alone, read-only, readable by the
+    pod's group only, and in production it trusts the certificate authority alone."""
+    config_maps = {
+        name: m.get("data", {}) for name, m in by_kind(rendered[overlay], "ConfigMap").items()
+    }
+    secrets = {**placeholder_secrets(rendered), **documented.secrets}
+    for name, deployment in by_kind(rendered[overlay], "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        container = kubernetes_container(
+            pod,
+            name,
+            pod_name=f"{name}-0",
+            config_maps=config_maps,
+            secrets=secrets,
+            root=tmp_path / name,
+        )
+        settings = settings_from_env(name, container.env)
+        OPTIONS[name](container.env)
         assert settings.stream_replicas == 3
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)
+        placed = settings_from_env(name, {k: container.place(v) for k, v in container.env.items()})
+        nats_access(name, placed).checked()  # every file it names is there and readable
+        seed = Path(container.place(container.env["PROCURE_NATS_CREDENTIALS"]))
+        assert seed.read_bytes() == (documented.credentials / f"{name}.nk").read_bytes()
+        assert [p.name for p in seed.parent.iterdir()] == [f"{name}.nk"]
+        (spec,) = pod["containers"]
+        folder = str(PurePosixPath(container.env["PROCURE_NATS_CREDENTIALS"]).parent)
+        (mount,) = [m for m in spec["volumeMounts"] if m["mountPath"] == folder]
+        assert mount["readOnly"] is True
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == f"nats-seed-{name}"
+        mode = volume["secret"]["defaultMode"]
+        assert mode & 0o040, oct(mode)  # the pod's group reads it
+        assert not mode & 0o007, oct(mode)  # no one else
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+        if overlay == "production":
+            assert settings.nats_url.startswith("tls://")
+            assert settings.nats_tls_ca is not None
+            ca = Path(container.place(settings.nats_tls_ca))
+            assert ca.read_text() == documented.secrets["nats-tls"]["ca.crt"]
+            assert [p.name for p in ca.parent.iterdir()] == ["ca.crt"]  # not the key
+        else:
+            assert settings.nats_tls_ca is None
+
+
+def test_the_secrets_the_manifests_read_are_the_ones_the_guide_creates(
+    rendered: dict[str, str], documented: Documented
+) -> None:
+    read = secret_references(manifests(rendered["production"]))
+    created = guide_secrets((ROOT / "docs" / "operations.md").read_text())
+    for name, secret in documented.secrets.items():
+        created.setdefault(name, set()).update(secret)
+    assert {"nats-server-auth", *(f"nats-seed-{s}" for s in SERVICES), "nats-tls"} <= set(read)
+    missing = {name: keys - created.get(name, set()) for name, keys in read.items()}
+    assert {name: keys for name, keys in missing.items() if keys or name not in created} == {}
 
 
 # NATS configurations
 
 
-def test_every_nats_configuration_passes_nats_server_test(
-    rendered: dict[str, str], tmp_path: Path
+def test_every_nats_configuration_passes_nats_server_test_with_its_credentials(
+    compose: dict[str, Any],
+    compose_volumes: Path,
+    rendered: dict[str, str],
+    documented: Documented,
+    tmp_path: Path,
+) -> None:
+    """Each node as it would start: compose's by its own command (after the credentials
+    step), Kubernetes' by its pod's command with the guide's Secrets (and, in production, the
+    certificate), with ``nats-server -t``."""
+    assert len(nats_configs(rendered)) == 5  # three for compose, the ConfigMap's in each
+    for node in COMPOSE_NODES:
+        started = compose_nats_node(compose, node, tmp_path / node, compose_volumes, test_only=True)
+        result = started.test()
+        assert result.returncode == 0, f"{node}: {result.stdout}{result.stderr}"
+        assert str(started.config) in result.stdout + result.stderr
+    for overlay in OVERLAYS:
+        rendering = list(manifests(rendered[overlay]))
+        for ordinal in range(3):
+            root = tmp_path / f"{overlay}-{ordinal}"
+            pod = kubernetes_nats_node(rendering, ordinal, documented.secrets, root, test_only=True)
+            result = pod.test()
+            assert result.returncode == 0, f"{overlay}: {result.stdout}{result.stderr}"
+
+
+def test_without_the_authorization_nats_server_refuses_each_configuration(
+    compose: dict[str, Any],
+    compose_volumes: Path,
+    rendered: dict[str, str],
+    documented: Documented,
+    tmp_path: Path,
+) -> None:
+    """The configurations do read the credentials: without authorization.conf, none starts."""
+    volumes = tmp_path / "volumes"
+    (volumes / "nats-credentials").mkdir(parents=True)
+    (volumes / "nats-credentials" / "route.password").write_bytes(
+        (compose_volumes / "nats-credentials" / "route.password").read_bytes()
+    )
+    node = compose_nats_node(compose, "nats-1", tmp_path / "compose", volumes, test_only=True)
+    nodes = [node]
+    for overlay in OVERLAYS:
+        rendering = list(manifests(rendered[overlay]))
+        pod = kubernetes_nats_node(
+            rendering, 0, documented.secrets, tmp_path / overlay, test_only=True
+        )
+        (pod.config.parent / "authorization.conf").unlink()
+        nodes.append(pod)
+    for started in nodes:
+        result = started.test()
+        assert result.returncode != 0
+        assert "authorization.conf" in result.stdout + result.stderr
+
+
+def test_every_nats_configuration_requires_each_client_to_be_an_identity_and_routes_a_password(
+    rendered: dict[str, str],
 ) -> None:
     configs = nats_configs(rendered)
-    assert len(configs) == 5  # three for compose, the ConfigMap's in base and in production
-    # The Kubernetes configuration names each node after its pod ($SERVER_NAME).
-    environ = {**os.environ, "SERVER_NAME": "nats-0"}
-    for index, (place, config) in enumerate(configs.items()):
-        path = tmp_path / f"{index}.conf"
-        path.write_text(config)
-        result = run([str(nats_server_binary()), "-t", "-c", str(path)], env=environ)
-        assert result.returncode == 0, f"{place}: {result.stdout}{result.stderr}"
+    assert len(configs) == 5
+    assert [place for place, config in configs.items() if not requires_authentication(config)] == []
+
+
+_AUTHORIZED = "include credentials/authorization.conf\n"
+_ROUTES = "cluster {\n  authorization {\n    user: procure_route\n    password: $P\n  }\n}\n"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "listen: 0.0.0.0:4222\n" + _ROUTES,
+        "# include credentials/authorization.conf\n" + _ROUTES,
+        "include credentials/tls.conf\n" + _ROUTES,
+        "cluster {\n  include authorization.conf\n}\n",
+        _AUTHORIZED + "no_auth_user: contracts\n" + _ROUTES,
+        _AUTHORIZED + "authorization {\n  user: a\n  password: b\n}\n" + _ROUTES,
+        _AUTHORIZED + "accounts {\n  A: { users: [{user: a, password: b}] }\n}\n" + _ROUTES,
+        _AUTHORIZED + "cluster {\n  routes: [nats-route://nats-1:6222]\n}\n",
+        _AUTHORIZED + "cluster {\n  authorization {\n    user: anyone\n  }\n}\n",
+    ],
+    ids=[
+        "no-authorization",
+        "commented-out",
+        "another-file",
+        "only-in-the-cluster-block",
+        "a-user-without-credentials",
+        "a-shared-password",
+        "accounts-of-its-own",
+        "routes-without-a-password",
+        "routes-for-another-user",
+    ],
+)
+def test_the_authentication_guard_catches_a_configuration_that_lets_someone_in(
+    config: str,
+) -> None:
+    assert not requires_authentication(config)
+    assert requires_authentication(_AUTHORIZED + _ROUTES)
+    assert requires_authentication(_AUTHORIZED + "jetstream {\n  store_dir: /data\n}\n")
 
 
 def test_nats_server_test_fails_a_broken_configuration(tmp_path: Path) -> None:
@@ -397,8 +652,8 @@ def exposed_metrics() -> set[str]:
 def test_every_metric_the_operations_guide_names_is_one_the_services_expose() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text()
     named = set(re.findall(r"\bprocure_[a-z_]+\b", guide))
-    # The packages (and the databases named after them) are not metrics.
-    named -= {"procure_shared", *(f"procure_{name}" for name in SERVICES)}
+    # The packages (and the databases named after them) and the NATS route user are not metrics.
+    named -= {"procure_shared", ROUTE_USER, *(f"procure_{name}" for name in SERVICES)}
     exposed = exposed_metrics()
     assert named, "the guide names no metric"
     assert sorted(named - exposed) == []

@@ -11,7 +11,11 @@ commands (compose.yaml's; for contracts that is the image's CMD) run:
 - as the image's non-root user when the test runs as root (else as the test's own user, which
   is not root either);
 - with nothing of the test's environment, only the image's and compose's variables, with the
-  addresses pointed at this test's PostgreSQL and a nats-server of its own.
+  addresses pointed at this test's PostgreSQL and a nats-server of its own;
+- with the bus's credentials as compose makes them: its ``credentials`` step runs first, with
+  the image's ``procure``, into folders that stand for compose's volumes. The nats-server
+  requires the authorization it wrote, and each service reads its own seed from the volume
+  compose mounts for it, as the image's user.
 
 Each must reach ready by the image's own HEALTHCHECK command, run as that user. Each must write
 nothing into its working directory, and stop with exit code 0 on SIGTERM, which `docker stop`
@@ -38,17 +42,20 @@ from typing import IO, Any
 
 import pytest
 
-from procure_shared.devstack import EmbeddedNats
+from procure_shared.devstack import EmbeddedNats, free_port
 from tests.conftest import database_url, drop_database
+from tests.deploy.bus import run_credentials_step
 from tests.deploy.files import (
     ROOT,
     Stage,
+    compose_container,
     dockerfile_instructions,
     dockerfile_stages,
+    dockerignored,
     interpolate,
 )
 from tests.support.ports import free_port_run
-from tests.support.servers import PostgresHandle, embedded_nats
+from tests.support.servers import PostgresHandle, scratch_dir
 from tests.support.wait import until
 
 SERVICES = ("providers", "contracts", "notifications")
@@ -124,16 +131,10 @@ def _runs(interpreter: str, user: tuple[int, int] | None) -> bool:
     return done.returncode == 0
 
 
-def _ignored() -> list[str]:
-    """The names .dockerignore leaves out at any depth (its ``**/name`` lines)."""
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    return [line[3:] for line in lines if line.startswith("**/")]
-
-
 def _build(root: Path, build: Stage, interpreter: str, image: Image) -> None:
     source = Path(image.place(build.workdir))
     source.mkdir(parents=True)
-    ignore = shutil.ignore_patterns(*_ignored())
+    ignore = shutil.ignore_patterns(*dockerignored())
     for sources, destination in build.copies:
         target = source / destination
         for name in sources:
@@ -183,10 +184,36 @@ def image() -> Iterator[Image]:
 
 
 @pytest.fixture(scope="module")
-def own_nats() -> Iterator[EmbeddedNats]:
-    """A nats-server of this test's alone: the services create and consume the real streams."""
-    with embedded_nats() as server:
+def volumes(image: Image, compose: dict[str, Any]) -> Path:
+    """compose's named volumes, one folder each (in the image's scratch folder, which its user
+    may enter), once its credentials step has run with the image's ``procure``."""
+    folder = image.root / "volumes"
+    done = run_credentials_step(
+        compose,
+        image.root / "credentials-step",
+        folder,
+        [Path(image.place("/app/.venv/bin"))],
+        image.environment({}),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def own_nats(volumes: Path) -> Iterator[EmbeddedNats]:
+    """A nats-server of this test's alone, requiring the identities of compose's credentials
+    (the authorization the step put in the NATS nodes' volume): the services create and
+    consume the real streams."""
+    folder = scratch_dir("procure-image-nats-")
+    server = EmbeddedNats(
+        folder / "js", free_port(), folder / "nats.log", credentials=volumes / "nats-credentials"
+    )
+    try:
+        server.start()
         yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_image_installs_the_uv_the_makefile_installs() -> None:
@@ -223,6 +250,7 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
     image: Image,
     postgres: PostgresHandle,
     own_nats: EmbeddedNats,
+    volumes: Path,
     compose: dict[str, Any],
     tmp_path: Path,
 ) -> None:
@@ -236,14 +264,24 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
     ports = {service: first + n for n, service in enumerate(SERVICES)}
     smtp = first + len(SERVICES)  # nothing listens: no mail is sent here
 
+    # Each service's container: the volumes compose mounts for it.
+    containers = {
+        service: compose_container(services[service], image.root / "mounts" / service, volumes)
+        for service in SERVICES
+    }
+
     def environment(service: str) -> dict[str, str]:
-        # compose's variables (their defaults), the addresses replaced by this test's
+        # compose's variables (their defaults), the addresses replaced by this test's, the
+        # container's paths (its seed) in its volumes
         composed = {k: interpolate(str(v)) for k, v in services[service]["environment"].items()}
         overrides = {
             "DATABASE_URL": databases[service],
             "NATS_URL": own_nats.url,
             "PROCURE_STREAM_REPLICAS": "1",  # one node here
             "PROCURE_HTTP_PORT": str(ports[service]),
+            "PROCURE_NATS_CREDENTIALS": containers[service].place(
+                composed["PROCURE_NATS_CREDENTIALS"]
+            ),
         }
         if "PROCURE_PROVIDERS_URL" in composed:
             overrides["PROCURE_PROVIDERS_URL"] = f"http://127.0.0.1:{ports['providers']}"
