@@ -148,6 +148,29 @@ def _nats_of(given: str | None) -> str:
     return endpoints.nats if endpoints else _DEFAULT_NATS
 
 
+# The TLS files of the commands that speak NATS (as the services' PROCURE_NATS_TLS_*).
+NatsTlsCa = Annotated[
+    Path | None,
+    typer.Option(
+        "--nats-tls-ca",
+        envvar="PROCURE_NATS_TLS_CA",
+        help="the certificate authority of a NATS server that requires TLS",
+    ),
+]
+NatsTlsCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--nats-tls-cert",
+        envvar="PROCURE_NATS_TLS_CERT",
+        help="this client's certificate, for a server that verifies clients",
+    ),
+]
+NatsTlsKey = Annotated[
+    Path | None,
+    typer.Option("--nats-tls-key", envvar="PROCURE_NATS_TLS_KEY", help="its key"),
+]
+
+
 def _access(
     identity: str,
     seed: Path | None,
@@ -283,26 +306,9 @@ def status(
             help="the nkey seed of the cli identity (default: the running make up's)",
         ),
     ] = None,
-    tls_ca: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-tls-ca",
-            envvar="PROCURE_NATS_TLS_CA",
-            help="the certificate authority of a NATS server that requires TLS",
-        ),
-    ] = None,
-    tls_cert: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-tls-cert",
-            envvar="PROCURE_NATS_TLS_CERT",
-            help="this client's certificate, for a server that verifies clients",
-        ),
-    ] = None,
-    tls_key: Annotated[
-        Path | None,
-        typer.Option("--nats-tls-key", envvar="PROCURE_NATS_TLS_KEY", help="its key"),
-    ] = None,
+    tls_ca: NatsTlsCa = None,
+    tls_cert: NatsTlsCert = None,
+    tls_key: NatsTlsKey = None,
 ) -> None:
     """Show the running services (found through NATS service discovery, $SRV.INFO) with their
     version and health, and how many milestones are overdue and due soon."""
@@ -410,26 +416,9 @@ def bus_upgrade(
             help="the nkey seed of the admin identity (default: the running make up's)",
         ),
     ] = None,
-    tls_ca: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-tls-ca",
-            envvar="PROCURE_NATS_TLS_CA",
-            help="the certificate authority of a NATS server that requires TLS",
-        ),
-    ] = None,
-    tls_cert: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-tls-cert",
-            envvar="PROCURE_NATS_TLS_CERT",
-            help="this client's certificate, for a server that verifies clients",
-        ),
-    ] = None,
-    tls_key: Annotated[
-        Path | None,
-        typer.Option("--nats-tls-key", envvar="PROCURE_NATS_TLS_KEY", help="its key"),
-    ] = None,
+    tls_ca: NatsTlsCa = None,
+    tls_cert: NatsTlsCert = None,
+    tls_key: NatsTlsKey = None,
 ) -> None:
     """Delete the streams of earlier versions that stand in the way of this one's (the one
     DEADLETTERS stream of 0.2.0 and before), as the admin identity, before the services of

@@ -13,7 +13,6 @@ the servers keep the session's authorization."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import shutil
@@ -24,17 +23,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import nats
 import nats.errors
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamInfo
@@ -42,20 +36,13 @@ from nats.js.api import StreamInfo
 from procure_shared.devstack import EmbeddedNats, free_port
 from procure_shared.identities import service_bus
 from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
+from tests.support.pki import Authority, Issued
 from tests.support.ports import free_port_run
 from tests.support.servers import scratch_dir, seed_in, session_credentials
 from tests.support.wait import eventually, ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = service_bus("contracts").stream
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A certificate and its key, as PEM files."""
-
-    cert: Path
-    key: Path
 
 
 @dataclass(frozen=True)
@@ -68,97 +55,6 @@ class Pki:
     client: Issued
     stranger_ca: Path
     stranger: Issued
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _key_usage(*, authority: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=authority,
-        crl_sign=authority,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-class Authority:
-    """A certificate authority that lives for the test session (EC P-256: quick to make)."""
-
-    def __init__(self, name: str) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(_name(name))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_key_usage(authority=True), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def write(self, path: Path) -> Path:
-        path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
-        return path
-
-    def issue(self, folder: Path, name: str, *, server: bool) -> Issued:
-        """A certificate for ``name``: a client's, or a server's for 127.0.0.1 and localhost
-        (which a node of a cluster also presents as the client of a route)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
-        names: list[x509.GeneralName] = [x509.DNSName(name)]
-        if server:
-            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-            names = [
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(authority=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        issued = Issued(folder / f"{name}.crt", folder / f"{name}.key")
-        issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        issued.key.touch(mode=0o600)
-        issued.key.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return issued
 
 
 @pytest.fixture(scope="module")
