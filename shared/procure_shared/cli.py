@@ -148,7 +148,16 @@ def _nats_of(given: str | None) -> str:
     return endpoints.nats if endpoints else _DEFAULT_NATS
 
 
-# The TLS files of the commands that speak NATS (as the services' PROCURE_NATS_TLS_*).
+# How the commands that speak NATS connect: the nkey seed of the command's identity (cli for
+# status, admin for bus upgrade) and the TLS files (as the services' PROCURE_NATS_*).
+NatsSeed = Annotated[
+    Path | None,
+    typer.Option(
+        "--nats-credentials",
+        envvar="PROCURE_NATS_CREDENTIALS",
+        help="the nkey seed of this command's NATS identity (default: the running make up's)",
+    ),
+]
 NatsTlsCa = Annotated[
     Path | None,
     typer.Option(
@@ -298,14 +307,7 @@ def status(
             "an admin); without one, a development admin token",
         ),
     ] = None,
-    credentials: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-credentials",
-            envvar="PROCURE_NATS_CREDENTIALS",
-            help="the nkey seed of the cli identity (default: the running make up's)",
-        ),
-    ] = None,
+    credentials: NatsSeed = None,
     tls_ca: NatsTlsCa = None,
     tls_cert: NatsTlsCert = None,
     tls_key: NatsTlsKey = None,
@@ -408,14 +410,7 @@ def bus_upgrade(
             help="the NATS server " + _FOUND.format(_DEFAULT_NATS),
         ),
     ] = None,
-    credentials: Annotated[
-        Path | None,
-        typer.Option(
-            "--nats-credentials",
-            envvar="PROCURE_NATS_CREDENTIALS",
-            help="the nkey seed of the admin identity (default: the running make up's)",
-        ),
-    ] = None,
+    credentials: NatsSeed = None,
     tls_ca: NatsTlsCa = None,
     tls_cert: NatsTlsCert = None,
     tls_key: NatsTlsKey = None,

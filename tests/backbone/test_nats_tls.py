@@ -38,7 +38,7 @@ from procure_shared.identities import service_bus
 from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
 from tests.support.pki import Authority, Issued
 from tests.support.ports import free_port_run
-from tests.support.servers import scratch_dir, seed_in, session_credentials
+from tests.support.servers import scratch_dir, seed_in, session_credentials, started
 from tests.support.wait import eventually, ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,14 +144,8 @@ def tls_nats_cluster(pki: Pki, size: int) -> Iterator[list[TlsNats]]:
         )
         for n in range(size)
     ]
-    try:
-        for node in nodes:
-            node.start()
+    with started(nodes, folder):
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from procure_shared.messaging import NatsAccess
 from tests.support.ports import free_port_run
 
 S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)
+N = TypeVar("N", bound=EmbeddedNats)
 
 
 class Source(Enum):
@@ -239,7 +240,13 @@ def embedded_nats_cluster(size: int = 3) -> Iterator[list[EmbeddedNats]]:
     base = free_port_run(2 * size)
     clients = [base + n for n in range(size)]
     routes = [base + size + n for n in range(size)]
-    nodes = nats_cluster(folder, clients, routes, session_credentials())
+    with started(nats_cluster(folder, clients, routes, session_credentials()), folder) as nodes:
+        yield nodes
+
+
+@contextmanager
+def started(nodes: list[N], folder: Path) -> Iterator[list[N]]:
+    """The nodes of a cluster, started; stopped and their folder removed afterwards."""
     try:
         for node in nodes:
             node.start()
