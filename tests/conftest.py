@@ -228,6 +228,10 @@ def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
 
 def pytest_configure(config: pytest.Config) -> None:
     use_session_temp()
+    # The tests run the services in development mode, as make up does: the service processes
+    # they start inherit it and accept tokens signed with the public development secret
+    # (tests.support.auth). A test of the production rules starts its process without it.
+    os.environ["PROCURE_DEV_MODE"] = "true"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -34,7 +35,7 @@ from procure_shared.devstack.up import (
     DEMO_BUYER,
     SERVICES,
     UpConfig,
-    jwt_secret,
+    development_secret,
     run_up,
     serve_by_hand,
 )
@@ -61,7 +62,6 @@ from procure_shared.ocds.client import (
     ocds_files,
 )
 from procure_shared.ocds.reader import OcdsFile, OcdsFileError
-from procure_shared.settings import DEV_JWT_SECRET
 from procure_shared.tokens import Role, issue_token
 from procure_shared.version import VERSION
 
@@ -258,21 +258,33 @@ def token(
     role: Annotated[list[Role], typer.Option("--role", "-r", help="repeat for several")],
     buyer: Annotated[str | None, typer.Option(help="the buyer the user acts for")] = "dfe",
     sub: Annotated[str, typer.Option(help="the user's id")] = "dev-user",
-    hours: Annotated[float, typer.Option(help="lifetime")] = 12.0,
+    hours: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=12, help="lifetime (at most 12: the services refuse longer ones)"
+        ),
+    ] = 12.0,
 ) -> None:
-    """Print a bearer token signed with the development secret (or PROCURE_JWT_SECRET)."""
+    """Print a development bearer token, signed with this checkout's development secret
+    (.procure/jwt-secret, made by make up): only the services make up runs accept it. It
+    signs nothing else: a deployment's tokens come from its identity provider."""
     typer.echo(_dev_token(sub=sub, roles=role, buyer=buyer or None, ttl=timedelta(hours=hours)))
 
 
 def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta) -> str:
-    """A token signed as ``procure up`` signs them: PROCURE_JWT_SECRET, else .procure/'s."""
-    secret = os.environ.get("PROCURE_JWT_SECRET")
-    if not secret:
-        state = _checkout() / ".procure"
-        try:
-            secret = jwt_secret(state) if state.is_dir() else DEV_JWT_SECRET
-        except OSError as exc:
-            _fail(f"the development secret in {state} cannot be used: {exc.strerror or exc}")
+    """A token signed as ``procure up`` signs them, with the secret it keeps in .procure/;
+    never with any other (not PROCURE_JWT_SECRET, not the public one)."""
+    state = _checkout() / ".procure"
+    try:
+        secret = development_secret(state)
+    except OSError as exc:
+        _fail(f"the development secret in {state} cannot be used: {exc.strerror or exc}")
+    if secret is None:
+        _fail(
+            f"no development secret in {state} (make up makes it): development tokens are "
+            "signed only for this checkout's make up; elsewhere use a token from your identity "
+            "provider (--token or PROCURE_TOKEN)"
+        )
     return issue_token(
         secret=secret,
         issuer=os.environ.get("PROCURE_JWT_ISSUER", "procure-dev"),
@@ -282,6 +294,46 @@ def _dev_token(*, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta
         buyer=buyer,
         ttl=ttl,
     )
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _same_url(a: str, b: str) -> bool:
+    one, two = urlsplit(a), urlsplit(b)
+    return (one.scheme, one.hostname, one.port) == (two.scheme, two.hostname, two.port)
+
+
+def _dev_token_for(
+    url: str, *, sub: str, roles: list[Role], buyer: str | None, ttl: timedelta
+) -> str | None:
+    """A development token for ``url``, only if it is one of the loopback endpoints the
+    running make up of this checkout wrote (None otherwise): a token is never signed for a
+    service it did not start."""
+    endpoints = _running()
+    if endpoints is None or not _is_loopback(url):
+        return None
+    if not any(_same_url(url, ours) for ours in endpoints.services.values()):
+        return None
+    return _dev_token(sub=sub, roles=roles, buyer=buyer, ttl=ttl)
+
+
+def _bearer_for(service: str, given_url: str | None, bearer: str | None, ttl: timedelta) -> str:
+    """The token to send to ``service``: the one given, else a development admin token when
+    the service is the running make up's, else a one-line refusal (exit 2)."""
+    if bearer:
+        return bearer
+    url = _url_of(service, given_url)
+    made = _dev_token_for(
+        url, sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=ttl
+    )
+    if made is None:
+        _fail(
+            f"no token for {url}: give one with --token (or PROCURE_TOKEN); a development "
+            "token is signed only for the services of this checkout's running make up"
+        )
+    return made
 
 
 @app.command()
@@ -304,7 +356,8 @@ def status(
             "--token",
             envvar="PROCURE_TOKEN",
             help="a bearer token for the milestone counts (its buyer's, or every buyer's for "
-            "an admin); without one, a development admin token",
+            "an admin); without one, a development admin token for the running make up's "
+            "contracts service, and no count elsewhere",
         ),
     ] = None,
     credentials: NatsSeed = None,
@@ -314,9 +367,12 @@ def status(
 ) -> None:
     """Show the running services (found through NATS service discovery, $SRV.INFO) with their
     version and health, and how many milestones are overdue and due soon."""
-    token = bearer or _dev_token(
-        sub="dev-status", roles=[Role.ADMIN], buyer=None, ttl=timedelta(minutes=5)
-    )
+
+    def token_for(url: str) -> str | None:
+        return bearer or _dev_token_for(
+            url, sub="dev-status", roles=[Role.ADMIN], buyer=None, ttl=timedelta(minutes=5)
+        )
+
     nats_url = _nats_of(nats_url)
     # Only this command speaks NATS: the others start without loading its client.
     from nats.errors import Error as NatsError
@@ -329,7 +385,7 @@ def status(
     except NatsAccessError as exc:
         _fail(str(exc))
     try:
-        found = asyncio.run(gather_status(nats_url, access, token, days=days))
+        found = asyncio.run(gather_status(nats_url, access, token_for, days=days))
     except TimeoutError:
         _fail(f"NATS at {nats_url} did not answer within {NATS_WAIT} s")
     except (OSError, NatsError) as exc:
@@ -489,8 +545,8 @@ def import_(
         typer.Option(
             "--token",
             envvar="PROCURE_TOKEN",
-            help="an admin bearer token; without one, a development admin token is signed "
-            "as `procure token` signs them",
+            help="an admin bearer token; without one, a development admin token, only for "
+            "the running make up's providers service",
         ),
     ] = None,
 ) -> None:
@@ -522,9 +578,7 @@ def import_(
     except CsvError as exc:
         errors.print(f"{file}: {exc}", style="red", markup=False)
         raise typer.Exit(2) from None
-    token = bearer or _dev_token(
-        sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=timedelta(hours=1)
-    )
+    token = _bearer_for("providers", url, bearer, timedelta(hours=1))
     done: list[RowResult] = []
     url = _url_of("providers", url)
     try:
@@ -592,16 +646,14 @@ Bearer = Annotated[
     typer.Option(
         "--token",
         envvar="PROCURE_TOKEN",
-        help="a bearer token (admin to import); without one, a development admin token is "
-        "signed as `procure token` signs them",
+        help="a bearer token (admin to import); without one, a development admin token, only "
+        "for the running make up's contracts service",
     ),
 ]
 
 
-def _admin_token(bearer: str | None) -> str:
-    return bearer or _dev_token(
-        sub=f"dev-admin@{DEMO_BUYER}", roles=[Role.ADMIN], buyer=DEMO_BUYER, ttl=timedelta(hours=4)
-    )
+def _admin_token(url: str | None, bearer: str | None) -> str:
+    return _bearer_for("contracts", url, bearer, timedelta(hours=4))
 
 
 @ocds_app.command("import")
@@ -657,7 +709,7 @@ def ocds_import(
             _import_files(
                 console,
                 _url_of("contracts", url),
-                _admin_token(bearer),
+                _admin_token(url, bearer),
                 files,
                 labels,
                 buyer,
@@ -817,7 +869,7 @@ def ocds_export(
     )
     try:
         summary = asyncio.run(
-            _export(progress, _url_of("contracts", url), _admin_token(bearer), out, since)
+            _export(progress, _url_of("contracts", url), _admin_token(url, bearer), out, since)
         )
     except RequestFailed as exc:
         errors.print(f"stopped: {exc}", style="red", markup=False)

@@ -57,10 +57,10 @@ ENTRY_POINTS = "procure.settings"
 CLI_ENVIRONMENT: dict[str, str] = {
     "PROCURE_JWT_AUDIENCE": "The audience of the development tokens the command signs.",
     "PROCURE_JWT_ISSUER": "The issuer of the development tokens the command signs.",
-    "PROCURE_JWT_SECRET": "The secret development tokens are signed with; unset: the one "
-    "`procure up` keeps in `.procure/jwt-secret`, else the services' default.",
 }
-_SIGNING_COMMANDS = "`procure token`, and the others given no `--token`"
+_SIGNING_COMMANDS = (
+    "`procure token`, and the others given no `--token` for the running make up's services"
+)
 
 INTRO = """\
 Procure is configured by environment variables only: it reads no configuration file (no

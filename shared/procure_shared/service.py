@@ -49,7 +49,7 @@ from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.presence import Presence, http_address
-from procure_shared.settings import Settings, SettingsError, settings_from_env
+from procure_shared.settings import Settings, SettingsError, settings_from_env, trust_refusal
 
 __all__ = [
     "ROLES",
@@ -383,6 +383,12 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
             nats_access(definition.name, settings).checked()
         except NatsAccessError as exc:
             parser.error(str(exc))
+    # Fail closed: a process that serves the API verifies bearer tokens, and outside
+    # development mode it needs a secret of its own or an issuer to trust.
+    if args.command in (None, "serve") and getattr(args, "role", "all") in ("all", "http"):
+        refusal = trust_refusal(settings)
+        if refusal is not None:
+            parser.error(refusal)
     if args.command == "migrate":
         output = asyncio.run(migrate(settings.database_url, definition.migrations))
         log.info("migrations applied", extra={"dbmate": output.strip()})

@@ -6,19 +6,24 @@ options. Nothing else reads the environment: ``Settings`` is passed down explici
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
 __all__ = [
+    "DEV_JWT_SECRET",
     "ENV_NAMES",
+    "OidcIssuer",
     "ServiceOptions",
     "Settings",
     "SettingsError",
     "settings_from_env",
+    "trust_refusal",
 ]
 
 DEV_JWT_SECRET = "procure-development-secret-change-me-0123456789"  # noqa: S105 (dev default)
@@ -26,6 +31,39 @@ DEV_JWT_SECRET = "procure-development-secret-change-me-0123456789"  # noqa: S105
 
 class SettingsError(ValueError):
     """The environment does not describe a runnable process."""
+
+
+# The algorithms an OpenID Connect issuer's keys may sign with (never HS256 nor none).
+Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+RoleName = Literal["viewer", "commercial", "ops", "admin"]
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class OidcIssuer(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True
+):
+    """An OpenID Connect issuer whose access tokens the API accepts, and how its claims make a
+    Procure principal (an entry of ``PROCURE_OIDC_ISSUERS``)."""
+
+    issuer: str  # its ``iss``; discovery at {issuer}/.well-known/openid-configuration
+    audience: str | None = None  # the ``aud`` its tokens name for Procure; None: jwt_audience
+    roles_claim: str = "roles"  # a claim, or a dotted path (realm_access.roles)
+    roles: dict[str, RoleName] | None = None  # claim value -> role; None: the role names
+    buyer_claim: str | None = None  # the claim naming the buyer a user acts for
+    buyer: str | None = None  # or one buyer for everyone this issuer signs in
+    subject_claim: str = "sub"
+    algorithms: tuple[Algorithm, ...] = ("RS256", "ES256")
+
+    def __post_init__(self) -> None:
+        url = urlsplit(self.issuer)
+        if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in _LOOPBACK)):
+            raise ValueError(
+                f"the issuer {self.issuer!r} is not an https URL (http only on loopback)"
+            )
+        if self.buyer is not None and self.buyer_claim is not None:
+            raise ValueError(f"the issuer {self.issuer} has both buyer and buyerClaim: give one")
+        if not self.algorithms:
+            raise ValueError(f"the issuer {self.issuer} allows no algorithm")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,21 +124,83 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "`/health/*` and `/metrics` (every role).",
         ),
     ] = 8000
-    jwt_secret: Annotated[
-        str,
+    dev_mode: Annotated[
+        bool,
         msgspec.Meta(
-            min_length=32,
-            description="The HS256 secret bearer tokens are signed with (the same for every "
-            "service and for whoever issues the tokens). The default is public: set your own "
-            "anywhere but on a development machine.",
+            description="Development mode, for a development machine only (`make up` and the "
+            "tests set it): a service with no `PROCURE_JWT_SECRET` then accepts tokens signed "
+            "with the public development secret. Off, a service that serves the API refuses "
+            "to start unless it has a secret of its own or an OpenID Connect issuer to trust "
+            "(`PROCURE_OIDC_ISSUERS`), and never accepts the public secret."
         ),
-    ] = DEV_JWT_SECRET
+    ] = False
+    jwt_secret: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=32,
+                description="The HS256 secret bearer tokens are signed with (the same for "
+                "every service and for whoever issues the tokens; `openssl rand -hex 32`). "
+                "Unset: no HS256 token is accepted, except, with `PROCURE_DEV_MODE`, one "
+                "signed with the public development secret.",
+            ),
+        ]
+        | None
+    ) = None
     jwt_issuer: Annotated[
-        str, msgspec.Meta(description="The issuer (`iss`) a bearer token must name.")
+        str, msgspec.Meta(description="The issuer (`iss`) an HS256 bearer token must name.")
     ] = "procure-dev"
     jwt_audience: Annotated[
-        str, msgspec.Meta(description="The audience (`aud`) a bearer token must name.")
+        str,
+        msgspec.Meta(
+            description="The audience (`aud`) a bearer token must name (an OpenID Connect "
+            "issuer's too, unless its entry names its own)."
+        ),
     ] = "procure"
+    jwt_max_lifetime: Annotated[
+        int,
+        msgspec.Meta(
+            ge=60,
+            description="Seconds a bearer token may live at the most, from any issuer: a "
+            "token whose `exp` is further than this from its `iat`, or that lacks either, is "
+            "refused.",
+        ),
+    ] = 12 * 3600
+    oidc_issuers: (
+        Annotated[
+            tuple[OidcIssuer, ...],
+            msgspec.Meta(
+                description="The OpenID Connect issuers whose RS256 and ES256 access tokens "
+                "the API accepts, as a JSON array of objects: `issuer` (its `iss`, where "
+                "`/.well-known/openid-configuration` is found; https, or http on loopback), "
+                "and optionally `audience` (else `PROCURE_JWT_AUDIENCE`), `rolesClaim` (a "
+                "claim or dotted path holding a list or a space-separated string; default "
+                "`roles`), `roles` (claim value to Procure role: `viewer`, `commercial`, "
+                "`ops`, `admin`; else the values are Procure's role names), `buyerClaim` or "
+                "`buyer` (the buyer's claim, or one buyer for everyone the issuer signs in), "
+                '`subjectClaim` (default `sub`), `algorithms` (default `["RS256", '
+                '"ES256"]`). docs/operations.md has Entra ID, Okta and Keycloak examples.'
+            ),
+        ]
+        | None
+    ) = None
+    oidc_refresh_interval: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds between two fetches of an issuer's keys for tokens that name "
+            "a key it did not publish (a key rotation is followed at once; random key ids "
+            "cannot make the service hammer the issuer).",
+        ),
+    ] = 60.0
+    oidc_keys_max_age: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Seconds an issuer's fetched keys are used before they are fetched "
+            "again (a key the issuer withdrew stops verifying new tokens by then).",
+        ),
+    ] = 3600.0
     clock_start: Annotated[
         datetime | None,
         msgspec.Meta(
@@ -180,6 +280,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = 10
 
+    def __post_init__(self) -> None:
+        named = [i.issuer for i in self.oidc_issuers or ()]
+        if len(set(named)) < len(named):
+            raise ValueError("PROCURE_OIDC_ISSUERS names an issuer twice")
+        if self.jwt_issuer in named:
+            raise ValueError(
+                f"PROCURE_JWT_ISSUER {self.jwt_issuer} is also an OpenID Connect issuer: the "
+                "HS256 tokens' issuer must be a name of their own"
+            )
+
+    @property
+    def signing_secret(self) -> str | None:
+        """The HS256 secret the API verifies tokens with: ``jwt_secret``, or the public
+        development secret in development mode; None: no HS256 token is accepted. The public
+        secret is never trusted outside development mode, even when set explicitly."""
+        if self.jwt_secret is None:
+            return DEV_JWT_SECRET if self.dev_mode else None
+        if self.jwt_secret == DEV_JWT_SECRET and not self.dev_mode:
+            return None
+        return self.jwt_secret
+
+
+def trust_refusal(settings: Settings) -> str | None:
+    """Why a process that serves the API must not start with ``settings`` (None: it may). It
+    fails closed: outside development mode it needs a secret of its own or an issuer."""
+    if settings.dev_mode:
+        return None
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        return (
+            "PROCURE_JWT_SECRET is the public development secret, which anyone can sign "
+            "tokens with: set a secret of your own (openssl rand -hex 32), or "
+            "PROCURE_DEV_MODE=true on a development machine"
+        )
+    if settings.jwt_secret is None and not settings.oidc_issuers:
+        return (
+            "no bearer token could be verified: set PROCURE_JWT_SECRET (a secret of your own, "
+            "at least 32 characters) or PROCURE_OIDC_ISSUERS (an OpenID Connect issuer to "
+            "trust), or PROCURE_DEV_MODE=true on a development machine"
+        )
+    return None
+
 
 # Settings field -> environment variable.
 ENV_NAMES: dict[str, str] = {
@@ -194,6 +335,11 @@ ENV_NAMES: dict[str, str] = {
     "jwt_secret": "PROCURE_JWT_SECRET",
     "jwt_issuer": "PROCURE_JWT_ISSUER",
     "jwt_audience": "PROCURE_JWT_AUDIENCE",
+    "jwt_max_lifetime": "PROCURE_JWT_MAX_LIFETIME",
+    "dev_mode": "PROCURE_DEV_MODE",
+    "oidc_issuers": "PROCURE_OIDC_ISSUERS",
+    "oidc_refresh_interval": "PROCURE_OIDC_REFRESH_INTERVAL",
+    "oidc_keys_max_age": "PROCURE_OIDC_KEYS_MAX_AGE",
     "clock_start": "PROCURE_CLOCK_START",
     "clock_rate": "PROCURE_CLOCK_RATE",
     "clock_anchor": "PROCURE_CLOCK_ANCHOR",
@@ -214,6 +360,11 @@ def settings_from_env(service: str, environ: Mapping[str, str]) -> Settings:
         value = environ.get(name)
         if value is not None and value != "":
             raw[field] = _midnight(value) if field in _INSTANTS else value
+    if "oidc_issuers" in raw:
+        try:
+            raw["oidc_issuers"] = msgspec.json.decode(str(raw["oidc_issuers"]))
+        except msgspec.DecodeError as exc:
+            raise SettingsError(f"PROCURE_OIDC_ISSUERS is not JSON: {exc}") from exc
     if "database_url" not in raw:
         raise SettingsError("DATABASE_URL is not set: the service needs its own database")
     return _convert(raw, Settings, ENV_NAMES)
@@ -234,10 +385,11 @@ def _convert(raw: Mapping[str, object], kind: type[Options], names: Mapping[str,
     try:
         return msgspec.convert(raw, kind, strict=False)
     except msgspec.ValidationError as exc:
-        # msgspec says "... at `$.http_port`": name the environment variable instead.
+        # msgspec says "... at `$.http_port`" (or "`$.oidc_issuers[0].issuer`"): name the
+        # environment variable instead.
         message = str(exc)
         for field, name in names.items():
-            message = message.replace(f"`$.{field}`", name)
+            message = re.sub(rf"`\$\.{field}((?:\[[^\]]*\]|\.\w+)*)`", rf"{name}\1", message)
         raise SettingsError(message) from exc
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -141,14 +142,28 @@ def _said(code: int, body: bytes) -> str:
 
 
 async def gather_status(
-    nats_url: str, access: NatsAccess, token: str, *, days: int | None = None
+    nats_url: str,
+    access: NatsAccess,
+    token_for: Callable[[str], str | None],
+    *,
+    days: int | None = None,
 ) -> Status:
+    """The instances, and the milestone counts of a ready contracts instance, asked with the
+    token ``token_for`` gives for its URL (None: not asked; a token goes only where the
+    caller would send it)."""
     instances = await discover(nats_url, access)
     async with httpx.AsyncClient() as http:
         instances = list(await asyncio.gather(*(_health(http, i) for i in instances)))
         contracts = [i for i in instances if i.name == f"{PREFIX}contracts" and i.http and i.ready]
         if not contracts:
             return Status(instances, None, "no contracts service is ready")
+        token = token_for(contracts[0].http or "")
+        if token is None:
+            return Status(
+                instances,
+                None,
+                f"no token for {contracts[0].http}: give one with --token (or PROCURE_TOKEN)",
+            )
         try:
             answer = await http.get(
                 f"{contracts[0].http}/v1/milestones/summary",

@@ -78,6 +78,7 @@ def start_service(
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_LOG_LEVEL": "WARNING",
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",  # the seeded subscriptions' receivers
+        "PROCURE_DEV_MODE": "true",  # the public development secret signs the tokens
     } | extra
     module = f"procure_{name}"
     subprocess.run([sys.executable, "-m", module, "migrate"], env=env, check=True, cwd=ROOT)

@@ -24,7 +24,9 @@ DEFINITIONS: dict[str, Callable[[], ServiceDefinition]] = {
 
 
 def app_of(definition: ServiceDefinition) -> Litestar:
-    settings = Settings(service=definition.name, database_url="postgresql://unused/unused")
+    settings = Settings(
+        service=definition.name, database_url="postgresql://unused/unused", dev_mode=True
+    )
     return create_service_app(
         settings=settings,
         title=definition.title,

@@ -22,8 +22,10 @@ import yaml
 __all__ = [
     "DEPLOY",
     "NKEY_SEED",
+    "OPERATOR_ENVIRONMENT",
     "ROOT",
     "Container",
+    "RequiredVariable",
     "Stage",
     "block",
     "compose_container",
@@ -152,20 +154,33 @@ def syncs_always(config: str) -> bool:
     return block is not None and _SYNC_ALWAYS.search(block) is not None
 
 
-_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::?-([^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+# What the operations guide says to set before `docker compose up`: the variables compose
+# requires (``${NAME:?message}``), as an operator would give them.
+OPERATOR_ENVIRONMENT = {"PROCURE_JWT_SECRET": "an-operators-own-secret-0123456789abcdef"}
 
 
-def interpolate(value: str) -> str:
-    """Compose's ``${NAME:-default}`` with nothing set in the environment: the default; and
-    ``$$``, compose's escape, a ``$``."""
+def interpolate(value: str, given: Mapping[str, str] = OPERATOR_ENVIRONMENT) -> str:
+    """Compose's ``${NAME:-default}`` with nothing set in the environment: the default;
+    ``${NAME:?message}``: the value the operator ``given`` (compose refuses to start without
+    it); and ``$$``, compose's escape, a ``$``."""
 
     def default(found: re.Match[str]) -> str:
         if found.group(0) == "$$":
             return "$"
-        assert found.group(2) is not None, f"${{{found.group(1)}}} has no default"
-        return found.group(2)
+        name, operator, text = found.groups()
+        assert operator is not None, f"${{{name}}} has no default"
+        if operator.endswith("?"):
+            if name not in given:
+                raise RequiredVariable(f"compose requires {name}: {text}")
+            return given[name]
+        return str(text)
 
     return _VARIABLE.sub(default, value)
+
+
+class RequiredVariable(LookupError):
+    """Compose would refuse to start: a variable it requires is not set."""
 
 
 def kustomize(folder: Path) -> str:

@@ -35,7 +35,7 @@ from procure_shared.messaging import NatsState
 from procure_shared.outbox import Relay, RelayStats
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, nats_access
-from procure_shared.settings import settings_from_env
+from procure_shared.settings import settings_from_env, trust_refusal
 from tests.deploy.bus import (
     COMPOSE_NODES,
     IMAGE_USER,
@@ -47,7 +47,9 @@ from tests.deploy.conftest import OVERLAYS, Documented
 from tests.deploy.files import (
     DEPLOY,
     NKEY_SEED,
+    OPERATOR_ENVIRONMENT,
     ROOT,
+    RequiredVariable,
     block,
     dockerfile_instructions,
     dockerfile_stages,
@@ -240,6 +242,21 @@ def test_the_compose_environment_is_accepted_by_every_service(compose: dict[str,
         migration = services[f"migrate-{name}"]["environment"]
         settings_from_env(name, {k: interpolate(str(v)) for k, v in migration.items()})
         assert "PROCURE_NATS_CREDENTIALS" not in migration  # migrations do not use the bus
+
+
+def test_compose_refuses_to_start_a_service_without_the_operators_jwt_secret(
+    compose: dict[str, Any],
+) -> None:
+    for name in SERVICES:
+        environment = compose["services"][name]["environment"]
+        with pytest.raises(RequiredVariable, match="compose requires PROCURE_JWT_SECRET"):
+            {k: interpolate(str(v), given={}) for k, v in environment.items()}
+        given = {k: interpolate(str(v)) for k, v in environment.items()}
+        assert given["PROCURE_JWT_SECRET"] == OPERATOR_ENVIRONMENT["PROCURE_JWT_SECRET"]
+        assert "PROCURE_DEV_MODE" not in given
+        settings = settings_from_env(name, given)
+        assert trust_refusal(settings) is None
+        assert settings.signing_secret == OPERATOR_ENVIRONMENT["PROCURE_JWT_SECRET"]
 
 
 def test_compose_makes_the_credentials_once_and_gives_each_reader_its_own_alone(

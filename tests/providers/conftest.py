@@ -33,7 +33,7 @@ def clock() -> FixedClock:
 def runtime(
     ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str, clock: FixedClock
 ) -> Runtime:
-    settings = Settings(service="providers", database_url=providers_url)
+    settings = Settings(service="providers", database_url=providers_url, dev_mode=True)
     return Runtime(
         settings=settings,
         clock=clock,

@@ -343,6 +343,7 @@ def test_a_service_whose_key_the_server_does_not_know_stops_at_once_saying_so(
         "NATS_URL": nats_handle.url,
         "PROCURE_NATS_CREDENTIALS": str(tmp_path / "notifications.nk"),
         "PROCURE_HTTP_PORT": str(free_port()),
+        "PROCURE_DEV_MODE": "true",
     }
     done = subprocess.run(
         [sys.executable, "-m", "procure_notifications", "serve"],

@@ -20,7 +20,7 @@ from tests.support.auth import bearer, keyed, token
 from tests.support.things import CREATE_THINGS, ThingsController
 from tests.support.wait import eventually
 
-SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused")
+SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
 NOW = datetime(2022, 9, 1, 9, 0, tzinfo=UTC)
 
 
@@ -130,10 +130,12 @@ def forged(**claims: Any) -> str:
         "sub": "mallory",
         "iss": SETTINGS.jwt_issuer,
         "aud": SETTINGS.jwt_audience,
+        "iat": int(datetime.now(UTC).timestamp()),
         "exp": int((datetime.now(UTC) + timedelta(hours=1)).timestamp()),
         "roles": ["admin"],
     }
-    return jwt.encode(base | claims, SETTINGS.jwt_secret, algorithm="HS256")
+    kept = {k: v for k, v in (base | claims).items() if v is not None}  # None: left out
+    return jwt.encode(kept, str(SETTINGS.signing_secret), algorithm="HS256")
 
 
 def unsigned(**claims: Any) -> str:
@@ -158,6 +160,21 @@ def unsigned(**claims: Any) -> str:
         pytest.param(unsigned(sub="m", roles=["admin"]), id="alg none"),
         pytest.param(forged(roles=["superuser"]), id="unknown role"),
         pytest.param(forged(roles=["viewer"]), id="no buyer"),
+        pytest.param(forged(exp=None), id="no expiry"),
+        pytest.param(forged(iat=None), id="no issued-at"),
+        pytest.param(
+            forged(exp=int((datetime.now(UTC) + timedelta(hours=13)).timestamp())),
+            id="beyond the maximum lifetime",
+        ),
+        pytest.param(forged(exp=10**10), id="for ever"),
+        pytest.param(
+            jwt.encode(
+                {"sub": "m", "iss": "procure-dev", "aud": "procure", "iat": 1, "exp": 10**10},
+                str(SETTINGS.signing_secret) * 2,
+                algorithm="HS512",
+            ),
+            id="another algorithm",
+        ),
     ],
 )
 async def test_a_missing_or_invalid_token_gets_a_401_problem(

@@ -199,7 +199,7 @@ def test_every_command_says_at_once_that_a_service_is_not_there() -> None:
     port = free_port()  # nothing listens there
     out = scratch_dir("procure-export-")
     for args in (
-        ["ocds", "export", "--out", str(out), "--url", f"http://127.0.0.1:{port}"],
+        ["ocds", "export", "--out", str(out), "--url", f"http://127.0.0.1:{port}", "--token", "t"],
         ["status", "--nats", f"nats://127.0.0.1:{port}", *AS_CLI],
     ):
         started = time.monotonic()

@@ -33,7 +33,9 @@ async def thing() -> str:
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = create_service_app(
-        settings=Settings(service="tests", database_url="postgresql://unused/unused"),
+        settings=Settings(
+            service="tests", database_url="postgresql://unused/unused", dev_mode=True
+        ),
         title="Tests",
         description="",
         version="0",

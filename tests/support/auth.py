@@ -10,14 +10,15 @@ from procure_shared.settings import Settings
 
 __all__ = ["bearer", "keyed", "token"]
 
-_DEFAULTS = Settings(service="tests", database_url="postgresql://unused/unused")
+# The tests run in development mode (as make up does): the public development secret.
+_DEFAULTS = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
 
 
 def token(
     *roles: Role, buyer: str | None = "dfe", settings: Settings = _DEFAULTS, **overrides: Any
 ) -> str:
     options: dict[str, Any] = {
-        "secret": settings.jwt_secret,
+        "secret": settings.signing_secret,
         "issuer": settings.jwt_issuer,
         "audience": settings.jwt_audience,
         "sub": "alice",

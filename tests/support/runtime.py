@@ -18,7 +18,7 @@ def runtime_for(
     service: str, url: str, pool: Pool, nc: Client, js: JetStreamContext, clock: Clock
 ) -> Runtime:
     return Runtime(
-        settings=Settings(service=service, database_url=url),
+        settings=Settings(service=service, database_url=url, dev_mode=True),
         clock=clock,
         pool=pool,
         nats=nc,

@@ -71,6 +71,7 @@ __all__ = [
     "SECOND_BUYER",
     "SERVICES",
     "UpConfig",
+    "development_secret",
     "run_up",
     "serve_by_hand",
     "service_environment",
@@ -119,6 +120,7 @@ SERVICE_ENVIRONMENT: dict[str, str] = {
     "(with a clock start or rate)",
     "PROCURE_HTTP_PORT": "`PROCURE_DEV_HTTP_PORT`, plus 1 for providers, 2 for notifications",
     "PROCURE_JWT_SECRET": "the development secret kept in `.procure/jwt-secret`",
+    "PROCURE_DEV_MODE": "`true`: a development stack",
     "PROCURE_MILESTONE_SCAN_INTERVAL": "`5` (unless set)",
     "PROCURE_PROVIDERS_URL": "the providers service started beside it (unless set)",
     "PROCURE_SMTP_HOST": "`127.0.0.1`, the development mailbox (unless `PROCURE_SMTP_HOST` is "
@@ -269,6 +271,16 @@ def jwt_secret(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def development_secret(state_dir: Path) -> str | None:
+    """The development secret ``procure up`` keeps in ``state_dir``, if it made one (read
+    only: the ``procure`` commands sign with it, never make it)."""
+    try:
+        secret = (state_dir / "jwt-secret").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return secret if len(secret) >= 32 else None
+
+
 def development_tokens(secret: str) -> list[tuple[str, str, str]]:
     """(who, role, token): one per role for the demo buyer, and a viewer of a second buyer."""
     tokens = []
@@ -314,6 +326,9 @@ def service_environment(
         PROCURE_NATS_CREDENTIALS=str(Path(endpoints.credentials) / f"{service}{SEED_SUFFIX}"),
         PROCURE_HTTP_PORT=str(urlsplit(endpoints.url_of(service)).port),
         PROCURE_JWT_SECRET=secret,
+        # The one place besides the tests that says "development": outside it, a service
+        # refuses to start without a secret of its own or an issuer to trust.
+        PROCURE_DEV_MODE="true",
     )
     # A development stack delivers webhooks to receivers on this machine (the setting that
     # lets a webhook reach loopback addresses; never set in production).

@@ -97,9 +97,7 @@ def create_service_app(
     debug: bool = False,
 ) -> Litestar:
     metrics = HttpMetrics(registry)
-    auth = BearerAuth(
-        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-    )
+    auth = BearerAuth.from_settings(settings)
 
     @get("/docs", media_type=MediaType.HTML, include_in_schema=False)
     async def docs() -> str:

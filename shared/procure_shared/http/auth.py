@@ -1,6 +1,8 @@
-"""Bearer tokens (JWT) with ``sub``, ``roles`` and ``buyer``; audience, issuer and expiry are
-checked. Roles, per the architecture: viewer, commercial, ops, admin (admin may do everything,
-for every buyer)."""
+"""Bearer tokens (JWT): HS256 tokens with ``sub``, ``roles`` and ``buyer`` signed with the
+shared secret, and RS256/ES256 access tokens of the OpenID Connect issuers the settings trust,
+whose claims each issuer's entry maps (``oidc.py``). Signature, audience, issuer, expiry and
+lifetime are checked. Roles, per the architecture: viewer, commercial, ops, admin (admin may
+do everything, for every buyer)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Scope
 
 from procure_shared.audit import Actor
+from procure_shared.http.oidc import IssuerKeys, claims_principal_parts
+from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
 
 __all__ = [
@@ -95,27 +99,61 @@ class _Verified(NamedTuple):
     starts: float | None
 
 
+# Seconds of clock difference allowed between an issuer and us for ``iat`` and ``nbf`` (an
+# identity provider's clock is not ours); expiry is checked exactly, on every use.
+SKEW = 30.0
+# The only algorithm of the shared secret.
+_HS256 = "HS256"
+
+
 @dataclass(frozen=True, slots=True)
 class BearerAuth:
-    """Bearer-token authentication: the token's signature (HS256), audience, issuer, expiry
-    and not-before are checked, and its roles and buyer make the request's ``Principal``.
+    """Bearer-token authentication. A token signed with HS256 is checked against ``secret``
+    (None: none is accepted) and must name ``issuer``; any other is an OpenID Connect
+    issuer's: its ``iss`` must be one of ``issuers``, its key one of that issuer's published
+    keys and its algorithm that key's. Every token must name ``audience`` (an issuer may name
+    its own), carry ``exp`` and ``iat`` no more than ``max_lifetime`` seconds apart, and make
+    a ``Principal`` (roles and buyer).
 
     A verified token is remembered per encoded token (clients send the same token with every
     request; verifying it again and building Litestar's ``Token`` cost a quarter of a simple
-    GET); its expiry and not-before are checked again on every use."""
+    GET, and an RS256 signature much more); its expiry and not-before are checked again on
+    every use."""
 
-    secret: str
+    secret: str | None
     issuer: str
     audience: str
-    description: str = "A Procure bearer token (`procure token` makes development tokens)."
+    max_lifetime: float = 12 * 3600
+    issuers: Mapping[str, IssuerKeys] = field(default_factory=dict)
+    description: str = (
+        "A Procure bearer token: an access token of a trusted OpenID Connect issuer, or an "
+        "HS256 token (`procure token` makes development tokens)."
+    )
     scheme: str = "BearerToken"
     remembered: int = 4096
     _seen: OrderedDict[str, _Verified] = field(default_factory=OrderedDict)
 
-    def verify(self, encoded: str) -> _Verified:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BearerAuth:
+        return cls(
+            secret=settings.signing_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            max_lifetime=settings.jwt_max_lifetime,
+            issuers={
+                i.issuer: IssuerKeys(
+                    i,
+                    refresh_interval=settings.oidc_refresh_interval,
+                    keys_max_age=settings.oidc_keys_max_age,
+                )
+                for i in settings.oidc_issuers or ()
+            },
+        )
+
+    async def verify(self, encoded: str) -> _Verified:
         known = self._seen.get(encoded)
         if known is None:
-            known = self._decode(encoded)
+            known = await self._decode(encoded)
             self._seen[encoded] = known
             if len(self._seen) > self.remembered:
                 self._seen.popitem(last=False)
@@ -123,25 +161,28 @@ class BearerAuth:
         if known.expires <= now:
             self._seen.pop(encoded, None)
             raise NotAuthorizedException("the token has expired")
-        if known.starts is not None and known.starts > now:
+        if known.starts is not None and known.starts > now + SKEW:
             raise NotAuthorizedException("the token is not valid yet")
         return known
 
-    def _decode(self, encoded: str) -> _Verified:
+    async def _decode(self, encoded: str) -> _Verified:
         try:
-            claims = jwt.decode(
-                encoded,
-                self.secret,
-                algorithms=["HS256"],
-                audience=self.audience,
-                issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss", "aud"]},
-            )
+            header = jwt.get_unverified_header(encoded)
+            if header.get("alg") == _HS256:
+                claims = self._decode_hs256(encoded)
+                principal = principal_from_claims(claims)
+                if principal is None:
+                    raise NotAuthorizedException("the token carries no valid roles or buyer")
+            else:
+                claims, principal = await self._decode_oidc(encoded, header)
         except jwt.PyJWTError as e:
             raise NotAuthorizedException(f"the token is not valid: {e}") from None
-        principal = principal_from_claims(claims)
-        if principal is None:
-            raise NotAuthorizedException("the token carries no valid roles or buyer")
+        lifetime = float(claims["exp"]) - float(claims["iat"])
+        if lifetime > self.max_lifetime:
+            raise NotAuthorizedException(
+                f"the token lives {lifetime / 3600:g} h, longer than the "
+                f"{self.max_lifetime / 3600:g} h this service accepts"
+            )
         starts = claims.get("nbf")
         return _Verified(
             principal,
@@ -150,7 +191,47 @@ class BearerAuth:
             float(starts) if isinstance(starts, int | float) else None,
         )
 
+    def _decode_hs256(self, encoded: str) -> dict[str, Any]:
+        if self.secret is None:
+            raise NotAuthorizedException("HS256 tokens are not accepted here")
+        return jwt.decode(
+            encoded,
+            self.secret,
+            algorithms=[_HS256],
+            audience=self.audience,
+            issuer=self.issuer,
+            leeway=SKEW,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+
+    async def _decode_oidc(
+        self, encoded: str, header: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Principal]:
+        unverified = jwt.decode(encoded, options={"verify_signature": False})
+        named = unverified.get("iss")
+        keys = self.issuers.get(named) if isinstance(named, str) else None
+        if keys is None:
+            raise NotAuthorizedException(f"the token's issuer {named!r} is not trusted here")
+        key = await keys.key_for(header.get("kid"), header.get("alg"))
+        config = keys.config
+        claims = jwt.decode(
+            encoded,
+            key,
+            algorithms=[key.algorithm_name],
+            audience=config.audience or self.audience,
+            issuer=config.issuer,
+            leeway=SKEW,
+            options={"require": ["exp", "iat", "iss", "aud"]},
+        )
+        sub, roles, buyer = claims_principal_parts(config, claims)
+        return claims, Principal(sub=sub, roles=roles, buyer=buyer)
+
+    async def close(self) -> None:
+        for keys in self.issuers.values():
+            await keys.close()
+
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.on_shutdown = [*app_config.on_shutdown, self.close]
         app_config.middleware.insert(
             0, DefineMiddleware(_BearerMiddleware, auth=self, exclude=PUBLIC_PATHS)
         )
@@ -181,7 +262,7 @@ class _BearerMiddleware(AbstractAuthenticationMiddleware):
             encoded = connection.cookies.get(cookie) or None
         if encoded is None:
             raise NotAuthorizedException("a bearer token is required (Authorization: Bearer ...)")
-        verified = self.auth.verify(encoded)
+        verified = await self.auth.verify(encoded)
         _check_roles(verified.principal, connection.scope)
         return AuthenticationResult(user=verified.principal, auth=verified.claims)
 

@@ -68,7 +68,7 @@ class SignInController(Controller):
         auth: BearerAuth = request.app.state.auth
         token = data.get("token", "").strip()
         try:
-            verified = auth.verify(token) if token else None
+            verified = await auth.verify(token) if token else None
         except NotAuthorizedException as exc:
             return _form(f"That token was not accepted: {exc.detail}.", next_, 401)
         if verified is None:
