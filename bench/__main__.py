@@ -61,6 +61,7 @@ from bench import (
     monitor,
     notifications,
     ocds_import,
+    oidc,
     ops,
     relay,
     replicas,
@@ -87,6 +88,8 @@ RUNS: dict[str, Measure] = {
     "ocds-import": lambda s, plan, notes, core: ocds_import.measure(s, plan, notes),
     "replicas": lambda s, plan, notes, core: replicas.measure(s, plan, notes),
     "instances": lambda s, plan, notes, core: instances.measure(s, plan, notes),
+    # The contracts API with an OpenID Connect issuer's RS256 token against HS256 (issue 22).
+    "oidc": lambda s, plan, notes, core: oidc.measure(s, plan, notes),
 }
 MEASUREMENTS = tuple(RUNS)
 DEFAULT = MEASUREMENTS
