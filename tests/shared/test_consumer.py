@@ -91,6 +91,8 @@ async def test_a_poison_message_is_terminated_and_dead_lettered_while_others_flo
     recorder = DeadLetterRecorder(
         service="tests", consumers=[(TEST_STREAM.name, "tests__effects")], pool=pool, js=js
     )
+    # Its stream first, as a service does: a termination before it exists is not captured.
+    await recorder.prepare()
     async with running(consumer, recorder):
         await eventually(lambda: equals(effect_count(pool), 3), what="three effects")
         letters = await eventually(lambda: dead_letters(pool), what="a dead letter")
