@@ -4,7 +4,7 @@ only some measurements writes latest-<names>.json/.md, leaving the complete resu
 
     python -m bench [relay] [consumer] [reset] [latency] [eligibility] [contracts]
         [contracts-scale] [notifications] [monitor] [ops] [ocds-import] [replicas] [instances]
-        [--smoke]
+        [auth] [--smoke]
         [--repetitions N]
         [--service-core C]
 
@@ -36,7 +36,14 @@ releases parsed and inserted with bare asyncpg, and the OCDS reader against bare
 ``instances`` is two processes of a service against one, on the same database and consumers:
 the contracts API's amendments (50 connections spread over the instances) and the notifications
 consumers' delivery of 5,000 events from the stream to a webhook receiver, with what each
-side's cores and processes did (nothing pinned in it).
+side's cores and processes did (nothing pinned in it). ``auth`` is authentication on the bus
+against none (issue 21): a connection, relay and consumer throughput, the commit-to-handler
+latency and eligibility request/reply with every client an nkey user with its identity's
+permissions, against the same code and a nats-server without authorization.
+
+Every measurement runs with authentication on, as production does: nats-server requires the
+identities of procure_shared.identities; the harness and the bare baselines connect as
+``bench``, each service process or service component as its service (bench.harness).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from datetime import UTC, datetime
 import uvloop
 
 from bench import (
+    auth,
     bare,
     consumer,
     contracts,
@@ -90,6 +98,7 @@ RUNS: dict[str, Measure] = {
     "instances": lambda s, plan, notes, core: instances.measure(s, plan, notes),
     # The contracts API with an OpenID Connect issuer's RS256 token against HS256 (issue 22).
     "oidc": lambda s, plan, notes, core: oidc.measure(s, plan, notes),
+    "auth": auth.measure,
 }
 MEASUREMENTS = tuple(RUNS)
 DEFAULT = MEASUREMENTS
@@ -145,6 +154,9 @@ async def main(which: list[str], plan: Plan, service_core: int | None, *, write:
         "ops_kpis_each": ops.KPIS_EACH,
         "ocds_import_cli_batch": "500 releases or 8 MiB a request, 4 in flight (the defaults)",
         "instances": instances.INSTANCES,
+        "auth_service_core": service_core,
+        "nats_authentication": "nkey users with their identities' permissions "
+        "(procure_shared.identities); harness and bare baselines as bench",
         "jetstream": "file storage, R1, sync_interval: always, duplicate window 2 h",
         "postgres": "initdb defaults, fsync on, synchronous_commit on, max_connections 200",
     }
@@ -182,7 +194,8 @@ def cli() -> None:
         "--service-core",
         default=str(CLIENT_CORE),
         help="core of the service-side processes: the latency benchmark's relay and consumer, "
-        "the eligibility benchmark's responders, the notifications benchmark's relay, "
+        "the eligibility benchmark's responders (and the auth benchmark's of both), the "
+        "notifications benchmark's relay, "
         "notifications process and bare POST loop (default 1, with the producer or load "
         "generator; the servers are on 0), or 'none' for the scheduler to choose",
     )

@@ -3,6 +3,8 @@
 Each baseline does the work its project figure does, written as directly as the libraries
 allow, on tables and a stream configured like the project's (the DDL below copies the shared
 migrations' columns and indexes; the stream copies procure_shared.messaging.stream_config).
+Each connects to NATS with the nats-py ``connect`` arguments it is given (``options``: the bench
+identity's nkey seed and inbox, which the harness makes), as any client of the bus must.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-EVENT_TYPE = "bench.thing.changed"
+
+def event_type(producer: str) -> str:
+    """The type of the benchmarks' events of ``producer`` (its first word is its producer's, as
+    a consumer checks)."""
+    return f"{producer}.thing.changed"
+
+
+EVENT_TYPE = event_type("bench")
 AGGREGATES = 1_000
 
 # The same columns, partial index and defaults as the project's outbox (the NOTIFY trigger is
@@ -122,16 +131,16 @@ class _Data(msgspec.Struct, rename="camel"):
     version: int
 
 
-def event(i: int, *, aggregates: int = AGGREGATES) -> dict[str, Any]:
-    """Event ``i``: aggregate ``i % aggregates`` at sequence ``i // aggregates + 1``, with the
-    envelope's attribute names (CloudEvents plus Procure's extensions)."""
+def event(i: int, *, aggregates: int = AGGREGATES, producer: str = "bench") -> dict[str, Any]:
+    """Event ``i`` of ``producer``: aggregate ``i % aggregates`` at sequence ``i // aggregates
+    + 1``, with the envelope's attribute names (CloudEvents plus Procure's extensions)."""
     aggregate = f"thing-{i % aggregates}"
     sequence = i // aggregates + 1
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
-        "source": "/procure/bench",
-        "type": EVENT_TYPE,
+        "source": f"/procure/{producer}",
+        "type": event_type(producer),
         "subject": aggregate,
         "time": datetime.now(UTC),
         "datacontenttype": "application/json",
@@ -209,14 +218,16 @@ async def prefill_outbox(dsn: str, rows: int) -> int:
     return size
 
 
-async def relay(dsn: str, nats_url: str, rows: int, batch_size: int = 100) -> float:
+async def relay(
+    dsn: str, nats_url: str, options: dict[str, Any], rows: int, batch_size: int = 100
+) -> float:
     """Drain ``rows`` outbox rows to JetStream acks; returns the elapsed seconds.
 
     One transaction per batch: claim (FOR UPDATE SKIP LOCKED, in position order), publish each
     with Nats-Msg-Id and pipelined acks, mark published, commit.
     """
     conn = await asyncpg.connect(dsn)
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, **options)
     js = nc.jetstream()
     try:
         started = time.perf_counter()
@@ -257,20 +268,27 @@ async def outbox_backlog(dsn: str) -> int:
 # --- consumer ---------------------------------------------------------------------------------
 
 
-async def preload(nats_url: str, stream: StreamConfig, messages: int) -> int:
-    """A fresh stream holding ``messages`` events; returns the payload bytes."""
-    nc = await nats.connect(nats_url)
+async def preload(
+    nats_url: str,
+    options: dict[str, Any],
+    stream: StreamConfig,
+    messages: int,
+    *,
+    producer: str = "bench",
+) -> int:
+    """A fresh stream holding ``messages`` events of ``producer``; returns the payload bytes."""
+    nc = await nats.connect(nats_url, **options)
     js = nc.jetstream()
     size = 0
     try:
         await fresh_stream(js, stream)
         futures = []
         for i in range(messages):
-            e = event(i)
+            e = event(i, producer=producer)
             payload = encode(e)
             size += len(payload)
             futures.append(
-                await js.publish_async(EVENT_TYPE, payload, headers={"Nats-Msg-Id": e["id"]})
+                await js.publish_async(e["type"], payload, headers={"Nats-Msg-Id": e["id"]})
             )
         await asyncio.wait(futures, timeout=60)
         if any(not f.done() or f.exception() is not None for f in futures):
@@ -287,6 +305,7 @@ async def preload(nats_url: str, stream: StreamConfig, messages: int) -> int:
 async def consumer(
     dsn: str,
     nats_url: str,
+    options: dict[str, Any],
     stream: str,
     durable: str,
     messages: int,
@@ -308,7 +327,7 @@ async def consumer(
         max_size=concurrency,
         reset=None if reset_on_release else _no_reset,  # None: asyncpg's default reset
     )
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, **options)
     js = nc.jetstream()
     decoder = msgspec.json.Decoder(Head)
     limit = asyncio.Semaphore(concurrency)
@@ -356,10 +375,12 @@ async def count(dsn: str, table: str) -> int:
 ECHO_SUBJECT = "rpc.bench.echo"
 
 
-async def echo(nats_url: str, ready: asyncio.Event, stop: asyncio.Event) -> int:
+async def echo(
+    nats_url: str, options: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event
+) -> int:
     """Answer each request on ``ECHO_SUBJECT`` with its own payload until ``stop``; returns how
     many were answered. A plain subscription: nats-py runs its callback one message at a time."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, **options)
     answered = 0
 
     async def respond(msg: Msg) -> None:

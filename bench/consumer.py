@@ -9,24 +9,32 @@ Baseline (bench.bare.consumer): fetch a batch; handle up to 8 at once, each in o
 Project: procure_shared.consumer.Consumer with the default spec (batch 64, concurrency 8,
 ordered), its handler doing the effect INSERT. A second project figure runs it unordered, to
 show what the in-order admission (one more statement per message) costs.
+
+Both sides connect as the bench identity (bench.feeds.CONSUMER); the authentication benchmark
+(bench.auth) runs the project's side on the contracts' stream as the providers service's track
+record consumer instead (bench.feeds.SERVICES).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from bench import bare, cpu
+from nats.js.errors import NotFoundError
+
+from bench import bare, cpu, feeds
+from bench.feeds import Feed
 from bench.harness import Figure, Run, Servers, guarded, quiet
 from bench.plan import Plan
 from procure_shared.consumer import Consumer, ConsumerSpec
-from procure_shared.events import Envelope, StreamSpec
+from procure_shared.events import Envelope
 from procure_shared.messaging import NatsState, connect_nats, stream_config
 from procure_shared.postgres import Connection, create_pool
 
-SPEC = StreamSpec("BENCH_CONSUMER", (bare.EVENT_TYPE,), "bench")
+SPEC = feeds.CONSUMER.stream
 CONCURRENCY = 8
 # The production default batch (ConsumerSpec.batch), fetched the same way by the baseline.
 BATCH = ConsumerSpec(name="-", stream="-", filter_subjects=(), handlers={}).batch
@@ -52,6 +60,7 @@ async def bare_run(servers: Servers, plan: Plan, log: list[str], *, reset: bool 
         elapsed = await bare.consumer(
             dsn,
             servers.nats.url,
+            servers.nats_options(),
             SPEC.name,
             _durable("bare"),
             messages,
@@ -63,7 +72,7 @@ async def bare_run(servers: Servers, plan: Plan, log: list[str], *, reset: bool 
         applied = await bare.count(dsn, "effects")
         if applied != messages:
             raise RuntimeError(f"the bare consumer applied {applied} of {messages}")
-        return Run(messages / elapsed, load, {"seconds_timed": elapsed})
+        return Run(messages / elapsed, load, {"events": messages, "seconds_timed": elapsed})
     finally:
         await servers.drop_database(dsn)
 
@@ -72,22 +81,34 @@ async def bare_run_with_reset(servers: Servers, plan: Plan, log: list[str]) -> R
     return await bare_run(servers, plan, log, reset=True)
 
 
-async def project_run(servers: Servers, plan: Plan, log: list[str], *, ordered: bool = True) -> Run:
+async def project_run(
+    servers: Servers,
+    plan: Plan,
+    log: list[str],
+    *,
+    ordered: bool = True,
+    feed: Feed = feeds.CONSUMER,
+) -> Run:
+    """The project's consumer of ``feed``'s stream (``preload``ed), connected as its reader."""
     messages = plan.consumer_messages
     dsn = await servers.project_database()
     await servers.sql(bare.EFFECTS_DDL, dsn)
     pool = await create_pool(dsn, size=10, min_size=10)
+    name = feed.consumer_name("bench__effects")
+    if feed.durable is not None:  # the one its identity may run: read from the start again
+        await _forget_consumer(servers, feed.stream.name, name)
     state = NatsState(name="bench-consumer")
-    nc = await connect_nats(servers.nats.url, state)
+    nc = await connect_nats(servers.nats.url, state, servers.access(feed.reader))
     try:
         spec = ConsumerSpec(
-            name=_durable("bench__effects"),
-            stream=SPEC.name,
-            filter_subjects=SPEC.subjects,
-            handlers={bare.EVENT_TYPE: record_effect},
+            name=name,
+            stream=feed.stream.name,
+            filter_subjects=feed.stream.subjects,
+            handlers={feed.event_type: record_effect},
             ordered=ordered,
             batch=BATCH,
             concurrency=CONCURRENCY,
+            producer=feed.producer,
         )
         consumer = Consumer(spec, pool=pool, js=nc.jetstream())
         await servers.sql("CHECKPOINT")
@@ -103,7 +124,9 @@ async def project_run(servers: Servers, plan: Plan, log: list[str], *, ordered: 
         elapsed = time.perf_counter() - started
         load = meter.stop()
         stop.set()
-        await task
+        task.cancel()  # rather than wait for its idle fetch to time out (1 s)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         async with pool.acquire() as conn:
             applied = await conn.fetchval("SELECT count(*) FROM effects")
         s = consumer.stats
@@ -112,7 +135,12 @@ async def project_run(servers: Servers, plan: Plan, log: list[str], *, ordered: 
         return Run(
             messages / elapsed,
             load,
-            {"seconds_timed": elapsed, "gaps": s.gaps, "duplicates": s.duplicates},
+            {
+                "events": messages,
+                "seconds_timed": elapsed,
+                "gaps": s.gaps,
+                "duplicates": s.duplicates,
+            },
         )
     finally:
         state.closing = True
@@ -125,6 +153,27 @@ async def project_run_unordered(servers: Servers, plan: Plan, log: list[str]) ->
     return await project_run(servers, plan, log, ordered=False)
 
 
+async def _forget_consumer(servers: Servers, stream: str, name: str) -> None:
+    nc = await servers.connect()
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_consumer(stream, name)
+    finally:
+        await nc.close()
+
+
+async def preload(servers: Servers, plan: Plan, feed: Feed = feeds.CONSUMER) -> int:
+    """``feed``'s stream, afresh, holding the plan's events (published by the harness);
+    their payload bytes."""
+    return await bare.preload(
+        servers.nats.url,
+        servers.nats_options(),
+        stream_config(feed.stream, 1),
+        plan.consumer_messages,
+        producer=feed.producer,
+    )
+
+
 RunFn = Callable[[Servers, Plan, list[str]], Awaitable[Run]]
 
 
@@ -132,7 +181,7 @@ async def _alternate(
     servers: Servers, plan: Plan, log: list[str], sides: list[tuple[RunFn, list[Run]]]
 ) -> None:
     messages = plan.consumer_messages
-    size = await bare.preload(servers.nats.url, stream_config(SPEC, 1), messages)
+    size = await preload(servers, plan)
     log.append(f"consumer stream: {messages:,} events of {size / messages:.0f} bytes on average")
     for rep in range(plan.repetitions):
         # Rotate which side goes first, so that drift over the run favours none.

@@ -270,7 +270,7 @@ async def start_app(
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
-        "NATS_URL": servers.nats.url,
+        **servers.service_env("contracts"),  # the bare app does not use NATS
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,
     }

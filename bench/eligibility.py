@@ -19,7 +19,9 @@ benchmark's relay and consumer (``--service-core``), a fresh one per run; the lo
 the bench process, the same nats-py client code for both: a closed loop of ``nc.request`` calls
 with 1 or 16 in flight, for 1 s of warm-up (not recorded), then 5 s timed. Latency is the
 client's, from just before ``nc.request`` to its return; with 16 in flight it is closed-loop
-latency, at least 16 / throughput by Little's law, so it includes queueing.
+latency, at least 16 / throughput by Little's law, so it includes queueing. The load generator
+and the echo connect as the bench identity, the eligibility responder as the providers service
+(the authentication benchmark, bench.auth, asks as the contracts service instead).
 
 The eligibility worker also notes, in the responder, each answer's time (decode to encode), the
 wait for a pooled connection and the SQL fetch (through thin proxies, as the latency worker
@@ -58,16 +60,17 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.micro.request import ERROR_CODE_HEADER
 
 from bench import bare, cpu
 from bench.harness import (
+    BENCH,
     Figure,
     Run,
     Servers,
@@ -114,6 +117,9 @@ ON = NOW.date()
 SEED = 20261123
 ECHO, ELIGIBILITY = "echo", "eligibility"
 SUBJECTS = {ECHO: bare.ECHO_SUBJECT, ELIGIBILITY: ELIGIBILITY_SUBJECT}
+# Who each responder connects as: the bare echo is the harness's; eligibility is answered by
+# the providers service.
+RESPONDERS = {ECHO: BENCH, ELIGIBILITY: "providers"}
 ACTOR = Actor(id="bench:eligibility-seed", roles=("commercial",))
 
 _FIRST = ("North", "Bright", "Oak", "Riverside", "Summit", "Horizon", "Beacon", "Meadow")
@@ -303,7 +309,7 @@ async def _verify(
     return outcomes if side == ELIGIBILITY else None
 
 
-async def _run(
+async def run_once(
     servers: Servers,
     plan: Plan,
     log: list[str],
@@ -313,16 +319,20 @@ async def _run(
     asked: list[tuple[list[str], bytes]],
     service_core: int | None,
     seen: dict[str, Any],
+    *,
+    asker: str = BENCH,
 ) -> Run:
-    """One timed run against a fresh responder process."""
-    args = ["--nats", servers.nats.url]
+    """One timed run against a fresh responder process: the echo connected as the bench
+    identity, the eligibility responder as the providers service; the load generator asks as
+    ``asker`` (the bench identity, or the contracts service, which asks in production)."""
+    args = servers.nats_args(RESPONDERS[side])
     if side == ELIGIBILITY:
         args += ["--dsn", dsn]
     if service_core is not None:
         args += ["--core", str(service_core)]
     payloads = [payload for _, payload in asked]
     proc = await spawn_worker(side, args)
-    nc = await nats.connect(servers.nats.url)
+    nc = await servers.connect(asker)
     try:
         outcomes = await _verify(nc, side, asked[: plan.eligibility_verify])
         if outcomes is not None:
@@ -387,21 +397,42 @@ def _figures(in_flight: int) -> tuple[Figure, Figure, Figure]:
     )
 
 
-async def measure(
-    servers: Servers, plan: Plan, log: list[str], service_core: int | None
-) -> list[Figure]:
+@dataclass
+class Seeded:
+    """The providers' database, seeded and settled, and the questions to ask of it."""
+
+    dsn: str
+    asked: list[tuple[list[str], bytes]]
+    rows: Counter[str]
+    seconds: float  # the seeding's
+
+
+async def seeded(servers: Servers, plan: Plan) -> Seeded:
+    """A new providers database seeded with the plan's providers (drop it when done)."""
     dsn = servers.postgres.dsn(f"bench_p_{uuid.uuid4().hex[:8]}")
-    await migrate(dsn, MIGRATIONS)
     try:
+        await migrate(dsn, MIGRATIONS)
         began = time.monotonic()
         provider_ids, rows = await seed(dsn, plan.eligibility_providers)
         await servers.settle(dsn, "providers, accreditations, exclusions, track_ratings")
-        asked = questions(provider_ids, plan.eligibility_questions)
+    except BaseException:
+        await servers.drop_database(dsn)
+        raise
+    asked = questions(provider_ids, plan.eligibility_questions)
+    return Seeded(dsn, asked, rows, time.monotonic() - began)
+
+
+async def measure(
+    servers: Servers, plan: Plan, log: list[str], service_core: int | None
+) -> list[Figure]:
+    prepared = await seeded(servers, plan)
+    dsn, asked, rows = prepared.dsn, prepared.asked, prepared.rows
+    try:
         sizes = [len(p) for _, p in asked]
         where = "unpinned" if service_core is None else f"on core {service_core}"
         log.append(
             f"eligibility: {plan.eligibility_providers:,} providers seeded through the use "
-            f"cases in {time.monotonic() - began:.0f} s ({rows['accreditations']:,} "
+            f"cases in {prepared.seconds:.0f} s ({rows['accreditations']:,} "
             "accreditations, "
             f"{rows['exclusions']} exclusions, {rows['inactive']} inactive, "
             f"{rows['track_ratings']} track ratings); {len(asked):,} questions of 1-3 "
@@ -417,7 +448,9 @@ async def measure(
             sides = [ECHO, ELIGIBILITY] if rep % 2 == 0 else [ELIGIBILITY, ECHO]
             for side in sides:
                 for n in IN_FLIGHT:
-                    run = partial(_run, servers, plan, log, side, n, dsn, asked, service_core, seen)
+                    run = partial(
+                        run_once, servers, plan, log, side, n, dsn, asked, service_core, seen
+                    )
                     r = await guarded(plan, f"eligibility {side} x{n}", log, run)
                     keep_run(figures[n], r, baseline=side == ECHO)
                     print(

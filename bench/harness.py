@@ -5,12 +5,19 @@ two-core machine before any project code): PostgreSQL (the postmaster and every 
 forks) and nats-server (every thread) on core 0, the measuring client on core 1;
 each figure is the median of its repetitions with the min-max, and a project figure is stated
 as a ratio to a bare baseline measured in the same run, against the same servers.
+
+NATS requires authentication, as in production (decision 0020): the harness writes a seed for
+each identity it plays (``IDENTITIES``) into its scratch folder and gives nats-server their
+authorization. The harness and the bare baselines connect as ``bench`` (which may do anything);
+a service process, or a service's component measured in this process or a bench.worker, as
+that service (``Servers.access``, ``Servers.service_env``, ``Servers.nats_args``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -27,15 +34,23 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import msgspec
+import nats
+from nats.aio.client import Client
 
 from bench import cpu
 from bench.plan import Plan
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port
+from procure_shared.identities import SEED_SUFFIX, SERVICES, write_credentials
+from procure_shared.messaging import NatsAccess
 from procure_shared.migrations import migrate
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
 ROOT = Path(__file__).resolve().parent.parent
+# The harness's own identity (its connections and the bare baselines'), and the identities it
+# plays: its own and each service's.
+BENCH = "bench"
+IDENTITIES = (BENCH, *SERVICES)
 
 
 def can_pin() -> bool:
@@ -46,7 +61,11 @@ def pin_process(pid: int, core: int | set[int]) -> None:
     """Every thread of ``pid`` on ``core`` (or on any of a set of cores); sched_setaffinity on
     a pid moves only that one thread."""
     cores = {core} if isinstance(core, int) else core
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:  # it ended since it was listed (a PostgreSQL backend, say)
+        return
+    for task in tasks:
         try:
             os.sched_setaffinity(int(task.name), cores)
         except ProcessLookupError:
@@ -71,12 +90,49 @@ def affinity_of(pid: int) -> str:
     return "?"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Servers:
     postgres: EmbeddedPostgres
     nats: EmbeddedNats
     pinned: bool
     folder: Path
+    # The identities' seeds, whose authorization ``nats`` requires; None: a nats-server that
+    # lets anyone in (the authentication benchmark's baseline), connected to without a seed.
+    credentials: Path | None
+
+    def seed(self, identity: str) -> str | None:
+        """The file of ``identity``'s nkey seed (None without credentials)."""
+        if self.credentials is None:
+            return None
+        return str(self.credentials / f"{identity}{SEED_SUFFIX}")
+
+    def access(self, identity: str = BENCH) -> NatsAccess:
+        """How a client connects as ``identity``."""
+        return NatsAccess(identity=identity, seed_file=self.seed(identity))
+
+    def nats_options(self, identity: str = BENCH) -> dict[str, Any]:
+        """nats-py's ``connect`` arguments for ``identity`` (a bare baseline's: ``bench``)."""
+        return self.access(identity).options()
+
+    async def connect(self, identity: str = BENCH) -> Client:
+        """A plain nats-py connection as ``identity`` (the harness's own by default)."""
+        return await nats.connect(self.nats.url, **self.nats_options(identity))
+
+    def nats_args(self, identity: str) -> list[str]:
+        """The arguments of a bench process (bench.worker, bench.notifications) connecting as
+        ``identity``."""
+        seed = self.seed(identity)
+        return ["--nats", self.nats.url, "--identity", identity] + (
+            ["--seed", seed] if seed is not None else []
+        )
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """What a service process (``python -m procure_<service> serve``) needs to connect as
+        itself; a service does not serve without its seed."""
+        seed = self.seed(service)
+        if seed is None:
+            raise RuntimeError(f"the {service} service needs credentials to connect to NATS")
+        return {"NATS_URL": self.nats.url, "PROCURE_NATS_CREDENTIALS": seed}
 
     @property
     def server_pids(self) -> list[int]:
@@ -137,24 +193,55 @@ def servers() -> Iterator[Servers]:
     is on core 0), then move this process to core 1."""
     folder = Path(tempfile.mkdtemp(prefix="procure-bench-"))
     folder.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
+    credentials = folder / "nats-credentials"
+    write_credentials(credentials, IDENTITIES)
     postgres = EmbeddedPostgres(folder / "pg", free_port(), folder / "pg.log")
-    nats = EmbeddedNats(folder / "js", free_port(), folder / "nats.log")
+    server = EmbeddedNats(folder / "js", free_port(), folder / "nats.log", credentials=credentials)
     pinned = can_pin()
     original = os.sched_getaffinity(0) if pinned else set()
     try:
         if pinned:
             pin_process(os.getpid(), SERVER_CORE)
         postgres.start()
-        nats.start()
+        server.start()
         if pinned:
             pin_process(os.getpid(), CLIENT_CORE)
-        yield Servers(postgres, nats, pinned, folder)
+        yield Servers(postgres, server, pinned, folder, credentials)
     finally:
         if pinned:
             for task in Path(f"/proc/{os.getpid()}/task").iterdir():
                 os.sched_setaffinity(int(task.name), original)
-        nats.stop()
+        server.stop()
         postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_on_server_core(servers: Servers, nodes: list[EmbeddedNats]) -> None:
+    """Start more nats-servers beside the harness's, on its core (they inherit this process's
+    affinity while it is there)."""
+    if servers.pinned:
+        pin_process(os.getpid(), SERVER_CORE)
+    try:
+        for node in nodes:
+            node.start()
+    finally:
+        if servers.pinned:
+            pin_process(os.getpid(), CLIENT_CORE)
+
+
+@contextmanager
+def other_nats(servers: Servers, name: str, credentials: Path | None) -> Iterator[Servers]:
+    """The servers with a fresh nats-server of their own on core 0 instead of the harness's,
+    requiring the authorization of ``credentials`` (None: letting anyone in); stopped and
+    removed after."""
+    folder = servers.folder / f"{name}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    server = EmbeddedNats(folder / "js", free_port(), folder / "nats.log", credentials=credentials)
+    try:
+        start_on_server_core(servers, [server])
+        yield dataclasses.replace(servers, nats=server, credentials=credentials)
+    finally:
+        server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -301,6 +388,7 @@ class Figure:
     target: str = "-"
     min_ratio: float | None = None  # the target as a ratio project/baseline
     max_value: float | None = None  # the target as a ceiling on the project's median
+    max_ratio: float | None = None  # the target as a ceiling on project/baseline (latencies)
     note: str = ""
 
     @property
@@ -331,6 +419,10 @@ class Figure:
             if self.ratio >= self.min_ratio:
                 return "met"
             return "borderline (re-run)" if self.ratio >= self.min_ratio - 0.1 else "missed"
+        if self.max_ratio is not None and self.ratio is not None:
+            if self.ratio <= self.max_ratio:
+                return "met"
+            return "borderline (re-run)" if self.ratio <= self.max_ratio + 0.1 else "missed"
         if self.max_value is not None and self.project:
             return "met" if self.median <= self.max_value else "missed"
         return "-"

@@ -86,7 +86,6 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
-import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -203,7 +202,7 @@ async def start_consumers(servers: Servers, dsn: str, log_file: Path) -> asyncio
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
-        "NATS_URL": servers.nats.url,
+        **servers.service_env("notifications"),
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",
         "PROCURE_HTTP_PORT": str(free_port()),  # every role serves its probes and /metrics
     }
@@ -237,7 +236,7 @@ async def delivery_run(servers: Servers, plan: Plan, n: int, log: list[str]) -> 
     label = f"instances delivery, {_side(n)}"
     dsn = await notifications.notifications_database(servers)
     procs: list[asyncio.subprocess.Process] = []
-    nc = await nats.connect(servers.nats.url)
+    nc = await servers.connect()
     js = nc.jetstream()
     try:
         await notifications.fresh_streams(servers)

@@ -11,6 +11,10 @@ milliseconds; the relay also notes when it hands each event to JetStream, which 
 latency in two. Every event must reach the handler (the run waits while they keep coming, and
 fails when none has come for 30 s).
 
+The relay and consumer connect as the bench identity, whose events they move
+(bench.feeds.LATENCY); the authentication benchmark (bench.auth) runs them as the contracts
+service's relay and the providers service's track record consumer instead (bench.feeds.SERVICES).
+
 The servers stay alone on core 0 and the three processes share core 1, as the project's relay
 and consumer do in measurements 1 and 2. ``--service-core 0`` puts the relay and consumer
 processes on the servers' core instead (the method's placement of the service side), ``none``
@@ -26,7 +30,8 @@ import uuid
 
 import msgspec
 
-from bench import bare
+from bench import bare, feeds
+from bench.feeds import Feed
 from bench.harness import (
     Figure,
     InOrder,
@@ -45,21 +50,25 @@ from bench.harness import (
 from bench.plan import Plan
 from bench.relay import envelope
 from procure_shared import outbox
-from procure_shared.events import StreamSpec
-from procure_shared.messaging import NatsState, connect_nats, ensure_streams, stream_config
+from procure_shared.messaging import ensure_streams, stream_config
 from procure_shared.postgres import create_pool
 
 AGGREGATES = 100
-SPEC = StreamSpec("BENCH_LATENCY", (bare.EVENT_TYPE,), "bench")
 
 
 async def run_once(
-    servers: Servers, plan: Plan, log: list[str], service_core: int | None
+    servers: Servers,
+    plan: Plan,
+    log: list[str],
+    service_core: int | None,
+    *,
+    feed: Feed = feeds.LATENCY,
 ) -> Latency:
+    """One run: ``feed``'s events committed here, relayed as their producer and consumed as
+    their reader, each in its own process."""
     dsn = await servers.project_database()
     await servers.sql(bare.EFFECTS_DDL, dsn)
-    state = NatsState(name="bench-latency")
-    nc = await connect_nats(servers.nats.url, state)
+    nc = await servers.connect()
     pool = await create_pool(dsn, size=10, min_size=10)
     procs: list[asyncio.subprocess.Process] = []
     tag = uuid.uuid4().hex[:8]
@@ -67,17 +76,31 @@ async def run_once(
     stamps_file = servers.folder / f"stamps-{tag}.json"
     try:
         js = nc.jetstream()
-        await bare.fresh_stream(js, stream_config(SPEC, 1))
-        await ensure_streams(js, 1, (SPEC,))
-        common = ["--dsn", dsn, "--nats", servers.nats.url]
+        await bare.fresh_stream(js, stream_config(feed.stream, 1))
+        await ensure_streams(js, 1, (feed.stream,))
+        common = ["--dsn", dsn, "--producer", feed.producer]
         if service_core is not None:
             common += ["--core", str(service_core)]
-        procs.append(await spawn_worker("relay", [*common, "--out", str(published_file)]))
-        procs.append(
-            await spawn_worker(
-                "consumer", [*common, "--stream", SPEC.name, "--out", str(stamps_file)]
-            )
+        relay_args = [*common, *servers.nats_args(feed.producer), "--out", str(published_file)]
+        consumer_args = [
+            *common,
+            *servers.nats_args(feed.reader),
+            "--stream",
+            feed.stream.name,
+            "--durable",
+            feed.consumer_name("bench__latency"),
+            "--out",
+            str(stamps_file),
+        ]
+        started = await asyncio.gather(
+            spawn_worker("relay", relay_args),
+            spawn_worker("consumer", consumer_args),
+            return_exceptions=True,
         )
+        procs += [p for p in started if isinstance(p, asyncio.subprocess.Process)]
+        for failed in started:
+            if isinstance(failed, BaseException):
+                raise failed
         await servers.sql("CHECKPOINT")
         await quiet(plan, log, "latency")
         rate = plan.latency_rate_per_s
@@ -87,7 +110,7 @@ async def run_once(
         in_order = InOrder()
 
         async def commit(i: int) -> None:
-            e = envelope(i, aggregates=AGGREGATES)
+            e = envelope(i, aggregates=AGGREGATES, producer=feed.producer)
             async with in_order.turn(e.subject):
                 begun = time.perf_counter()
                 async with pool.acquire() as conn:
@@ -143,7 +166,6 @@ async def run_once(
             await proc.wait()
         stamps_file.unlink(missing_ok=True)
         published_file.unlink(missing_ok=True)
-        state.closing = True
         await nc.close()
         await pool.close()
         await servers.drop_database(dsn)

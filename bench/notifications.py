@@ -50,6 +50,9 @@ Placement: PostgreSQL and nats-server on core 0 with the receiver (so the receiv
 same core, and not on the sender's, for both sides); the notifications process, the relay and
 the bare POST process on ``--service-core`` (default 1, with this process, the producer).
 Each run has fresh databases, streams and receiver; the sides alternate which goes first.
+The relay connects as the contracts service (it publishes the contracts' amendments), the
+notifications process as the notifications service; the harness (the streams, the preload) as
+the bench identity.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ from procure_shared.clock import SystemClock
 from procure_shared.consumer import Consumer, Handler
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.devstack import free_port
-from procure_shared.events import Envelope
+from procure_shared.events import STREAMS, Envelope
 from procure_shared.events.contracts import ContractData, Money
 from procure_shared.events.envelope import encode_envelope
 from procure_shared.events.registry import CONTRACT_AMENDED
@@ -117,7 +120,7 @@ from procure_shared.logs import configure_logging
 from procure_shared.messaging import NatsState, connect_nats, ensure_streams
 from procure_shared.migrations import migrate
 from procure_shared.postgres import Connection, connect_dedicated, create_pool
-from procure_shared.service import Runtime
+from procure_shared.service import Runtime, nats_access
 from procure_shared.settings import Settings
 
 SUBSCRIPTIONS = 10
@@ -330,17 +333,16 @@ async def notifications_database(servers: Servers) -> str:
 
 
 async def fresh_streams(servers: Servers) -> None:
-    """The service's streams (and the dead letters'), created afresh, alone on the server."""
-    state = NatsState(name="bench-notifications-streams")
-    nc = await connect_nats(servers.nats.url, state)
+    """The services' streams, created afresh, alone on the server (the notifications service's
+    dead-letter recorder creates its own)."""
+    nc = await servers.connect()
     try:
         js = nc.jetstream()
         for info in await js.streams_info():
             if info.config.name is not None:
                 await js.delete_stream(info.config.name)
-        await ensure_streams(js, 1)
+        await ensure_streams(js, 1, STREAMS)
     finally:
-        state.closing = True
         await nc.close()
 
 
@@ -396,12 +398,20 @@ async def service_latency(
             await spawn(
                 "bench.notifications",
                 "notifications",
-                ["--dsn", dsn, "--nats", servers.nats.url, "--out", str(files["fanned-out"])],
+                [
+                    "--dsn",
+                    dsn,
+                    *servers.nats_args("notifications"),
+                    "--out",
+                    str(files["fanned-out"]),
+                ],
                 placement.service,
                 log_file,
             )
         )
-        relay_args = ["--dsn", producer_dsn, "--nats", servers.nats.url]
+        # The contracts service's relay: the events are its amendments.
+        relay_args = ["--dsn", producer_dsn, *servers.nats_args("contracts")]
+        relay_args += ["--producer", "contracts"]
         procs.append(
             await spawn(
                 "bench.worker",
@@ -559,8 +569,7 @@ async def bare_latency(
 
 async def preload(servers: Servers, events: list[Envelope]) -> None:
     """The events on the CONTRACTS stream, as the relay publishes them (Nats-Msg-Id)."""
-    state = NatsState(name="bench-notifications-preload")
-    nc = await connect_nats(servers.nats.url, state)
+    nc = await servers.connect()
     try:
         js = nc.jetstream()
         acks = [
@@ -569,7 +578,6 @@ async def preload(servers: Servers, events: list[Envelope]) -> None:
         ]
         await asyncio.gather(*acks)
     finally:
-        state.closing = True
         await nc.close()
 
 
@@ -591,7 +599,14 @@ async def service_throughput(
             await spawn(
                 "bench.notifications",
                 "notifications",
-                ["--dsn", dsn, "--nats", servers.nats.url, "--hold", "--expect", str(drain)],
+                [
+                    "--dsn",
+                    dsn,
+                    *servers.nats_args("notifications"),
+                    "--hold",
+                    "--expect",
+                    str(drain),
+                ],
                 placement.service,
                 log_file,
             )
@@ -806,11 +821,16 @@ async def _notifications(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    settings = Settings(service="notifications", database_url=args.dsn, nats_url=args.nats)
+    settings = Settings(
+        service="notifications",
+        database_url=args.dsn,
+        nats_url=args.nats,
+        nats_credentials=args.seed,
+    )
     configure_logging(settings.service, settings.log_level)
     pool = await create_pool(settings.database_url, size=settings.pool_size)
     state = NatsState(name="bench-notifications")
-    nc = await connect_nats(settings.nats_url, state)
+    nc = await connect_nats(settings.nats_url, state, nats_access(args.identity, settings))
     js = nc.jetstream()
     runtime = Runtime(
         settings=settings, clock=SystemClock(), pool=pool, nats=nc, js=js, nats_state=state
@@ -876,6 +896,8 @@ def main() -> None:
     parser.add_argument("role", choices=["notifications"])
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--nats", required=True)
+    parser.add_argument("--identity", required=True)
+    parser.add_argument("--seed")
     parser.add_argument("--out", default="")
     parser.add_argument("--hold", action="store_true")
     parser.add_argument("--expect", type=int, default=0)

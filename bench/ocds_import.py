@@ -101,7 +101,7 @@ async def _service(
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
-        "NATS_URL": servers.nats.url,
+        **servers.service_env(module.removeprefix("procure_")),
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,
         "PROCURE_LOG_LEVEL": "WARNING",

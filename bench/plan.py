@@ -66,12 +66,20 @@ class Plan:
     replicas_traced: int = 2_000
     # instances: events delivered (the write path takes the contracts' sizes).
     instances_delivery_events: int = 5_000
+    # auth: connections timed one after another on each side; how long each latency run lasts
+    # (at the latency measurement's rate: three times its length, so that one stall of the
+    # machine does not make a run's p99); the eligibility request/reply's numbers in flight
+    # (the relay, consumer and eligibility runs take those measurements' sizes).
+    auth_connects: int = 200
+    auth_latency_seconds: float = 30.0
+    auth_eligibility_in_flight: tuple[int, ...] = (1, 16)
 
     def settings(self) -> dict[str, Any]:
         """The sizes, for the results' settings."""
         found = dataclasses.asdict(self)
         del found["repetitions"], found["noise_guard"]
         found["ocds_import_sizes"] = list(self.ocds_import_sizes)
+        found["auth_eligibility_in_flight"] = list(self.auth_eligibility_in_flight)
         return found
 
 
@@ -109,4 +117,7 @@ SMOKE = Plan(
     replicas_events=200,
     replicas_traced=50,
     instances_delivery_events=40,
+    auth_connects=10,
+    auth_latency_seconds=0.5,
+    auth_eligibility_in_flight=(1,),
 )

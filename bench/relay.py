@@ -6,6 +6,10 @@ order, publishes them with Nats-Msg-Id and pipelined acks, marks them published,
 Project: procure_shared.outbox.Relay(batch_size=100).run(stop), on rows written by outbox.add,
 until it has published them all. Each run has a fresh database and a fresh stream; the rows
 are vacuumed, analysed and checkpointed before the clock starts.
+
+Both sides connect as the bench identity (the events are the bench's, on its stream:
+bench.feeds.RELAY); the authentication benchmark (bench.auth) runs the project's side with the
+contracts service's events and identity instead (bench.feeds.SERVICES).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from datetime import UTC, datetime
 from functools import partial
 
 import msgspec
-import nats
 from nats.js.api import StreamConfig
 
-from bench import bare, cpu
+from bench import bare, cpu, feeds
+from bench.feeds import Feed
 from bench.harness import Figure, Run, Servers, guarded, quiet
 from bench.plan import Plan
 from procure_shared import outbox
@@ -29,7 +33,7 @@ from procure_shared.outbox import Relay
 from procure_shared.postgres import create_pool
 
 BATCH = 100
-SPEC = StreamSpec("BENCH_RELAY", ("bench.>",), "bench")
+SPEC = feeds.RELAY.stream
 
 
 class ThingChanged(msgspec.Struct, rename="camel"):
@@ -37,13 +41,14 @@ class ThingChanged(msgspec.Struct, rename="camel"):
     version: int
 
 
-def envelope(i: int, *, aggregates: int = bare.AGGREGATES) -> Envelope:
-    """The project's envelope for event ``i`` (the same fields as bench.bare.event)."""
+def envelope(i: int, *, aggregates: int = bare.AGGREGATES, producer: str = "bench") -> Envelope:
+    """The project's envelope for event ``i`` of ``producer`` (the same fields as
+    bench.bare.event)."""
     aggregate = f"thing-{i % aggregates}"
     sequence = i // aggregates + 1
     return Envelope.new(
-        service="bench",
-        type=bare.EVENT_TYPE,
+        service=producer,
+        type=bare.event_type(producer),
         subject=aggregate,
         time=datetime.now(UTC),
         sequence=sequence,
@@ -69,42 +74,54 @@ async def bare_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
     try:
         size = await bare.prefill_outbox(dsn, rows)
         await servers.settle(dsn, "bare_outbox")
-        nc = await nats.connect(servers.nats.url)
+        nc = await servers.connect()
         await bare.fresh_stream(nc.jetstream(), same_stream_config(SPEC))
         await nc.close()
         await quiet(plan, log, "relay baseline")
         meter = cpu.Meter()
-        elapsed = await bare.relay(dsn, servers.nats.url, rows, BATCH)
+        elapsed = await bare.relay(dsn, servers.nats.url, servers.nats_options(), rows, BATCH)
         load = meter.stop()
         left = await bare.outbox_backlog(dsn)
         if left:
             raise RuntimeError(f"the bare relay left {left} rows")
-        return Run(rows / elapsed, load, {"seconds_timed": elapsed, "payload_bytes": size / rows})
+        return Run(
+            rows / elapsed,
+            load,
+            {"events": rows, "seconds_timed": elapsed, "payload_bytes": size / rows},
+        )
     finally:
         await servers.drop_database(dsn)
 
 
-async def project_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
+async def project_run(
+    servers: Servers, plan: Plan, log: list[str], *, feed: Feed = feeds.RELAY
+) -> Run:
+    """The project's relay of ``feed``'s events, connected as their producer."""
     rows = plan.relay_rows
+    spec = feed.stream
     dsn = await servers.project_database()
     pool = await create_pool(dsn, size=10, min_size=10)
+    harness = await servers.connect()
     state = NatsState(name="bench-relay")
-    nc = await connect_nats(servers.nats.url, state)
+    nc = await connect_nats(servers.nats.url, state, servers.access(feed.producer))
     try:
         js = nc.jetstream()
         size = 0
         async with pool.acquire() as conn:
             for start in range(0, rows, 500):
-                events = [envelope(i) for i in range(start, min(start + 500, rows))]
+                events = [
+                    envelope(i, producer=feed.producer)
+                    for i in range(start, min(start + 500, rows))
+                ]
                 size += sum(len(encode_envelope(e)) for e in events)
                 async with conn.transaction():
                     await outbox.add(conn, *events)
         await servers.settle(dsn, "outbox")
-        same_stream_config(SPEC)
-        await bare.fresh_stream(js, stream_config(SPEC, 1))
-        await ensure_streams(js, 1, (SPEC,))
+        same_stream_config(spec)
+        await bare.fresh_stream(harness.jetstream(), stream_config(spec, 1))
+        await ensure_streams(js, 1, (spec,))
         await quiet(plan, log, "relay project")
-        relay = Relay(service="bench", dsn=dsn, pool=pool, js=js, batch_size=BATCH)
+        relay = Relay(service=feed.producer, dsn=dsn, pool=pool, js=js, batch_size=BATCH)
         stop = asyncio.Event()
         meter = cpu.Meter()
         started = time.perf_counter()
@@ -126,6 +143,7 @@ async def project_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
             rows / elapsed,
             load,
             {
+                "events": rows,
                 "seconds_timed": elapsed,
                 "payload_bytes": size / rows,
                 "batches": stats.batches,
@@ -135,6 +153,7 @@ async def project_run(servers: Servers, plan: Plan, log: list[str]) -> Run:
     finally:
         state.closing = True
         await nc.close()
+        await harness.close()
         await pool.close()
         await servers.drop_database(dsn)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import signal
@@ -35,6 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 from nats.js import JetStreamContext
@@ -42,7 +42,7 @@ from nats.js.api import StreamConfig
 from nats.js.errors import APIError
 
 from bench import bare, cpu, relay
-from bench.harness import CLIENT_CORE, SERVER_CORE, Figure, Run, Servers, guarded, pin_process
+from bench.harness import Figure, Run, Servers, guarded, start_on_server_core
 from bench.plan import Plan
 from procure_shared.devstack import EmbeddedNats, free_port, nats_cluster
 from procure_shared.events import encode_envelope
@@ -57,16 +57,11 @@ def _cluster(servers: Servers) -> Iterator[list[EmbeddedNats]]:
     folder = servers.folder / f"cluster-{uuid.uuid4().hex[:6]}"
     clients = [free_port() for _ in range(NODES)]
     routes = [free_port() for _ in range(NODES)]
-    nodes = nats_cluster(folder, clients, routes)
+    # The harness's identities, whose authorization every node requires (and whose route
+    # password the nodes use between them).
+    nodes = nats_cluster(folder, clients, routes, servers.credentials)
     try:
-        if servers.pinned:
-            pin_process(os.getpid(), SERVER_CORE)  # the nodes inherit core 0
-        try:
-            for node in nodes:
-                node.start()
-        finally:
-            if servers.pinned:
-                pin_process(os.getpid(), CLIENT_CORE)
+        start_on_server_core(servers, nodes)
         yield nodes
     finally:
         for node in nodes:
@@ -101,8 +96,8 @@ async def _send(js: JetStreamContext, count: int, replicas: int) -> None:
             raise RuntimeError(f"publishes unacknowledged at {start} ({replicas} replicas)")
 
 
-async def _publish(url: str, replicas: int, events: int) -> Run:
-    nc = await nats.connect(servers=url.split(","))
+async def _publish(url: str, options: dict[str, Any], replicas: int, events: int) -> Run:
+    nc = await nats.connect(servers=url.split(","), **options)
     js = nc.jetstream()
     try:
         config = await _stream(js, replicas)
@@ -139,11 +134,16 @@ def _syncs(trace: Path) -> Counter[str]:
 
 
 async def _count_syncs(
-    url: str, replicas: int, nodes: list[EmbeddedNats], folder: Path, traced: int
+    url: str,
+    options: dict[str, Any],
+    replicas: int,
+    nodes: list[EmbeddedNats],
+    folder: Path,
+    traced: int,
 ) -> str:
     """One untimed run of ``traced`` events with strace on every node: the fsyncs per event
     and per node, by file."""
-    nc = await nats.connect(servers=url.split(","))
+    nc = await nats.connect(servers=url.split(","), **options)
     js = nc.jetstream()
     tracers: list[tuple[asyncio.subprocess.Process, Path]] = []
     try:
@@ -180,16 +180,20 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
         "events/s",
         note="the ratio is the cost of replication (production) over one node (development)",
     )
+    options = servers.nats_options()
     with _cluster(servers) as nodes:
         url = ",".join(node.url for node in nodes)
         log.append(f"replicas: a cluster of {NODES} nodes at {url}")
         for rep in range(plan.repetitions):
             figure.project.append(
-                await guarded(plan, "replicas 3", log, lambda: _publish(url, 3, events))
+                await guarded(plan, "replicas 3", log, lambda: _publish(url, options, 3, events))
             )
             figure.baseline.append(
                 await guarded(
-                    plan, "replicas 1", log, lambda: _publish(servers.nats.url, 1, events)
+                    plan,
+                    "replicas 1",
+                    log,
+                    lambda: _publish(servers.nats.url, options, 1, events),
                 )
             )
             print(
@@ -204,7 +208,9 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
                 (url, 3, nodes),
                 (servers.nats.url, 1, [servers.nats]),
             ):
-                counted = await _count_syncs(count_url, replicas, watched, servers.folder, traced)
+                counted = await _count_syncs(
+                    count_url, options, replicas, watched, servers.folder, traced
+                )
                 log.append(f"replicas, {traced:,} events under strace: {counted}")
                 print(f"  {counted}", flush=True)
     return [figure]

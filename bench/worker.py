@@ -2,9 +2,16 @@
 request/reply responder (the eligibility benchmark): the bare echo or the project's
 EligibilityResponder.
 
-    python -m bench.worker relay|consumer --dsn DSN --nats URL [--core N] [--stream S --out F]
-    python -m bench.worker echo --nats URL [--core N]
-    python -m bench.worker eligibility --dsn DSN --nats URL [--core N]
+    python -m bench.worker relay --dsn DSN NATS [--producer P] [--core N] [--out F]
+    python -m bench.worker consumer --dsn DSN NATS [--producer P] --stream S --durable D
+        [--core N] [--out F]
+    python -m bench.worker echo NATS [--core N]
+    python -m bench.worker eligibility --dsn DSN NATS [--core N]
+
+where NATS is ``--nats URL --identity NAME [--seed FILE]``: the process connects as that
+identity, with its nkey seed (none for a server that lets anyone in; bench.harness's
+``Servers.nats_args``). ``--producer`` is the service whose events are relayed or consumed
+(the relay's advisory lock, the source and type the consumer expects; bench.feeds).
 
 Prints ``ready`` once leading (relay), fetching (consumer) or subscribed (echo, eligibility);
 on SIGTERM stops, prints its stats as one JSON line and exits (a responder forgets the timings
@@ -42,7 +49,7 @@ from procure_providers.app import VERSION
 from procure_providers.settings import ProvidersOptions
 from procure_shared.consumer import Consumer, ConsumerSpec
 from procure_shared.events import Envelope
-from procure_shared.messaging import NatsState, connect_nats
+from procure_shared.messaging import NatsAccess, NatsState, connect_nats
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Connection, Pool, create_pool
 from procure_shared.settings import Settings
@@ -69,13 +76,17 @@ class _StampingJetStream:
         return getattr(self._js, name)
 
 
+def _access(args: argparse.Namespace) -> NatsAccess:
+    return NatsAccess(identity=args.identity, seed_file=args.seed)
+
+
 async def _serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     pool = await create_pool(args.dsn, size=10)
     state = NatsState(name=f"bench-{args.role}")
-    nc = await connect_nats(args.nats, state)
+    nc = await connect_nats(args.nats, state, _access(args))
     js = nc.jetstream()
     stamps: dict[str, int] = {}
 
@@ -86,13 +97,15 @@ async def _serve(args: argparse.Namespace) -> None:
     worker: Relay | Consumer
     if args.role == "relay":
         proxy = cast(JetStreamContext, _StampingJetStream(js, stamps))
-        worker = Relay(service="bench", dsn=args.dsn, pool=pool, js=proxy)
+        worker = Relay(service=args.producer, dsn=args.dsn, pool=pool, js=proxy)
     else:
+        event_type = bare.event_type(args.producer)
         spec = ConsumerSpec(
-            name="bench__latency",
+            name=args.durable,
             stream=args.stream,
-            filter_subjects=(bare.EVENT_TYPE,),
-            handlers={bare.EVENT_TYPE: handler},
+            filter_subjects=(event_type,),
+            handlers={event_type: handler},
+            producer=args.producer,
         )
         worker = Consumer(spec, pool=pool, js=js)
     task = asyncio.create_task(worker.run(stop))
@@ -197,7 +210,7 @@ async def _respond(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGUSR1, forget)
     if args.role == "echo":
         ready = asyncio.Event()
-        echo = asyncio.create_task(bare.echo(args.nats, ready, stop))
+        echo = asyncio.create_task(bare.echo(args.nats, _access(args).options(), ready, stop))
         await _started(echo, ready)
         print("ready", flush=True)
         print(msgspec.json.encode({"answered": await echo}).decode(), flush=True)
@@ -207,7 +220,7 @@ async def _respond(args: argparse.Namespace) -> None:
     pool = await create_pool(args.dsn, size=size, min_size=size)
     timed = _TimedPool(pool)
     state = NatsState(name="bench-eligibility")
-    nc = await connect_nats(args.nats, state)
+    nc = await connect_nats(args.nats, state, _access(args))
     concurrency = ProvidersOptions().eligibility_concurrency
     responder = _TimedResponder(
         nc=nc, pool=cast(Pool, timed), version=VERSION, concurrency=concurrency
@@ -237,12 +250,18 @@ def main() -> None:
     parser.add_argument("role", choices=["relay", "consumer", "echo", "eligibility"])
     parser.add_argument("--dsn", default="")
     parser.add_argument("--nats", required=True)
+    parser.add_argument("--identity", required=True)
+    parser.add_argument("--seed")
+    parser.add_argument("--producer", default="bench")
     parser.add_argument("--core", type=int)
     parser.add_argument("--stream", default="")
+    parser.add_argument("--durable", default="")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     if args.role != "echo" and not args.dsn:
         parser.error(f"the {args.role} worker needs --dsn")
+    if args.role == "consumer" and not (args.stream and args.durable):
+        parser.error("the consumer worker needs --stream and --durable")
     _pin(args.core)
     uvloop.run(_respond(args) if args.role in ("echo", "eligibility") else _serve(args))
 

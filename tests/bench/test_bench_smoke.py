@@ -19,7 +19,9 @@ from bench.report import RESULTS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow  # 81 s on this two-core machine when quiet, about 100 s under foreign load
+# 90 s on this two-core machine under light foreign load (13 s of it the auth benchmark, which
+# runs its measurements against two more nats-servers), about 100 s under heavier load.
+@pytest.mark.slow
 def test_every_benchmark_runs_once_at_a_tiny_size_and_both_sides_answer() -> None:
     results_before = {p.name: p.stat().st_mtime_ns for p in RESULTS.iterdir()}
     # The services' own defaults (the OCDS schemas in their package, say), not this shell's.
