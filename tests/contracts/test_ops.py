@@ -34,7 +34,7 @@ def table(html: str, table_id: str) -> str:
     return found.group(1) if found else ""
 
 
-async def test_a_browser_signs_in_once_and_the_token_rides_in_a_strict_http_only_cookie(
+async def test_a_browser_signs_in_once_with_a_pasted_token_in_development_mode(
     capi: Api,
 ) -> None:
     away = await capi.http.get("/ops", params={"rag": "red"})
@@ -61,7 +61,7 @@ async def test_a_browser_signs_in_once_and_the_token_rides_in_a_strict_http_only
     assert signed.headers["location"] == "/ops?rag=red"
     cookie = signed.headers["set-cookie"]
     assert "HttpOnly" in cookie
-    assert "samesite=strict" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
     assert "Path=/ops" in cookie
     # Elsewhere: never another site, never the sign-in page again.
     elsewhere = await capi.http.post(

@@ -1,12 +1,13 @@
 """An OpenID Connect issuer on loopback, for tests: its own signing keys (RSA for RS256, P-256
-for ES256), rotated on demand; its discovery document, its JWKS and a token endpoint (the
-client credentials grant); and ``mint`` for tokens of any shape a test needs (expired, for
-another audience, signed with a key it never published).
+for ES256), rotated on demand; its discovery document, its JWKS, an authorization endpoint
+that signs in one configured user at once (no page: ``user``) and sends the browser back with a
+code and the state, and a token endpoint (the client credentials grant, and the authorization
+code grant with PKCE S256 checked); and ``mint`` for tokens of any shape a test needs (expired,
+for another audience, signed with a key it never published).
 
 It is a small Litestar app served by uvicorn in a thread of its own, so that a service on the
 test's event loop and one in a process of its own fetch its keys alike, and a test that is not
-async can use it. The browser sign-in's endpoints (authorize, with PKCE) belong beside
-``token`` in ``_app``; ``LocalIssuer`` keeps the state they share (keys, clients).
+async can use it. ``LocalIssuer`` keeps the state the endpoints share (keys, clients, codes).
 
 Nothing here is a library's issuer: the ones on PyPI that run a whole provider (Flask and
 Authlib, Canaille) sign with one RSA key, and their access tokens are not JWTs we could verify
@@ -16,6 +17,7 @@ Authlib, Canaille) sign with one RSA key, and their access tokens are not JWTs w
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import socket
 import threading
@@ -26,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import jwt
 import uvicorn
@@ -34,8 +37,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from litestar import Litestar, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from litestar.response import Redirect
 
-__all__ = ["Client", "LocalIssuer", "SigningKey", "local_issuer"]
+__all__ = ["Client", "Grant", "LocalIssuer", "SigningKey", "local_issuer"]
 
 Alg = Literal["RS256", "ES256"]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -68,11 +72,25 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class Client:
-    """A client of the token endpoint and the claims of the tokens it gets."""
+    """A client of the token endpoint and the claims of the tokens it gets; for the
+    authorization-code flow, the redirect URLs it registered (a public client has no secret)."""
 
-    secret: str
+    secret: str | None
     claims: Mapping[str, Any]
     alg: Alg = "RS256"
+    redirect_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An authorization code the authorize endpoint gave: for whom, and what it must be
+    redeemed with."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    nonce: str | None
+    claims: Mapping[str, Any]
 
 
 @dataclass
@@ -82,6 +100,9 @@ class LocalIssuer:
     keys: dict[str, SigningKey] = field(default_factory=dict)  # published, by kid
     active: dict[str, str] = field(default_factory=dict)  # alg -> the kid it signs with
     clients: dict[str, Client] = field(default_factory=dict)
+    # The user the authorization endpoint signs in, without asking (its ID token's claims).
+    user: dict[str, Any] = field(default_factory=lambda: {"sub": "alice@example.org"})
+    codes: dict[str, Grant] = field(default_factory=dict)  # codes given, not yet redeemed
     discovery_fetches: int = 0
     jwks_fetches: int = 0
     port: int = 0
@@ -153,6 +174,17 @@ class LocalIssuer:
         self.clients[client_id] = Client(secret=secret, claims=claims, alg=alg)
         return secret
 
+    def register_app(
+        self, client_id: str, redirect_uri: str, *, public: bool = False, alg: Alg = "RS256"
+    ) -> str | None:
+        """A client of the authorization-code flow sending browsers back to ``redirect_uri``;
+        its secret (None for a public client)."""
+        secret = None if public else secrets.token_urlsafe(24)
+        self.clients[client_id] = Client(
+            secret=secret, claims={}, alg=alg, redirect_uris=(redirect_uri,)
+        )
+        return secret
+
     # --- serving ----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -195,8 +227,10 @@ def _app(issuer: LocalIssuer) -> Litestar:
         return {
             "issuer": issuer.url,
             "jwks_uri": f"{issuer.url}/jwks",
+            "authorization_endpoint": f"{issuer.url}/authorize",
             "token_endpoint": f"{issuer.url}/token",
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -208,13 +242,51 @@ def _app(issuer: LocalIssuer) -> Litestar:
         issuer.jwks_fetches += 1
         return {"keys": [key.jwk() for key in list(issuer.keys.values())]}
 
+    @get("/authorize", sync_to_thread=False)
+    def authorize(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Signs ``issuer.user`` in at once and sends the browser back with a code and the
+        state; a request it cannot trust (unknown client, unregistered redirect) is a 400 that
+        redirects nowhere, one without PKCE S256 goes back with ``invalid_request``."""
+        q = request.query_params
+        client = issuer.clients.get(q.get("client_id", ""))
+        redirect_uri = q.get("redirect_uri", "")
+        if client is None or redirect_uri not in client.redirect_uris:
+            return Response({"error": "invalid_request"}, status_code=400)
+        back: dict[str, str] = {}
+        if q.get("state"):
+            back["state"] = q["state"]
+        challenge = q.get("code_challenge", "")
+        if q.get("response_type") != "code":
+            back["error"] = "unsupported_response_type"
+        elif "openid" not in q.get("scope", "").split():
+            back["error"] = "invalid_scope"
+        elif q.get("code_challenge_method") != "S256" or len(challenge) < 43:
+            back |= {"error": "invalid_request", "error_description": "PKCE S256 is required"}
+        else:
+            code = secrets.token_urlsafe(24)
+            issuer.codes[code] = Grant(
+                client_id=q["client_id"],
+                redirect_uri=redirect_uri,
+                challenge=challenge,
+                nonce=q.get("nonce"),
+                claims=dict(issuer.user),
+            )
+            back["code"] = code
+        return Redirect(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+
     @post("/token", status_code=200, sync_to_thread=False)
     def token(request: Request[Any, Any, Any], data: Form) -> Response[dict[str, Any]]:
         client_id, secret = _client_credentials(request, data)
         client = issuer.clients.get(client_id or "")
-        if client is None or secret is None or not secrets.compare_digest(secret, client.secret):
+        if client is None:
             return Response({"error": "invalid_client"}, status_code=401)
-        if data.get("grant_type") != "client_credentials":
+        if client.secret is not None and (
+            secret is None or not secrets.compare_digest(secret, client.secret)
+        ):
+            return Response({"error": "invalid_client"}, status_code=401)
+        if data.get("grant_type") == "authorization_code":
+            return _code_grant(issuer, str(client_id), client, data)
+        if data.get("grant_type") != "client_credentials" or client.secret is None:
             return Response({"error": "unsupported_grant_type"}, status_code=400)
         claims = dict(client.claims)
         sub = str(claims.pop("sub", client_id))
@@ -228,7 +300,41 @@ def _app(issuer: LocalIssuer) -> Litestar:
             headers={"Cache-Control": "no-store"},
         )
 
-    return Litestar([discovery, jwks, token], logging_config=None)
+    return Litestar([discovery, jwks, authorize, token], logging_config=None)
+
+
+def _code_grant(
+    issuer: LocalIssuer, client_id: str, client: Client, data: Mapping[str, str]
+) -> Response[dict[str, Any]]:
+    """An authorization code redeemed, once: by the client it was given to, with the same
+    redirect URL, and the PKCE verifier whose S256 is the challenge; an ID token (audience:
+    the client) and an access token (audience: Procure) for the user."""
+    grant = issuer.codes.pop(data.get("code", ""), None)
+    if grant is None or grant.client_id != client_id:
+        return Response({"error": "invalid_grant"}, status_code=400)
+    if data.get("redirect_uri") != grant.redirect_uri:
+        return Response({"error": "invalid_grant"}, status_code=400)
+    verifier = data.get("code_verifier", "")
+    digest = hashlib.sha256(verifier.encode()).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    if not verifier or not secrets.compare_digest(computed, grant.challenge):
+        return Response(
+            {"error": "invalid_grant", "error_description": "PKCE verification failed"},
+            status_code=400,
+        )
+    claims = dict(grant.claims)
+    sub = str(claims.pop("sub", "alice@example.org"))
+    id_token = issuer.mint(alg=client.alg, sub=sub, audience=client_id, nonce=grant.nonce, **claims)
+    access = issuer.mint(alg=client.alg, sub=sub, **claims)
+    return Response(
+        {
+            "access_token": access,
+            "id_token": id_token,
+            "token_type": "Bearer",
+            "expires_in": int(issuer.lifetime.total_seconds()),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _client_credentials(

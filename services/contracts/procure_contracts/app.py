@@ -8,7 +8,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from procure_contracts.api.ocds_import import OcdsImportConfig
-from procure_contracts.api.ops import TEMPLATES, OpsConfig
+from procure_contracts.api.ops import TEMPLATES, OpsConfig, SignInConfig
 from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
 from procure_contracts.events.milestone_monitor import milestone_monitor
@@ -41,7 +41,17 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
             )
         ]
 
-    ops = OpsConfig(due_soon_days=opts.milestone_lead_days)
+    ops = OpsConfig(
+        due_soon_days=opts.milestone_lead_days,
+        sign_in=SignInConfig(
+            issuer=opts.ops_oidc_issuer,
+            client_id=opts.ops_oidc_client_id,
+            client_secret=opts.ops_oidc_client_secret,
+            redirect_url=opts.ops_oidc_redirect_url,
+            scope=opts.ops_oidc_scope,
+            cookie_secure=opts.ops_cookie_secure,
+        ),
+    )
     schemas = ocds(opts.ocds_schemas)
     publication = Publication(
         ocid_prefix=opts.ocid_prefix,

@@ -85,6 +85,52 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = None
 
+    ops_oidc_issuer: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The OpenID Connect issuer staff sign in to the ops dashboard with (the "
+            "authorization-code flow with PKCE): one of `PROCURE_OIDC_ISSUERS`, named by its "
+            "`issuer`. Unset: the only entry there is (name one when there are several)."
+        ),
+    ] = None
+    ops_oidc_client_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The dashboard's client id at that issuer (the application registered "
+            "for it). Unset: no organisation sign-in; outside `PROCURE_DEV_MODE` nobody can "
+            "sign in to `/ops` with a browser."
+        ),
+    ] = None
+    ops_oidc_client_secret: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The client's secret (sent with HTTP Basic to the token endpoint); "
+            "unset: a public client, which PKCE alone protects."
+        ),
+    ] = None
+    ops_oidc_redirect_url: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The URL the issuer sends staff back to, as registered with it: "
+            "`https://<the public host>/ops/sign-in/callback`. Unset: built from the request "
+            "(right only when the service is reached directly, not behind a proxy)."
+        ),
+    ] = None
+    ops_oidc_scope: Annotated[
+        str,
+        msgspec.Meta(
+            description="The scopes the dashboard asks the issuer for (the ID token must carry "
+            "the claims `PROCURE_OIDC_ISSUERS` maps to roles and buyer)."
+        ),
+    ] = "openid profile email"
+    ops_cookie_secure: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Whether the dashboard's cookies are `Secure` (sent over https only). "
+            "Unset: yes, except in `PROCURE_DEV_MODE`; keep it on behind a TLS proxy."
+        ),
+    ] = None
+
     def rules(self) -> Rules:
         return Rules(
             amendment_threshold=Decimal(str(self.amendment_threshold)),
@@ -108,6 +154,12 @@ ENV_NAMES = {
     "ocds_publisher": "PROCURE_OCDS_PUBLISHER",
     "buyer_names": "PROCURE_BUYER_NAMES",
     "ocds_schemas": "PROCURE_OCDS_SCHEMAS",
+    "ops_oidc_issuer": "PROCURE_OPS_OIDC_ISSUER",
+    "ops_oidc_client_id": "PROCURE_OPS_OIDC_CLIENT_ID",
+    "ops_oidc_client_secret": "PROCURE_OPS_OIDC_CLIENT_SECRET",
+    "ops_oidc_redirect_url": "PROCURE_OPS_OIDC_REDIRECT_URL",
+    "ops_oidc_scope": "PROCURE_OPS_OIDC_SCOPE",
+    "ops_cookie_secure": "PROCURE_OPS_COOKIE_SECURE",
 }
 
 

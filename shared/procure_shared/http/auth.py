@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -33,6 +33,7 @@ from procure_shared.tokens import Role, issue_token
 __all__ = [
     "PUBLIC_PATHS",
     "BearerAuth",
+    "CookieSession",
     "Principal",
     "Role",
     "issue_token",
@@ -257,9 +258,15 @@ class _BearerMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         encoded = _bearer(connection.scope)
-        cookie: str | None = connection.scope["route_handler"].opt.get(_COOKIE)
+        opt = connection.scope["route_handler"].opt
+        cookie: str | None = opt.get(_COOKIE)
         if encoded is None and cookie is not None:
             encoded = connection.cookies.get(cookie) or None
+            session: CookieSession | None = opt.get(_SESSION)
+            if encoded is not None and session is not None:
+                principal, claims = await session(connection, encoded)
+                _check_roles(principal, connection.scope)
+                return AuthenticationResult(user=principal, auth=claims)
         if encoded is None:
             raise NotAuthorizedException("a bearer token is required (Authorization: Bearer ...)")
         verified = await self.auth.verify(encoded)
@@ -279,6 +286,13 @@ def _bearer(scope: Scope) -> str | None:
 
 _ROLES = "roles"
 _COOKIE = "token_cookie"
+_SESSION = "cookie_session"
+
+# What a session cookie's value stands for: its principal and claims (``exp`` at least), or
+# NotAuthorizedException (an unknown, expired or ended session).
+CookieSession = Callable[
+    [ASGIConnection[Any, Any, Any, Any], str], Awaitable[tuple[Principal, Mapping[str, Any]]]
+]
 
 
 def requires(*roles: Role) -> dict[str, Any]:
@@ -289,11 +303,13 @@ def requires(*roles: Role) -> dict[str, Any]:
     return {_ROLES: frozenset(roles)}
 
 
-def token_cookie(name: str) -> dict[str, Any]:
+def token_cookie(name: str, session: CookieSession | None = None) -> dict[str, Any]:
     """Also take the token from the cookie ``name`` when no Authorization header came, as the
     ``opt`` of the routes a browser navigates to (it cannot send a bearer header). Only for
-    routes that change nothing: a cookie rides along with requests other sites make."""
-    return {_COOKIE: name}
+    routes that change nothing: a cookie rides along with requests other sites make. With
+    ``session``, the cookie holds no token but a session's id, which ``session`` resolves
+    (server-side sessions, which signing out ends at once)."""
+    return {_COOKIE: name} | ({_SESSION: session} if session is not None else {})
 
 
 def _check_roles(principal: Principal, scope: Scope) -> None:

@@ -10,14 +10,14 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from procure_contracts.api.ops.common import OPS, OpsConfig
+from procure_contracts.api.ops.common import OPS, OpsConfig, SignInConfig
 from procure_contracts.api.ops.live import LiveController
 from procure_contracts.api.ops.pages import OpsController
 from procure_contracts.api.ops.signin import PUBLIC, SignInController
 from procure_shared.errors import DomainError
 from procure_shared.http.domain import domain_problem
 
-__all__ = ["TEMPLATES", "OpsConfig", "ops_routes"]
+__all__ = ["TEMPLATES", "OpsConfig", "SignInConfig", "ops_routes"]
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"

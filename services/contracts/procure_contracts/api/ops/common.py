@@ -3,15 +3,18 @@ session cookie, the page headers, and sign-in for a browser that has none."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect
 
+from procure_contracts.storage import ops_sessions
 from procure_contracts.storage.ops import Scope
 from procure_shared.http import Principal, Role, requires
 from procure_shared.http.auth import token_cookie
@@ -23,16 +26,30 @@ __all__ = [
     "PAGE_HEADERS",
     "SEEN",
     "OpsConfig",
+    "SignInConfig",
     "scope_of",
     "to_sign_in",
     "today",
 ]
 
-# The session cookie of the dashboard: the bearer token itself, HttpOnly, SameSite=Strict,
-# sent only to /ops (decision 14).
+# The session cookie of the dashboard: a server-side session's id (never a token), HttpOnly,
+# SameSite=Lax, Secure by configuration, sent only to /ops (decisions 14 and 22).
 COOKIE = "procure_ops"
-# The viewer role and up may see the dashboard, with the token in the header or the cookie.
-SEEN = requires(Role.VIEWER) | token_cookie(COOKIE)
+
+
+async def _session(
+    connection: ASGIConnection[Any, Any, Any, Any], value: str
+) -> tuple[Principal, Mapping[str, Any]]:
+    """The live session the cookie names; 401 when it is unknown, expired or signed out."""
+    found = await ops_sessions.find(connection.app.state.pool, value)
+    if found is None:
+        raise NotAuthorizedException("the session has ended; sign in again")
+    principal = Principal(sub=found.subject, roles=found.roles, buyer=found.buyer)
+    return principal, {"sub": found.subject, "exp": found.expires_at.timestamp()}
+
+
+# The viewer role and up may see the dashboard, with a token in the header or a session cookie.
+SEEN = requires(Role.VIEWER) | token_cookie(COOKIE, session=_session)
 
 # Every asset is this service's own; nothing else loads, nothing frames the pages.
 PAGE_HEADERS = {
@@ -45,8 +62,21 @@ PAGE_HEADERS = {
 
 
 @dataclass(frozen=True, slots=True)
+class SignInConfig:
+    """Organisation sign-in (the authorization-code flow with PKCE, decision 22)."""
+
+    issuer: str | None = None  # an issuer of PROCURE_OIDC_ISSUERS; None: the only one
+    client_id: str | None = None  # None: no organisation sign-in
+    client_secret: str | None = None
+    redirect_url: str | None = None  # None: built from the request
+    scope: str = "openid profile email"
+    cookie_secure: bool | None = None  # None: Secure unless in development mode
+
+
+@dataclass(frozen=True, slots=True)
 class OpsConfig:
     due_soon_days: int = 14
+    sign_in: SignInConfig = field(default_factory=SignInConfig)
 
 
 OPS = RouteConstant[OpsConfig]("contracts_ops")
