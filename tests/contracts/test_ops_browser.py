@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import msgspec
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -21,12 +22,15 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from procure_contracts.app import definition
 from procure_contracts.settings import ContractsOptions
+from procure_shared.clock import FixedClock
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool
 from procure_shared.service import build_app
+from procure_shared.settings import OidcIssuer
 from tests.contracts.conftest import Api
 from tests.support.auth import bearer, token
+from tests.support.oidc_issuer import local_issuer
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 from tests.support.wait import running
@@ -167,3 +171,47 @@ async def _walk_through(site: str, browser: Browser) -> None:
     await phone.close()
     await context.close()
     assert (OUTPUT / "timeline.png").stat().st_size > 0
+
+
+async def test_staff_sign_in_to_the_dashboard_through_their_organisation_in_a_browser(
+    cpool: Pool, nc: Client, js: JetStreamContext, contracts_url: str, clock: FixedClock
+) -> None:
+    """The whole authorization-code flow with PKCE in Chromium, against the local issuer: the
+    dashboard sends the browser there, the issuer signs its user in and sends it back, the
+    dashboard opens; signing out ends the session, and the dashboard asks for a sign-in
+    again."""
+    executable = chromium()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    user = {"sub": "olivia@dfe.example", "roles": ["ops"], "buyer": "dfe"}
+    with local_issuer(user=user) as issuer:
+        runtime = runtime_for("contracts", contracts_url, cpool, nc, js, clock)
+        entry = msgspec.convert(issuer.entry(buyerClaim="buyer"), OidcIssuer)
+        runtime.settings = msgspec.structs.replace(runtime.settings, oidc_issuers=(entry,))
+        options = ContractsOptions(eligibility_timeout=1.0, ops_oidc_client_id="procure-ops")
+        app = build_app(definition(options), runtime)
+        async with serving(cast(Any, app)) as url, launched(executable) as browser:
+            issuer.register_app("procure-ops", f"{url}/ops/sign-in/callback", public=True)
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            await page.goto(f"{url}/ops?rag=red")
+            await page.get_by_role("link", name="Sign in with your organisation").click()
+            await expect(page.get_by_role("heading", name="Contracts at a glance")).to_be_visible()
+            assert page.url == f"{url}/ops?rag=red"
+            await expect(page.locator("form.who")).to_contain_text("olivia@dfe.example")
+            cookies = {c["name"]: c for c in await context.cookies()}
+            session = cookies["procure_ops"]
+            assert session["httpOnly"]
+            assert session["sameSite"] == "Lax"
+            await page.screenshot(path=OUTPUT / "signed-in.png", full_page=True)
+
+            await page.get_by_role("button", name="Sign out").click()
+            await expect(
+                page.get_by_role("link", name="Sign in with your organisation")
+            ).to_be_visible()
+            await page.goto(f"{url}/ops")
+            await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            await context.close()
+            # The old cookie, replayed, opens nothing.
+            replayed = {"procure_ops": session["value"]}
+            async with httpx.AsyncClient(base_url=url, cookies=replayed) as old:
+                assert (await old.get("/ops/events")).status_code == 401
