@@ -59,12 +59,12 @@ from bench.harness import (
     Figure,
     Run,
     Servers,
-    by_process,
     cpu_per,
     guarded,
     keep_run,
     percentile,
     quiet,
+    say_http_run,
     spawn_python,
     stop_process,
 )
@@ -564,13 +564,7 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
                         )
                         r = await guarded(plan, label, log, run)
                         keep_run(figures[endpoint], r, baseline=side == BARE)
-                        print(
-                            f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
-                            f"{r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms; "
-                            f"cores {r.load.busy_pct[0]:.0f}% / {r.load.busy_pct[1]:.0f}%, "
-                            f"foreign {r.load.foreign_pct:.0f}%; {by_process(r.load)}",
-                            flush=True,
-                        )
+                        say_http_run(label, rep, r)
                 finally:
                     await stop_process(proc)
         for endpoint in ENDPOINTS:

@@ -459,6 +459,17 @@ def keep_run(figures: tuple[Figure, Figure, Figure], r: Run, *, baseline: bool) 
         (figure.baseline if baseline else figure.project).append(kept)
 
 
+def say_http_run(label: str, rep: int, r: Run) -> None:
+    """One HTTP run's line: its throughput, latencies, cores and where the CPU went."""
+    print(
+        f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
+        f"{r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms; "
+        f"cores {r.load.busy_pct[0]:.0f}% / {r.load.busy_pct[1]:.0f}%, "
+        f"foreign {r.load.foreign_pct:.0f}%; {by_process(r.load)}",
+        flush=True,
+    )
+
+
 def by_process(load: cpu.Load) -> str:
     """Where the CPU went, largest first: 'postgres backends 80%, ...' (in % of one core)."""
     parts = sorted(load.ours_by_process.items(), key=lambda kv: -kv[1])

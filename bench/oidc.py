@@ -38,9 +38,9 @@ from bench.harness import (
     SERVER_CORE,
     Figure,
     Servers,
-    by_process,
     guarded,
     keep_run,
+    say_http_run,
     stop_process,
 )
 from bench.plan import Plan
@@ -188,13 +188,7 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
                             )
                             r = await guarded(plan, label, log, run)
                             keep_run(figures[endpoint], r, baseline=side == HS256)
-                            print(
-                                f"  {label} #{rep + 1}: {r.value:,.0f} req/s, p50 "
-                                f"{r.extra['p50_ms']:.2f} ms, p99 {r.extra['p99_ms']:.2f} ms; "
-                                f"cores {r.load.busy_pct[0]:.0f}% / {r.load.busy_pct[1]:.0f}%, "
-                                f"foreign {r.load.foreign_pct:.0f}%; {by_process(r.load)}",
-                                flush=True,
-                            )
+                            say_http_run(label, rep, r)
                 finally:
                     await stop_process(proc)
             costs = await first_use_costs(issuer, 50 if plan.repetitions == 1 else 500)

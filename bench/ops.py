@@ -36,7 +36,6 @@ import msgspec
 from bench import cpu
 from bench.contracts import (
     BUYER,
-    SECRET,
     SERVICE,
     drive,
     fetch,
@@ -48,11 +47,12 @@ from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.domain.kpis import Kpi, Rated
 from procure_contracts.domain.ratings import Combine, Direction, Exact, default_thresholds
-from procure_contracts.storage import ops, store
+from procure_contracts.storage import ops, ops_sessions, store
 from procure_shared.events.contracts import Rating
 from procure_shared.events.envelope import Envelope, encode_envelope
-from procure_shared.http import Role, issue_token
+from procure_shared.http import Role
 from procure_shared.migrations import migrate
+from procure_shared.postgres import create_pool
 
 __all__ = ["KPIS_EACH", "MILESTONES_EACH", "measure"]
 
@@ -147,15 +147,23 @@ async def _kpis(conn: asyncpg.Connection) -> None:
         store.kpis.decode(row["doc"])
 
 
-def _token() -> str:
-    return issue_token(
-        secret=SECRET,
-        issuer="procure-dev",
-        audience="procure",
-        sub="bench-ops",
-        roles=[Role.VIEWER],
-        buyer=BUYER,
-    )
+async def _session(dsn: str) -> str:
+    """A signed-in viewer's session cookie, as the dashboard's sign-in starts one (decision 22:
+    the cookie names a server-side session, whose look-up every page pays)."""
+    pool = await create_pool(dsn, size=1)
+    try:
+        return await ops_sessions.start(
+            pool,
+            ops_sessions.Session(
+                subject="bench-ops",
+                roles=frozenset({Role.VIEWER}),
+                buyer=BUYER,
+                issuer="procure-dev",
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            ),
+        )
+    finally:
+        await pool.close()
 
 
 async def seed(dsn: str, contracts: int) -> str:
@@ -325,7 +333,7 @@ async def measure(servers: Servers, plan: Plan, log: list[str]) -> list[Figure]:
             )
         finally:
             await conn.close()
-        cookie = _token()
+        cookie = await _session(dsn)
         requests = {
             "page": _request("/ops", cookie=cookie),
             "provider": _request(f"/ops?provider={provider}", cookie=cookie),

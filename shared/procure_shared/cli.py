@@ -150,6 +150,14 @@ def _nats_of(given: str | None) -> str:
 
 # How the commands that speak NATS connect: the nkey seed of the command's identity (cli for
 # status, admin for bus upgrade) and the TLS files (as the services' PROCURE_NATS_*).
+NatsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--nats",
+        envvar="NATS_URL",
+        help="the NATS server the services use " + _FOUND.format(_DEFAULT_NATS),
+    ),
+]
 NatsSeed = Annotated[
     Path | None,
     typer.Option(
@@ -338,14 +346,7 @@ def _bearer_for(service: str, given_url: str | None, bearer: str | None, ttl: ti
 
 @app.command()
 def status(
-    nats_url: Annotated[
-        str | None,
-        typer.Option(
-            "--nats",
-            envvar="NATS_URL",
-            help="the NATS server the services use " + _FOUND.format(_DEFAULT_NATS),
-        ),
-    ] = None,
+    nats_url: NatsUrl = None,
     days: Annotated[
         int | None,
         typer.Option(min=1, max=366, help="the due-soon window (default: the service's)"),
@@ -458,14 +459,7 @@ def bus_credentials(
 
 @bus_app.command("upgrade")
 def bus_upgrade(
-    nats_url: Annotated[
-        str | None,
-        typer.Option(
-            "--nats",
-            envvar="NATS_URL",
-            help="the NATS server " + _FOUND.format(_DEFAULT_NATS),
-        ),
-    ] = None,
+    nats_url: NatsUrl = None,
     credentials: NatsSeed = None,
     tls_ca: NatsTlsCa = None,
     tls_cert: NatsTlsCert = None,
