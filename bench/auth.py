@@ -38,6 +38,41 @@ latency). The notes give each side's figures with their spread (max-min over the
 on/off ratio repetition by repetition, and the CPU each kind of process spent per unit of work
 (ms of a core), on and off: where authentication costs, that is where it shows (nats-server for
 the permission checks; the client for the signature).
+
+Measured on 2026-12-05 13:00 UTC (three repetitions; foreign load at most 1% of a core in every
+timed run but the connects', up to 55%, and one relay run's, 9%):
+- A connection: 0.79 ms p50 against 0.43 (1.84x; 1.65-1.84x in the seven full runs that day):
+  the client spent 0.2-0.3 ms more of its CPU (reading the seed, signing the nonce) and the
+  server 0.1-0.2 ms (checking the signature, setting up the identity's permissions), once a
+  connection.
+- Relay 2,422 events/s against 2,519 (0.96x; spread 1.7% / 4.8%; by repetition 0.96-0.99);
+  consumer 2,816 msgs/s against 2,886 (0.98x; 0.97-0.99); eligibility one in flight 1,615
+  req/s against 1,628 (0.99x), 16 in flight 10,769 against 10,897 (0.99x). All met. What
+  authentication adds per message is nats-server's permission work: +0.0045 ms of a core per
+  relayed event (+4%), +0.005 per consumed event (+12%: each ack a new subject to check, each
+  delivery's reply subject remembered for ``allow_responses``), +0.002 to +0.006 per
+  eligibility round trip (+4% to +14%), on a core never saturated (at most 75% busy); the
+  clients' CPU per message stayed within 1%.
+- Latency, p99 at 500/s for 30 s: 18.21 ms against 16.96 (1.07x, borderline; the baseline's
+  own runs 13.8-35.8 ms, the repetitions' ratios 0.48, 1.14, 1.32); p50 5.48 ms against 5.67
+  (0.97x); nats-server's CPU per event 0.313 ms on both sides, the relay's and the
+  consumer's no higher. Seven more alternated pairs of 20-30 s runs that afternoon (quiet)
+  put the p99 anywhere from 0.67x to 1.9x, and the p50 4-16% higher with authentication in
+  all seven (0.3-0.8 ms), the same nkeys without ``allow_responses`` in between (p50 5.13 ms
+  against 5.52 with the real permissions and 4.88 without authentication, three runs each).
+  So a few tenths of a millisecond of the commit-to-handler latency may be authentication's,
+  paid in waiting rather than in CPU (none of the processes on the path spends more); where
+  inside nats-server is not known (it was not profiled), and the p99 of three runs does not
+  resolve it. An earlier full run gave 1.21x: in five of six authenticated runs the
+  producer, this process, stopped 15-20 ms for a full garbage collection and then started the
+  events it owed at once; bench.latency now freezes its objects out of the collections while
+  it produces.
+- Where the permissions, not the keys, cost: with 16 in flight the eligibility p99 was 1.79 ms
+  with the real permissions against 1.53 with the same nkeys allowed everything (and no
+  ``allow_responses``) and 1.55 without authentication, throughput unchanged (14,356 /
+  14,555 / 14,392 req/s, six alternated runs of each, quiet): the server remembers every
+  request's reply subject for the responder and checks each answer against them (+1.3 us of
+  its CPU a round trip).
 """
 
 from __future__ import annotations

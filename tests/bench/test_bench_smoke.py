@@ -19,8 +19,8 @@ from bench.report import RESULTS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# 90 s on this two-core machine under light foreign load (13 s of it the auth benchmark, which
-# runs its measurements against two more nats-servers), about 100 s under heavier load.
+# 93 s on this two-core machine under light foreign load (13 s of it the auth benchmark, which
+# runs its measurements against two more nats-servers), up to 120 s under heavier load.
 @pytest.mark.slow
 def test_every_benchmark_runs_once_at_a_tiny_size_and_both_sides_answer() -> None:
     results_before = {p.name: p.stat().st_mtime_ns for p in RESULTS.iterdir()}
