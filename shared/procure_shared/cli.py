@@ -195,19 +195,23 @@ def _access(
     cert: Path | None,
     key: Path | None,
 ) -> NatsAccess:
-    """How this command connects to NATS as ``identity`` (every file readable)."""
-    from procure_shared.messaging import NatsAccess
+    """How this command connects to NATS as ``identity``; a file it cannot read ends the
+    command with one line."""
+    from procure_shared.messaging import NatsAccess, NatsAccessError
 
     def text(path: Path | None) -> str | None:
         return None if path is None else str(path)
 
-    return NatsAccess(
-        identity=identity,
-        seed_file=_seed_of(identity, seed),
-        tls_ca=text(ca),
-        tls_cert=text(cert),
-        tls_key=text(key),
-    ).checked()
+    try:
+        return NatsAccess(
+            identity=identity,
+            seed_file=_seed_of(identity, seed),
+            tls_ca=text(ca),
+            tls_cert=text(cert),
+            tls_key=text(key),
+        ).checked()
+    except NatsAccessError as exc:
+        _fail(str(exc))
 
 
 def _seed_of(identity: str, given: Path | None) -> str:
@@ -378,13 +382,9 @@ def status(
     # Only this command speaks NATS: the others start without loading its client.
     from nats.errors import Error as NatsError
 
-    from procure_shared.messaging import NatsAccessError
     from procure_shared.status import NATS_WAIT, gather_status
 
-    try:
-        access = _access("cli", credentials, tls_ca, tls_cert, tls_key)
-    except NatsAccessError as exc:
-        _fail(str(exc))
+    access = _access("cli", credentials, tls_ca, tls_cert, tls_key)
     try:
         found = asyncio.run(gather_status(nats_url, access, token_for, days=days))
     except TimeoutError:
@@ -471,13 +471,9 @@ def bus_upgrade(
     from nats.errors import Error as NatsError
 
     from procure_shared.devstack.up import retire_streams
-    from procure_shared.messaging import NatsAccessError
 
     url = _nats_of(nats_url)
-    try:
-        access = _access("admin", credentials, tls_ca, tls_cert, tls_key)
-    except NatsAccessError as exc:
-        _fail(str(exc))
+    access = _access("admin", credentials, tls_ca, tls_cert, tls_key)
     try:
         retired = asyncio.run(asyncio.wait_for(retire_streams(url, access), 10))
     except (OSError, NatsError, TimeoutError) as exc:
