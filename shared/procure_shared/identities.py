@@ -34,7 +34,7 @@ from pathlib import Path
 import nkeys
 
 from procure_shared.events.eligibility import ELIGIBILITY_SUBJECT
-from procure_shared.events.streams import STREAMS, StreamSpec
+from procure_shared.events.streams import IDENTITY, STREAMS, StreamSpec
 
 __all__ = [
     "IDENTITIES",
@@ -90,8 +90,12 @@ class ServiceBus:
     """What a service does on the bus; its identity's permissions follow from it."""
 
     service: str
-    stream: StreamSpec  # the one stream it publishes to, through its outbox relay
+    stream: StreamSpec  # its own stream, which its outbox relay publishes to
     consumers: tuple[tuple[str, str], ...]  # (stream, durable consumer) it reads
+    # Streams it publishes to for another producer (the contracts service for identity).
+    also: tuple[StreamSpec, ...] = ()
+    # Streams every process that serves its API reads whole and follows (revocations).
+    follows: tuple[StreamSpec, ...] = (IDENTITY,)
     answers: tuple[str, ...] = ()  # request subjects it answers (nats.micro endpoints)
     asks: tuple[str, ...] = ()  # request subjects it sends
     live: tuple[str, ...] = ()  # core subscriptions bridged to browsers (server-sent events)
@@ -100,6 +104,11 @@ class ServiceBus:
     @property
     def dead_letters(self) -> StreamSpec:
         return dead_letter_stream(self.service, self.consumers)
+
+    @property
+    def streams(self) -> tuple[StreamSpec, ...]:
+        """The streams it creates and publishes to."""
+        return (self.stream, *self.also)
 
 
 _BY_PRODUCER = {stream.producer: stream for stream in STREAMS}
@@ -111,6 +120,7 @@ SERVICE_BUSES: tuple[ServiceBus, ...] = (
         consumers=(("PROVIDERS", "contracts__provider_directory"),),
         asks=(ELIGIBILITY_SUBJECT,),
         live=("contracts.>",),  # the ops dashboard's live view
+        also=(IDENTITY,),  # the revocations its admin API makes
         micro=("procure_contracts",),
     ),
     ServiceBus(
@@ -179,17 +189,29 @@ def _service_identity(bus: ServiceBus) -> Identity:
     consumers = (*bus.consumers, (dead.name, dead_letter_consumer(bus.service)))
     read = sorted({stream for stream, _ in consumers})
     publish = [
-        *bus.stream.subjects,
+        *(subject for stream in bus.streams for subject in stream.subjects),
         *bus.asks,
-        *_own_stream(bus.stream.name),
+        *(subject for stream in bus.streams for subject in _own_stream(stream.name)),
         *_own_stream(dead.name),
         *(subject for stream, name in consumers for subject in _own_consumer(stream, name)),
         *(f"$JS.API.STREAM.MSG.GET.{stream}" for stream in read),
+        *(
+            f"$JS.API.STREAM.{verb}.{stream.name}"
+            for stream in bus.follows
+            for verb in ("INFO", "MSG.GET")
+            if stream not in bus.streams or verb != "INFO"
+        ),
         # Discovery answers to the procure command: a process with two nats.micro services
         # (providers) answers one $SRV request twice, and allow_responses lets one through.
         _CLI_INBOX,
     ]
-    subscribe = [inbox_prefix(bus.service) + ".>", *bus.answers, *bus.live, *_discovery(bus.micro)]
+    subscribe = [
+        inbox_prefix(bus.service) + ".>",
+        *bus.answers,
+        *bus.live,
+        *(subject for stream in bus.follows for subject in stream.subjects),
+        *_discovery(bus.micro),
+    ]
     return Identity(
         bus.service,
         f"the {bus.service} service: its relay, consumers, responders and live views; "

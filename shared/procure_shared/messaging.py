@@ -201,7 +201,7 @@ def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
         storage=StorageType.FILE,
         num_replicas=replicas,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        max_age=EVENT_RETENTION_SECONDS,
+        max_age=spec.max_age or EVENT_RETENTION_SECONDS,
         allow_direct=True,
     )
 

@@ -34,6 +34,7 @@ from procure_shared.clock import Clock, clock_from_settings
 from procure_shared.consumer import Consumer, ConsumerSpec
 from procure_shared.deadletters import DeadLetterRecorder
 from procure_shared.http.app import create_service_app
+from procure_shared.http.auth import SKEW
 from procure_shared.http.observability import StatsCollector
 from procure_shared.identities import service_bus
 from procure_shared.logs import configure_logging
@@ -49,6 +50,7 @@ from procure_shared.migrations import migrate
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.presence import Presence, http_address
+from procure_shared.revocations import RevocationFeed, Revocations
 from procure_shared.settings import Settings, SettingsError, settings_from_env, trust_refusal
 
 __all__ = [
@@ -105,8 +107,11 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     relay: Relay | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    # The tokens revoked; a process that serves the API follows them (``revocations``).
+    revocations: Revocations = field(init=False)
 
     def __post_init__(self) -> None:
+        self.revocations = Revocations(keep=self.settings.jwt_max_lifetime + SKEW)
         self.registry.register(StatsCollector(self.figures))
 
     async def database_check(self) -> str | None:
@@ -126,6 +131,7 @@ class Runtime:
             ("nats_reconnects", "Reconnections to NATS.", self.nats_state.reconnects, {}),
             ("db_pool_size", "Connections in the pool.", self.pool.get_size(), {}),
             ("db_pool_idle", "Idle connections in the pool.", self.pool.get_idle_size(), {}),
+            ("revocations", "Token revocations in force here.", len(self.revocations), {}),
         ]
         if self.relay is not None:
             r = self.relay.stats
@@ -163,6 +169,7 @@ def build_app(definition: ServiceDefinition, runtime: Runtime, *, api: bool = Tr
         registry=runtime.registry,
         state={"pool": runtime.pool, "clock": runtime.clock, "runtime": runtime},
         templates=definition.templates,
+        revocations=runtime.revocations,
     )
 
 
@@ -251,7 +258,7 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
     )
     js = nc.jetstream()
     await _retry(
-        "JetStream", lambda: ensure_streams(js, settings.stream_replicas, (bus.stream,)), stop
+        "JetStream", lambda: ensure_streams(js, settings.stream_replicas, bus.streams), stop
     )
     runtime = Runtime(
         settings=settings,
@@ -296,9 +303,12 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
             if role in ("all", worker.role)
         ]
         # Every role answers the probes and serves /metrics on the HTTP port; only the HTTP
-        # roles serve the API and announce it.
+        # roles serve the API and announce it, and they know every revocation before they do.
         api = role in ("all", "http")
         if api:
+            feed = RevocationFeed(nc, js, runtime.revocations)
+            await _retry("the revocations", feed.start, stop)
+            tasks.append(asyncio.create_task(feed.run(stop)))
             presence = Presence(
                 nc,
                 service=definition.name,

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from procure_shared.events.streams import LONGEST_TOKEN_LIFETIME
+
 __all__ = [
     "DEV_JWT_SECRET",
     "ENV_NAMES",
@@ -161,9 +163,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         int,
         msgspec.Meta(
             ge=60,
+            le=LONGEST_TOKEN_LIFETIME,
             description="Seconds a bearer token may live at the most, from any issuer: a "
             "token whose `exp` is further than this from its `iat`, or that lacks either, is "
-            "refused.",
+            "refused. At most a week: a revocation is kept that long.",
         ),
     ] = 12 * 3600
     oidc_issuers: (

@@ -4,6 +4,7 @@ development stack need of tokens, without the HTTP framework that verifies them
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,7 +32,9 @@ def issue_token(
     buyer: str | None,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
+    jti: str | None = None,
 ) -> str:
+    """A token; its id (``jti``, by which an admin may revoke it) is random unless given."""
     # Token expiry is checked against real time by the JWT library, never the demo clock.
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -41,6 +44,7 @@ def issue_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
         "roles": sorted(Role(r).value for r in roles),
+        "jti": jti or str(uuid.uuid4()),
     }
     if buyer is not None:
         claims["buyer"] = buyer

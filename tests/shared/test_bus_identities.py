@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 
 from procure_shared.devstack import free_port
 from procure_shared.events.envelope import Envelope, encode_envelope
-from procure_shared.events.streams import STREAMS, StreamSpec, stranger, stream_named
+from procure_shared.events.streams import IDENTITY, STREAMS, StreamSpec, stranger, stream_named
 from procure_shared.identities import (
     IDENTITIES,
     SERVICE_BUSES,
@@ -154,6 +154,25 @@ async def test_a_service_publishes_its_own_events_into_its_own_stream(
         assert c.errors == []
 
 
+@pytest.mark.parametrize("who", ["providers", "notifications", "cli", "operator"])
+async def test_only_the_contracts_service_may_publish_a_revocation(
+    nats_handle: NatsHandle, js: JetStreamContext, who: str
+) -> None:
+    await ensure_streams(js, 1, (IDENTITY,))
+    forged = event("identity", "identity.subject.revoked")
+    async with connected_as(nats_handle, who) as c:
+        await c.nc.publish(forged.type, encode_envelope(forged), headers={"Nats-Msg-Id": forged.id})
+        refused = await refusals(c, 1)
+        assert forged.type in refused[0]
+    assert await stored(js, IDENTITY.name) == 0
+    async with connected_as(nats_handle, "contracts") as c:
+        ack = await c.nc.jetstream().publish(
+            forged.type, encode_envelope(forged), headers={"Nats-Msg-Id": forged.id}
+        )
+        assert ack.stream == IDENTITY.name
+        assert c.errors == []
+
+
 @pytest.mark.parametrize("who", ["contracts", "notifications", "cli", "operator"])
 async def test_only_the_providers_service_may_answer_eligibility_questions(
     nats_handle: NatsHandle, who: str
@@ -280,7 +299,8 @@ def test_service_identities_publish_only_their_own_stream_and_touch_only_their_o
             assert "PURGE" not in subject
             assert "CONSUMER.DELETE" not in subject
             if subject.startswith(("$JS.API.STREAM.CREATE.", "$JS.API.STREAM.UPDATE.")):
-                assert subject.rsplit(".", 1)[1] in (bus.stream.name, bus.dead_letters.name)
+                owned = {stream.name for stream in bus.streams} | {bus.dead_letters.name}
+                assert subject.rsplit(".", 1)[1] in owned, subject
             if subject.startswith("$JS.API.CONSUMER."):
                 assert f".{bus.service}__" in subject, subject
         assert ">" not in who.subscribe

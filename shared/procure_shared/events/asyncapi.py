@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from procure_shared.events.catalogue import Catalogue, EventSpec
-from procure_shared.events.streams import STREAMS, StreamSpec
+from procure_shared.events.streams import EVERY_STREAM, StreamSpec
 
 __all__ = ["asyncapi_document"]
 
@@ -64,7 +64,7 @@ def asyncapi_document(
     catalogue: Catalogue,
     *,
     version: str,
-    streams: tuple[StreamSpec, ...] = STREAMS,
+    streams: tuple[StreamSpec, ...] = EVERY_STREAM,
     server: str = "127.0.0.1:4222",
 ) -> dict[str, Any]:
     specs = list(catalogue)

@@ -4,6 +4,7 @@ names). Producers refer to the specs below, never to a type name typed out by ha
 from __future__ import annotations
 
 from procure_shared.events import contracts as c
+from procure_shared.events import identity as i
 from procure_shared.events import notifications as n
 from procure_shared.events import providers as p
 from procure_shared.events.catalogue import Catalogue
@@ -52,6 +53,7 @@ __all__ = [
     "MILESTONE_WAIVED",
     "PROVIDER_REGISTERED",
     "PROVIDER_UPDATED",
+    "SUBJECT_REVOKED",
     "TENDER_CANCELLED",
     "TENDER_CLOSED",
     "TENDER_COMPLETED",
@@ -60,6 +62,7 @@ __all__ = [
     "TENDER_PUBLISHED",
     "TENDER_UNSUCCESSFUL",
     "TENDER_UPDATED",
+    "TOKEN_REVOKED",
 ]
 
 CATALOGUE = Catalogue()
@@ -253,4 +256,15 @@ DELIVERY_FAILED = _register(
     "notifications.delivery.failed",
     n.DeliveryFailed,
     "A delivery was dead-lettered after its last attempt; never sent to its own subscription.",
+)
+TOKEN_REVOKED = _register(
+    "identity.token.revoked",
+    i.TokenRevoked,
+    "An admin revoked one bearer token (by its jti): every service refuses it from now on.",
+)
+SUBJECT_REVOKED = _register(
+    "identity.subject.revoked",
+    i.SubjectRevoked,
+    "An admin revoked every token of a subject issued before a time: every service refuses "
+    "them from now on.",
 )

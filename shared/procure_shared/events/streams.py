@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["STREAMS", "StreamSpec", "stranger", "stream_for_type", "stream_named"]
+__all__ = [
+    "EVERY_STREAM",
+    "IDENTITY",
+    "STREAMS",
+    "StreamSpec",
+    "stranger",
+    "stream_for_type",
+    "stream_named",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,13 +24,27 @@ class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     producer: str
+    # Seconds a message is kept; None: the events' retention (``messaging``).
+    max_age: float | None = None
 
 
+# The longest a bearer token may live (``PROCURE_JWT_MAX_LIFETIME`` is at most this): a
+# revocation is kept as long, so it outlives every token it stops.
+LONGEST_TOKEN_LIFETIME = 7 * 24 * 3600
+
+# The buyers' business: the notifications service fans these out to subscribers.
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("CONTRACTS", ("contracts.>",), "contracts"),
     StreamSpec("PROVIDERS", ("providers.>",), "providers"),
     StreamSpec("NOTIFICATIONS", ("notifications.>",), "notifications"),
 )
+
+# Identity's own events: token revocations (``procure_shared.revocations``), which every
+# service follows and no subscriber sees. The contracts service publishes them for the admin.
+IDENTITY = StreamSpec(
+    "IDENTITY", ("identity.>",), "identity", max_age=float(LONGEST_TOKEN_LIFETIME + 3600)
+)
+EVERY_STREAM: tuple[StreamSpec, ...] = (*STREAMS, IDENTITY)
 
 
 def stream_for_type(event_type: str, streams: tuple[StreamSpec, ...] = STREAMS) -> StreamSpec:

@@ -27,6 +27,7 @@ from procure_shared.http.health import Check, health_handlers
 from procure_shared.http.observability import HttpMetrics, correlation_middleware
 from procure_shared.http.problems import exception_handlers
 from procure_shared.postgres import Connection, Pool, Queries
+from procure_shared.revocations import Revocations
 from procure_shared.settings import Settings
 
 __all__ = [
@@ -95,9 +96,10 @@ def create_service_app(
     dependencies: Mapping[str, Provide] | None = None,
     templates: Path | None = None,
     debug: bool = False,
+    revocations: Revocations | None = None,
 ) -> Litestar:
     metrics = HttpMetrics(registry)
-    auth = BearerAuth.from_settings(settings)
+    auth = BearerAuth.from_settings(settings, revocations)
 
     @get("/docs", media_type=MediaType.HTML, include_in_schema=False)
     async def docs() -> str:

@@ -27,6 +27,7 @@ from litestar.types import ASGIApp, Scope
 
 from procure_shared.audit import Actor
 from procure_shared.http.oidc import IssuerKeys, claims_principal_parts
+from procure_shared.revocations import Revocations
 from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
 
@@ -98,6 +99,8 @@ class _Verified(NamedTuple):
     claims: Mapping[str, Any]
     expires: float
     starts: float | None
+    issued: float
+    jti: str | None
 
 
 # Seconds of clock difference allowed between an issuer and us for ``iat`` and ``nbf`` (an
@@ -114,18 +117,20 @@ class BearerAuth:
     issuer's: its ``iss`` must be one of ``issuers``, its key one of that issuer's published
     keys and its algorithm that key's. Every token must name ``audience`` (an issuer may name
     its own), carry ``exp`` and ``iat`` no more than ``max_lifetime`` seconds apart, and make
-    a ``Principal`` (roles and buyer).
+    a ``Principal`` (roles and buyer), and must not be one of ``revocations`` (its ``jti``,
+    or its subject's tokens issued before a time).
 
     A verified token is remembered per encoded token (clients send the same token with every
     request; verifying it again and building Litestar's ``Token`` cost a quarter of a simple
     GET, and an RS256 signature much more); its expiry and not-before are checked again on
-    every use."""
+    every use, and so are the revocations."""
 
     secret: str | None
     issuer: str
     audience: str
     max_lifetime: float = 12 * 3600
     issuers: Mapping[str, IssuerKeys] = field(default_factory=dict)
+    revocations: Revocations | None = None
     description: str = (
         "A Procure bearer token: an access token of a trusted OpenID Connect issuer, or an "
         "HS256 token (`procure token` makes development tokens)."
@@ -135,7 +140,9 @@ class BearerAuth:
     _seen: OrderedDict[str, _Verified] = field(default_factory=OrderedDict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BearerAuth:
+    def from_settings(
+        cls, settings: Settings, revocations: Revocations | None = None
+    ) -> BearerAuth:
         return cls(
             secret=settings.signing_secret,
             issuer=settings.jwt_issuer,
@@ -149,6 +156,7 @@ class BearerAuth:
                 )
                 for i in settings.oidc_issuers or ()
             },
+            revocations=revocations,
         )
 
     async def verify(self, encoded: str) -> _Verified:
@@ -164,6 +172,10 @@ class BearerAuth:
             raise NotAuthorizedException("the token has expired")
         if known.starts is not None and known.starts > now + SKEW:
             raise NotAuthorizedException("the token is not valid yet")
+        if self.revocations is not None:
+            refusal = self.revocations.refusal(known.principal.sub, known.jti, known.issued)
+            if refusal is not None:
+                raise NotAuthorizedException(refusal)
         return known
 
     async def _decode(self, encoded: str) -> _Verified:
@@ -185,11 +197,14 @@ class BearerAuth:
                 f"{self.max_lifetime / 3600:g} h this service accepts"
             )
         starts = claims.get("nbf")
+        jti = claims.get("jti")
         return _Verified(
             principal,
             claims,
             float(claims["exp"]),
             float(starts) if isinstance(starts, int | float) else None,
+            float(claims["iat"]),
+            jti if isinstance(jti, str) else None,
         )
 
     def _decode_hs256(self, encoded: str) -> dict[str, Any]:

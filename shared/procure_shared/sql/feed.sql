@@ -15,6 +15,7 @@ WITH horizon AS MATERIALIZED (
     WHERE (txid, position) > ($1::text::xid8, $2::bigint)
       AND txid < (SELECT xmin FROM horizon)
       AND ($3::text IS NULL OR buyer_id = $3 OR (buyer_id IS NULL AND $4::boolean))
+      AND subject NOT LIKE 'identity.%'  -- revocations are no buyer's business
     ORDER BY txid, position
     LIMIT $5
 ), tail AS (

@@ -18,6 +18,7 @@ from procure_contracts.api.ocds import PUBLICATION, OcdsController
 from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
+from procure_contracts.api.revocations import RevocationsController
 from procure_contracts.api.tenders import TendersController
 from procure_contracts.usecases.context import Rules
 from procure_contracts.usecases.ocds_export import Publication
@@ -49,6 +50,7 @@ def routes(
                 OcdsController,
                 FeedController,
                 OcdsImportController,
+                RevocationsController,
             ],
             exception_handlers={DomainError: domain_problem},
             opt=RULES.opt(rules)

@@ -17,7 +17,17 @@ from procure_shared.postgres import Pool
 from procure_shared.sqlfiles import load_queries
 from procure_shared.tokens import Role
 
-__all__ = ["Session", "SignIn", "end", "find", "start", "start_sign_in", "take_sign_in"]
+__all__ = [
+    "RESOURCE",
+    "Session",
+    "SignIn",
+    "end",
+    "find",
+    "session_from_row",
+    "start",
+    "start_sign_in",
+    "take_sign_in",
+]
 
 Q = load_queries(Path(__file__).parent / "sql" / "ops_sessions.sql")
 RESOURCE = "ops_session"
@@ -90,7 +100,7 @@ async def start(pool: Pool, session: Session) -> str:
     return value
 
 
-def _session(row: asyncpg.Record) -> Session:
+def session_from_row(row: asyncpg.Record) -> Session:
     return Session(
         subject=row["subject"],
         roles=frozenset(Role(x) for x in row["roles"]),
@@ -105,7 +115,7 @@ async def find(pool: Pool, value: str) -> Session | None:
     if len(value) > 200:
         return None
     row = await pool.fetchrow(Q.find_session, digest(value), _now())
-    return None if row is None else _session(row)
+    return None if row is None else session_from_row(row)
 
 
 async def end(pool: Pool, value: str) -> Session | None:
@@ -115,7 +125,7 @@ async def end(pool: Pool, value: str) -> Session | None:
         row = await conn.fetchrow(Q.end_session, digest(value[:200]), now)
         if row is None:
             return None
-        session = _session(row)
+        session = session_from_row(row)
         await record_change(
             conn,
             actor=_actor(session),
