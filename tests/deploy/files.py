@@ -342,7 +342,9 @@ def kubernetes_container(
     for source in spec.get("envFrom", []):
         env.update(config_maps[source["configMapRef"]["name"]])
     for variable in spec.get("env", []):
-        env[variable["name"]] = _env_value(variable, env, pod_name, config_maps, secrets)
+        value = _env_value(variable, env, pod_name, config_maps, secrets)
+        if value is not None:
+            env[variable["name"]] = value
     made = Container(root=root, env=env)
     files: dict[Path, str] = {}
     for mount in spec.get("volumeMounts", []):
@@ -363,7 +365,9 @@ def _env_value(
     pod_name: str,
     config_maps: Mapping[str, Mapping[str, str]],
     secrets: Mapping[str, Mapping[str, str]],
-) -> str:
+) -> str | None:
+    """The variable's value; None for an optional key that is not there (the kubelet leaves
+    the variable out)."""
     if "value" in variable:
         # $(NAME) of a variable defined before; $$ escapes; anything else stays as it is.
         def expand(found: re.Match[str]) -> str:
@@ -375,6 +379,8 @@ def _env_value(
     source = variable["valueFrom"]
     if "secretKeyRef" in source:
         ref = source["secretKeyRef"]
+        if ref.get("optional") and ref["key"] not in secrets.get(ref["name"], {}):
+            return None
         return secrets[ref["name"]][ref["key"]]
     if "configMapKeyRef" in source:
         ref = source["configMapKeyRef"]

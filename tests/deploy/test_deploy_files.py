@@ -481,6 +481,9 @@ def test_each_service_pod_connects_as_its_own_identity_with_its_seed_from_its_se
         assert mode & 0o040, oct(mode)  # the pod's group reads it
         assert not mode & 0o007, oct(mode)  # no one else
         assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+        if name == "contracts":  # the dashboard's client secret, where the guide puts it
+            given = secrets["procure-secrets"].get("ops-oidc-client-secret")
+            assert container.env.get("PROCURE_OPS_OIDC_CLIENT_SECRET") == given
         if overlay == "production":
             assert settings.nats_url.startswith("tls://")
             assert settings.nats_tls_ca is not None
