@@ -464,7 +464,7 @@ async def timed(
 # --- measurements -----------------------------------------------------------------------------
 
 
-def token() -> str:
+def token(jti: str | None = None) -> str:
     return issue_token(
         secret=SECRET,
         issuer="procure-dev",
@@ -472,6 +472,7 @@ def token() -> str:
         sub="bench",
         roles=[Role.COMMERCIAL],
         buyer=BUYER,
+        jti=jti or None,
     )
 
 
