@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import msgspec
 from nats.aio.client import Client
@@ -112,6 +113,7 @@ class RevocationFeed:
     read_to: int = 0  # the stream's last sequence read
     _subscription: Subscription | None = None
     _reconnects: int = 0
+    _made: datetime | None = None  # when the stream read was created
 
     async def start(self) -> None:
         """Subscribe, then read what the stream holds: done, the process knows every
@@ -128,6 +130,9 @@ class RevocationFeed:
         except NotFoundError:
             return 0  # not created yet: no revocation was ever made
         last = info.state.last_seq
+        made = info.created
+        if made != self._made or last < self.read_to:
+            self.read_to, self._made = 0, made  # a stream made anew: read it all again
         count = 0
         sequence = max(self.read_to + 1, info.state.first_seq)
         while sequence <= last:
