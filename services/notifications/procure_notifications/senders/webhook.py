@@ -13,7 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from procure_notifications.domain.addresses import Address, refused_address, url_problem
+from procure_notifications.domain.addresses import (
+    NOT_GLOBAL,
+    Address,
+    refused_address,
+    url_problem,
+)
 from procure_notifications.senders.response import Response, since
 
 __all__ = ["Refused", "WebhookSender", "resolve_allowed"]
@@ -40,14 +45,17 @@ async def resolve_allowed(url: str, *, allow_loopback: bool) -> Address:
                 host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
             )
         except OSError as exc:
-            raise Refused(f"{host} does not resolve: {exc}") from None
+            raise Refused(
+                f"{host} does not resolve: {exc.strerror or type(exc).__name__}"
+            ) from None
         addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
     if not addresses:
         raise Refused(f"{host} does not resolve")
     for address in addresses:
-        reason = refused_address(address, allow_loopback=allow_loopback)
-        if reason is not None:
-            raise Refused(f"{host} resolves to {reason}")
+        rule = refused_address(address, allow_loopback=allow_loopback)
+        if rule is not None:
+            # The rule, never the address: it would map the receiver's network for the caller.
+            raise Refused(f"{host} resolves to {NOT_GLOBAL} ({rule})")
     if parts.scheme == "http" and not all(a.is_loopback or _mapped_loopback(a) for a in addresses):
         raise Refused("plain http is only for loopback receivers")
     return addresses[0]

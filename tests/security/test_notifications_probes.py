@@ -1,0 +1,150 @@
+"""The security review's probes against the notifications service, replayed: webhook targets
+that reach non-global addresses through IPv6 translation forms, a subscriber without limit,
+a delete that erased history, and signing secrets readable in the table."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from procure_notifications.app import definition
+from procure_notifications.senders.webhook import WebhookSender
+from procure_notifications.settings import NotificationsOptions
+from procure_shared.service import Runtime, build_app
+from tests.notifications.conftest import Api, clock, nrt, webhook
+
+__all__ = ["clock", "nrt"]  # the notifications fixtures these probes use
+
+# What each probe's host name resolves to (an attacker's DNS answers so).
+PROBES = {
+    "nat64.probe.invalid": "64:ff9b::a9fe:a9fe",
+    "nat64-local.probe.invalid": "64:ff9b:1::a00:1",
+    "site-local.probe.invalid": "fec0::1",
+    "compatible.probe.invalid": "::a9fe:a9fe",
+    "translated.probe.invalid": "::ffff:0:a9fe:a9fe",
+    "mapped.probe.invalid": "::ffff:169.254.169.254",
+    "sixtofour.probe.invalid": "2002:a9fe:a9fe::1",
+    "teredo.probe.invalid": "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+    "public.probe.invalid": "93.184.215.14",
+}
+RULES = {
+    "nat64.probe.invalid": "NAT64 of a link-local address",
+    "nat64-local.probe.invalid": "a local-use NAT64 address",
+    "site-local.probe.invalid": "a site-local address",
+    "compatible.probe.invalid": "IPv4-compatible form of a link-local address",
+    "translated.probe.invalid": "IPv4-translated form of a link-local address",
+    "mapped.probe.invalid": "IPv4-mapped form of a link-local address",
+    "sixtofour.probe.invalid": "6to4 of a link-local address",
+    "teredo.probe.invalid": "Teredo of a private address",
+}
+
+
+@pytest.fixture
+async def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """The running loop's resolver answers the probe names from this table (changeable by
+    the test, as a rebinding attacker changes their DNS); other names resolve as usual."""
+    table = {name: [address] for name, address in PROBES.items()}
+    loop = asyncio.get_running_loop()
+    real: Callable[..., Any] = loop.getaddrinfo
+
+    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in table:
+            return [
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    socket.IPPROTO_TCP,
+                    "",
+                    (a, port),
+                )
+                for a in table[host]
+            ]
+        return await real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return table
+
+
+@pytest.fixture
+async def strict(nrt: Runtime, dns: dict[str, list[str]]) -> AsyncIterator[Api]:
+    """The notifications API as in production: no loopback receivers."""
+    app = build_app(definition(NotificationsOptions(allow_loopback=False)), nrt)
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://n") as http:
+        yield Api(http)
+
+
+def _refusal(answer: httpx.Response) -> str:
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    return str(answer.json())
+
+
+@pytest.mark.parametrize("host", sorted(RULES))
+async def test_a_name_resolving_to_a_translated_non_global_address_is_refused_by_its_rule(
+    strict: Api, host: str
+) -> None:
+    detail = _refusal(await strict.subscribe(webhook(f"https://{host}/hook")))
+    assert f"resolves to an address that is not global unicast ({RULES[host]}" in detail
+    assert PROBES[host] not in detail
+    assert (await strict.get("/v1/subscriptions")).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::a9fe:a9fe", "fec0::1", "::a9fe:a9fe", "::ffff:0:a9fe:a9fe"]
+)
+async def test_a_literal_translated_address_is_refused_by_its_rule(
+    strict: Api, address: str
+) -> None:
+    detail = _refusal(await strict.subscribe(webhook(f"https://[{address}]/hook")))
+    assert "not global unicast" in detail
+    assert address not in detail
+
+
+async def test_a_name_with_one_bad_address_among_public_ones_is_refused(
+    strict: Api, dns: dict[str, list[str]]
+) -> None:
+    dns["mixed.probe.invalid"] = ["93.184.215.14", "64:ff9b::a00:1"]
+    detail = _refusal(await strict.subscribe(webhook("https://mixed.probe.invalid/hook")))
+    assert "(NAT64 of a private address)" in detail
+    assert "a00:1" not in detail
+
+
+async def test_changing_a_webhook_to_a_translated_address_is_refused_and_changes_nothing(
+    strict: Api,
+) -> None:
+    made = await strict.subscribe(webhook("https://public.probe.invalid/hook"))
+    assert made.status_code == 201, made.text
+    path = made.headers["Location"]
+    answer = await strict.act(
+        "PATCH",
+        path,
+        {"channel": {"kind": "webhook", "url": "https://nat64.probe.invalid/x"}},
+        etag_of=path,
+    )
+    assert "(NAT64 of a link-local address" in _refusal(answer)
+    after = (await strict.get(path)).json()
+    assert after["channel"]["url"] == "https://public.probe.invalid/hook"
+
+
+async def test_a_name_rebound_after_subscribing_is_refused_when_sending_naming_the_rule(
+    dns: dict[str, list[str]],
+) -> None:
+    dns["rebind.probe.invalid"] = ["93.184.215.14"]
+    sender = WebhookSender(allow_loopback=False, timeout=1.0)
+    dns["rebind.probe.invalid"] = ["64:ff9b::a9fe:a9fe"]
+    try:
+        answer = await sender.post("https://rebind.probe.invalid/hook", {}, b"{}")
+    finally:
+        await sender.close()
+    assert answer.status_code is None
+    assert answer.address is None
+    assert answer.error == (
+        "refused: rebind.probe.invalid resolves to an address that is not global unicast "
+        "(NAT64 of a link-local address (cloud metadata services live there))"
+    )
