@@ -10,15 +10,19 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import httpx
+import msgspec
 import pytest
 
 from procure_notifications.app import definition
 from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.settings import NotificationsOptions
+from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
-from tests.notifications.conftest import Api, clock, nrt, webhook
+from tests.notifications.conftest import Api, clock, nrt, options, webhook
 
-__all__ = ["clock", "nrt"]  # the notifications fixtures these probes use
+__all__ = ["clock", "nrt", "options"]  # the notifications fixtures these probes use
+
+HOOK = "http://127.0.0.1:9/hook"
 
 # What each probe's host name resolves to (an attacker's DNS answers so).
 PROBES = {
@@ -148,3 +152,32 @@ async def test_a_name_rebound_after_subscribing_is_refused_when_sending_naming_t
         "refused: rebind.probe.invalid resolves to an address that is not global unicast "
         "(NAT64 of a link-local address (cloud metadata services live there))"
     )
+
+
+@pytest.fixture
+async def capped(nrt: Runtime, options: NotificationsOptions) -> AsyncIterator[Api]:
+    """The notifications API with a cap of 2 subscriptions per owner."""
+    chosen = msgspec.structs.replace(options, subscriptions_per_owner=2)
+    app = build_app(definition(chosen), nrt)
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://n") as http:
+        yield Api(http)
+
+
+async def test_one_subscription_past_the_cap_is_a_422_problem_and_changes_nothing(
+    capped: Api, npool: Pool
+) -> None:
+    for _ in range(2):
+        assert (await capped.subscribe(webhook(HOOK))).status_code == 201
+    answer = await capped.subscribe(webhook(HOOK))
+    assert "2 subscriptions, the most one owner may have" in _refusal(answer)
+    assert len((await capped.get("/v1/subscriptions")).json()["items"]) == 2
+    assert await npool.fetchval("SELECT count(*) FROM subscriptions") == 2
+    assert (
+        await npool.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'notifications.subscription.created'"
+        )
+        == 2
+    )
+    # The cap is each owner's: another user of the same buyer still subscribes.
+    assert (await capped.subscribe(webhook(HOOK), sub="bob")).status_code == 201

@@ -95,6 +95,15 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
             "before it sends a keep-alive comment.",
         ),
     ] = 15.0
+    subscriptions_per_owner: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=100000,
+            description="The most subscriptions one owner (a token's subject, for one buyer) "
+            "may have; deleted ones do not count. One more is refused (422).",
+        ),
+    ] = 50
     digest_hour: Annotated[
         int,
         msgspec.Meta(
@@ -166,6 +175,7 @@ ENV_NAMES = {
     "delivery_concurrency": "PROCURE_DELIVERY_CONCURRENCY",
     "delivery_poll": "PROCURE_DELIVERY_POLL",
     "stream_heartbeat": "PROCURE_STREAM_HEARTBEAT",
+    "subscriptions_per_owner": "PROCURE_SUBSCRIPTIONS_PER_OWNER",
     "digest_hour": "PROCURE_DIGEST_HOUR",
     "smtp_host": "PROCURE_SMTP_HOST",
     "smtp_port": "PROCURE_SMTP_PORT",

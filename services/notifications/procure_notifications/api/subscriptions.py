@@ -67,8 +67,9 @@ class SubscriptionsController(Controller):
         status_code=201,
         responses=problem_responses(400, 401, 403, 409, 422),
         summary="Subscribe: a webhook or a mailbox, and the events wanted",
-        description="A webhook's URL must be https and resolve only to public addresses; its "
-        "signing secret (Standard Webhooks, `whsec_...`) is in this response only.",
+        description="A webhook's URL must be https and resolve only to global unicast "
+        "addresses; its signing secret (Standard Webhooks, `whsec_...`) is in this response "
+        "only. One owner may have `PROCURE_SUBSCRIPTIONS_PER_OWNER` subscriptions (422 past it).",
     )
     async def create(
         self,
@@ -84,6 +85,7 @@ class SubscriptionsController(Controller):
                 viewer=viewer(request),
                 now=at,
                 allow_loopback=options(request).allow_loopback,
+                cap=options(request).subscriptions_per_owner,
             )
             return WithSecret(**msgspec.structs.asdict(made), secret=secret)
 

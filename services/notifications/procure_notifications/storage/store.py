@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from procure_notifications.domain.subscriptions import Subscription, channel_kind
+from procure_notifications.domain.subscriptions import Owner, Subscription, channel_kind
 from procure_shared.documents import Documents, Page, as_uuid
 from procure_shared.postgres import Connection, Queries
 
@@ -25,6 +25,7 @@ __all__ = [
     "candidates",
     "claim",
     "claim_digests",
+    "count_owned",
     "count_pending",
     "delete_subscription",
     "delivery",
@@ -71,6 +72,24 @@ class Secrets(msgspec.Struct, frozen=True):
 async def delete_subscription(conn: Connection, subscription_id: str) -> None:
     """The subscription and, with it, its deliveries and their attempts."""
     await conn.execute("DELETE FROM subscriptions WHERE id = $1", uuid.UUID(subscription_id))
+
+
+async def count_owned(conn: Connection, owner: Owner) -> int:
+    """How many subscriptions ``owner`` has, counted under a lock on the owner until the
+    transaction ends (so two creations at once cannot both pass a cap)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('subscriptions:' || $1 || ':' || $2, 0))",
+        owner.sub,
+        owner.buyer_id or "",
+    )
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM subscriptions"
+            " WHERE owner_sub = $1 AND buyer_id IS NOT DISTINCT FROM $2",
+            owner.sub,
+            owner.buyer_id,
+        )
+    )
 
 
 async def set_secrets(conn: Connection, subscription_id: str, secrets: Secrets) -> None:

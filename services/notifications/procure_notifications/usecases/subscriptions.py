@@ -68,8 +68,19 @@ async def _check(channel: Channel, f: Filter, allow_loopback: bool) -> None:
 
 
 async def create(
-    conn: Connection, draft: Draft, *, viewer: Viewer, now: datetime, allow_loopback: bool
+    conn: Connection,
+    draft: Draft,
+    *,
+    viewer: Viewer,
+    now: datetime,
+    allow_loopback: bool,
+    cap: int,
 ) -> tuple[Subscription, str | None]:
+    """A new subscription of the viewer's, unless they have ``cap`` already."""
+    if await store.count_owned(conn, viewer.owner()) >= cap:
+        raise RuleBroken(
+            f"you have {cap} subscriptions, the most one owner may have: delete one first"
+        )
     await _check(draft.channel, draft.filter, allow_loopback)
     made = Subscription(
         id=str(uuid.uuid4()),
