@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -898,7 +899,10 @@ async def _export(
 @app.command()
 def revoke(
     jti: Annotated[
-        str | None, typer.Option("--jti", help="the id of the one token to revoke")
+        str | None,
+        typer.Option(
+            "--jti", help="the id of the one token to revoke, or the token itself (its jti is read)"
+        ),
     ] = None,
     subject: Annotated[
         str | None,
@@ -918,7 +922,7 @@ def revoke(
     """Revoke a bearer token (--jti), or every token of a subject (--subject) issued before a
     time, through the contracts service (admin). Every service refuses them within two
     seconds. Prints the revocation; exit 2 if the service refused it."""
-    body: dict[str, str] = {"jti": jti} if jti else {}
+    body: dict[str, str] = {"jti": _token_id(jti)} if jti else {}
     if subject:
         body["subject"] = subject
     if issued_before is not None:
@@ -943,6 +947,21 @@ def revoke(
             detail = str(answer.json().get("detail", detail))
         _fail(f"refused ({answer.status_code}): {detail}")
     print(json.dumps(answer.json(), indent=2))
+
+
+def _token_id(given: str) -> str:
+    """``given`` if it is a token id; the ``jti`` of the token if it is a whole token (read,
+    not verified: the services verify, and a revocation of a forged token's id is harmless)."""
+    if given.count(".") != 2:
+        return given
+    try:
+        claims = jwt.decode(given, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        _fail(f"--jti: not a token id, nor a token that can be read ({exc})")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        _fail("--jti: that token has no jti; revoke its subject with --subject")
+    return jti
 
 
 def _timeout(answer: float) -> httpx.Timeout:

@@ -219,6 +219,10 @@ async def test_procure_revoke_revokes_through_the_api_and_says_why_when_refused(
         assert code == 0, err
         made = json.loads(out)
         assert (made["kind"], made["subject"], made["reason"]) == ("subject", "mallory", "left")
+        leaked = token(Role.VIEWER, jti="leaked-1")  # the whole token stands for its jti
+        code, out, err = await procure("revoke", "--jti", leaked, "--url", url, "--token", admin)
+        assert code == 0, err
+        assert json.loads(out)["jti"] == "leaked-1"
         code, out, err = await procure(
             "revoke", "--jti", "a", "--subject", "b", "--url", url, "--token", admin
         )
