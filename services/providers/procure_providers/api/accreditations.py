@@ -8,10 +8,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
+from procure_providers.api.buyers import who
 from procure_providers.api.schemas import AccreditationPatch, RevokeIn
 from procure_providers.domain.accreditations import Accreditation
 from procure_providers.usecases import accreditations
-from procure_shared.audit import AuditEntry, history
+from procure_providers.usecases.history import history_of
+from procure_shared.audit import AuditEntry
 from procure_shared.http import Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import actor, now, tagged
 from procure_shared.http.preconditions import IfMatch, expected_version
@@ -37,7 +39,9 @@ class AccreditationsController(Controller):
         opt=requires(Role.COMMERCIAL),
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Change an accreditation's dates or evidence (If-Match)",
-        description="Moving `validTo` renews it: expiry notices start afresh for the new date.",
+        description="Moving `validTo` renews it: expiry notices start afresh for the new date. "
+        "Only an admin or the buyer that recorded the accreditation may change it: for anyone "
+        "else it is 404.",
     )
     async def update(
         self,
@@ -53,6 +57,7 @@ class AccreditationsController(Controller):
             data.changes(),
             expected_version=expected_version(if_match),
             actor=actor(request),
+            who=who(request),
             now=now(request),
         )
         return tagged(changed)
@@ -63,6 +68,8 @@ class AccreditationsController(Controller):
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Withdraw an accreditation before its end (If-Match)",
+        description="Only an admin or the buyer that recorded the accreditation may revoke it: "
+        "for anyone else it is 404.",
     )
     async def revoke(
         self,
@@ -78,6 +85,7 @@ class AccreditationsController(Controller):
             reason=data.reason,
             expected_version=expected_version(if_match),
             actor=actor(request),
+            who=who(request),
             now=now(request),
         )
         return tagged(revoked)
@@ -86,9 +94,11 @@ class AccreditationsController(Controller):
         "/{accreditation_id:uuid}/history",
         responses=problem_responses(401, 403, 404),
         summary="The audit trail of an accreditation (its expiry notices included)",
+        description="An entry made by another buyer's user names its actor as `another buyer`, "
+        "with no roles, buyer or correlation id (admin sees every entry as it is).",
     )
     async def history(
-        self, accreditation_id: AccreditationId, conn: Transaction
+        self, accreditation_id: AccreditationId, conn: Transaction, request: Request[Any, Any, Any]
     ) -> list[AuditEntry]:
         found = await accreditations.get_accreditation(conn, str(accreditation_id))
-        return list(await history(conn, "accreditation", found.id))
+        return await history_of(conn, "accreditation", found.id, who(request))

@@ -8,10 +8,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from procure_providers.api.buyers import who
 from procure_providers.api.schemas import LiftIn
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.usecases import exclusions
-from procure_shared.audit import AuditEntry, history
+from procure_providers.usecases.history import history_of
+from procure_shared.audit import AuditEntry
 from procure_shared.http import Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import actor, now, tagged
 from procure_shared.http.preconditions import IfMatch, expected_version
@@ -36,6 +38,8 @@ class ExclusionsController(Controller):
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
         summary="Lift an exclusion (admin, If-Match)",
+        description="An exclusion recorded by a buyer's admin, or by an admin of no buyer, may "
+        "be lifted by any admin.",
     )
     async def lift(
         self,
@@ -53,6 +57,7 @@ class ExclusionsController(Controller):
             reason=data.reason,
             expected_version=expected_version(if_match),
             actor=actor(request),
+            who=who(request),
             now=at,
         )
         return tagged(lifted)
@@ -61,7 +66,11 @@ class ExclusionsController(Controller):
         "/{exclusion_id:uuid}/history",
         responses=problem_responses(401, 403, 404),
         summary="The audit trail of an exclusion",
+        description="An entry made by another buyer's user names its actor as `another buyer`, "
+        "with no roles, buyer or correlation id (admin sees every entry as it is).",
     )
-    async def history(self, exclusion_id: ExclusionId, conn: Transaction) -> list[AuditEntry]:
+    async def history(
+        self, exclusion_id: ExclusionId, conn: Transaction, request: Request[Any, Any, Any]
+    ) -> list[AuditEntry]:
         found = await exclusions.get_exclusion(conn, str(exclusion_id))
-        return list(await history(conn, "exclusion", found.id))
+        return await history_of(conn, "exclusion", found.id, who(request))

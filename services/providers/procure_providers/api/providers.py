@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from msgspec import Meta
 
+from procure_providers.api.buyers import who
 from procure_providers.api.schemas import (
     AccreditationIn,
     AccreditationList,
@@ -37,7 +39,8 @@ from procure_providers.domain.providers import (
 )
 from procure_providers.storage.providers import ProviderFilter, list_providers
 from procure_providers.usecases import accreditations, exclusions, providers, track_record
-from procure_shared.audit import AuditEntry, history
+from procure_providers.usecases.history import history_of
+from procure_shared.audit import AuditEntry
 from procure_shared.categories import Category
 from procure_shared.errors import RuleBroken
 from procure_shared.http import (
@@ -63,6 +66,10 @@ MAX_IDENTIFIERS = 100
 ProviderId = FromPath[uuid.UUID]
 # the longest scheme kept, ":", the longest id (OCDS-PARTY's)
 _IDENTIFIER_MAX = SCHEME_MAX + 1 + OCDS_PARTY_MAX
+
+
+# A page's sort key, (legal name, id): a cursor holding anything else is 400, not a query.
+_CursorKey = tuple[Annotated[str, Meta(max_length=300, pattern=SINGLE_LINE)], uuid.UUID]
 
 
 def _identifiers(texts: list[str]) -> list[Identifier]:
@@ -121,12 +128,14 @@ class ProvidersController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ProviderPage:
-        after = decode_cursor(cursor, 2) if cursor else None
+        after: tuple[str, uuid.UUID] | None = (
+            decode_cursor(cursor, 2, _CursorKey) if cursor else None
+        )
         named = _identifiers(identifier or [])
         found = await list_providers(
             conn,
             ProviderFilter(
-                after=(str(after[0]), str(after[1])) if after else None,
+                after=(after[0], str(after[1])) if after else None,
                 search=q.strip() or None if q else None,
                 kind=kind,
                 status=status,
@@ -200,10 +209,14 @@ class ProvidersController(Controller):
         "/{provider_id:uuid}/history",
         responses=problem_responses(401, 403, 404),
         summary="The audit trail of a provider",
+        description="An entry made by another buyer's user names its actor as `another buyer`, "
+        "with no roles, buyer or correlation id (admin sees every entry as it is).",
     )
-    async def history(self, provider_id: ProviderId, conn: Transaction) -> list[AuditEntry]:
+    async def history(
+        self, provider_id: ProviderId, conn: Transaction, request: Request[Any, Any, Any]
+    ) -> list[AuditEntry]:
         provider = await providers.get_provider(conn, str(provider_id))
-        return list(await history(conn, "provider", provider.id))
+        return await history_of(conn, "provider", provider.id, who(request))
 
     @get(
         "/{provider_id:uuid}/accreditations",

@@ -17,7 +17,7 @@ from procure_shared.categories import Category
 from procure_shared.postgres import Connection
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["claim_due", "get", "insert", "mark_sent", "of_provider", "save"]
+__all__ = ["claim_due", "get", "insert", "locked", "mark_sent", "of_provider", "save"]
 
 Q = load_queries(Path(__file__).parent / "sql" / "accreditations.sql")
 
@@ -64,8 +64,18 @@ async def get(conn: Connection, id: str, *, for_update: bool = False) -> Accredi
     return accreditation(row) if row is not None else None
 
 
-async def insert(conn: Connection, a: Accreditation) -> None:
-    await conn.execute(Q.insert, *_columns(a))
+async def insert(conn: Connection, a: Accreditation, *, buyer_id: str | None) -> None:
+    """Store a new accreditation, recorded by ``buyer_id``'s actor (None: no buyer's)."""
+    await conn.execute(Q.insert, *_columns(a), buyer_id)
+
+
+async def locked(conn: Connection, id: str) -> tuple[Accreditation, str | None] | None:
+    """The accreditation locked for update, and the buyer that recorded it (None: none did)."""
+    key = as_uuid(id)
+    if key is None:
+        return None
+    row = await conn.fetchrow(Q.get_for_update, key)
+    return (accreditation(row), row["buyer_id"]) if row is not None else None
 
 
 async def save(conn: Connection, a: Accreditation) -> None:

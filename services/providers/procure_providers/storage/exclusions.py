@@ -11,7 +11,7 @@ from procure_providers.storage.keys import Row, as_uuid
 from procure_shared.postgres import Connection
 from procure_shared.sqlfiles import load_queries
 
-__all__ = ["get", "insert", "of_provider", "save"]
+__all__ = ["get", "insert", "locked", "of_provider", "save"]
 
 Q = load_queries(Path(__file__).parent / "sql" / "exclusions.sql")
 
@@ -56,8 +56,18 @@ async def get(conn: Connection, id: str, *, for_update: bool = False) -> Exclusi
     return exclusion(row) if row is not None else None
 
 
-async def insert(conn: Connection, e: Exclusion) -> None:
-    await conn.execute(Q.insert, *_columns(e))
+async def insert(conn: Connection, e: Exclusion, *, buyer_id: str | None) -> None:
+    """Store a new exclusion, recorded by ``buyer_id``'s actor (None: no buyer's)."""
+    await conn.execute(Q.insert, *_columns(e), buyer_id)
+
+
+async def locked(conn: Connection, id: str) -> tuple[Exclusion, str | None] | None:
+    """The exclusion locked for update, and the buyer that recorded it (None: none did)."""
+    key = as_uuid(id)
+    if key is None:
+        return None
+    row = await conn.fetchrow(Q.get_for_update, key)
+    return (exclusion(row), row["buyer_id"]) if row is not None else None
 
 
 async def save(conn: Connection, e: Exclusion) -> None:

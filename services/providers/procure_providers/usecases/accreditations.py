@@ -14,11 +14,13 @@ from procure_providers.domain.accreditations import (
     AccreditationDraft,
     Notice,
 )
+from procure_providers.domain.buyers import Who
 from procure_providers.storage import accreditations as store
 from procure_providers.storage import providers as provider_store
 from procure_shared.audit import Actor
 from procure_shared.categories import Category
 from procure_shared.changes import check_version, found, publish
+from procure_shared.errors import NotFound
 from procure_shared.events.registry import (
     ACCREDITATION_EXPIRED,
     ACCREDITATION_EXPIRING,
@@ -51,7 +53,7 @@ async def grant_accreditation(
 ) -> Accreditation:
     provider = found(await provider_store.get(conn, provider_id), "provider", provider_id)
     accreditation = rules.grant(draft, id=str(uuid.uuid4()), provider_id=provider.id, now=now)
-    await store.insert(conn, accreditation)
+    await store.insert(conn, accreditation, buyer_id=actor.buyer_id)
     await publish(
         conn,
         actor=actor,
@@ -79,11 +81,14 @@ async def list_accreditations(
 
 
 async def _locked(
-    conn: Connection, accreditation_id: str, expected_version: int | None
+    conn: Connection, accreditation_id: str, expected_version: int | None, who: Who
 ) -> Accreditation:
-    current = found(
-        await store.get(conn, accreditation_id, for_update=True), "accreditation", accreditation_id
-    )
+    """The accreditation to change, locked. Only an admin or the buyer that recorded it may
+    change it: for anyone else it does not exist (404), whatever version they name."""
+    locked = await store.locked(conn, accreditation_id)
+    current, recorded_by = found(locked, "accreditation", accreditation_id)
+    if not who.owns(recorded_by):
+        raise NotFound(f"no accreditation {accreditation_id}")
     check_version(f"accreditation {accreditation_id}", current.version, expected_version)
     return current
 
@@ -95,9 +100,10 @@ async def amend_accreditation(
     *,
     expected_version: int | None,
     actor: Actor,
+    who: Who,
     now: datetime,
 ) -> Accreditation:
-    before = await _locked(conn, accreditation_id, expected_version)
+    before = await _locked(conn, accreditation_id, expected_version, who)
     after, changed = rules.amend(before, changes, now=now)
     if not changed:
         return before
@@ -124,9 +130,10 @@ async def revoke_accreditation(
     reason: str,
     expected_version: int | None,
     actor: Actor,
+    who: Who,
     now: datetime,
 ) -> Accreditation:
-    before = await _locked(conn, accreditation_id, expected_version)
+    before = await _locked(conn, accreditation_id, expected_version, who)
     after = rules.revoke(before, reason=reason, now=now)
     await store.save(conn, after)
     await publish(

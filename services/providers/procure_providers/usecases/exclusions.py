@@ -6,11 +6,13 @@ import uuid
 from datetime import date, datetime
 
 from procure_providers.domain import exclusions as rules
+from procure_providers.domain.buyers import Who
 from procure_providers.domain.exclusions import Exclusion, ExclusionDraft
 from procure_providers.storage import exclusions as store
 from procure_providers.storage import providers as provider_store
 from procure_shared.audit import Actor
 from procure_shared.changes import check_version, found, publish
+from procure_shared.errors import NotFound
 from procure_shared.events.registry import EXCLUSION_LIFTED, EXCLUSION_RECORDED
 from procure_shared.postgres import Connection
 
@@ -22,7 +24,7 @@ async def record_exclusion(
 ) -> Exclusion:
     provider = found(await provider_store.get(conn, provider_id), "provider", provider_id)
     exclusion = rules.record(draft, id=str(uuid.uuid4()), provider_id=provider.id, now=now)
-    await store.insert(conn, exclusion)
+    await store.insert(conn, exclusion, buyer_id=actor.buyer_id)
     await publish(
         conn,
         actor=actor,
@@ -55,9 +57,14 @@ async def lift_exclusion(
     reason: str,
     expected_version: int | None,
     actor: Actor,
+    who: Who,
     now: datetime,
 ) -> Exclusion:
-    before = found(await store.get(conn, exclusion_id, for_update=True), "exclusion", exclusion_id)
+    # Only an admin or the buyer that recorded it may lift it: for anyone else it does not
+    # exist (404), whatever version they name.
+    before, recorded_by = found(await store.locked(conn, exclusion_id), "exclusion", exclusion_id)
+    if not who.owns(recorded_by):
+        raise NotFound(f"no exclusion {exclusion_id}")
     check_version(f"exclusion {exclusion_id}", before.version, expected_version)
     after = rules.lift(before, on=on, reason=reason, now=now)
     await store.save(conn, after)

@@ -1,7 +1,8 @@
 -- name: insert
 INSERT INTO accreditations (id, provider_id, category, granted_by, valid_from, valid_to,
-                            evidence_ref, status, revoked_reason, version, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                            evidence_ref, status, revoked_reason, version, created_at, updated_at,
+                            buyer_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 
 -- name: update
 UPDATE accreditations

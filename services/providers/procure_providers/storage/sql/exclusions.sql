@@ -1,7 +1,7 @@
 -- name: insert
 INSERT INTO exclusions (id, provider_id, ground, source, starts_on, ends_on, lifted_on,
-                        lift_reason, version, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                        lift_reason, version, created_at, updated_at, buyer_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 
 -- name: update
 UPDATE exclusions

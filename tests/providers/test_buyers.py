@@ -1,0 +1,141 @@
+"""The rules of whose the registry's records are: who may change what a buyer recorded, how an
+entry of another buyer's actor reads in a history, and the migration that records, for
+accreditations and exclusions written before it, the buyer of their first audit row."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from procure_providers import storage
+from procure_providers.domain.buyers import ANOTHER_BUYER, Who
+from procure_providers.usecases.history import as_seen
+from procure_shared.audit import AuditEntry
+from procure_shared.postgres import Pool
+from tests.providers.conftest import Api
+
+DFE = Who(buyer="dfe")
+DHSC = Who(buyer="dhsc")
+ADMIN = Who(buyer=None, admin=True)
+
+
+@pytest.mark.parametrize(
+    ("who", "recorded_by", "owns"),
+    [
+        (DFE, "dfe", True),
+        (DHSC, "dfe", False),
+        (DFE, None, False),  # recorded by no buyer: admin only
+        (ADMIN, "dfe", True),
+        (ADMIN, None, True),
+        (Who(buyer="dhsc", admin=True), "dfe", True),
+    ],
+)
+def test_only_an_admin_or_the_buyer_that_recorded_it_owns_a_record(
+    who: Who, recorded_by: str | None, owns: bool
+) -> None:
+    assert who.owns(recorded_by) is owns
+
+
+@pytest.mark.parametrize(
+    ("who", "actor_buyer", "foreign"),
+    [
+        (DHSC, "dfe", True),
+        (DFE, "dfe", False),
+        (DFE, None, False),  # the system's watches and admins of no buyer are no buyer's
+        (ADMIN, "dfe", False),
+    ],
+)
+def test_an_actor_is_foreign_only_when_another_buyers(
+    who: Who, actor_buyer: str | None, foreign: bool
+) -> None:
+    assert who.foreign(actor_buyer) is foreign
+
+
+def entry(buyer_id: str | None, after: Any) -> AuditEntry:
+    return AuditEntry(
+        id=1,
+        occurred_at=datetime(2022, 6, 1, tzinfo=UTC),
+        actor=f"{buyer_id}-commercial",
+        actor_roles=["commercial"],
+        buyer_id=buyer_id,
+        action="providers.accreditation.granted",
+        resource_type="accreditation",
+        resource_id="a-1",
+        before=None,
+        after=after,
+        correlation_id="req-1",
+    )
+
+
+def test_another_buyers_entry_names_no_one_and_keeps_only_the_records_fields() -> None:
+    after = {"id": "a-1", "grantedBy": "DfE NTP", "status": "active", "grantedFor": "dfe-alice"}
+
+    seen = as_seen(entry("dfe", after), DHSC)
+
+    assert (seen.actor, seen.actor_roles, seen.buyer_id, seen.correlation_id) == (
+        ANOTHER_BUYER,
+        [],
+        None,
+        None,
+    )
+    assert seen.after == {"id": "a-1", "grantedBy": "DfE NTP", "status": "active"}
+    assert seen.before is None
+    assert (seen.action, seen.resource_id) == ("providers.accreditation.granted", "a-1")
+
+
+def test_ones_own_buyers_system_and_admins_entries_stay_as_they_are() -> None:
+    own = entry("dfe", {"x": 1})
+    system = entry(None, {"x": 1})
+    assert as_seen(own, DFE) is own
+    assert as_seen(system, DHSC) is system
+    assert as_seen(own, ADMIN) is own
+
+
+MIGRATION = next((Path(storage.__file__).parent / "migrations").glob("*_registry_buyers.sql"))
+
+
+def backfills() -> list[str]:
+    """The migration's statements that fill ``buyer_id`` of existing rows."""
+    up = MIGRATION.read_text().split("-- migrate:down")[0]
+    return [s.strip() for s in up.split(";") if s.strip().startswith("UPDATE")]
+
+
+async def test_the_migration_takes_each_records_buyer_from_its_first_audit_row(
+    api: Api, ppool: Pool
+) -> None:
+    provider = (await api.register())["id"]
+    granted = await api.accredit(provider)  # by a dfe commercial
+    renewed = await api.change(
+        "PATCH", f"/v1/accreditations/{granted['id']}", {"validTo": "2024-08-31"}
+    )
+    assert renewed.status_code == 200
+    excluded = await api.exclude(provider)
+    unaudited = str(uuid.uuid4())
+    async with ppool.acquire() as conn:
+        # As before the migration: no buyer recorded; a later change by dhsc changes nothing.
+        await conn.execute("UPDATE audit_log SET buyer_id = 'dhsc' WHERE action LIKE '%updated'")
+        await conn.execute(
+            "INSERT INTO accreditations SELECT $1, provider_id, category, granted_by, valid_from,"
+            " valid_to, evidence_ref, status, revoked_reason, version, created_at, updated_at"
+            " FROM accreditations WHERE id = $2",
+            uuid.UUID(unaudited),
+            uuid.UUID(granted["id"]),
+        )
+        await conn.execute("UPDATE accreditations SET buyer_id = NULL")
+        await conn.execute("UPDATE exclusions SET buyer_id = NULL")
+        for statement in backfills():
+            await conn.execute(statement)
+        accreditations = {
+            r["id"]: r["buyer_id"]
+            for r in await conn.fetch("SELECT id::text, buyer_id FROM accreditations")
+        }
+        exclusion_buyer = await conn.fetchval(
+            "SELECT buyer_id FROM exclusions WHERE id = $1", uuid.UUID(excluded["id"])
+        )
+    assert len(backfills()) == 2
+    assert accreditations == {granted["id"]: "dfe", unaudited: None}
+    assert exclusion_buyer == "dfe"  # the tests' admin token speaks for dfe
