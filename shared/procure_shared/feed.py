@@ -24,8 +24,12 @@ import msgspec
 from litestar.params import QueryParameter
 
 from procure_shared.events.envelope import Envelope
-from procure_shared.http.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from procure_shared.http.problems import FieldError, ProblemException
+from procure_shared.http.pagination import (
+    MAX_LIMIT,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
 from procure_shared.postgres import Queries
 from procure_shared.sqlfiles import load_queries
 
@@ -50,6 +54,12 @@ Position = tuple[int, int]  # (txid, position): the last event a reader has had
 START: Position = (0, 0)
 _MAX_XID8 = 2**64 - 1
 _MAX_BIGINT = 2**63 - 1
+# A cursor's key: the transaction id an xid8 holds (msgspec bounds no integer beyond int64:
+# ``decode_position`` checks it), the position a bigint; neither negative.
+_Key = tuple[
+    Annotated[int, msgspec.Meta(ge=0)],
+    Annotated[int, msgspec.Meta(ge=0, le=_MAX_BIGINT)],
+]
 
 FeedLimit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Events per page (at most {MAX_LIMIT}).")
@@ -122,17 +132,13 @@ def encode_position(position: Position) -> str:
 
 
 def decode_position(cursor: str | None) -> Position:
-    """The position a cursor carries (the start without one); 400 when it is not ours."""
-    if not cursor:
+    """The position a cursor carries (the start without one); 400 when it is not ours (an
+    empty one included)."""
+    if cursor is None:
         return START
-    txid, position = decode_cursor(cursor, 2, tuple[int, int])
-    if not (0 <= txid <= _MAX_XID8 and 0 <= position <= _MAX_BIGINT):
-        raise ProblemException(
-            400,
-            "the cursor is not one this API handed out",
-            title="Invalid request",
-            errors=[FieldError(field="cursor", message="use the nextCursor of a previous page")],
-        )
+    txid, position = decode_cursor(cursor, 2, _Key)
+    if txid > _MAX_XID8:
+        raise invalid_cursor()
     return (txid, position)
 
 

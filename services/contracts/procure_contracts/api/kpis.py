@@ -170,11 +170,12 @@ class KpisController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[ObservationPage]:
+        start = after(cursor)  # a bad cursor is 400 whether or not the KPI exists
         kpi = await kpis.get_kpi(db, str(kpi_id), who=who(request))
         page = lists.observation_page(
             lists.ObservationFilter(
                 kpi_id=kpi.id,
-                after=after(cursor),
+                after=start,
                 limit=limit,
                 dimension_value=dimension_value,
                 ends_from=ends_from,

@@ -26,6 +26,12 @@ __all__ = ["PUBLICATION", "OcdsController"]
 PUBLICATION = RouteConstant[Publication]("contracts_ocds")
 _encoder = msgspec.json.Encoder(decimal_format="number")  # OCDS amounts are JSON numbers
 JSON = "application/json"
+# A releases cursor's key: the transaction id and audit row id of the last change, each read
+# as a bigint; neither is negative.
+_Key = tuple[
+    Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)],
+    Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)],
+]
 
 ReleaseLimit = Annotated[
     int, QueryParameter(ge=1, le=1000, description="Changes per page (at most 1,000).")
@@ -111,7 +117,7 @@ class OcdsController(Controller):
         publication = PUBLICATION.of(request)
         position = None
         if cursor is not None:
-            txid, id = decode_cursor(cursor, 2, tuple[int, int])
+            txid, id = decode_cursor(cursor, 2, _Key)
             position = Position(txid, id)
         releases, last = await ocds_export.releases_after(
             db,

@@ -138,7 +138,7 @@ class RevocationsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> RevocationPage:
-        before_id = decode_cursor(cursor, 1, tuple[_ID])[0] if cursor else None
+        before_id = decode_cursor(cursor, 1, tuple[_ID])[0] if cursor is not None else None
         found = await revocations.in_force(db, datetime.now(UTC), _keep(request), limit, before_id)
         items = [RevocationOut.of(r) for r in found]
         return RevocationPage(items, next_cursor(items, limit, lambda r: [r.id]))

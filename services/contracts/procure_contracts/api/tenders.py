@@ -279,12 +279,13 @@ class TendersController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[LotPage]:
+        start = after(cursor)  # a bad cursor is 400 whether or not the tender exists
         tender = await tenders.get_tender(db, str(tender_id), who=who(request))
         page = lists.lot_page(
             lists.LotFilter(
                 buyer=who(request).scope,
                 tender_id=tender.id,
-                after=after(cursor),
+                after=start,
                 limit=limit,
                 search=q.strip() or None if q else None,
                 status=status,

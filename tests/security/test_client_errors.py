@@ -1,0 +1,143 @@
+"""An attacker's replays: requests a client got wrong, which each service answers with a 4xx
+problem (never a 500), and requests made while a dependency is down, answered 503."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import httpx
+import pytest
+from litestar import Litestar
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from procure_contracts.app import definition as contracts_definition
+from procure_contracts.settings import ContractsOptions
+from procure_notifications.app import definition as notifications_definition
+from procure_notifications.settings import NotificationsOptions
+from procure_shared.clock import FixedClock
+from procure_shared.http import PROBLEM_JSON, Role
+from procure_shared.postgres import Pool
+from procure_shared.service import build_app
+from tests.support.auth import bearer, token
+from tests.support.runtime import runtime_for
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ADMIN = bearer(token(Role.ADMIN, sub="mallory", buyer="dfe"))
+
+
+@pytest.fixture
+async def contracts(cpool: Pool, nc: Client, js: JetStreamContext, contracts_url: str) -> Litestar:
+    runtime = runtime_for("contracts", contracts_url, cpool, nc, js, FixedClock(NOW))
+    return build_app(contracts_definition(ContractsOptions()), runtime)
+
+
+@pytest.fixture
+async def notifications(
+    npool: Pool, nc: Client, js: JetStreamContext, notifications_url: str
+) -> Litestar:
+    runtime = runtime_for("notifications", notifications_url, npool, nc, js, FixedClock(NOW))
+    return build_app(notifications_definition(NotificationsOptions()), runtime)
+
+
+async def _client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+SOME_ID = "0b4a3c52-93a5-4d6c-9a1a-5e7a0c1f2d3e"
+
+# Cursors no page ever handed out: each must be 400, on every endpoint that takes one.
+CRAFTED = {
+    "two nulls": "W251bGwsIG51bGxd",  # [null, null]
+    "an integer beyond int64": _b64("[99999999999999999999, 1]"),
+    "an integer beyond xid8": _b64("[18446744073709551616, 1]"),
+    "one negative part": _b64("[-1]"),
+    "negative integers": _b64("[-1, -1]"),
+    "texts": _b64('["x", "y"]'),
+    "a number as text": _b64('["5", 2]'),
+    "a fraction": _b64("[1.5, 2]"),
+    "a boolean": _b64("[true, 1]"),
+    "an instant without an offset": _b64(f'["2026-01-01T00:00:00", "{SOME_ID}"]'),
+    "an instant before the calendar in UTC": _b64(f'["0001-01-01T00:00:00+14:00", "{SOME_ID}"]'),
+    "an id that is no UUID": _b64('["2026-01-01T00:00:00Z", "no-uuid"]'),
+    "an object": _b64('{"a": 1}'),
+    "arrays nested deep": _b64("[" * 600),
+    "not base64": "!!not*base64!!",
+    "base64 of no JSON": _b64("not json"),
+    "empty": "",
+}
+
+
+def _paginated(app: Litestar) -> list[str]:
+    """Every GET path of ``app`` that takes a ``cursor``, its path parameters filled in."""
+    found = []
+    for path, item in (app.openapi_schema.paths or {}).items():
+        params = item.get.parameters if item.get else None
+        if any(getattr(p, "name", None) == "cursor" for p in params or ()):
+            found.append(re.sub(r"\{[^}]+\}", SOME_ID, path))
+    return sorted(found)
+
+
+async def _refused_everywhere(app: Litestar, expected: set[str]) -> None:
+    paths = _paginated(app)
+    assert expected <= set(paths), paths
+    async for http in _client(app):
+        for path in paths:
+            for what, cursor in CRAFTED.items():
+                answer = await http.get(path, params={"cursor": cursor}, headers=ADMIN)
+                assert answer.status_code == 400, (path, what, answer.text)
+                assert answer.headers["content-type"] == PROBLEM_JSON, (path, what)
+                assert answer.json()["errors"] == [
+                    {"field": "cursor", "message": "use the nextCursor of a previous page"}
+                ], (path, what, answer.text)
+
+
+async def test_every_cursor_of_the_contracts_service_that_it_never_handed_out_is_400(
+    contracts: Litestar,
+) -> None:
+    await _refused_everywhere(
+        contracts,
+        {
+            "/v1/tenders",
+            f"/v1/tenders/{SOME_ID}/lots",
+            "/v1/awards",
+            "/v1/contracts",
+            "/v1/milestones",
+            f"/v1/kpis/{SOME_ID}/observations",
+            "/v1/ocds/releases",
+            "/v1/feed",
+            "/v1/revocations",
+        },
+    )
+
+
+async def test_every_cursor_of_the_notifications_service_that_it_never_handed_out_is_400(
+    notifications: Litestar,
+) -> None:
+    await _refused_everywhere(notifications, {"/v1/subscriptions", "/v1/deliveries"})
+
+
+async def test_the_cursors_the_feed_and_the_ocds_releases_hand_out_are_taken_back(
+    contracts: Litestar,
+) -> None:
+    async for http in _client(contracts):
+        feed = await http.get("/v1/feed", headers=ADMIN)
+        assert feed.status_code == 200, feed.text
+        again = await http.get(
+            "/v1/feed", params={"cursor": feed.json()["nextCursor"]}, headers=ADMIN
+        )
+        assert again.status_code == 200, again.text
+        releases = await http.get("/v1/ocds/releases", headers=ADMIN)
+        assert releases.status_code == 200, releases.text
+        following = await http.get(releases.json()["links"]["next"], headers=ADMIN)
+        assert following.status_code == 200, following.text
