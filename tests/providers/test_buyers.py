@@ -1,11 +1,13 @@
 """The rules of whose the registry's records are: who may change what a buyer recorded, how an
-entry of another buyer's actor reads in a history, and the migration that records, for
+entry of another buyer's actor reads in a history, what of a portfolio a buyer sees, and the
+migration that records, for
 accreditations and exclusions written before it, the buyer of their first audit row."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,19 @@ import pytest
 
 from procure_providers import storage
 from procure_providers.domain.buyers import ANOTHER_BUYER, Who
+from procure_providers.domain.portfolio import (
+    AwardTally,
+    BuyerMilestones,
+    ContractHeld,
+    LatestRating,
+    MilestoneTally,
+    OtherBuyers,
+    RatingCounts,
+    TrackedContract,
+    TrackRecord,
+    ValueTotal,
+)
+from procure_providers.domain.portfolio import as_seen as portfolio_as_seen
 from procure_providers.usecases.history import as_seen
 from procure_shared.audit import AuditEntry
 from procure_shared.postgres import Pool
@@ -139,3 +154,86 @@ async def test_the_migration_takes_each_records_buyer_from_its_first_audit_row(
     assert len(backfills()) == 2
     assert accreditations == {granted["id"]: "dfe", unaudited: None}
     assert exclusion_buyer == "dfe"  # the tests' admin token speaks for dfe
+
+
+def held(
+    contract_id: str, buyer: str | None, amount: str, currency: str = "GBP"
+) -> TrackedContract:
+    return TrackedContract(
+        held=ContractHeld(
+            contract_id=contract_id,
+            title=f"{contract_id} title",
+            status="active",
+            value=ValueTotal(amount=f"{Decimal(amount):.2f}", currency=currency),
+            starts_on=None,
+            ends_on=None,
+            buyer_id=buyer,
+        ),
+        amount=Decimal(amount),
+    )
+
+
+def rated(kpi_id: str, buyer: str | None, rating: str) -> LatestRating:
+    return LatestRating(
+        kpi_id=kpi_id,
+        name=f"{kpi_id} name",
+        contract_id="c",
+        rating=rating,
+        period_end=date(2023, 3, 31),
+        buyer_id=buyer,
+    )
+
+
+RECORD = TrackRecord(
+    provider_id="p-1",
+    awards=[
+        AwardTally(buyer_id="dfe", won=2, cancelled=1),
+        AwardTally(buyer_id=None, won=1, cancelled=0),
+        AwardTally(buyer_id="dhsc", won=1, cancelled=0),
+    ],
+    contracts=[
+        held("dfe-1", "dfe", "0.004"),
+        held("dfe-2", "dfe", "0.004"),
+        held("old", None, "10", "EUR"),
+        held("dhsc-1", "dhsc", "3"),
+    ],
+    milestones=[
+        BuyerMilestones(buyer_id="dfe", tally=MilestoneTally(met_on_time=2)),
+        BuyerMilestones(buyer_id=None, tally=MilestoneTally(waived=1)),
+        BuyerMilestones(buyer_id="dhsc", tally=MilestoneTally(not_met=1)),
+    ],
+    ratings=[
+        rated("k-1", "dfe", "good"),
+        rated("k-2", None, "strange"),
+        rated("k-3", "dhsc", "inadequate"),
+    ],
+)
+
+
+def test_a_buyer_sees_its_rows_in_full_and_every_other_row_counted_unknown_ones_included() -> None:
+    seen = portfolio_as_seen(RECORD, DHSC)
+
+    assert seen.buyer_id == "dhsc"
+    assert [c.contract_id for c in seen.contracts] == ["dhsc-1"]
+    assert [r.kpi_id for r in seen.latest_ratings] == ["k-3"]
+    assert (seen.awards_won, seen.contracts_held) == (1, 1)
+    assert seen.milestones == MilestoneTally(not_met=1)
+    others = seen.other_buyers
+    assert (others.awards_won, others.awards_cancelled, others.contracts_held) == (3, 1, 3)
+    # totals of the exact values, per currency: 0.004 + 0.004 is 0.01, not 0.00 + 0.00
+    assert others.current_value == [
+        ValueTotal(amount="10.00", currency="EUR"),
+        ValueTotal(amount="0.01", currency="GBP"),
+    ]
+    assert others.milestones == MilestoneTally(met_on_time=2, waived=1)
+    assert others.latest_ratings == RatingCounts(good=1, other=1)
+
+
+def test_an_admin_sees_every_row_in_full_and_no_other_buyers() -> None:
+    seen = portfolio_as_seen(RECORD, ADMIN)
+
+    assert seen.buyer_id is None
+    assert len(seen.contracts) == 4
+    assert len(seen.latest_ratings) == 3
+    assert (seen.awards_won, seen.awards_cancelled) == (4, 1)
+    assert seen.other_buyers == OtherBuyers()

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
+from procure_providers.domain.buyers import Who
 from procure_providers.events.track_record import CONSUMER_NAME, track_record_consumer
 from procure_providers.storage.track_record import portfolio
 from procure_providers.usecases.eligibility import check_eligibility
@@ -228,6 +229,10 @@ async def duplicates_are(consumer: Consumer, n: int) -> bool:
     return consumer.stats.duplicates >= n
 
 
-async def read(pool: Pool, provider_id: str) -> dict[str, Any]:
+DFE = Who(buyer="dfe")
+
+
+async def read(pool: Pool, provider_id: str, who: Who = DFE) -> dict[str, Any]:
+    """The portfolio as a dfe user (the buyer of every event of the story) sees it."""
     async with pool.acquire() as conn:
-        return msgspec.to_builtins(await portfolio(conn, provider_id))  # type: ignore[no-any-return]
+        return msgspec.to_builtins(await portfolio(conn, provider_id, who))  # type: ignore[no-any-return]

@@ -8,12 +8,23 @@ import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import httpx
 import pytest
 
 from procure_providers.app import definition
+from procure_providers.events.track_record import HANDLERS
+from procure_shared.events import Envelope, EventSpec
+from procure_shared.events import registry as types
+from procure_shared.events.contracts import (
+    AwardMade,
+    ContractData,
+    KpiRatingChanged,
+    MilestoneSettled,
+    Money,
+)
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
@@ -382,3 +393,180 @@ async def test_accreditation_and_exclusion_histories_hide_dfe_users_from_dhsc(
         assert all(e["buyerId"] == "dfe" for e in by_dfe), path
     revoked = (await buyers.get(f"/v1/accreditations/{accreditation}/history", buyer="dhsc")).json()
     assert revoked[-1]["after"]["status"] == "revoked"  # the registry's fact stays
+
+
+# --- 1. the portfolio
+
+
+def contracts_event(
+    spec: EventSpec, subject: str, sequence: int, data: Any, buyer: str | None
+) -> Envelope:
+    return Envelope.new(
+        service="contracts",
+        type=spec.type,
+        subject=subject,
+        time=datetime(2022, 7, 1, 9, tzinfo=UTC),
+        sequence=sequence,
+        data=data,
+        buyer_id=buyer,
+    )
+
+
+def business(provider: str, buyer: str, title: str, amount: str, kpi: str) -> list[Envelope]:
+    """One buyer's award, contract, milestone and KPI rating with the provider."""
+    award, contract, milestone, kpi_id = (f"{buyer}-{k}" for k in ("a", "c", "m", "k"))
+    money = Money(amount=amount)
+    return [
+        contracts_event(
+            types.AWARD_MADE,
+            award,
+            1,
+            AwardMade(
+                award_id=award,
+                tender_id=f"{buyer}-t",
+                lot_id=f"{buyer}-l",
+                provider_id=provider,
+                category="academic_mentoring",
+                value=money,
+                date=datetime(2022, 7, 1, tzinfo=UTC),
+            ),
+            buyer,
+        ),
+        contracts_event(
+            types.CONTRACT_SIGNED,
+            contract,
+            1,
+            ContractData(
+                contract_id=contract,
+                award_ids=[award],
+                provider_ids=[provider],
+                title=title,
+                status="active",
+                value=money,
+            ),
+            buyer,
+        ),
+        contracts_event(
+            types.MILESTONE_MET,
+            milestone,
+            1,
+            MilestoneSettled(
+                milestone_id=milestone,
+                contract_id=contract,
+                provider_ids=[provider],
+                title=f"{title}: first report",
+                status="met",
+                due_on=date(2022, 9, 1),
+                met_on=date(2022, 9, 8),
+            ),
+            buyer,
+        ),
+        contracts_event(
+            types.KPI_RATING_CHANGED,
+            kpi_id,
+            1,
+            KpiRatingChanged(
+                kpi_id=kpi_id,
+                contract_id=contract,
+                provider_ids=[provider],
+                name=kpi,
+                rating="inadequate" if buyer == "dfe" else "good",
+                period_end=date(2022, 12, 31),
+                rated_at=datetime(2023, 1, 10, tzinfo=UTC),
+            ),
+            buyer,
+        ),
+    ]
+
+
+async def apply(pool: Pool, events: list[Envelope]) -> None:
+    """What the track record consumer does with each event (without JetStream)."""
+    async with pool.acquire() as conn, conn.transaction():
+        for e in events:
+            await HANDLERS[e.type](conn, e)
+
+
+@pytest.fixture
+async def shared_provider(buyers: Buyers, ppool: Pool) -> str:
+    """A provider with business with dfe (tutoring, GBP 5m) and dhsc (clinics, GBP 2m)."""
+    provider = await buyers.provider()
+    await apply(
+        ppool,
+        business(provider, "dfe", "National Tutoring Programme", "5000000.00", "Pupils tutored")
+        + business(provider, "dhsc", "Community clinics", "2000000.00", "Clinics open"),
+    )
+    return provider
+
+
+async def test_a_dhsc_viewer_sees_dfe_contracts_only_as_totals(
+    buyers: Buyers, shared_provider: str
+) -> None:
+    answer = await buyers.get(f"/v1/providers/{shared_provider}/portfolio", buyer="dhsc")
+
+    assert answer.status_code == 200, answer.text
+    seen = answer.json()
+    assert not names_dfe(answer.text)
+    for secret in ("National Tutoring", "Pupils tutored", "dfe-c", "dfe-k", "dfe-a"):
+        assert secret not in answer.text
+    assert seen["buyerId"] == "dhsc"
+    assert [c["title"] for c in seen["contracts"]] == ["Community clinics"]
+    assert [r["name"] for r in seen["latestRatings"]] == ["Clinics open"]
+    assert (seen["awardsWon"], seen["contractsHeld"]) == (1, 1)
+    assert seen["currentValue"] == [{"amount": "2000000.00", "currency": "GBP"}]
+    assert seen["otherBuyers"] == {
+        "awardsWon": 1,
+        "awardsCancelled": 0,
+        "contractsHeld": 1,
+        "contractsCompleted": 0,
+        "contractsTerminated": 0,
+        "currentValue": [{"amount": "5000000.00", "currency": "GBP"}],
+        "milestones": {"metOnTime": 0, "metLate": 1, "notMet": 0, "waived": 0},
+        "latestRatings": {
+            "good": 0,
+            "approachingTarget": 0,
+            "requiresImprovement": 0,
+            "inadequate": 1,
+            "other": 0,
+        },
+    }
+
+
+async def test_a_dfe_viewer_sees_its_own_contracts_in_full_and_dhscs_as_totals(
+    buyers: Buyers, shared_provider: str
+) -> None:
+    seen = (await buyers.get(f"/v1/providers/{shared_provider}/portfolio", buyer="dfe")).json()
+
+    assert [(c["contractId"], c["title"]) for c in seen["contracts"]] == [
+        ("dfe-c", "National Tutoring Programme")
+    ]
+    assert [(r["kpiId"], r["rating"]) for r in seen["latestRatings"]] == [("dfe-k", "inadequate")]
+    assert "Community clinics" not in json.dumps(seen)
+    assert "dhsc" not in json.dumps(seen)
+    assert seen["otherBuyers"]["currentValue"] == [{"amount": "2000000.00", "currency": "GBP"}]
+    assert seen["otherBuyers"]["latestRatings"]["good"] == 1
+
+
+async def test_an_admin_sees_every_buyers_business_with_a_provider_in_full(
+    buyers: Buyers, shared_provider: str
+) -> None:
+    seen = (await buyers.get(f"/v1/providers/{shared_provider}/portfolio", Role.ADMIN, None)).json()
+
+    assert seen["buyerId"] is None
+    assert sorted((c["buyerId"], c["title"]) for c in seen["contracts"]) == [
+        ("dfe", "National Tutoring Programme"),
+        ("dhsc", "Community clinics"),
+    ]
+    assert seen["currentValue"] == [{"amount": "7000000.00", "currency": "GBP"}]
+    assert seen["milestones"]["metLate"] == 2
+    assert seen["otherBuyers"]["contractsHeld"] == 0
+    assert seen["otherBuyers"]["currentValue"] == []
+
+
+async def test_the_portfolio_schema_documents_the_other_buyers_totals(buyers: Buyers) -> None:
+    schema = (await buyers.get("/schema/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    portfolio = next(v for k, v in components.items() if k.endswith("Portfolio"))
+    assert {"buyerId", "otherBuyers"} <= set(portfolio["properties"])
+    others = next(v for k, v in components.items() if k.endswith("OtherBuyers"))
+    assert "latestRatings" in others["properties"]
+    assert "contracts" not in others["properties"]

@@ -295,7 +295,13 @@ class ProvidersController(Controller):
         responses=problem_responses(401, 403, 404),
         summary="A provider's track record",
         description="Awards won, contracts held and their current value, milestones met on "
-        "time, late or missed, and the latest KPI ratings, from the contracts service's events.",
+        "time, late or missed, and the latest KPI ratings, from the contracts service's events. "
+        "The caller's buyer's business with the provider in full (`buyerId` names it); the "
+        "other buyers' only as anonymous totals (`otherBuyers`: counts, values per currency, "
+        "ratings counted; no ids, titles, KPI names or buyers). An admin sees every buyer's in "
+        "full (`buyerId` null, `otherBuyers` all zero).",
     )
-    async def portfolio(self, provider_id: ProviderId, conn: Transaction) -> Portfolio:
-        return await track_record.portfolio(conn, str(provider_id))
+    async def portfolio(
+        self, provider_id: ProviderId, conn: Transaction, request: Request[Any, Any, Any]
+    ) -> Portfolio:
+        return await track_record.portfolio(conn, str(provider_id), who(request))

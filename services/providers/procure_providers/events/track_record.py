@@ -20,9 +20,12 @@ __all__ = ["CONSUMER_NAME", "track_record_consumer"]
 CONSUMER_NAME = "providers__track_record"
 
 
-def _apply(spec: EventSpec, write: Callable[[Connection, Any], Awaitable[None]]) -> Handler:
+def _apply(
+    spec: EventSpec, write: Callable[[Connection, Any, str | None], Awaitable[None]]
+) -> Handler:
     async def handle(conn: Connection, envelope: Envelope) -> None:
-        await write(conn, envelope.decode_data(spec.data))
+        # The row belongs to the event's buyer: a portfolio shows it in full to that buyer only.
+        await write(conn, envelope.decode_data(spec.data), envelope.buyerid)
 
     return handle
 

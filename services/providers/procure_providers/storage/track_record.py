@@ -8,12 +8,18 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from procure_providers.domain.buyers import Who
 from procure_providers.domain.portfolio import (
+    AwardTally,
+    BuyerMilestones,
     ContractHeld,
     LatestRating,
     MilestoneTally,
     Portfolio,
+    TrackedContract,
+    TrackRecord,
     ValueTotal,
+    as_seen,
 )
 from procure_providers.storage.keys import Row
 from procure_shared.events.contracts import (
@@ -35,13 +41,13 @@ __all__ = [
     "record_contract",
     "record_milestone",
     "record_rating",
+    "track_record",
 ]
 
 Q = load_queries(Path(__file__).parent / "sql" / "track_record.sql")
-HELD = ("pending", "active")
 
 
-async def record_award(conn: Connection, award: AwardMade) -> None:
+async def record_award(conn: Connection, award: AwardMade, buyer_id: str | None = None) -> None:
     value = award.value
     await conn.execute(
         Q.upsert_award,
@@ -53,16 +59,21 @@ async def record_award(conn: Connection, award: AwardMade) -> None:
         value.amount if value else None,
         value.currency if value else None,
         award.date,
+        buyer_id,
     )
 
 
-async def record_award_cancelled(conn: Connection, award: AwardCancelled) -> None:
+async def record_award_cancelled(
+    conn: Connection, award: AwardCancelled, buyer_id: str | None = None
+) -> None:
     await conn.execute(
-        Q.cancel_award, award.award_id, award.provider_id, award.tender_id, award.lot_id
+        Q.cancel_award, award.award_id, award.provider_id, award.tender_id, award.lot_id, buyer_id
     )
 
 
-async def record_contract(conn: Connection, contract: ContractData) -> None:
+async def record_contract(
+    conn: Connection, contract: ContractData, buyer_id: str | None = None
+) -> None:
     value = contract.value
     await conn.execute(
         Q.upsert_contract,
@@ -74,14 +85,21 @@ async def record_contract(conn: Connection, contract: ContractData) -> None:
         value.currency if value else None,
         contract.starts_on,
         contract.ends_on,
+        buyer_id,
     )
 
 
-async def close_contract(conn: Connection, closed: ContractClosed) -> None:
-    await conn.execute(Q.close_contract, closed.contract_id, closed.provider_ids, closed.status)
+async def close_contract(
+    conn: Connection, closed: ContractClosed, buyer_id: str | None = None
+) -> None:
+    await conn.execute(
+        Q.close_contract, closed.contract_id, closed.provider_ids, closed.status, buyer_id
+    )
 
 
-async def record_milestone(conn: Connection, milestone: MilestoneSettled) -> None:
+async def record_milestone(
+    conn: Connection, milestone: MilestoneSettled, buyer_id: str | None = None
+) -> None:
     await conn.execute(
         Q.upsert_milestone,
         milestone.milestone_id,
@@ -91,10 +109,13 @@ async def record_milestone(conn: Connection, milestone: MilestoneSettled) -> Non
         milestone.status,
         milestone.due_on,
         milestone.met_on,
+        buyer_id,
     )
 
 
-async def record_rating(conn: Connection, rating: KpiRatingChanged) -> None:
+async def record_rating(
+    conn: Connection, rating: KpiRatingChanged, buyer_id: str | None = None
+) -> None:
     await conn.execute(
         Q.upsert_rating,
         rating.kpi_id,
@@ -104,6 +125,7 @@ async def record_rating(conn: Connection, rating: KpiRatingChanged) -> None:
         rating.rating,
         rating.period_end,
         rating.rated_at,
+        buyer_id,
     )
 
 
@@ -114,6 +136,7 @@ def latest_rating(row: Row) -> LatestRating:
         contract_id=row["contract_id"],
         rating=row["rating"],
         period_end=row["period_end"],
+        buyer_id=row["buyer_id"],
     )
 
 
@@ -123,44 +146,49 @@ def _money(amount: Decimal | None, currency: str | None) -> ValueTotal | None:
     return ValueTotal(amount=f"{amount:.2f}", currency=currency)
 
 
-async def portfolio(conn: Connection, provider_id: str) -> Portfolio:
-    awards = await conn.fetchrow(Q.awards, provider_id)
-    assert awards is not None  # an aggregate without GROUP BY gives one row
+async def track_record(conn: Connection, provider_id: str) -> TrackRecord:
+    """Everything the track record holds of the provider, every buyer's."""
+    awards = await conn.fetch(Q.awards, provider_id)
     contracts = await conn.fetch(Q.contracts, provider_id)
-    tally = await conn.fetchrow(Q.milestones, provider_id)
-    assert tally is not None
+    milestones = await conn.fetch(Q.milestones, provider_id)
     ratings = await conn.fetch(Q.ratings, provider_id)
-    totals: dict[str, Decimal] = {}
-    for row in contracts:
-        if row["status"] in HELD and row["amount"] is not None:
-            totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + row["amount"]
-    return Portfolio(
+    return TrackRecord(
         provider_id=provider_id,
-        awards_won=awards["won"],
-        awards_cancelled=awards["cancelled"],
-        contracts_held=sum(1 for row in contracts if row["status"] in HELD),
-        contracts_completed=sum(1 for row in contracts if row["status"] == "completed"),
-        contracts_terminated=sum(1 for row in contracts if row["status"] == "terminated"),
-        current_value=[
-            ValueTotal(amount=f"{amount:.2f}", currency=currency)
-            for currency, amount in sorted(totals.items())
+        awards=[
+            AwardTally(buyer_id=row["buyer_id"], won=row["won"], cancelled=row["cancelled"])
+            for row in awards
         ],
         contracts=[
-            ContractHeld(
-                contract_id=row["contract_id"],
-                title=row["title"],
-                status=row["status"],
-                value=_money(row["amount"], row["currency"]),
-                starts_on=row["starts_on"],
-                ends_on=row["ends_on"],
+            TrackedContract(
+                held=ContractHeld(
+                    contract_id=row["contract_id"],
+                    title=row["title"],
+                    status=row["status"],
+                    value=_money(row["amount"], row["currency"]),
+                    starts_on=row["starts_on"],
+                    ends_on=row["ends_on"],
+                    buyer_id=row["buyer_id"],
+                ),
+                amount=row["amount"] if row["currency"] is not None else None,
             )
             for row in contracts
         ],
-        milestones=MilestoneTally(
-            met_on_time=tally["on_time"],
-            met_late=tally["late"],
-            not_met=tally["not_met"],
-            waived=tally["waived"],
-        ),
-        latest_ratings=[latest_rating(row) for row in ratings],
+        milestones=[
+            BuyerMilestones(
+                buyer_id=row["buyer_id"],
+                tally=MilestoneTally(
+                    met_on_time=row["on_time"],
+                    met_late=row["late"],
+                    not_met=row["not_met"],
+                    waived=row["waived"],
+                ),
+            )
+            for row in milestones
+        ],
+        ratings=[latest_rating(row) for row in ratings],
     )
+
+
+async def portfolio(conn: Connection, provider_id: str, who: Who) -> Portfolio:
+    """The provider's portfolio as ``who`` may see it."""
+    return as_seen(await track_record(conn, provider_id), who)
