@@ -6,21 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import httpx
 import msgspec
 import pytest
+from nats.js import JetStreamContext
 
 from procure_notifications.app import definition
 from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.settings import NotificationsOptions
+from procure_notifications.usecases.fanout import delivery_id
+from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
-from tests.notifications.conftest import Api, clock, nrt, options, webhook
+from tests.notifications.conftest import (
+    Api,
+    amended,
+    clock,
+    delivering,
+    napi,
+    nrt,
+    options,
+    publish,
+    receiver,
+    webhook,
+)
+from tests.support.receiver import Receiver
+from tests.support.wait import eventually, holds
 
-__all__ = ["clock", "nrt", "options"]  # the notifications fixtures these probes use
+# The notifications fixtures these probes use.
+__all__ = ["clock", "napi", "nrt", "options", "receiver"]
 
 HOOK = "http://127.0.0.1:9/hook"
 
@@ -181,3 +199,74 @@ async def test_one_subscription_past_the_cap_is_a_422_problem_and_changes_nothin
     )
     # The cap is each owner's: another user of the same buyer still subscribes.
     assert (await capped.subscribe(webhook(HOOK), sub="bob")).status_code == 201
+
+
+async def test_a_deleted_subscription_does_not_count_against_the_cap(capped: Api) -> None:
+    first = await capped.subscribe(webhook(HOOK))
+    assert (await capped.subscribe(webhook(HOOK))).status_code == 201
+    path = first.headers["Location"]
+    assert (await capped.act("DELETE", path, etag_of=path)).status_code == 204
+    assert (await capped.subscribe(webhook(HOOK))).status_code == 201
+
+
+async def test_a_deleted_subscription_is_hidden_sends_nothing_and_keeps_its_deliveries(
+    napi: Api,
+    nrt: Runtime,
+    options: NotificationsOptions,
+    receiver: Receiver,
+    js: JetStreamContext,
+    npool: Pool,
+) -> None:
+    kept = (await napi.subscribe(webhook(receiver.url("/kept")))).json()
+    gone = (await napi.subscribe(webhook(receiver.url("/gone")))).json()
+    path = f"/v1/subscriptions/{gone['id']}"
+    sent, waiting, later = (amended(str(uuid.uuid4()), 1) for _ in range(3))
+    async with delivering(nrt, options):
+        await publish(js, sent)
+        await eventually(
+            lambda: holds(len(receiver.to("/gone")) == 1 and len(receiver.to("/kept")) == 1),
+            what="the first event at both receivers",
+        )
+        assert (await napi.act("POST", f"{path}/pause", etag_of=path)).status_code == 200
+        await publish(js, waiting)
+        await eventually(
+            lambda: holds(len(receiver.to("/kept")) == 2), what="the second event delivered"
+        )
+        etag = (await napi.get(path)).headers["ETag"]
+        assert (await napi.act("DELETE", path, etag_of=path)).status_code == 204
+        await publish(js, later)
+        await eventually(
+            lambda: holds(len(receiver.to("/kept")) == 3), what="the third event delivered"
+        )
+    # Hidden: read, list, change and delete again are 404s.
+    assert (await napi.get(path)).status_code == 404
+    matching = {**napi.headers(), "If-Match": etag}
+    for method, body in (("PATCH", {"name": "x"}), ("DELETE", None)):
+        answer = await napi.http.request(method, path, json=body, headers=matching)
+        assert answer.status_code == 404, answer.text
+    listed = (await napi.get("/v1/subscriptions")).json()["items"]
+    assert [s["id"] for s in listed] == [kept["id"]]
+    # Sent nothing more: the delivery waiting when it was deleted is cancelled, none is made
+    # for a later event.
+    assert len(receiver.to("/gone")) == 1
+    log = (await napi.get(f"/v1/deliveries?subscription={gone['id']}")).json()["items"]
+    by_event = {d["eventId"]: d for d in log}
+    assert set(by_event) == {sent.id, waiting.id}
+    assert by_event[sent.id]["status"] == "delivered"
+    assert by_event[waiting.id]["status"] == "cancelled"
+    # The delivered one and its attempts stay readable, by the owner and by an admin.
+    detail_path = f"/v1/deliveries/{delivery_id(gone['id'], sent.id)}"
+    for who in ({}, {"sub": "root", "buyer": None, "role": Role.ADMIN}):
+        detail = (await napi.get(detail_path, **who)).json()
+        assert [a["outcome"] for a in detail["attemptLog"]] == ["delivered"]
+    # Another user of the buyer does not read them.
+    assert (await napi.get(detail_path, sub="bob")).status_code == 404
+    # A cancelled delivery cannot be replayed.
+    cancelled = f"/v1/deliveries/{delivery_id(gone['id'], waiting.id)}/replay"
+    assert (await napi.act("POST", cancelled)).status_code == 422
+    deleted = await npool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE resource_id = $1"
+        " AND action = 'notifications.subscription.deleted'",
+        gone["id"],
+    )
+    assert deleted == 1

@@ -20,7 +20,7 @@ from procure_shared.http.pagination import Cursor, Limit, created_key, keyset_af
 __all__ = ["DeliveriesController"]
 
 DeliveryId = Annotated[uuid.UUID, Parameter(description="A delivery's id (the webhook-id)")]
-Status = Annotated[str | None, QueryParameter(pattern="^(pending|delivered|dead)$")]
+Status = Annotated[str | None, QueryParameter(pattern="^(pending|delivered|dead|cancelled)$")]
 
 
 class DeliveriesController(Controller):
@@ -69,7 +69,7 @@ class DeliveriesController(Controller):
     @post(
         "/{delivery_id:uuid}/replay",
         status_code=200,
-        responses=problem_responses(400, 401, 403, 404),
+        responses=problem_responses(400, 401, 403, 404, 422),
         summary="Send a delivery again, now (the same webhook-id: receivers dedupe on it)",
     )
     async def replay(

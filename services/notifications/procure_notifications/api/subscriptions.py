@@ -55,6 +55,7 @@ class SubscriptionsController(Controller):
     ) -> SubscriptionPage:
         who = viewer(request)
         page = Page(after=keyset_after(cursor), limit=limit)
+        page.add("deleted_at IS NULL")
         if not who.admin:
             page.add("buyer_id IS NOT DISTINCT FROM {}", who.buyer_id)
             page.add("owner_sub = {}", who.sub)
@@ -129,7 +130,9 @@ class SubscriptionsController(Controller):
         "/{subscription_id:uuid}",
         status_code=204,
         responses=problem_responses(400, 401, 403, 404, 412, 428),
-        summary="Unsubscribe (If-Match): pending deliveries are dropped with it",
+        summary="Unsubscribe (If-Match): pending deliveries are cancelled, the log stays",
+        description="The subscription is hidden (404 from then on) and sends nothing more; "
+        "its deliveries and their attempts stay readable under `/v1/deliveries`.",
     )
     async def remove(
         self,

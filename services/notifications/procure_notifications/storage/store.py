@@ -31,11 +31,13 @@ __all__ = [
     "delivery",
     "delivery_page",
     "insert_deliveries",
+    "is_deleted",
     "next_failure_sequence",
     "record_attempt",
     "replay",
     "secrets_of",
     "set_secrets",
+    "subscription",
     "subscriptions",
     "wake_workers",
 ]
@@ -69,9 +71,47 @@ class Secrets(msgspec.Struct, frozen=True):
         return keys
 
 
-async def delete_subscription(conn: Connection, subscription_id: str) -> None:
-    """The subscription and, with it, its deliveries and their attempts."""
-    await conn.execute("DELETE FROM subscriptions WHERE id = $1", uuid.UUID(subscription_id))
+async def subscription(
+    conn: Queries, subscription_id: str, *, buyer: str | None, for_update: bool = False
+) -> Subscription | None:
+    """The subscription if it is not deleted and ``buyer`` may see it (``None``: any buyer)."""
+    key = as_uuid(subscription_id)
+    if key is None:
+        return None
+    text = await conn.fetchval(
+        "SELECT doc::text FROM subscriptions WHERE id = $1 AND deleted_at IS NULL"
+        f" AND ($2::text IS NULL OR buyer_id = $2){' FOR UPDATE' if for_update else ''}",
+        key,
+        buyer,
+    )
+    return None if text is None else subscriptions.decode(text)
+
+
+async def delete_subscription(conn: Connection, subscription_id: str, now: datetime) -> None:
+    """Hide and disable the subscription: its secrets are cleared, its pending deliveries
+    cancelled (never sent); its deliveries and their attempts stay as they were."""
+    key = uuid.UUID(subscription_id)
+    await conn.execute(
+        "UPDATE subscriptions SET deleted_at = $2, secret = NULL, previous_secret = NULL,"
+        " previous_secret_until = NULL WHERE id = $1",
+        key,
+        now,
+    )
+    await conn.execute(
+        "UPDATE deliveries SET status = 'cancelled', leased_until = NULL,"
+        " last_error = 'the subscription was deleted' WHERE subscription_id = $1"
+        " AND status = 'pending'",
+        key,
+    )
+
+
+async def is_deleted(conn: Queries, subscription_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT deleted_at IS NOT NULL FROM subscriptions WHERE id = $1",
+            uuid.UUID(subscription_id),
+        )
+    )
 
 
 async def count_owned(conn: Connection, owner: Owner) -> int:
@@ -84,8 +124,8 @@ async def count_owned(conn: Connection, owner: Owner) -> int:
     )
     return int(
         await conn.fetchval(
-            "SELECT count(*) FROM subscriptions"
-            " WHERE owner_sub = $1 AND buyer_id IS NOT DISTINCT FROM $2",
+            "SELECT count(*) FROM subscriptions WHERE deleted_at IS NULL"
+            " AND owner_sub = $1 AND buyer_id IS NOT DISTINCT FROM $2",
             owner.sub,
             owner.buyer_id,
         )
@@ -118,7 +158,7 @@ async def candidates(conn: Queries, buyer_id: str | None) -> list[Subscription]:
     buyer's, and admins'. Paused and disabled ones too: their deliveries wait."""
     text = await conn.fetchval(
         "SELECT coalesce(json_agg(doc), '[]')::text FROM subscriptions "
-        "WHERE admin OR $1::text IS NULL OR buyer_id = $1",
+        "WHERE deleted_at IS NULL AND (admin OR $1::text IS NULL OR buyer_id = $1)",
         buyer_id,
     )
     return _subscription_list.decode(text)
@@ -346,7 +386,8 @@ async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: floa
     rows = await conn.fetch(
         "WITH due AS ("
         " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
-        " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
+        " WHERE d.status = 'pending' AND s.status = 'active' AND s.deleted_at IS NULL"
+        " AND d.next_attempt_at <= $1"
         " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
         f" AND NOT {_DIGEST}"
         " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'"
@@ -369,7 +410,8 @@ async def claim_digests(
     rows = await conn.fetch(
         "WITH due AS ("
         " SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
-        " WHERE d.status = 'pending' AND s.status = 'active' AND d.next_attempt_at <= $1"
+        " WHERE d.status = 'pending' AND s.status = 'active' AND s.deleted_at IS NULL"
+        " AND d.next_attempt_at <= $1"
         " AND (d.leased_until IS NULL OR d.leased_until <= $1)"
         f" AND {_DIGEST} AND d.event_time < date_trunc('day',"
         " ($1 - make_interval(hours => $4)) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"

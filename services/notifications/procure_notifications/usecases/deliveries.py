@@ -8,6 +8,7 @@ from procure_notifications.storage import store
 from procure_notifications.usecases.subscriptions import Viewer, get
 from procure_shared.audit import record_change
 from procure_shared.changes import found
+from procure_shared.errors import RuleBroken
 from procure_shared.postgres import Connection, Queries
 
 __all__ = ["delivery", "replay_dead_letters", "replay_one"]
@@ -30,6 +31,8 @@ async def replay_one(
     conn: Connection, delivery_id: str, *, viewer: Viewer, now: datetime
 ) -> store.Delivery:
     before = await delivery(conn, delivery_id, viewer=viewer, for_update=True)
+    if await store.is_deleted(conn, before.subscription_id):
+        raise RuleBroken("its subscription was deleted: it cannot be sent again")
     await store.replay(conn, [before.id], now)
     after = await delivery(conn, delivery_id, viewer=viewer)
     await _audit(conn, viewer, now, before.id, before, after)

@@ -222,7 +222,7 @@ async def settle(
 
 
 async def _disable(conn: Connection, subscription_id: str, now: datetime) -> None:
-    before = await store.subscriptions.get(conn, subscription_id, buyer=None, for_update=True)
+    before = await store.subscription(conn, subscription_id, buyer=None, for_update=True)
     if before is None:
         return
     after = rules.disable(before, now, f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M}")

@@ -104,7 +104,7 @@ async def create(
 async def get(
     conn: Queries, subscription_id: str, *, viewer: Viewer, for_update: bool = False
 ) -> Subscription:
-    s = await store.subscriptions.get(
+    s = await store.subscription(
         conn,
         subscription_id,
         buyer=None if viewer.admin else viewer.buyer_id,
@@ -192,10 +192,11 @@ async def delete(
     viewer: Viewer,
     now: datetime,
 ) -> None:
-    """Gone with its pending deliveries (the audit trail keeps what it was)."""
+    """Hidden and disabled: its pending deliveries are cancelled, its deliveries and their
+    attempts stay readable (the audit trail keeps what it was)."""
     before = await get(conn, subscription_id, viewer=viewer, for_update=True)
     check_version(f"subscription {subscription_id}", before.version, expected_version)
-    await store.delete_subscription(conn, before.id)
+    await store.delete_subscription(conn, before.id, now)
     await _audit(conn, viewer, now, "deleted", before.id, before, None)
 
 
