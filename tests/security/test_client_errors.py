@@ -19,11 +19,13 @@ from procure_contracts.app import definition as contracts_definition
 from procure_contracts.settings import ContractsOptions
 from procure_notifications.app import definition as notifications_definition
 from procure_notifications.settings import NotificationsOptions
+from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.http import PROBLEM_JSON, Role
+from procure_shared.http.bodies import MAX_DEPTH
 from procure_shared.postgres import Pool
 from procure_shared.service import build_app
-from tests.support.auth import bearer, token
+from tests.support.auth import bearer, keyed, token
 from tests.support.runtime import runtime_for
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -42,6 +44,12 @@ async def notifications(
 ) -> Litestar:
     runtime = runtime_for("notifications", notifications_url, npool, nc, js, FixedClock(NOW))
     return build_app(notifications_definition(NotificationsOptions()), runtime)
+
+
+@pytest.fixture
+async def providers(ppool: Pool, nc: Client, js: JetStreamContext, providers_url: str) -> Litestar:
+    runtime = runtime_for("providers", providers_url, ppool, nc, js, FixedClock(NOW))
+    return build_app(providers_definition(), runtime)
 
 
 async def _client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
@@ -141,3 +149,46 @@ async def test_the_cursors_the_feed_and_the_ocds_releases_hand_out_are_taken_bac
         assert releases.status_code == 200, releases.text
         following = await http.get(releases.json()["links"]["next"], headers=ADMIN)
         assert following.status_code == 200, following.text
+
+
+def _nested(levels: int) -> bytes:
+    """A creating POST's body nested ``levels`` deep: an object, its first field arrays."""
+    arrays = levels - 1
+    return b'{"title": ' + b"[" * arrays + b"]" * arrays + b', "name": "x"}'
+
+
+async def _refuses_deep_bodies(app: Litestar, paths: list[str], listing: str) -> None:
+    async for http in _client(app):
+        for path in paths:
+            for levels in (3000, MAX_DEPTH + 1):
+                answer = await http.post(path, content=_nested(levels), headers=keyed(ADMIN))
+                assert answer.status_code == 400, (path, levels, answer.text)
+                assert answer.headers["content-type"] == PROBLEM_JSON
+                assert answer.json()["errors"] == [
+                    {"field": "body", "message": f"at most {MAX_DEPTH} levels of nesting"}
+                ], (path, levels, answer.text)
+            # At the limit the body is decoded, and found wanting for what it says.
+            shallow = await http.post(path, content=_nested(MAX_DEPTH), headers=keyed(ADMIN))
+            assert shallow.status_code in (400, 422), (path, shallow.text)
+            assert "levels of nesting" not in shallow.text
+        untouched = await http.get(listing, headers=ADMIN)
+        assert untouched.status_code == 200, untouched.text
+        assert untouched.json()["items"] == []
+
+
+async def test_a_body_nested_deeper_than_the_limit_is_400_on_the_contracts_service(
+    contracts: Litestar,
+) -> None:
+    await _refuses_deep_bodies(contracts, ["/v1/tenders", "/v1/ocds/import"], "/v1/tenders")
+
+
+async def test_a_body_nested_deeper_than_the_limit_is_400_on_the_providers_service(
+    providers: Litestar,
+) -> None:
+    await _refuses_deep_bodies(providers, ["/v1/providers"], "/v1/providers")
+
+
+async def test_a_body_nested_deeper_than_the_limit_is_400_on_the_notifications_service(
+    notifications: Litestar,
+) -> None:
+    await _refuses_deep_bodies(notifications, ["/v1/subscriptions"], "/v1/subscriptions")

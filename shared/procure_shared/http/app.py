@@ -23,6 +23,7 @@ from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from procure_shared.http.auth import BearerAuth
+from procure_shared.http.bodies import ProcureRequest
 from procure_shared.http.health import Check, health_handlers
 from procure_shared.http.observability import HttpMetrics, correlation_middleware
 from procure_shared.http.problems import exception_handlers
@@ -142,6 +143,7 @@ def create_service_app(
             render_plugins=[JsonRenderPlugin()],
         ),
         request_max_body_size=1_000_000,
+        request_class=ProcureRequest,  # JSON bodies nested too deep are refused undecoded
         logging_config=None,  # procure_shared.logs configures JSON logs for the process
         debug=debug,
     )
