@@ -15,6 +15,7 @@ import pytest
 
 from procure_providers import storage
 from procure_providers.domain.buyers import ANOTHER_BUYER, Who
+from procure_providers.domain.eligibility import Facts, decide
 from procure_providers.domain.portfolio import (
     AwardTally,
     BuyerMilestones,
@@ -28,8 +29,10 @@ from procure_providers.domain.portfolio import (
     ValueTotal,
 )
 from procure_providers.domain.portfolio import as_seen as portfolio_as_seen
+from procure_providers.domain.providers import ProviderStatus
 from procure_providers.usecases.history import as_seen
 from procure_shared.audit import AuditEntry
+from procure_shared.categories import Category
 from procure_shared.postgres import Pool
 from tests.providers.conftest import Api
 
@@ -237,3 +240,25 @@ def test_an_admin_sees_every_row_in_full_and_no_other_buyers() -> None:
     assert len(seen.latest_ratings) == 3
     assert (seen.awards_won, seen.awards_cancelled) == (4, 1)
     assert seen.other_buyers == OtherBuyers()
+
+
+def test_a_performance_warning_names_the_kpi_only_to_the_contracts_buyer_or_an_admin() -> None:
+    rating = rated("k-1", "dfe", "inadequate")
+    facts = Facts(
+        provider_id="p-1",
+        name="Tutors Ltd",
+        status=ProviderStatus.ACTIVE,
+        exclusions=[],
+        accreditations=[],
+        latest_rating=rating,
+    )
+
+    def warning(who: Who | None) -> str:
+        decision = decide("p-1", facts, Category.ACADEMIC_MENTORING, date(2023, 5, 1), who)
+        [found] = decision.warnings
+        return found.message
+
+    assert "KPI 'k-1 name' on contract c" in warning(DFE)
+    assert "KPI 'k-1 name' on contract c" in warning(ADMIN)
+    assert warning(DHSC).endswith("is Inadequate (on another buyer's contract)")
+    assert warning(None).endswith("is Inadequate (on a buyer's contract)")

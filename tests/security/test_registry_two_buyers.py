@@ -570,3 +570,26 @@ async def test_the_portfolio_schema_documents_the_other_buyers_totals(buyers: Bu
     others = next(v for k, v in components.items() if k.endswith("OtherBuyers"))
     assert "latestRatings" in others["properties"]
     assert "contracts" not in others["properties"]
+
+
+async def test_a_dhsc_eligibility_check_warns_of_a_dfe_rating_without_naming_its_kpi_or_contract(
+    buyers: Buyers, shared_provider: str
+) -> None:
+    question = {"providerIds": [shared_provider], "category": "academic_mentoring"}
+
+    async def warning(role: Role, buyer: str | None) -> str:
+        answer = await buyers.http.post(
+            "/v1/eligibility", json=question, headers=buyers.headers(role, buyer)
+        )
+        assert answer.status_code == 200, answer.text
+        [result] = answer.json()["results"]
+        [found] = result["warnings"]
+        assert found["code"] == "performance_inadequate"
+        return str(found["message"])
+
+    by_dhsc = await warning(Role.VIEWER, "dhsc")
+    assert "another buyer's contract" in by_dhsc
+    for secret in ("Pupils tutored", "dfe-c", "2022-12-31"):
+        assert secret not in by_dhsc
+    assert "Pupils tutored" in await warning(Role.VIEWER, "dfe")
+    assert "dfe-c" in await warning(Role.ADMIN, None)

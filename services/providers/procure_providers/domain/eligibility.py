@@ -13,6 +13,7 @@ from enum import StrEnum
 import msgspec
 
 from procure_providers.domain.accreditations import Accreditation, AccreditationStatus
+from procure_providers.domain.buyers import Who
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.domain.portfolio import LatestRating
 from procure_providers.domain.providers import ProviderStatus
@@ -48,7 +49,17 @@ class Facts(msgspec.Struct, frozen=True, kw_only=True):
     latest_rating: LatestRating | None
 
 
-def decide(provider_id: str, facts: Facts | None, category: Category, on: date) -> Decision:
+def decide(
+    provider_id: str,
+    facts: Facts | None,
+    category: Category,
+    on: date,
+    who: Who | None = None,
+) -> Decision:
+    """The decision for one provider. A performance warning names the KPI and its contract
+    only to ``who`` when the contract is its buyer's (or ``who`` is an admin); to anyone else,
+    and when the asker is not known (``None``: the NATS question names no buyer), it says only
+    that the rating is another buyer's or a buyer's."""
     if facts is None:
         reason = Finding(
             code=ReasonCode.UNKNOWN, message=f"no provider {provider_id} is registered"
@@ -82,14 +93,24 @@ def decide(provider_id: str, facts: Facts | None, category: Category, on: date) 
                 code=WarningCode.PERFORMANCE_INADEQUATE,
                 message=(
                     f"the latest performance rating of {facts.name} is Inadequate "
-                    f"(KPI {rating.name!r} on contract {rating.contract_id}, period ending "
-                    f"{rating.period_end})"
+                    f"({_rated(rating, who)})"
                 ),
             )
         )
     return Decision(
         provider_id=provider_id, eligible=not reasons, reasons=reasons, warnings=warnings
     )
+
+
+def _rated(rating: LatestRating, who: Who | None) -> str:
+    if who is not None and who.owns(rating.buyer_id):
+        return (
+            f"KPI {rating.name!r} on contract {rating.contract_id}, "
+            f"period ending {rating.period_end}"
+        )
+    if who is not None:
+        return "on another buyer's contract"
+    return "on a buyer's contract"
 
 
 def _accreditation(facts: Facts, category: Category, on: date) -> list[Finding]:

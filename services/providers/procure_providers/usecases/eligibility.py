@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
+from procure_providers.domain.buyers import Who
 from procure_providers.domain.eligibility import Decision, Facts, decide
 from procure_providers.storage import eligibility as store
 from procure_providers.storage.eligibility_index import EligibilityIndex
@@ -24,11 +25,16 @@ __all__ = [
 
 
 async def check_eligibility(
-    conn: Connection, provider_ids: Sequence[str], category: Category, on: date
+    conn: Connection,
+    provider_ids: Sequence[str],
+    category: Category,
+    on: date,
+    who: Who | None = None,
 ) -> list[Decision]:
-    """One decision per id asked about, in the order asked (one database round trip)."""
+    """One decision per id asked about, in the order asked (one database round trip), as
+    ``who`` may read it (``decide``)."""
     facts = await store.facts(conn, provider_ids, category)
-    return decisions(provider_ids, facts, category, on)
+    return decisions(provider_ids, facts, category, on, who)
 
 
 async def check_eligibility_indexed(
@@ -64,14 +70,18 @@ async def known_facts(
 
 
 def decisions(
-    provider_ids: Sequence[str], facts: Mapping[str, Facts | None], category: Category, on: date
+    provider_ids: Sequence[str],
+    facts: Mapping[str, Facts | None],
+    category: Category,
+    on: date,
+    who: Who | None = None,
 ) -> list[Decision]:
     """One decision per id asked about, in the order asked."""
     decided = []
     for provider_id in provider_ids:
         key = canonical(provider_id)
         known = facts.get(key) if key is not None else None
-        decided.append(decide(provider_id, known, category, on))
+        decided.append(decide(provider_id, known, category, on, who))
     return decided
 
 
