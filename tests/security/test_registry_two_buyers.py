@@ -593,3 +593,49 @@ async def test_a_dhsc_eligibility_check_warns_of_a_dfe_rating_without_naming_its
         assert secret not in by_dhsc
     assert "Pupils tutored" in await warning(Role.VIEWER, "dfe")
     assert "dfe-c" in await warning(Role.ADMIN, None)
+
+
+async def test_a_dhsc_replay_of_a_dfe_idempotency_key_gets_its_own_answer_not_dfes(
+    buyers: Buyers, ppool: Pool
+) -> None:
+    provider = await buyers.provider()
+    body = {
+        "category": "academic_mentoring",
+        "grantedBy": "DfE NTP quality assurance",
+        "validFrom": "2021-09-01",
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    path = f"/v1/providers/{provider}/accreditations"
+    dfe = await buyers.http.post(
+        path, json=body, headers=buyers.headers(Role.COMMERCIAL, "dfe", **key)
+    )
+    dhsc = await buyers.http.post(
+        path, json=body, headers=buyers.headers(Role.COMMERCIAL, "dhsc", **key)
+    )
+
+    assert (dfe.status_code, dhsc.status_code) == (201, 201)
+    assert dhsc.json()["id"] != dfe.json()["id"]
+    async with ppool.acquire() as conn:
+        rows = await conn.fetch("SELECT id::text, buyer_id FROM accreditations")
+    assert {r["id"]: r["buyer_id"] for r in rows} == {
+        dfe.json()["id"]: "dfe",
+        dhsc.json()["id"]: "dhsc",
+    }
+
+
+async def test_a_dhsc_registration_of_an_identifier_dfe_registered_names_the_provider_only(
+    buyers: Buyers,
+) -> None:
+    identifiers = [{"scheme": "GB-COH", "id": "02965566"}]
+    first = await buyers.create("/v1/providers", provider_body(identifiers=identifiers))
+
+    answer = await buyers.http.post(
+        "/v1/providers",
+        json=provider_body(legalName="Someone Else Ltd", identifiers=identifiers),
+        headers=keyed(buyers.headers(Role.COMMERCIAL, "dhsc")),
+    )
+
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    assert first["id"] in answer.json()["detail"]
+    assert not names_dfe(answer.text)
