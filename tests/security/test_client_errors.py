@@ -3,6 +3,7 @@ problem (never a 500), and requests made while a dependency is down, answered 50
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from litestar import Litestar
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_contracts.app import definition as contracts_definition
 from procure_contracts.settings import ContractsOptions
 from procure_notifications.app import definition as notifications_definition
@@ -23,10 +25,12 @@ from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.http import PROBLEM_JSON, Role
 from procure_shared.http.bodies import MAX_DEPTH
-from procure_shared.postgres import Pool
+from procure_shared.migrations import migrate
+from procure_shared.postgres import Pool, create_pool
 from procure_shared.service import build_app
 from tests.support.auth import bearer, keyed, token
 from tests.support.runtime import runtime_for
+from tests.support.servers import embedded_postgres
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ADMIN = bearer(token(Role.ADMIN, sub="mallory", buyer="dfe"))
@@ -192,3 +196,38 @@ async def test_a_body_nested_deeper_than_the_limit_is_400_on_the_notifications_s
     notifications: Litestar,
 ) -> None:
     await _refuses_deep_bodies(notifications, ["/v1/subscriptions"], "/v1/subscriptions")
+
+
+async def test_while_postgres_is_down_reads_and_writes_are_503_with_retry_after(
+    nc: Client, js: JetStreamContext
+) -> None:
+    with embedded_postgres() as server:
+        dsn = server.dsn("procure_contracts_down")
+        await migrate(dsn, CONTRACTS_MIGRATIONS)
+        pool = await create_pool(dsn, size=2)
+        try:
+            runtime = runtime_for("contracts", dsn, pool, nc, js, FixedClock(NOW))
+            app = build_app(contracts_definition(ContractsOptions()), runtime)
+            async for http in _client(app):
+                up = await http.get("/v1/tenders", headers=ADMIN)
+                assert up.status_code == 200, up.text
+                await asyncio.to_thread(server.stop)
+                tender = {
+                    "title": "Tutoring",
+                    "value": {"amount": "1000.00", "currency": "GBP"},
+                    "submissionDeadline": "2026-12-23T09:00:00Z",
+                }
+                requests = [
+                    http.build_request("GET", "/v1/tenders", headers=ADMIN),
+                    http.build_request("GET", f"/v1/tenders/{SOME_ID}", headers=ADMIN),
+                    http.build_request("GET", "/v1/feed", headers=ADMIN),
+                    http.build_request("POST", "/v1/tenders", json=tender, headers=keyed(ADMIN)),
+                ]
+                for request in requests:
+                    answer = await http.send(request)
+                    assert answer.status_code == 503, (request.url, answer.text)
+                    assert answer.headers["content-type"] == PROBLEM_JSON
+                    assert answer.headers["retry-after"] == "1"
+                    assert answer.json()["title"] == "Service Unavailable"
+        finally:
+            pool.terminate()

@@ -22,7 +22,12 @@ from procure_shared.errors import (
 )
 from procure_shared.http.auth import Principal
 from procure_shared.http.preconditions import etag, idempotent
-from procure_shared.http.problems import FieldError, ProblemException, problem_response
+from procure_shared.http.problems import (
+    RETRY_AFTER,
+    FieldError,
+    ProblemException,
+    problem_response,
+)
 from procure_shared.postgres import Connection
 
 __all__ = [
@@ -74,7 +79,7 @@ def _problem(exc: DomainError) -> ProblemException:
             409, exc.message, current_state=exc.current, allowed_states=list(exc.allowed)
         )
     if isinstance(exc, Unavailable):
-        return ProblemException(503, exc.message, headers={"Retry-After": "1"})
+        return ProblemException(503, exc.message, headers={"Retry-After": RETRY_AFTER})
     return ProblemException(422, exc.message, errors=errors)
 
 

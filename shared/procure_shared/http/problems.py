@@ -2,17 +2,21 @@
 
 A body that does not decode is 400 with field-level ``errors``; a rule broken by a well-formed
 request is 422; an illegal state transition 409 naming the current state and the allowed ones;
-a stale ``If-Match`` 412; a missing one 428. Unexpected errors are 500 without internals.
+a stale ``If-Match`` 412; a missing one 428. PostgreSQL or NATS unavailable is 503 with
+``Retry-After``. Unexpected errors are 500 without internals.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from http import HTTPStatus
 from typing import Any
 
 import asyncpg
 import msgspec
+import nats.errors
+import nats.js.errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -22,9 +26,11 @@ from procure_shared.logs import correlation_id
 
 __all__ = [
     "PROBLEM_JSON",
+    "RETRY_AFTER",
     "FieldError",
     "ProblemDetails",
     "ProblemException",
+    "dependency_down",
     "exception_handlers",
     "problem_response",
     "problem_responses",
@@ -163,7 +169,78 @@ def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+# What a client waits before trying again when a dependency is down (as for ``Unavailable``).
+RETRY_AFTER = "1"
+
+# PostgreSQL not reachable, not accepting connections, or gone during the request; and NATS,
+# when a handler asks another service over it. A timeout is one too: a pool that cannot lend a
+# connection in time, a statement past its timeout, a request nobody answered in time.
+_DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    TimeoutError,  # asyncio's and nats-py's included
+    socket.gaierror,
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    # What asyncpg raises when the connection breaks in the middle of an operation.
+    asyncpg.InternalClientError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NoStreamResponseError,
+)
+# The InterfaceErrors that mean a connection or the pool is gone (others are our bugs).
+_CLOSED = ("connection is closed", "pool is closed", "pool is closing")
+# The OSErrors that are not about the network (a file missing is our bug).
+_LOCAL = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
+def dependency_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says PostgreSQL or NATS is unavailable (try again later), rather than
+    that the request or the code is wrong."""
+    if isinstance(exc, _DEPENDENCY_DOWN):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        return str(exc) in _CLOSED
+    # asyncpg reports a refused connection to several addresses (localhost: ::1 and
+    # 127.0.0.1) as a bare OSError ("Multiple exceptions: ...").
+    return isinstance(exc, OSError) and not isinstance(exc, _LOCAL)
+
+
+def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning(
+        "a dependency is unavailable",
+        extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"},
+    )
+    return _respond(
+        request,
+        ProblemDetails(
+            title="Service Unavailable",
+            status=503,
+            detail="A service this request needs is not reachable right now; try again shortly.",
+            instance=request.url.path,
+            correlation_id=correlation_id.get(),
+        ),
+        {"Retry-After": RETRY_AFTER},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if dependency_down(exc):
+        return _dependency_down(request, exc)
     log.exception("unhandled error", extra={"path": request.url.path})
     return _respond(
         request,
@@ -197,7 +274,8 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "The request is well-formed but breaks a rule.",
     428: "If-Match is required.",
-    503: "A dependency did not answer in time.",
+    503: "A dependency (the database, the message bus, another service) is not reachable or "
+    "did not answer in time; try again after Retry-After seconds.",
 }
 
 

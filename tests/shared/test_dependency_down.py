@@ -1,0 +1,126 @@
+"""A dependency down is 503 with Retry-After, never 500: every way asyncpg and nats-py say that
+PostgreSQL or NATS is unavailable, raised from a handler of an app built as services build
+theirs; a bug stays a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import asyncpg
+import httpx
+import nats.errors
+import nats.js.errors
+import pytest
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from procure_shared.clock import FixedClock
+from procure_shared.http import PROBLEM_JSON, Role, requires
+from procure_shared.http.problems import dependency_down
+from procure_shared.messaging import NatsState
+from procure_shared.postgres import Pool
+from procure_shared.service import Runtime, ServiceDefinition, build_app
+from procure_shared.settings import Settings
+from tests.support.auth import bearer, token
+
+SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
+
+DOWN: dict[str, Callable[[], BaseException]] = {
+    "connection refused": lambda: ConnectionRefusedError(111, "Connect call failed"),
+    "refused on every address": lambda: OSError("Multiple exceptions: [Errno 111] refused"),
+    "a pool acquire timed out": lambda: TimeoutError(),
+    "the server is starting": lambda: asyncpg.CannotConnectNowError("starting up"),
+    "the connection was lost": lambda: asyncpg.ConnectionDoesNotExistError("lost"),
+    "the server shut down": lambda: asyncpg.AdminShutdownError("terminating"),
+    "too many connections": lambda: asyncpg.TooManyConnectionsError("too many"),
+    "a closed connection": lambda: asyncpg.InterfaceError("connection is closed"),
+    "a closed pool": lambda: asyncpg.InterfaceError("pool is closed"),
+    "a request nobody answered in time": lambda: nats.errors.TimeoutError(),
+    "no responders": lambda: nats.errors.NoRespondersError(),
+    "NATS connection closed": lambda: nats.errors.ConnectionClosedError(),
+    "JetStream unavailable": lambda: nats.js.errors.ServiceUnavailableError(),
+}
+
+BUGS: dict[str, Callable[[], BaseException]] = {
+    "a missing file": lambda: FileNotFoundError(2, "No such file", "/nowhere"),
+    "an operation in progress": lambda: asyncpg.InterfaceError(
+        "cannot perform operation: another operation is in progress"
+    ),
+    "a bad query": lambda: asyncpg.UndefinedTableError('relation "nothing" does not exist'),
+    "a plain bug": lambda: RuntimeError("oops"),
+}
+
+
+class Failing(Controller):
+    path = "/v1/failing"
+    opt = requires(Role.VIEWER)
+
+    @get("/{name:str}")
+    async def fail(self, name: FromPath[str]) -> None:
+        raise {**DOWN, **BUGS}[name]()
+
+    @get("/nats/nobody")
+    async def ask_nobody(self, request: Request[Any, Any, Any]) -> None:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.nats.request("rpc.nobody.listens", b"?", timeout=2)
+
+
+@pytest.fixture
+async def client(pool: Pool, nc: Client, js: JetStreamContext) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = Runtime(
+        settings=SETTINGS,
+        clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)),
+        pool=pool,
+        nats=nc,
+        js=js,
+        nats_state=NatsState(name="tests", connected=True),
+    )
+    definition = ServiceDefinition(
+        name="tests",
+        title="Tests",
+        description="A failing service",
+        version="0",
+        migrations=None,
+        routes=lambda: [Failing],
+    )
+    transport = httpx.ASGITransport(app=cast(Any, build_app(definition, runtime)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+VIEWER = bearer(token(Role.VIEWER))
+
+
+@pytest.mark.parametrize("name", DOWN)
+async def test_a_dependency_down_is_a_503_problem_with_retry_after(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    answer = await client.get(f"/v1/failing/{name}", headers=VIEWER)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["title"] == "Service Unavailable"
+
+
+@pytest.mark.parametrize("name", BUGS)
+async def test_a_bug_stays_a_500(client: httpx.AsyncClient, name: str) -> None:
+    answer = await client.get(f"/v1/failing/{name}", headers=VIEWER)
+    assert answer.status_code == 500, answer.text
+    assert "retry-after" not in answer.headers
+
+
+async def test_asking_over_nats_a_service_nobody_runs_is_a_503(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/v1/failing/nats/nobody", headers=VIEWER)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "1"
+
+
+def test_only_network_errors_among_os_errors_say_a_dependency_is_down() -> None:
+    assert dependency_down(ConnectionResetError())
+    assert dependency_down(TimeoutError())
+    assert not dependency_down(PermissionError())
+    assert not dependency_down(IsADirectoryError())
