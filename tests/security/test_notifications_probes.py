@@ -13,6 +13,7 @@ from typing import Any, cast
 import httpx
 import msgspec
 import pytest
+from cryptography.fernet import Fernet, InvalidToken
 from nats.js import JetStreamContext
 
 from procure_notifications.app import definition
@@ -32,6 +33,7 @@ from tests.notifications.conftest import (
     options,
     publish,
     receiver,
+    verified,
     webhook,
 )
 from tests.support.receiver import Receiver
@@ -270,3 +272,57 @@ async def test_a_deleted_subscription_is_hidden_sends_nothing_and_keeps_its_deli
         gone["id"],
     )
     assert deleted == 1
+
+
+async def test_a_signing_secret_is_not_readable_in_the_table_and_signs_across_a_key_rotation(
+    nrt: Runtime,
+    options: NotificationsOptions,
+    receiver: Receiver,
+    js: JetStreamContext,
+    npool: Pool,
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = msgspec.structs.replace(options, secrets_key=old)
+    app = build_app(definition(before), nrt)
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://n") as http:
+        made = (await Api(http).subscribe(webhook(receiver.url("/hook")))).json()
+        legacy = (await Api(http).subscribe(webhook(receiver.url("/legacy")))).json()
+    secret = made["secret"]
+    stored = await npool.fetchval(
+        "SELECT secret FROM subscriptions WHERE id = $1", uuid.UUID(made["id"])
+    )
+    assert secret not in stored
+    assert secret.removeprefix("whsec_") not in stored
+    assert secret not in str(await npool.fetch("SELECT * FROM subscriptions"))
+    # A secret stored plain before sealing (as an old row) keeps signing.
+    await npool.execute(
+        "UPDATE subscriptions SET secret = $2 WHERE id = $1",
+        uuid.UUID(legacy["id"]),
+        legacy["secret"],
+    )
+
+    # The new key first, the old one still there: the worker reseals at start.
+    first, second = amended(str(uuid.uuid4()), 1), amended(str(uuid.uuid4()), 1)
+    async with delivering(nrt, msgspec.structs.replace(options, secrets_key=f"{new},{old}")):
+        await publish(js, first)
+        await eventually(
+            lambda: holds(len(receiver.to("/hook")) == 1 and len(receiver.to("/legacy")) == 1),
+            what="the first event at both receivers",
+        )
+    rows = await npool.fetch("SELECT secret FROM subscriptions")
+    assert all(Fernet(new.encode()).decrypt(r["secret"].encode()) for r in rows)
+    with pytest.raises(InvalidToken):
+        Fernet(old.encode()).decrypt(rows[0]["secret"].encode())
+    # The old key removed: deliveries are still signed with the secret shown once.
+    async with delivering(nrt, msgspec.structs.replace(options, secrets_key=new)):
+        await publish(js, second)
+        await eventually(
+            lambda: holds(len(receiver.to("/hook")) == 2 and len(receiver.to("/legacy")) == 2),
+            what="the second event at both receivers",
+        )
+    assert [verified(secret, r).id for r in receiver.to("/hook")] == [first.id, second.id]
+    assert [verified(legacy["secret"], r).id for r in receiver.to("/legacy")] == [
+        first.id,
+        second.id,
+    ]

@@ -47,6 +47,7 @@ def delivery_worker(
             WebhookSender(allow_loopback=options.allow_loopback, timeout=options.webhook_timeout),
             Mailer(options.smtp()),
         ),
+        box=options.secret_box(),
         policy=options.retry_policy(),
         timeout=options.webhook_timeout,
         concurrency=options.delivery_concurrency,

@@ -9,9 +9,16 @@ import msgspec
 
 from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.senders.email import SmtpSettings
+from procure_notifications.storage.sealing import DEV_SECRETS_KEY, SecretBox, box_of
 from procure_shared.settings import ServiceOptions
 
-__all__ = ["ENV_NAMES", "OPTIONS", "NotificationsOptions", "options_from_env"]
+__all__ = [
+    "ENV_NAMES",
+    "OPTIONS",
+    "NotificationsOptions",
+    "options_from_env",
+    "secrets_refusal",
+]
 
 
 class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +119,16 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
             description="The hour (UTC) at which daily digests of the day before go out.",
         ),
     ] = 7
+    secrets_key: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The Fernet keys (comma-separated, each 32 url-safe base64-encoded "
+            "bytes) that seal webhook signing secrets in the database: the first seals, every "
+            "one opens; at start the delivery worker reseals every secret with the first. "
+            "Required outside development mode; unset in development mode: a public "
+            "development key."
+        ),
+    ] = None
     smtp_host: Annotated[str, msgspec.Meta(description="The mail server alerts go through.")] = (
         "127.0.0.1"
     )
@@ -143,6 +160,12 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = False
 
+    def secret_box(self) -> SecretBox:
+        """What seals and opens signing secrets: ``secrets_key``'s keys, or the public
+        development key when it is unset (``secrets_refusal`` refuses that outside
+        development mode)."""
+        return box_of(_keys(self.secrets_key) or (DEV_SECRETS_KEY,))
+
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             first_delay=self.retry_first_delay,
@@ -164,6 +187,35 @@ class NotificationsOptions(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+def _keys(value: str | None) -> tuple[str, ...]:
+    return tuple(k.strip() for k in (value or "").split(",") if k.strip())
+
+
+def secrets_refusal(options: NotificationsOptions, *, dev_mode: bool) -> str | None:
+    """Why the service may not start with these keys, or None. Fails closed: outside
+    development mode the secrets need a key of their own."""
+    keys = _keys(options.secrets_key)
+    try:
+        box_of(keys or (DEV_SECRETS_KEY,))
+    except ValueError as exc:
+        return f"PROCURE_SECRETS_KEY holds a key that is not a Fernet key: {exc}"
+    if dev_mode:
+        return None
+    if not keys:
+        return (
+            "PROCURE_SECRETS_KEY is not set: webhook signing secrets are sealed with it "
+            "(generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`), or PROCURE_DEV_MODE=true on a "
+            "development machine"
+        )
+    if DEV_SECRETS_KEY in keys:
+        return (
+            "PROCURE_SECRETS_KEY holds the public development key, which anyone can read; "
+            "use a key of your own, or PROCURE_DEV_MODE=true on a development machine"
+        )
+    return None
+
+
 ENV_NAMES = {
     "allow_loopback": "PROCURE_WEBHOOK_ALLOW_LOOPBACK",
     "webhook_timeout": "PROCURE_WEBHOOK_TIMEOUT",
@@ -177,6 +229,7 @@ ENV_NAMES = {
     "stream_heartbeat": "PROCURE_STREAM_HEARTBEAT",
     "subscriptions_per_owner": "PROCURE_SUBSCRIPTIONS_PER_OWNER",
     "digest_hour": "PROCURE_DIGEST_HOUR",
+    "secrets_key": "PROCURE_SECRETS_KEY",
     "smtp_host": "PROCURE_SMTP_HOST",
     "smtp_port": "PROCURE_SMTP_PORT",
     "smtp_sender": "PROCURE_SMTP_SENDER",

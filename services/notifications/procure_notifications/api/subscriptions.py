@@ -87,6 +87,7 @@ class SubscriptionsController(Controller):
                 now=at,
                 allow_loopback=options(request).allow_loopback,
                 cap=options(request).subscriptions_per_owner,
+                box=options(request).secret_box(),
             )
             return WithSecret(**msgspec.structs.asdict(made), secret=secret)
 
@@ -123,6 +124,7 @@ class SubscriptionsController(Controller):
             viewer=viewer(request),
             now=now(request),
             allow_loopback=options(request).allow_loopback,
+            box=options(request).secret_box(),
         )
         return tagged(WithSecret(**msgspec.structs.asdict(changed), secret=secret))
 
@@ -212,6 +214,7 @@ class SubscriptionsController(Controller):
             viewer=viewer(request),
             now=now(request),
             grace=options(request).secret_grace,
+            box=options(request).secret_box(),
         )
         return tagged(WithSecret(**msgspec.structs.asdict(s), secret=secret))
 
@@ -242,8 +245,8 @@ class SubscriptionsController(Controller):
         self, subscription_id: SubscriptionId, db: Reading, request: Request[Any, Any, Any]
     ) -> Tested:
         s = await subs.get(db, str(subscription_id), viewer=viewer(request))
-        secrets = await store.secrets_of(db, s.id)
         chosen = options(request)
+        secrets = await store.secrets_of(db, s.id, chosen.secret_box())
         channels = Channels(
             WebhookSender(allow_loopback=chosen.allow_loopback, timeout=chosen.webhook_timeout),
             Mailer(chosen.smtp()),

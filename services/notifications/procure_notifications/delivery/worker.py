@@ -25,6 +25,7 @@ from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.domain.subscriptions import channel_kind
 from procure_notifications.senders.response import Response, since
 from procure_notifications.storage import store
+from procure_notifications.storage.sealing import SecretBox
 from procure_notifications.usecases.sending import Channels, send, send_digest, settle
 from procure_shared.aio import first_of, sleep_or_stop
 from procure_shared.clock import Clock, SystemClock
@@ -47,6 +48,7 @@ class DeliveryWorker:
         dsn: str,
         clock: Clock,
         channels: Channels,
+        box: SecretBox,
         policy: RetryPolicy,
         timeout: float,
         concurrency: int,
@@ -61,6 +63,8 @@ class DeliveryWorker:
         self._clock = clock
         self._wall = wall or SystemClock()
         self._channels = channels
+        self._box = box
+        self._resealed = False
         self._policy = policy
         self._timeout = timeout
         self._lease = timeout + 5.0  # an attempt ends within timeout + 1 s (asyncio.timeout)
@@ -101,6 +105,8 @@ class DeliveryWorker:
             await self._channels.webhooks.close()
 
     async def _work(self, stop: asyncio.Event) -> None:
+        if not self._resealed:
+            await self.reseal()
         listener = await connect_dedicated(self._dsn)
         try:
             await listener.add_listener(CHANNEL, lambda *_: self._notified())
@@ -121,6 +127,16 @@ class DeliveryWorker:
         self._notices += 1
         self._wake.set()
 
+    async def reseal(self) -> int:
+        """Seal every stored signing secret with the first key (plain ones stored before
+        sealing, and ones sealed with a later key of the list): after a new key is put first
+        and this has run once, the old key can be removed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            count = await store.reseal_secrets(conn, self._box)
+        self._resealed = True
+        log.info("signing secrets sealed with the first key", extra={"subscriptions": count})
+        return count
+
     async def run_once(self) -> int:
         """Lease what is due, as far as free slots allow, and start its attempts."""
         free = self._concurrency - len(self._in_flight)
@@ -130,11 +146,11 @@ class DeliveryWorker:
         notices = self._notices
         digests: list[store.Claimed] = []
         async with self._pool.acquire() as conn:
-            claimed = await store.claim(conn, now, free, self._lease)
+            claimed = await store.claim(conn, now, free, self._lease, self._box)
             # Digests go out once a day: a look each poll is enough.
             if len(claimed) < free and time.monotonic() >= self._digests_at:
                 digests = await store.claim_digests(
-                    conn, now, free - len(claimed), self._lease, self._digest_hour
+                    conn, now, free - len(claimed), self._lease, self._digest_hour, self._box
                 )
                 if len(digests) < free - len(claimed):
                     self._digests_at = time.monotonic() + self._poll

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from procure_notifications.domain.subscriptions import Owner, Subscription, channel_kind
+from procure_notifications.storage.sealing import SecretBox
 from procure_shared.documents import Documents, Page, as_uuid
 from procure_shared.postgres import Connection, Queries
 
@@ -35,6 +36,7 @@ __all__ = [
     "next_failure_sequence",
     "record_attempt",
     "replay",
+    "reseal_secrets",
     "secrets_of",
     "set_secrets",
     "subscription",
@@ -132,25 +134,56 @@ async def count_owned(conn: Connection, owner: Owner) -> int:
     )
 
 
-async def set_secrets(conn: Connection, subscription_id: str, secrets: Secrets) -> None:
+async def set_secrets(
+    conn: Connection, subscription_id: str, secrets: Secrets, box: SecretBox
+) -> None:
+    """Store the secrets sealed: the columns never hold a secret itself."""
     await conn.execute(
         "UPDATE subscriptions SET secret = $2, previous_secret = $3, previous_secret_until = $4 "
         "WHERE id = $1",
         uuid.UUID(subscription_id),
-        secrets.current,
-        secrets.previous,
+        None if secrets.current is None else box.seal(secrets.current),
+        None if secrets.previous is None else box.seal(secrets.previous),
         secrets.previous_until,
     )
 
 
-async def secrets_of(conn: Queries, subscription_id: str) -> Secrets:
+async def secrets_of(conn: Queries, subscription_id: str, box: SecretBox) -> Secrets:
     row = await conn.fetchrow(
         "SELECT secret, previous_secret, previous_secret_until FROM subscriptions WHERE id = $1",
         uuid.UUID(subscription_id),
     )
     if row is None:
         return Secrets(None, None, None)
-    return Secrets(row["secret"], row["previous_secret"], row["previous_secret_until"])
+    return _opened(row["secret"], row["previous_secret"], row["previous_secret_until"], box)
+
+
+def _opened(
+    current: str | None, previous: str | None, until: datetime | None, box: SecretBox
+) -> Secrets:
+    return Secrets(box.open(current), box.open(previous), until)
+
+
+async def reseal_secrets(conn: Connection, box: SecretBox) -> int:
+    """Seal every stored secret with the box's first key (a plain one, stored before secrets
+    were sealed, too), in the caller's transaction; how many subscriptions changed. After a
+    new key is put first and this has run, the old key can go."""
+    rows = await conn.fetch(
+        "SELECT id, secret, previous_secret FROM subscriptions"
+        " WHERE secret IS NOT NULL OR previous_secret IS NOT NULL ORDER BY id FOR UPDATE"
+    )
+    changed = [
+        (
+            r["id"],
+            None if r["secret"] is None else box.reseal(r["secret"]),
+            None if r["previous_secret"] is None else box.reseal(r["previous_secret"]),
+        )
+        for r in rows
+    ]
+    await conn.executemany(
+        "UPDATE subscriptions SET secret = $2, previous_secret = $3 WHERE id = $1", changed
+    )
+    return len(changed)
 
 
 async def candidates(conn: Queries, buyer_id: str | None) -> list[Subscription]:
@@ -380,7 +413,9 @@ _LEASE = (
 )
 
 
-async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
+async def claim(
+    conn: Connection, now: datetime, limit: int, lease_seconds: float, box: SecretBox
+) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries of active subscriptions, each the earliest pending
     one of its subscription and aggregate (so one aggregate's deliveries go out in order)."""
     rows = await conn.fetch(
@@ -398,11 +433,11 @@ async def claim(conn: Connection, now: datetime, limit: int, lease_seconds: floa
         limit,
         lease_seconds,
     )
-    return [_claimed(r) for r in rows]
+    return [_claimed(r, box) for r in rows]
 
 
 async def claim_digests(
-    conn: Connection, now: datetime, limit: int, lease_seconds: float, hour: int
+    conn: Connection, now: datetime, limit: int, lease_seconds: float, hour: int, box: SecretBox
 ) -> list[Claimed]:
     """Lease the due deliveries of daily digests whose day (UTC, by the event's time) has been
     over since ``hour`` o'clock (UTC), up to ``limit``; the caller sends one mail per
@@ -422,14 +457,14 @@ async def claim_digests(
         lease_seconds,
         hour,
     )
-    return [_claimed(r) for r in rows]
+    return [_claimed(r, box) for r in rows]
 
 
-def _claimed(r: Any) -> Claimed:
+def _claimed(r: Any, box: SecretBox) -> Claimed:
     return Claimed(
         id=r["id"],
         subscription=_subscription.decode(r["doc"]),
-        secrets=Secrets(r["secret"], r["previous_secret"], r["previous_secret_until"]),
+        secrets=_opened(r["secret"], r["previous_secret"], r["previous_secret_until"], box),
         event_type=r["event_type"],
         aggregate_id=r["aggregate_id"],
         event_time=r["event_time"],

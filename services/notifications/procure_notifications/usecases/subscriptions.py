@@ -15,6 +15,7 @@ from procure_notifications.domain.signing import new_secret
 from procure_notifications.domain.subscriptions import Channel, Owner, Subscription, Webhook
 from procure_notifications.senders.webhook import Refused, resolve_allowed
 from procure_notifications.storage import store
+from procure_notifications.storage.sealing import SecretBox
 from procure_shared.audit import Actor, record_change
 from procure_shared.changes import check_version, found
 from procure_shared.errors import RuleBroken
@@ -75,6 +76,7 @@ async def create(
     now: datetime,
     allow_loopback: bool,
     cap: int,
+    box: SecretBox,
 ) -> tuple[Subscription, str | None]:
     """A new subscription of the viewer's, unless they have ``cap`` already."""
     if await store.count_owned(conn, viewer.owner()) >= cap:
@@ -96,7 +98,7 @@ async def create(
     await store.subscriptions.insert(conn, made)
     secret = new_secret() if isinstance(made.channel, Webhook) else None
     if secret is not None:
-        await store.set_secrets(conn, made.id, store.Secrets(secret, None, None))
+        await store.set_secrets(conn, made.id, store.Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "created", made.id, None, made)
     return made, secret
 
@@ -124,6 +126,7 @@ async def update(
     viewer: Viewer,
     now: datetime,
     allow_loopback: bool,
+    box: SecretBox,
 ) -> tuple[Subscription, str | None]:
     """The subscription as changed, and the signing secret made when its channel became a
     webhook (shown once)."""
@@ -143,7 +146,7 @@ async def update(
     secret = None
     if isinstance(after.channel, Webhook) and not isinstance(before.channel, Webhook):
         secret = new_secret()
-        await store.set_secrets(conn, after.id, store.Secrets(secret, None, None))
+        await store.set_secrets(conn, after.id, store.Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "updated", after.id, before, after)
     return after, secret
 
@@ -167,16 +170,22 @@ async def move(
 
 
 async def rotate_secret(
-    conn: Connection, subscription_id: str, *, viewer: Viewer, now: datetime, grace: float
+    conn: Connection,
+    subscription_id: str,
+    *,
+    viewer: Viewer,
+    now: datetime,
+    grace: float,
+    box: SecretBox,
 ) -> tuple[Subscription, str]:
     """A new secret signs from now; the previous one signs too for ``grace`` seconds."""
     s = await get(conn, subscription_id, viewer=viewer, for_update=True)
     if not isinstance(s.channel, Webhook):
         raise RuleBroken("only a webhook subscription has a signing secret", "channel")
-    old = await store.secrets_of(conn, s.id)
+    old = await store.secrets_of(conn, s.id, box)
     secret = new_secret()
     await store.set_secrets(
-        conn, s.id, store.Secrets(secret, old.current, now + timedelta(seconds=grace))
+        conn, s.id, store.Secrets(secret, old.current, now + timedelta(seconds=grace)), box
     )
     after = msgspec.structs.replace(s, version=s.version + 1, updated_at=now)
     await store.subscriptions.save(conn, after)
