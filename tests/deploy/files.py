@@ -157,7 +157,11 @@ def syncs_always(config: str) -> bool:
 _VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 # What the operations guide says to set before `docker compose up`: the variables compose
 # requires (``${NAME:?message}``), as an operator would give them.
-OPERATOR_ENVIRONMENT = {"PROCURE_JWT_SECRET": "an-operators-own-secret-0123456789abcdef"}
+OPERATOR_ENVIRONMENT = {
+    "PROCURE_JWT_SECRET": "an-operators-own-secret-0123456789abcdef",
+    # A Fernet key of the operator's.
+    "PROCURE_SECRETS_KEY": "pRlLsyqqtnEA2lOKUsgWrZgFVw5h7YXBA9HUd_BO6Pg=",
+}
 
 
 def interpolate(value: str, given: Mapping[str, str] = OPERATOR_ENVIRONMENT) -> str:

@@ -247,16 +247,32 @@ def test_the_compose_environment_is_accepted_by_every_service(compose: dict[str,
 def test_compose_refuses_to_start_a_service_without_the_operators_jwt_secret(
     compose: dict[str, Any],
 ) -> None:
+    without = {k: v for k, v in OPERATOR_ENVIRONMENT.items() if k != "PROCURE_JWT_SECRET"}
     for name in SERVICES:
         environment = compose["services"][name]["environment"]
         with pytest.raises(RequiredVariable, match="compose requires PROCURE_JWT_SECRET"):
-            {k: interpolate(str(v), given={}) for k, v in environment.items()}
+            {k: interpolate(str(v), given=without) for k, v in environment.items()}
         given = {k: interpolate(str(v)) for k, v in environment.items()}
         assert given["PROCURE_JWT_SECRET"] == OPERATOR_ENVIRONMENT["PROCURE_JWT_SECRET"]
         assert "PROCURE_DEV_MODE" not in given
         settings = settings_from_env(name, given)
         assert trust_refusal(settings) is None
         assert settings.signing_secret == OPERATOR_ENVIRONMENT["PROCURE_JWT_SECRET"]
+
+
+def test_compose_refuses_to_start_notifications_without_the_operators_secrets_key(
+    compose: dict[str, Any],
+) -> None:
+    """The webhook signing secrets are sealed with the operator's key: compose asks for it, and
+    the service takes it as its key (never the public development one)."""
+    environment = compose["services"]["notifications"]["environment"]
+    without = {k: v for k, v in OPERATOR_ENVIRONMENT.items() if k != "PROCURE_SECRETS_KEY"}
+    with pytest.raises(RequiredVariable, match="compose requires PROCURE_SECRETS_KEY"):
+        {k: interpolate(str(v), given=without) for k, v in environment.items()}
+    given = {k: interpolate(str(v)) for k, v in environment.items()}
+    assert given["PROCURE_SECRETS_KEY"] == OPERATOR_ENVIRONMENT["PROCURE_SECRETS_KEY"]
+    for name in ("contracts", "providers", "migrate-notifications"):
+        assert "PROCURE_SECRETS_KEY" not in compose["services"][name]["environment"]
 
 
 def test_compose_makes_the_credentials_once_and_gives_each_reader_its_own_alone(

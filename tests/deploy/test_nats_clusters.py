@@ -310,7 +310,13 @@ def service_container(
         m for m in rendering if m["kind"] == "Deployment" and m["metadata"]["name"] == name
     ]
     config_maps = {m["metadata"]["name"]: m["data"] for m in rendering if m["kind"] == "ConfigMap"}
-    secrets = {**documented.secrets, "procure-secrets": {"jwt-secret": "x" * 32}}
+    secrets = {
+        **documented.secrets,
+        "procure-secrets": {
+            "jwt-secret": "x" * 32,
+            "secrets-key": "pRlLsyqqtnEA2lOKUsgWrZgFVw5h7YXBA9HUd_BO6Pg=",
+        },
+    }
     secrets["procure-secrets"] |= {f"{s}-database-url": "postgresql:///x" for s in SERVICES}
     return kubernetes_container(
         deployment["spec"]["template"]["spec"],
