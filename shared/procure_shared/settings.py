@@ -282,6 +282,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ge=1, description="PostgreSQL connections in each process's pool, at the most."
         ),
     ] = 10
+    rate_limit_writes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Writes (POST, PUT, PATCH, DELETE) one bearer token may make per second "
+            "on each process; more are 429 with Retry-After. 0: no limit.",
+        ),
+    ] = 2000
+    rate_limit_streams: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Event streams (Server-Sent Events) one bearer token may open per "
+            "minute on each process; more are 429 with Retry-After. 0: no limit.",
+        ),
+    ] = 120
 
     def __post_init__(self) -> None:
         named = [i.issuer for i in self.oidc_issuers or ()]
@@ -353,6 +369,8 @@ ENV_NAMES: dict[str, str] = {
     "consumer_max_deliver": "PROCURE_CONSUMER_MAX_DELIVER",
     "consumer_ack_wait": "PROCURE_CONSUMER_ACK_WAIT",
     "pool_size": "PROCURE_POOL_SIZE",
+    "rate_limit_writes": "PROCURE_RATE_LIMIT_WRITES",
+    "rate_limit_streams": "PROCURE_RATE_LIMIT_STREAMS",
 }
 
 

@@ -27,6 +27,7 @@ from procure_shared.http.bodies import ProcureRequest
 from procure_shared.http.health import Check, health_handlers
 from procure_shared.http.observability import HttpMetrics, correlation_middleware
 from procure_shared.http.problems import exception_handlers
+from procure_shared.http.throttle import rate_limits
 from procure_shared.postgres import Connection, Pool, Queries
 from procure_shared.revocations import Revocations
 from procure_shared.settings import Settings
@@ -123,7 +124,12 @@ def create_service_app(
         # Only the service's own routes are secured (the router above says so): probes, metrics
         # and docs answer without a token.
         on_app_init=[auth.on_app_init],
-        middleware=[correlation_middleware(metrics)],
+        middleware=[
+            correlation_middleware(metrics),
+            # After authentication (which on_app_init puts first): a token over its limit is
+            # refused before its request is read.
+            *rate_limits(settings.rate_limit_writes, settings.rate_limit_streams),
+        ],
         exception_handlers=exception_handlers,
         dependencies={
             **connections(state["pool"]),
