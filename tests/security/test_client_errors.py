@@ -231,3 +231,20 @@ async def test_while_postgres_is_down_reads_and_writes_are_503_with_retry_after(
                     assert answer.json()["title"] == "Service Unavailable"
         finally:
             pool.terminate()
+
+
+async def test_a_board_cursor_the_database_cannot_take_starts_the_ops_board_at_the_top(
+    contracts: Litestar,
+) -> None:
+    """The ops board's own page token (``rank~due~id``, an HTML page's link): anything that is
+    not one it handed out starts at the top, as any other malformed one does."""
+    async for http in _client(contracts):
+        top = await http.get("/ops", headers=ADMIN)
+        assert top.status_code == 200, top.text
+        for after in (
+            f"99999999999999999999~2026-01-01~{SOME_ID}",
+            f"-2147483649~2026-01-01~{SOME_ID}",
+            "x~y~z",
+        ):
+            answer = await http.get("/ops", params={"after": after}, headers=ADMIN)
+            assert answer.status_code == 200, (after, answer.text[:300])

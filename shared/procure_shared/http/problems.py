@@ -274,6 +274,7 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "The request is well-formed but breaks a rule.",
     428: "If-Match is required.",
+    429: "Too many requests for this token; try again after Retry-After seconds.",
     503: "A dependency (the database, the message bus, another service) is not reachable or "
     "did not answer in time; try again after Retry-After seconds.",
 }

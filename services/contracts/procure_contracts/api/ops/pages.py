@@ -34,12 +34,14 @@ FRAGMENT = "x-ops-fragment"
 
 
 def _after(text: str | None) -> tuple[int, date, str] | None:
-    """The board's keyset cursor: ``rank~next-due~id`` (anything else starts at the top)."""
+    """The board's keyset cursor: ``rank~next-due~id`` (anything else, a rank the database's
+    ``int`` cannot take included, starts at the top)."""
     try:
         rank, due, last = (text or "").split("~")
-        return int(rank), date.fromisoformat(due), str(uuid.UUID(last))
+        key = int(rank), date.fromisoformat(due), str(uuid.UUID(last))
     except ValueError:
         return None
+    return key if -(2**31) <= key[0] < 2**31 else None
 
 
 def _cursor(key: tuple[int, date, str] | None) -> str | None:
