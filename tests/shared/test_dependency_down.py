@@ -14,6 +14,7 @@ import nats.errors
 import nats.js.errors
 import pytest
 from litestar import Controller, Request, get
+from litestar.exceptions import ServiceUnavailableException
 from litestar.params import FromPath
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -62,6 +63,10 @@ class Failing(Controller):
     @get("/{name:str}")
     async def fail(self, name: FromPath[str]) -> None:
         raise {**DOWN, **BUGS}[name]()
+
+    @get("/refused/by/litestar")
+    async def refused(self) -> None:
+        raise ServiceUnavailableException("an issuer's keys cannot be fetched")
 
     @get("/nats/nobody")
     async def ask_nobody(self, request: Request[Any, Any, Any]) -> None:
@@ -124,3 +129,10 @@ def test_only_network_errors_among_os_errors_say_a_dependency_is_down() -> None:
     assert dependency_down(TimeoutError())
     assert not dependency_down(PermissionError())
     assert not dependency_down(IsADirectoryError())
+
+
+async def test_a_503_any_layer_answers_says_when_to_retry(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/v1/failing/refused/by/litestar", headers=VIEWER)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert answer.headers["retry-after"] == "1"

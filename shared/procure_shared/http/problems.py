@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+# What a client waits before trying again when a dependency is down (any 503).
+RETRY_AFTER = "1"
 log = logging.getLogger("procure.http")
 
 
@@ -84,6 +86,9 @@ class ProblemException(Exception):
 def _respond(
     request: Request[Any, Any, Any], problem: ProblemDetails, headers: dict[str, str] | None = None
 ) -> Response[ProblemDetails]:
+    if problem.status == 503 and not any(h.lower() == "retry-after" for h in headers or {}):
+        # Every 503 says when to try again, whichever layer answered it.
+        headers = {**(headers or {}), "Retry-After": RETRY_AFTER}
     return Response(
         content=problem,
         status_code=problem.status,
@@ -168,9 +173,6 @@ def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Respons
         request, "The request contains characters that cannot be stored (such as NUL).", None
     )
 
-
-# What a client waits before trying again when a dependency is down (as for ``Unavailable``).
-RETRY_AFTER = "1"
 
 # PostgreSQL not reachable, not accepting connections, or gone during the request; and NATS,
 # when a handler asks another service over it. A timeout is one too: a pool that cannot lend a
