@@ -205,7 +205,13 @@ async def subscribe(dsn: str, port: int) -> list[Made]:
                     ),
                 )
                 s, secret = await subscriptions.create(
-                    conn, draft, viewer=viewer, now=SystemClock().now(), allow_loopback=True
+                    conn,
+                    draft,
+                    viewer=viewer,
+                    now=SystemClock().now(),
+                    allow_loopback=True,
+                    cap=OPTIONS.subscriptions_per_owner,
+                    box=OPTIONS.secret_box(),
                 )
                 assert secret is not None
                 made.append(Made(s.id, secret))
