@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The harness's own identity (its connections and the bare baselines'), and the identities it
 # plays: its own and each service's.
 BENCH = "bench"
+# The Fernet key that seals the benchmarks' webhook signing secrets: the notifications
+# processes they start and the subscriptions they make share it (a service refuses the public
+# development key outside development mode, and the benchmarks run the services outside it).
+SECRETS_KEY = "0MxAZH2rebjfe7Tn_ojz31y6kvfRsWA_-Xt15-C5LuI="
 IDENTITIES = (BENCH, *SERVICES)
 
 
@@ -132,7 +136,10 @@ class Servers:
         seed = self.seed(service)
         if seed is None:
             raise RuntimeError(f"the {service} service needs credentials to connect to NATS")
-        return {"NATS_URL": self.nats.url, "PROCURE_NATS_CREDENTIALS": seed}
+        env = {"NATS_URL": self.nats.url, "PROCURE_NATS_CREDENTIALS": seed}
+        if service == "notifications":
+            env["PROCURE_SECRETS_KEY"] = SECRETS_KEY
+        return env
 
     @property
     def server_pids(self) -> list[int]:

@@ -78,6 +78,7 @@ import uvloop
 from bench import cpu
 from bench.harness import (
     ROOT,
+    SECRETS_KEY,
     SERVER_CORE,
     Figure,
     InOrder,
@@ -128,7 +129,7 @@ CONTRACTS = 1_000
 BUYER = "dfe"
 EVENT_TYPE = CONTRACT_AMENDED.type
 # The service's defaults, but webhooks to this machine (as `make up` and the tests run it).
-OPTIONS = NotificationsOptions(allow_loopback=True)
+OPTIONS = NotificationsOptions(allow_loopback=True, secrets_key=SECRETS_KEY)
 LATENCY_MAX_MS = 100.0
 THROUGHPUT_RATIO = 0.5
 SERVICE, BARE = "service", "bare"
