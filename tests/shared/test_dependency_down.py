@@ -5,8 +5,7 @@ theirs; a bug stays a 500."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,16 +18,12 @@ from litestar.params import FromPath
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from procure_shared.clock import FixedClock
 from procure_shared.http import PROBLEM_JSON, Role, requires
 from procure_shared.http.problems import dependency_down
-from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
-from procure_shared.service import Runtime, ServiceDefinition, build_app
-from procure_shared.settings import Settings
+from procure_shared.service import Runtime
+from tests.support.apps import app_client, runtime_of
 from tests.support.auth import bearer, token
-
-SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
 
 DOWN: dict[str, Callable[[], BaseException]] = {
     "connection refused": lambda: ConnectionRefusedError(111, "Connect call failed"),
@@ -76,24 +71,7 @@ class Failing(Controller):
 
 @pytest.fixture
 async def client(pool: Pool, nc: Client, js: JetStreamContext) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = Runtime(
-        settings=SETTINGS,
-        clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)),
-        pool=pool,
-        nats=nc,
-        js=js,
-        nats_state=NatsState(name="tests", connected=True),
-    )
-    definition = ServiceDefinition(
-        name="tests",
-        title="Tests",
-        description="A failing service",
-        version="0",
-        migrations=None,
-        routes=lambda: [Failing],
-    )
-    transport = httpx.ASGITransport(app=cast(Any, build_app(definition, runtime)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client([Failing], runtime_of(pool, nc, js)) as http:
         yield http
 
 

@@ -2,7 +2,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import jwt
@@ -12,41 +12,26 @@ from nats.js import JetStreamContext
 
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role
-from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
-from procure_shared.service import Runtime, ServiceDefinition, build_app
-from procure_shared.settings import Settings
+from procure_shared.service import Runtime
+from tests.support.apps import SETTINGS, app_client, runtime_of
 from tests.support.auth import bearer, keyed, token
 from tests.support.things import CREATE_THINGS, ThingsController
 from tests.support.wait import eventually
 
-SETTINGS = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
 NOW = datetime(2022, 9, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def runtime(pool: Pool, nc: Client, js: JetStreamContext) -> Runtime:
-    state = NatsState(name="tests", connected=True)
-    return Runtime(
-        settings=SETTINGS, clock=FixedClock(NOW), pool=pool, nats=nc, js=js, nats_state=state
-    )
+    return runtime_of(pool, nc, js, SETTINGS, FixedClock(NOW))
 
 
 @pytest.fixture
 async def client(pool: Pool, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     async with pool.acquire() as conn:
         await conn.execute(CREATE_THINGS)
-    definition = ServiceDefinition(
-        name="tests",
-        title="Tests",
-        description="A test service",
-        version="0",
-        migrations=None,
-        routes=lambda: [ThingsController],
-    )
-    # The app runs on the test's own event loop, like the pool it shares.
-    transport = httpx.ASGITransport(app=cast(Any, build_app(definition, runtime)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client([ThingsController], runtime) as http:
         yield http
 
 

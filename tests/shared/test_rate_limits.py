@@ -5,8 +5,7 @@ reads, and the next window are not held back."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any, cast
+from contextlib import asynccontextmanager
 
 import httpx
 import msgspec
@@ -16,12 +15,9 @@ from litestar.response import ServerSentEvent
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from procure_shared.clock import FixedClock
 from procure_shared.http import PROBLEM_JSON, Role, requires, throttle
-from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
-from procure_shared.service import Runtime, ServiceDefinition, build_app
-from procure_shared.settings import Settings
+from tests.support.apps import SETTINGS, app_client, runtime_of
 from tests.support.auth import bearer, token
 
 NOW = 1_790_000_000.25
@@ -66,6 +62,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fixed
 
 
+@asynccontextmanager
 async def _client(
     pool: Pool,
     nc: Client,
@@ -73,29 +70,12 @@ async def _client(
     writes: int | None = None,
     streams: int | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(service="tests", database_url="postgresql://unused/unused", dev_mode=True)
+    settings = SETTINGS
     if writes is not None and streams is not None:
         settings = msgspec.structs.replace(
             settings, rate_limit_writes=writes, rate_limit_streams=streams
         )
-    runtime = Runtime(
-        settings=settings,
-        clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)),
-        pool=pool,
-        nats=nc,
-        js=js,
-        nats_state=NatsState(name="tests", connected=True),
-    )
-    definition = ServiceDefinition(
-        name="tests",
-        title="Tests",
-        description="A limited service",
-        version="0",
-        migrations=None,
-        routes=lambda: [Handled],
-    )
-    transport = httpx.ASGITransport(app=cast(Any, build_app(definition, runtime)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client([Handled], runtime_of(pool, nc, js, settings)) as http:
         yield http
 
 
@@ -103,7 +83,7 @@ async def _client(
 async def limited(
     pool: Pool, nc: Client, js: JetStreamContext, clock: Clock
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in _client(pool, nc, js, writes=3, streams=2):
+    async with _client(pool, nc, js, writes=3, streams=2) as http:
         yield http
 
 
@@ -145,7 +125,7 @@ async def test_a_token_over_its_streams_per_minute_is_429_with_retry_after(
 async def test_a_limit_of_zero_is_no_limit(
     pool: Pool, nc: Client, js: JetStreamContext, clock: Clock
 ) -> None:
-    async for http in _client(pool, nc, js, writes=0, streams=0):
+    async with _client(pool, nc, js, writes=0, streams=0) as http:
         for _ in range(50):
             assert (await http.post("/v1/limited", headers=ALICE)).status_code == 204
             assert (await http.get("/v1/limited/stream", headers=ALICE)).status_code == 200
@@ -155,6 +135,6 @@ async def test_the_default_limits_let_a_bench_load_of_one_token_through(
     pool: Pool, nc: Client, js: JetStreamContext, clock: Clock
 ) -> None:
     """The write benchmarks: 50 connections sharing one token, about 500 writes a second."""
-    async for http in _client(pool, nc, js):
+    async with _client(pool, nc, js) as http:
         for _ in range(600):
             assert (await http.post("/v1/limited", headers=ALICE)).status_code == 204
