@@ -54,6 +54,8 @@ class OidcIssuer(
     buyer_claim: str | None = None  # the claim naming the buyer a user acts for
     buyer: str | None = None  # or one buyer for everyone this issuer signs in
     subject_claim: str = "sub"
+    # The claim naming the token (what an admin revokes one token by): Entra ID's `uti`.
+    token_id_claim: str = "jti"  # noqa: S105 (a claim's name)
     algorithms: tuple[Algorithm, ...] = ("RS256", "ES256")
 
     def __post_init__(self) -> None:
@@ -181,7 +183,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "`roles`), `roles` (claim value to Procure role: `viewer`, `commercial`, "
                 "`ops`, `admin`; else the values are Procure's role names), `buyerClaim` or "
                 "`buyer` (the buyer's claim, or one buyer for everyone the issuer signs in), "
-                '`subjectClaim` (default `sub`), `algorithms` (default `["RS256", '
+                "`subjectClaim` (default `sub`), `tokenIdClaim` (the token's id, by which "
+                'one token is revoked; default `jti`), `algorithms` (default `["RS256", '
                 '"ES256"]`). docs/operations.md has Entra ID, Okta and Keycloak examples.'
             ),
         ]

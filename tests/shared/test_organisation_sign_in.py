@@ -25,6 +25,7 @@ import jwt
 import msgspec
 import pytest
 from cryptography.hazmat.primitives import serialization
+from litestar.exceptions import NotAuthorizedException
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -32,8 +33,10 @@ from procure_providers.app import definition
 from procure_shared.clock import SystemClock
 from procure_shared.devstack import free_port
 from procure_shared.http import Role
+from procure_shared.http.auth import BearerAuth
 from procure_shared.messaging import NatsState
 from procure_shared.postgres import Pool
+from procure_shared.revocations import Revocations
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import DEV_JWT_SECRET, OidcIssuer, Settings
 from tests.support.auth import bearer, token
@@ -403,3 +406,32 @@ async def test_roles_and_buyer_come_from_the_claims_each_issuers_entry_names(
         assert await service.status(minted(["procure-commercial"], organisation=None)) == 401
         assert await service.status(minted(["procure-admin"], organisation=None)) == 200
         assert await service.status(minted(["procure-commercial"], preferred_username=None)) == 401
+
+
+@pytest.mark.parametrize(("entry", "claim"), [({}, "jti"), ({"tokenIdClaim": "uti"}, "uti")])
+async def test_a_token_of_an_issuer_is_revoked_by_the_id_its_entry_names(
+    issuer: LocalIssuer, entry: dict[str, Any], claim: str
+) -> None:
+    settings = settings_trusting(
+        "postgresql://unused/unused", issuer.entry(buyerClaim="buyer", **entry)
+    )
+    revocations = Revocations(keep=settings.jwt_max_lifetime)
+    auth = BearerAuth.from_settings(settings, revocations)
+    try:
+
+        def minted(ids: dict[str, str]) -> str:
+            claims: dict[str, Any] = {"roles": ["viewer"], "buyer": "dfe", **ids}
+            return issuer.mint(**claims)
+
+        revoked, kept = minted({claim: "t1"}), minted({claim: "t2"})
+        other_claim = "uti" if claim == "jti" else "jti"
+        confusing = minted({other_claim: "t1", claim: "t3"})
+        for token_ in (revoked, kept, confusing):
+            await auth.verify(token_)
+        revocations.revoke_token("t1", time.time())
+        with pytest.raises(NotAuthorizedException, match="the token was revoked"):
+            await auth.verify(revoked)
+        await auth.verify(kept)
+        await auth.verify(confusing)  # t1 in the claim the entry does not name
+    finally:
+        await auth.close()

@@ -186,8 +186,9 @@ class BearerAuth:
                 principal = principal_from_claims(claims)
                 if principal is None:
                     raise NotAuthorizedException("the token carries no valid roles or buyer")
+                jti = claims.get("jti")
             else:
-                claims, principal = await self._decode_oidc(encoded, header)
+                claims, principal, jti = await self._decode_oidc(encoded, header)
         except jwt.PyJWTError as e:
             raise NotAuthorizedException(f"the token is not valid: {e}") from None
         lifetime = float(claims["exp"]) - float(claims["iat"])
@@ -197,7 +198,6 @@ class BearerAuth:
                 f"{self.max_lifetime / 3600:g} h this service accepts"
             )
         starts = claims.get("nbf")
-        jti = claims.get("jti")
         return _Verified(
             principal,
             claims,
@@ -222,7 +222,8 @@ class BearerAuth:
 
     async def _decode_oidc(
         self, encoded: str, header: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], Principal]:
+    ) -> tuple[dict[str, Any], Principal, object]:
+        """The verified claims, their principal and the token's id (the entry's claim)."""
         unverified = jwt.decode(encoded, options={"verify_signature": False})
         named = unverified.get("iss")
         keys = self.issuers.get(named) if isinstance(named, str) else None
@@ -240,7 +241,11 @@ class BearerAuth:
             options={"require": ["exp", "iat", "iss", "aud"]},
         )
         sub, roles, buyer = claims_principal_parts(config, claims)
-        return claims, Principal(sub=sub, roles=roles, buyer=buyer)
+        return (
+            claims,
+            Principal(sub=sub, roles=roles, buyer=buyer),
+            claims.get(config.token_id_claim),
+        )
 
     async def close(self) -> None:
         for keys in self.issuers.values():
