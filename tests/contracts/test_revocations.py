@@ -68,6 +68,8 @@ async def test_an_admin_revokes_a_token_once_audited_and_published_as_identitys_
     again = await capi.http.post(PATH, json={"jti": jti}, headers=ADMIN)
     assert again.status_code == 200
     assert again.json() == body  # the first revocation; nothing published again
+    documented = (await capi.http.get("/schema/openapi.json")).json()
+    assert {"200", "201"} <= set(documented["paths"][PATH]["post"]["responses"])
 
     [event] = await published(cpool)
     assert (event.type, event.source, event.subject, event.buyerid) == (

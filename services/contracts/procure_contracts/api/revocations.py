@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from procure_contracts.api.schemas import Instant
@@ -95,7 +96,13 @@ class RevocationsController(Controller):
 
     @post(
         status_code=201,
-        responses=problem_responses(400, 401, 403, 422),
+        responses={
+            200: ResponseSpec(
+                data_container=RevocationOut,
+                description="The token was revoked already: its first revocation.",
+            ),
+            **problem_responses(400, 401, 403, 422),
+        },
         summary="Revoke a token, or every token of a subject issued before a time",
         description="Admin only. Every service refuses the tokens within two seconds. A token "
         "revoked already answers 200 with its first revocation. A subject's revocation also "
