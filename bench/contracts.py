@@ -269,7 +269,7 @@ async def start_app(
         argv = ["-m", "bench.contracts_bare", "--dsn", dsn, "--port", str(port)]
     env = {
         **os.environ,
-        "DATABASE_URL": dsn,
+        "DATABASE_URL": await servers.as_service(dsn, "contracts") if side == SERVICE else dsn,
         **servers.service_env("contracts"),  # the bare app does not use NATS
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,

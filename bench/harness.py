@@ -42,7 +42,7 @@ from bench.plan import Plan
 from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port
 from procure_shared.identities import SEED_SUFFIX, SERVICES, write_credentials
 from procure_shared.messaging import NatsAccess
-from procure_shared.migrations import migrate
+from procure_shared.migrations import grant_service_role, migrate, with_user
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
@@ -94,6 +94,14 @@ def affinity_of(pid: int) -> str:
     return "?"
 
 
+# The password of the services' own roles on the bench's PostgreSQL.
+ROLE_PASSWORD = "bench-service-role"
+# The (database, role) pairs granted already, and one grant at a time: PostgreSQL refuses
+# concurrent changes of one object's privileges ("tuple concurrently updated").
+_GRANTED: set[tuple[str, str]] = set()
+_GRANTING = asyncio.Lock()
+
+
 @dataclass(frozen=True)
 class Servers:
     postgres: EmbeddedPostgres
@@ -140,6 +148,21 @@ class Servers:
         if service == "notifications":
             env["PROCURE_SECRETS_KEY"] = SECRETS_KEY
         return env
+
+    async def as_service(self, dsn: str, service: str) -> str:
+        """``dsn`` as ``service``'s own role, made and granted as its migration makes it: a
+        service process connects as in production (it refuses, outside development mode, a
+        role that could change the audit)."""
+        url = with_user(dsn, f"procure_{service}", ROLE_PASSWORD)
+        async with _GRANTING:
+            if (dsn, service) not in _GRANTED:
+                conn = await asyncpg.connect(dsn)
+                try:
+                    await grant_service_role(conn, url)
+                finally:
+                    await conn.close()
+                _GRANTED.add((dsn, service))
+        return url
 
     @property
     def server_pids(self) -> list[int]:

@@ -201,7 +201,7 @@ async def start_consumers(servers: Servers, dsn: str, log_file: Path) -> asyncio
     """``python -m procure_notifications serve --role consumers`` on every core."""
     env = {
         **os.environ,
-        "DATABASE_URL": dsn,
+        "DATABASE_URL": await servers.as_service(dsn, "notifications"),
         **servers.service_env("notifications"),
         "PROCURE_WEBHOOK_ALLOW_LOOPBACK": "true",
         "PROCURE_HTTP_PORT": str(free_port()),  # every role serves its probes and /metrics

@@ -100,7 +100,7 @@ async def _service(
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": dsn,
+        "DATABASE_URL": await servers.as_service(dsn, module.removeprefix("procure_")),
         **servers.service_env(module.removeprefix("procure_")),
         "PROCURE_HTTP_PORT": str(port),
         "PROCURE_JWT_SECRET": SECRET,

@@ -21,7 +21,7 @@ from procure_notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
 from procure_shared.events import STREAMS
 from procure_shared.messaging import ensure_streams
-from procure_shared.migrations import migrate
+from procure_shared.migrations import create_owner_role, migrate, with_user
 from procure_shared.postgres import Pool, create_pool
 from tests.support.producer import TEST_STREAM
 from tests.support.servers import (
@@ -55,13 +55,33 @@ def database_url(server_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+# The roles of production (docs/operations.md, "Database roles"): the owner migrates each
+# template; every test's service connects to its clone as the service's own role, which may
+# not change or delete audit rows.
+OWNER = "procure_owner"
+ROLE_PASSWORD = "procure-test-role"
+SERVICE_ROLES = {
+    # The shared library's tests make tables of their own: they connect as the owner.
+    None: OWNER,
+    PROVIDERS_MIGRATIONS: "procure_providers",
+    CONTRACTS_MIGRATIONS: "procure_contracts",
+    NOTIFICATIONS_MIGRATIONS: "procure_notifications",
+}
+
+
+def as_role(url: str, role: str) -> str:
+    return with_user(url, role, ROLE_PASSWORD)
+
+
 async def _make_template(server_url: str, name: str, migrations: Path | None) -> str:
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-    await migrate(database_url(server_url, name), migrations)
+    await create_owner_role(server_url, OWNER, ROLE_PASSWORD)
+    url = database_url(server_url, name)
+    await migrate(as_role(url, OWNER), migrations, as_role(url, SERVICE_ROLES[migrations]))
     return name
 
 
@@ -72,7 +92,9 @@ async def clone_database(server_url: str, template: str) -> str:
     try:
         for attempt in range(50):
             try:
-                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                await admin.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}"'
+                )
                 break
             except asyncpg.ObjectInUseError:
                 # Autovacuum may be visiting the template for a moment.
@@ -110,9 +132,12 @@ async def contracts_template(postgres: PostgresHandle) -> str:
     return await _make_template(postgres.url, f"{TEMPLATE}_contracts", CONTRACTS_MIGRATIONS)
 
 
-async def _cloned(postgres: PostgresHandle, template: str) -> AsyncIterator[str]:
+async def _cloned(
+    postgres: PostgresHandle, template: str, migrations: Path | None
+) -> AsyncIterator[str]:
+    """A clone of ``template``, as the URL its service connects with: the service's role."""
     url = await clone_database(postgres.url, template)
-    yield url
+    yield as_role(url, SERVICE_ROLES[migrations])
     await drop_database(postgres.url, url)
 
 
@@ -125,7 +150,7 @@ async def _pool(url: str) -> AsyncIterator[Pool]:
 @pytest.fixture
 async def providers_url(postgres: PostgresHandle, providers_template: str) -> AsyncIterator[str]:
     """A providers service database, cloned from the migrated template."""
-    async for url in _cloned(postgres, providers_template):
+    async for url in _cloned(postgres, providers_template, PROVIDERS_MIGRATIONS):
         yield url
 
 
@@ -138,7 +163,7 @@ async def ppool(providers_url: str) -> AsyncIterator[Pool]:
 @pytest.fixture
 async def contracts_url(postgres: PostgresHandle, contracts_template: str) -> AsyncIterator[str]:
     """A contracts service database, cloned from the migrated template."""
-    async for url in _cloned(postgres, contracts_template):
+    async for url in _cloned(postgres, contracts_template, CONTRACTS_MIGRATIONS):
         yield url
 
 
@@ -159,7 +184,7 @@ async def notifications_url(
     postgres: PostgresHandle, notifications_template: str
 ) -> AsyncIterator[str]:
     """A notifications service database, cloned from the migrated template."""
-    async for url in _cloned(postgres, notifications_template):
+    async for url in _cloned(postgres, notifications_template, NOTIFICATIONS_MIGRATIONS):
         yield url
 
 
@@ -171,7 +196,7 @@ async def npool(notifications_url: str) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def database(postgres: PostgresHandle, template_database: str) -> AsyncIterator[str]:
-    async for url in _cloned(postgres, template_database):
+    async for url in _cloned(postgres, template_database, None):
         yield url
 
 

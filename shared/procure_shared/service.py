@@ -46,7 +46,7 @@ from procure_shared.messaging import (
     connect_nats,
     ensure_streams,
 )
-from procure_shared.migrations import migrate
+from procure_shared.migrations import migrate, privilege_refusal
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.presence import Presence, http_address
@@ -173,8 +173,25 @@ def build_app(definition: ServiceDefinition, runtime: Runtime, *, api: bool = Tr
     )
 
 
+class UnsafeDatabaseRole(Exception):
+    """The service is connected as a role that could change or delete the audit."""
+
+
+async def check_database_role(pool: Pool, settings: Settings) -> None:
+    """Refuse to run, outside development mode, as a role that could rewrite ``audit_log``
+    (its owner or a superuser); in development mode, say so."""
+    async with pool.acquire() as conn:
+        refusal = await privilege_refusal(conn)
+    if refusal is None:
+        return
+    if not settings.dev_mode:
+        raise UnsafeDatabaseRole(refusal)
+    log.warning("the database role is not the service's own", extra={"why": refusal})
+
+
 # What no wait mends: the service exits, saying so, rather than retry for ever.
 _LASTING = (
+    UnsafeDatabaseRole,
     asyncpg.InvalidCatalogNameError,  # its database does not exist
     asyncpg.InvalidPasswordError,
     asyncpg.InvalidAuthorizationSpecificationError,
@@ -250,6 +267,11 @@ async def serve(definition: ServiceDefinition, settings: Settings, role: str = "
         stop,
         lambda exc: not isinstance(exc, _LASTING),
     )
+    try:
+        await check_database_role(pool, settings)
+    except UnsafeDatabaseRole:
+        await pool.close()
+        raise
     nc: Client = await _retry(  # type: ignore[assignment]
         "NATS",
         lambda: connect_nats(settings.nats_url, state, access),
@@ -400,7 +422,14 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
         if refusal is not None:
             parser.error(refusal)
     if args.command == "migrate":
-        output = asyncio.run(migrate(settings.database_url, definition.migrations))
+        owner = settings.database_owner_url
+        output = asyncio.run(
+            migrate(
+                owner or settings.database_url,
+                definition.migrations,
+                service_url=settings.database_url if owner else None,
+            )
+        )
         log.info("migrations applied", extra={"dbmate": output.strip()})
         return 0
     if args.command == "demo" and definition.demo is not None:

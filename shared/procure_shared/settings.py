@@ -78,10 +78,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: Annotated[
         str,
         msgspec.Meta(
-            description="The service's own PostgreSQL database (a `postgresql://` URL); "
-            "`python -m procure_<service> migrate` creates it if it does not exist."
+            description="The service's own PostgreSQL database (a `postgresql://` URL), with "
+            "the service's own role as its user: not the database's owner and not a superuser, "
+            "which a service refuses outside development mode because they could change the "
+            "audit. `python -m procure_<service> migrate` creates the database if it does not "
+            "exist, and the role."
         ),
     ]
+    database_owner_url: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The same database with its owner as the user, read by `python -m "
+            "procure_<service> migrate` alone: migrations run as the owner, which then creates "
+            "the role of `DATABASE_URL` if it is missing (with that URL's password) and grants "
+            "it what the service needs, and no change or deletion of `audit_log` rows. The "
+            'owner needs `CREATEDB` and `CREATEROLE` (docs/operations.md, "Database roles"). '
+            "Unset: migrations run as the user of `DATABASE_URL`."
+        ),
+    ] = None
     nats_url: Annotated[
         str,
         msgspec.Meta(
@@ -347,6 +361,7 @@ def trust_refusal(settings: Settings) -> str | None:
 # Settings field -> environment variable.
 ENV_NAMES: dict[str, str] = {
     "database_url": "DATABASE_URL",
+    "database_owner_url": "DATABASE_OWNER_URL",
     "nats_url": "NATS_URL",
     "nats_credentials": "PROCURE_NATS_CREDENTIALS",
     "nats_tls_ca": "PROCURE_NATS_TLS_CA",

@@ -43,7 +43,8 @@ from typing import IO, Any
 import pytest
 
 from procure_shared.devstack import EmbeddedNats, free_port
-from tests.conftest import database_url, drop_database
+from procure_shared.migrations import create_owner_role
+from tests.conftest import OWNER, ROLE_PASSWORD, as_role, database_url, drop_database
 from tests.deploy.bus import run_credentials_step
 from tests.deploy.files import (
     ROOT,
@@ -270,12 +271,13 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
         for service in SERVICES
     }
 
-    def environment(service: str) -> dict[str, str]:
+    def environment(service: str, migration: bool = False) -> dict[str, str]:
         # compose's variables (their defaults), the addresses replaced by this test's, the
-        # container's paths (its seed) in its volumes
+        # container's paths (its seed) in its volumes; the migration as the owner, the
+        # service as its own role, as compose has them
         composed = {k: interpolate(str(v)) for k, v in services[service]["environment"].items()}
         overrides = {
-            "DATABASE_URL": databases[service],
+            "DATABASE_URL": as_role(databases[service], f"procure_{service}"),
             "NATS_URL": own_nats.url,
             "PROCURE_STREAM_REPLICAS": "1",  # one node here
             "PROCURE_HTTP_PORT": str(ports[service]),
@@ -287,15 +289,18 @@ def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
             overrides["PROCURE_PROVIDERS_URL"] = f"http://127.0.0.1:{ports['providers']}"
         if "PROCURE_SMTP_PORT" in composed:
             overrides["PROCURE_SMTP_PORT"] = str(smtp)
+        if migration:
+            overrides["DATABASE_OWNER_URL"] = as_role(databases[service], OWNER)
         return image.environment(composed | overrides)
 
+    asyncio.run(create_owner_role(postgres.url, OWNER, ROLE_PASSWORD))
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs = {service: tmp_path / f"{service}.log" for service in SERVICES}
     try:
         for service in SERVICES:
             migration = services[f"migrate-{service}"]["command"]
             with logs[service].open("ab") as log:
-                done = image.spawn(migration, environment(service), log)
+                done = image.spawn(migration, environment(service, migration=True), log)
                 assert done.wait(timeout=120) == 0, logs[service].read_text()[-3000:]
         for service in SERVICES:
             with logs[service].open("ab") as log:

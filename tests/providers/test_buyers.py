@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from procure_providers import storage
@@ -33,7 +34,7 @@ from procure_providers.domain.providers import ProviderStatus
 from procure_providers.usecases.history import as_seen
 from procure_shared.audit import AuditEntry
 from procure_shared.categories import Category
-from procure_shared.postgres import Pool
+from tests.conftest import OWNER, as_role
 from tests.providers.conftest import Api
 
 DFE = Who(buyer="dfe")
@@ -123,7 +124,7 @@ def backfills() -> list[str]:
 
 
 async def test_the_migration_takes_each_records_buyer_from_its_first_audit_row(
-    api: Api, ppool: Pool
+    api: Api, providers_url: str
 ) -> None:
     provider = (await api.register())["id"]
     granted = await api.accredit(provider)  # by a dfe commercial
@@ -133,7 +134,9 @@ async def test_the_migration_takes_each_records_buyer_from_its_first_audit_row(
     assert renewed.status_code == 200
     excluded = await api.exclude(provider)
     unaudited = str(uuid.uuid4())
-    async with ppool.acquire() as conn:
+    # As the owner, who runs migrations (the service's role may not change the audit).
+    conn = await asyncpg.connect(as_role(providers_url, OWNER))
+    try:
         # As before the migration: no buyer recorded; a later change by dhsc changes nothing.
         await conn.execute("UPDATE audit_log SET buyer_id = 'dhsc' WHERE action LIKE '%updated'")
         await conn.execute(
@@ -154,6 +157,8 @@ async def test_the_migration_takes_each_records_buyer_from_its_first_audit_row(
         exclusion_buyer = await conn.fetchval(
             "SELECT buyer_id FROM exclusions WHERE id = $1", uuid.UUID(excluded["id"])
         )
+    finally:
+        await conn.close()
     assert len(backfills()) == 2
     assert accreditations == {granted["id"]: "dfe", unaudited: None}
     assert exclusion_buyer == "dfe"  # the tests' admin token speaks for dfe

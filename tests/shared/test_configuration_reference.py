@@ -25,7 +25,7 @@ from procure_shared.devstack.up import (
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "configuration.md"
 # A variable's name: PROCURE_<something>, and the two URLs every service reads.
-NAME = re.compile(r"\b(?:PROCURE_[A-Z0-9_]*[A-Z0-9]|DATABASE_URL|NATS_URL)\b")
+NAME = re.compile(r"\b(?:PROCURE_[A-Z0-9_]*[A-Z0-9]|DATABASE(?:_OWNER)?_URL|NATS_URL)\b")
 ROW = re.compile(r"^\| `([A-Z0-9_]+)` \|", re.MULTILINE)
 
 
@@ -88,7 +88,7 @@ def test_procure_up_gives_the_services_the_variables_the_reference_lists(
 ) -> None:
     config = UpConfig(root=tmp_path, postgres_url=None, nats_url=None, clock_rate="60")
     stack = Stack(config, Console(quiet=True))
-    endpoints = stack.endpoints("postgresql://u@127.0.0.1:5432/x", "nats://127.0.0.1:4222")
+    endpoints = stack.endpoints("postgresql://u@127.0.0.1:5432/x", "nats://127.0.0.1:4222", "p")
     given = {
         name
         for service in SERVICES

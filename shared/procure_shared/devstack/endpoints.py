@@ -32,6 +32,9 @@ class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
     smtp: str | None = None  # host:port of the mailbox the services send to
     clock: dict[str, str] = {}  # the clock every service runs by (PROCURE_CLOCK_*)
     credentials: str = ""  # the folder of the NATS identities' seeds (<identity>.nk)
+    # The password of the database roles (procure_owner and procure_<service>); None when the
+    # services connect as the server's user (one that may not make roles).
+    database_password: str | None = None
 
     def seed_of(self, identity: str) -> str:
         return str(Path(self.credentials) / f"{identity}{SEED_SUFFIX}")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
@@ -58,8 +58,10 @@ from procure_shared.devstack.processes import (
     started_at,
 )
 from procure_shared.devstack.restarts import Restarts
+from procure_shared.devstack.roles import OWNER, prepare_roles, service_role
 from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
 from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
+from procure_shared.migrations import with_database, with_user
 from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
 
@@ -110,7 +112,10 @@ UP_ENVIRONMENT: dict[str, str] = {
 # What ``Stack.service_env`` gives the services it starts, on top of ``procure up``'s own
 # environment: the variable and its value (a test holds this to service_env).
 SERVICE_ENVIRONMENT: dict[str, str] = {
-    "DATABASE_URL": "`procure_<service>` on the PostgreSQL server in use",
+    "DATABASE_URL": "`procure_<service>` on the PostgreSQL server in use, as the role "
+    "`procure_<service>` (as the server's user when it may not create roles)",
+    "DATABASE_OWNER_URL": "the same database as `procure_owner`, which runs the migrations "
+    "(unset when the server's user may not create roles)",
     "NATS_URL": "the NATS server in use",
     "PROCURE_NATS_CREDENTIALS": "the service's own nkey seed, `.procure/nats/<service>.nk`",
     "PROCURE_BUYER_NAMES": "the development buyers' names (unless set)",
@@ -252,19 +257,24 @@ def _services(text: str) -> frozenset[str]:
     return named
 
 
-def _with_database(server_url: str, database: str) -> str:
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
-
-
 def jwt_secret(state_dir: Path) -> str:
-    """A development signing secret kept under .procure/, so tokens survive restarts (made
-    again when a crash left the file empty or cut short)."""
-    path = state_dir / "jwt-secret"
+    """A development signing secret kept under .procure/, so tokens survive restarts."""
+    return _kept_secret(state_dir / "jwt-secret")
+
+
+def database_password(state_dir: Path) -> str:
+    """The password of the stack's database roles, kept under .procure/ with their data."""
+    return _kept_secret(state_dir / "database-password")
+
+
+def _kept_secret(path: Path) -> str:
+    """A random secret in ``path``, made on first use (and again when a crash left the file
+    empty or cut short)."""
     if path.exists() and len(path.read_text().strip()) >= 32:
         return path.read_text().strip()
     draft = path.with_suffix(".part")
     draft.unlink(missing_ok=True)
-    # Readable by this user alone from the first byte: the secret signs admin tokens.
+    # Readable by this user alone from the first byte.
     with os.fdopen(os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as out:
         out.write(secrets.token_urlsafe(48))
     os.replace(draft, path)
@@ -321,7 +331,7 @@ def service_environment(
     ``procure serve`` was given) with the stack's addresses, ports and development secret."""
     env = dict(base)
     env.update(
-        DATABASE_URL=_with_database(endpoints.postgres, f"procure_{service}"),
+        DATABASE_URL=with_database(endpoints.postgres, f"procure_{service}"),
         NATS_URL=endpoints.nats,
         PROCURE_NATS_CREDENTIALS=str(Path(endpoints.credentials) / f"{service}{SEED_SUFFIX}"),
         PROCURE_HTTP_PORT=str(urlsplit(endpoints.url_of(service)).port),
@@ -340,6 +350,14 @@ def service_environment(
         "PROCURE_BUYER_NAMES",
         "dfe=Department for Education;dhsc=Department of Health and Social Care",
     )
+    if endpoints.database_password is not None:
+        # As in production: the owner migrates, the service connects as its own role.
+        env.update(
+            DATABASE_URL=with_user(
+                env["DATABASE_URL"], service_role(service), endpoints.database_password
+            ),
+            DATABASE_OWNER_URL=with_user(env["DATABASE_URL"], OWNER, endpoints.database_password),
+        )
     env.update(endpoints.clock)
     if service == "contracts":  # OCDS imports find and register suppliers there
         env.setdefault("PROCURE_PROVIDERS_URL", endpoints.url_of("providers"))
@@ -425,7 +443,20 @@ class Stack:
         self.write_pids()
         return pg_url, nats_url
 
-    def endpoints(self, pg_url: str, nats_url: str) -> Endpoints:
+    def prepare_roles(self, pg_url: str) -> str | None:
+        """The database roles of production (``devstack.roles``); their password, or None
+        when the server's user may not make roles and the services connect as it."""
+        password = database_password(self.config.state_dir)
+        databases = [f"procure_{service}" for service in SERVICES]
+        if asyncio.run(prepare_roles(pg_url, password, databases)):
+            return password
+        self.console.print(
+            "the PostgreSQL user of PROCURE_POSTGRES_URL may not create roles: the services "
+            "connect as it, not as roles of their own"
+        )
+        return None
+
+    def endpoints(self, pg_url: str, nats_url: str, database_password: str | None) -> Endpoints:
         me = os.getpid()
         return Endpoints(
             pid=me,
@@ -437,6 +468,7 @@ class Stack:
             smtp=None if self.config.smtp_host else f"127.0.0.1:{self.config.smtp_port}",
             clock=self.config.clock_env(),
             credentials=str(self.credentials),
+            database_password=database_password,
         )
 
     def migrate(self, service: str, env: dict[str, str]) -> None:
@@ -753,7 +785,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
             console.print(f"mail to 127.0.0.1:{config.smtp_port} is kept in {sink.folder}/")
         pg_url, nats_url = stack.start_servers()
         secret = jwt_secret(config.state_dir)
-        endpoints = stack.endpoints(pg_url, nats_url)
+        endpoints = stack.endpoints(pg_url, nats_url, stack.prepare_roles(pg_url))
         envs = {s: service_environment(s, endpoints, secret, os.environ) for s in SERVICES}
         for service in SERVICES:
             stack.migrate(service, envs[service])
