@@ -161,6 +161,12 @@ OPERATOR_ENVIRONMENT = {
     "PROCURE_JWT_SECRET": "an-operators-own-secret-0123456789abcdef",
     # A Fernet key of the operator's.
     "PROCURE_SECRETS_KEY": "pRlLsyqqtnEA2lOKUsgWrZgFVw5h7YXBA9HUd_BO6Pg=",
+    # The databases' passwords: the superuser's, the owner's and each service role's.
+    "POSTGRES_PASSWORD": "superuser-0123456789abcdef",
+    "PROCURE_DATABASE_OWNER_PASSWORD": "owner-0123456789abcdef",
+    "PROCURE_CONTRACTS_DATABASE_PASSWORD": "contracts-0123456789abcdef",
+    "PROCURE_PROVIDERS_DATABASE_PASSWORD": "providers-0123456789abcdef",
+    "PROCURE_NOTIFICATIONS_DATABASE_PASSWORD": "notifications-0123456789abcdef",
 }
 
 

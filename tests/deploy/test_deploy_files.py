@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import msgspec
 import pytest
@@ -28,6 +29,7 @@ from procure_notifications.settings import options_from_env as notifications_opt
 from procure_providers.settings import options_from_env as providers_options
 from procure_shared.clock import clock_from_settings
 from procure_shared.consumer import Consumer, ConsumerStats
+from procure_shared.devstack.roles import OWNER
 from procure_shared.devstack.servers import nats_server_binary
 from procure_shared.http.observability import HttpMetrics
 from procure_shared.identities import DEPLOYED, ROUTE_USER, public_key
@@ -275,6 +277,61 @@ def test_compose_refuses_to_start_notifications_without_the_operators_secrets_ke
         assert "PROCURE_SECRETS_KEY" not in compose["services"][name]["environment"]
 
 
+DATABASE_PASSWORDS = [
+    "POSTGRES_PASSWORD",
+    "PROCURE_DATABASE_OWNER_PASSWORD",
+    "PROCURE_CONTRACTS_DATABASE_PASSWORD",
+    "PROCURE_PROVIDERS_DATABASE_PASSWORD",
+    "PROCURE_NOTIFICATIONS_DATABASE_PASSWORD",
+]
+
+
+@pytest.mark.parametrize("password", DATABASE_PASSWORDS)
+def test_compose_requires_every_database_password(compose: dict[str, Any], password: str) -> None:
+    without = {k: v for k, v in OPERATOR_ENVIRONMENT.items() if k != password}
+    users = ["postgres", *(f"migrate-{name}" for name in SERVICES), *SERVICES]
+    refused = {}
+    for user in users:
+        environment = compose["services"][user]["environment"]
+        try:
+            {k: interpolate(str(v), given=without) for k, v in environment.items()}
+        except RequiredVariable as exc:
+            refused[user] = str(exc)
+    assert refused, f"nothing in compose requires {password}"
+    assert all(f"compose requires {password}" in said for said in refused.values()), refused
+
+
+def test_compose_migrates_as_the_owner_and_runs_each_service_as_its_own_role(
+    compose: dict[str, Any],
+) -> None:
+    """No service connects as the superuser or as the owner: each as the role its migration
+    makes (DATABASE_URL's user), with a password of its own."""
+    services = compose["services"]
+    postgres = {k: interpolate(str(v)) for k, v in services["postgres"]["environment"].items()}
+    init = "./postgres/owner.sh:/docker-entrypoint-initdb.d/10-owner.sh:ro"
+    assert init in services["postgres"]["volumes"]
+    script = (ROOT / "deploy" / "postgres" / "owner.sh").read_text()
+    assert "CREATE ROLE procure_owner LOGIN CREATEDB CREATEROLE PASSWORD :'owner_password'" in (
+        script
+    )
+    passwords = set()
+    for name in SERVICES:
+        migration = services[f"migrate-{name}"]["environment"]
+        given = settings_from_env(name, {k: interpolate(str(v)) for k, v in migration.items()})
+        owner, own = urlsplit(given.database_owner_url or ""), urlsplit(given.database_url)
+        assert (owner.username, owner.password) == (
+            "procure_owner",
+            postgres["PROCURE_DATABASE_OWNER_PASSWORD"],
+        )
+        assert own.username == f"procure_{name}"
+        served = {k: interpolate(str(v)) for k, v in services[name]["environment"].items()}
+        assert "DATABASE_OWNER_URL" not in served
+        assert served["DATABASE_URL"] == given.database_url
+        assert own.username not in (postgres["POSTGRES_USER"], "procure_owner")
+        passwords.add(own.password)
+    assert len(passwords | {postgres["POSTGRES_PASSWORD"]}) == len(SERVICES) + 1
+
+
 def test_compose_makes_the_credentials_once_and_gives_each_reader_its_own_alone(
     compose: dict[str, Any], compose_volumes: Path, tmp_path: Path
 ) -> None:
@@ -401,9 +458,12 @@ def test_the_migration_job_migrates_every_service_database(rendered: dict[str, s
     for container in containers:
         name = container["name"]
         assert container["command"] == ["python", "-m", f"procure_{name}", "migrate"]
-        (database,) = container["env"]
-        assert database["name"] == "DATABASE_URL"
-        assert database["valueFrom"]["secretKeyRef"]["key"] == f"{name}-database-url"
+        keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+        # As the owner, making the role the service connects as.
+        assert keys == {
+            "DATABASE_OWNER_URL": f"{name}-owner-database-url",
+            "DATABASE_URL": f"{name}-database-url",
+        }
 
 
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
@@ -688,8 +748,9 @@ def exposed_metrics() -> set[str]:
 def test_every_metric_the_operations_guide_names_is_one_the_services_expose() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text()
     named = set(re.findall(r"\bprocure_[a-z_]+\b", guide))
-    # The packages (and the databases named after them) and the NATS route user are not metrics.
-    named -= {"procure_shared", ROUTE_USER, *(f"procure_{name}" for name in SERVICES)}
+    # The packages (and the databases and roles named after them), the databases' owner and
+    # the NATS route user are not metrics.
+    named -= {"procure_shared", ROUTE_USER, OWNER, *(f"procure_{name}" for name in SERVICES)}
     exposed = exposed_metrics()
     assert named, "the guide names no metric"
     assert sorted(named - exposed) == []

@@ -318,6 +318,7 @@ def service_container(
         },
     }
     secrets["procure-secrets"] |= {f"{s}-database-url": "postgresql:///x" for s in SERVICES}
+    secrets["procure-secrets"] |= {f"{s}-owner-database-url": "postgresql:///x" for s in SERVICES}
     return kubernetes_container(
         deployment["spec"]["template"]["spec"],
         name,
