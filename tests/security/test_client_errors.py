@@ -248,3 +248,44 @@ async def test_a_board_cursor_the_database_cannot_take_starts_the_ops_board_at_t
         ):
             answer = await http.get("/ops", params={"after": after}, headers=ADMIN)
             assert answer.status_code == 200, (after, answer.text[:300])
+
+
+async def _shared_answers(app: Litestar) -> tuple[int, int, int]:
+    """(writes, streams, reads) of ``app``'s document, after checking what each answers: 503
+    on every operation, 429 on the writes and the event streams, each with Retry-After."""
+    async for http in _client(app):
+        document = (await http.get("/schema/openapi.json")).json()
+    writes, streams, reads = 0, 0, 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            answers = operation["responses"]
+            if not path.startswith("/health"):
+                assert "Retry-After" in answers["503"]["headers"], (method, path)
+            is_stream = "text/event-stream" in answers.get("200", {}).get("content", {})
+            if method != "get" or is_stream:
+                assert answers["429"]["content"][PROBLEM_JSON]["schema"] == {
+                    "$ref": "#/components/schemas/ProblemDetails"
+                }, (method, path)
+                assert "Retry-After" in answers["429"]["headers"], (method, path)
+                writes += method != "get"
+                streams += is_stream
+            else:
+                assert "429" not in answers, (method, path)
+                reads += 1
+    return writes, streams, reads
+
+
+async def test_the_contracts_document_lists_503_everywhere_and_429_on_every_write(
+    contracts: Litestar,
+) -> None:
+    """What any route may answer besides its own statuses is in the document, so a client
+    knows to wait and try again (the limits are per token and on by default)."""
+    writes, streams, reads = await _shared_answers(contracts)
+    assert (writes >= 20, streams, reads >= 20) == (True, 0, True), (writes, reads)
+
+
+async def test_the_notifications_document_lists_429_on_its_event_streams_and_writes(
+    notifications: Litestar,
+) -> None:
+    writes, streams, reads = await _shared_answers(notifications)
+    assert (writes >= 3, streams >= 1, reads >= 3) == (True, True, True), (writes, streams, reads)

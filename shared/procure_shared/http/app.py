@@ -15,7 +15,15 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -26,7 +34,12 @@ from procure_shared.http.auth import BearerAuth
 from procure_shared.http.bodies import ProcureRequest
 from procure_shared.http.health import Check, health_handlers
 from procure_shared.http.observability import HttpMetrics, correlation_middleware
-from procure_shared.http.problems import exception_handlers
+from procure_shared.http.problems import (
+    PROBLEM_DESCRIPTIONS,
+    PROBLEM_JSON,
+    ProblemDetails,
+    exception_handlers,
+)
 from procure_shared.http.throttle import rate_limits
 from procure_shared.postgres import Connection, Pool, Queries
 from procure_shared.revocations import Revocations
@@ -154,6 +167,7 @@ def create_service_app(
         debug=debug,
     )
     _declare_closed_bodies(app)
+    _declare_shared_answers(app, settings)
     return app
 
 
@@ -161,6 +175,51 @@ def _structs(root: type[msgspec.Struct]) -> Iterator[type[msgspec.Struct]]:
     for sub in root.__subclasses__():
         yield sub
         yield from _structs(sub)
+
+
+def _declare_shared_answers(app: Litestar, settings: Settings) -> None:
+    """Say in the OpenAPI document what any route may answer besides its own statuses: 503
+    when a dependency it needs is down (every route), and 429 over a token's rate limit (the
+    writes and the event streams, while their limit is on)."""
+    for item in (app.openapi_schema.paths or {}).values():
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method)
+            if operation is None:
+                continue
+            answers = operation.responses if operation.responses is not None else {}
+            shared = [503]
+            if method != "get" and settings.rate_limit_writes:
+                shared.append(429)
+            if method == "get" and settings.rate_limit_streams and _streams(operation):
+                shared.append(429)
+            for status in shared:
+                known = answers.setdefault(str(status), _try_again(status))
+                if isinstance(known, OpenAPIResponse) and PROBLEM_JSON in (known.content or {}):
+                    known.headers = {**(known.headers or {}), "Retry-After": _RETRY_AFTER}
+            operation.responses = answers
+
+
+def _try_again(status: int) -> OpenAPIResponse:
+    """A problem answer that says when to try again."""
+    return OpenAPIResponse(
+        description=PROBLEM_DESCRIPTIONS[status],
+        content={
+            PROBLEM_JSON: OpenAPIMediaType(
+                schema=Reference(ref=f"#/components/schemas/{ProblemDetails.__name__}")
+            )
+        },
+        headers={"Retry-After": _RETRY_AFTER},
+    )
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    description="Seconds to wait before trying again.", schema=Schema(type=OpenAPIType.INTEGER)
+)
+
+
+def _streams(operation: Operation) -> bool:
+    ok = (operation.responses or {}).get("200")
+    return isinstance(ok, OpenAPIResponse) and "text/event-stream" in (ok.content or {})
 
 
 def _declare_closed_bodies(app: Litestar) -> None:

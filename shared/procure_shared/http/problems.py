@@ -25,6 +25,7 @@ from litestar.types import ExceptionHandlersMap
 from procure_shared.logs import correlation_id
 
 __all__ = [
+    "PROBLEM_DESCRIPTIONS",
     "PROBLEM_JSON",
     "RETRY_AFTER",
     "FieldError",
@@ -265,7 +266,7 @@ exception_handlers: ExceptionHandlersMap = {
     Exception: _unexpected,
 }
 
-_DESCRIPTIONS = {
+PROBLEM_DESCRIPTIONS = {
     400: "The request could not be decoded (bad JSON, wrong type, unknown field).",
     401: "No valid bearer token.",
     403: "The token's roles do not allow this.",
@@ -288,7 +289,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         status: ResponseSpec(
             data_container=ProblemDetails,
             media_type=PROBLEM_JSON,
-            description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            description=PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
         )
         for status in statuses
     }
