@@ -42,8 +42,13 @@ Since = Annotated[
 ]
 
 
-class Publisher(msgspec.Struct, frozen=True):
+class Publisher(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The organisation that publishes the package: the buyer's, as configured."""
+
     name: str
+    scheme: str | None = None
+    uid: str | None = None
+    uri: str | None = None
 
 
 class PackageLinks(msgspec.Struct, frozen=True):
@@ -60,6 +65,8 @@ class ReleasePackage(msgspec.Struct, frozen=True, rename="camel"):
     publisher: Publisher
     releases: list[dict[str, Any]]
     links: PackageLinks
+    license: str | None = None
+    publication_policy: str | None = None
 
 
 class RecordPackage(msgspec.Struct, frozen=True, rename="camel"):
@@ -71,6 +78,8 @@ class RecordPackage(msgspec.Struct, frozen=True, rename="camel"):
     published_date: str
     publisher: Publisher
     records: list[dict[str, Any]]
+    license: str | None = None
+    publication_policy: str | None = None
 
 
 def _encoded(package: dict[str, Any]) -> Any:
@@ -78,13 +87,16 @@ def _encoded(package: dict[str, Any]) -> Any:
     return cast(Any, _encoder.encode(package))
 
 
-def _package(request: Request[Any, Any, Any], publication: Publication) -> dict[str, Any]:
+def _package(
+    request: Request[Any, Any, Any], publication: Publication, buyer: str | None
+) -> dict[str, Any]:
+    """A package's metadata; ``buyer``: whose data it holds (None: several buyers')."""
     return {
         "uri": str(request.url),
         "version": OCDS_VERSION,
         "extensions": list(EXTENSIONS),
         "publishedDate": now(request).isoformat().replace("+00:00", "Z"),
-        "publisher": {"name": publication.publisher},
+        **publication.metadata(buyer),
     }
 
 
@@ -127,7 +139,7 @@ class OcdsController(Controller):
             limit=limit,
             publication=publication,
         )
-        package = _package(request, publication)
+        package = _package(request, publication, who(request).scope)
         end = last or Position(0, 0)
         query = {**dict(request.query_params), "cursor": encode_cursor([end.txid, end.id])}
         package["releases"] = releases
@@ -146,9 +158,9 @@ class OcdsController(Controller):
         self, db: Reading, request: Request[Any, Any, Any], ocid: FromPath[str]
     ) -> Response[RecordPackage]:
         publication = PUBLICATION.of(request)
-        record = await ocds_export.record(
+        record, buyer = await ocds_export.record(
             db, who(request), ocid, now=now(request), publication=publication
         )
-        package = _package(request, publication)
+        package = _package(request, publication, buyer)
         package["records"] = [record]
         return Response(_encoded(package), media_type=JSON)
