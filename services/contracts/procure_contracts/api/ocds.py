@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from procure_contracts.api.common import aware, who
@@ -107,7 +108,16 @@ class OcdsController(Controller):
 
     @get(
         "/releases",
-        responses=problem_responses(400, 401, 403),
+        responses={
+            204: ResponseSpec(
+                data_container=None,
+                description="No release on this page (nothing new yet, or changes OCDS does "
+                "not publish): no body, since an OCDS release package holds at least one "
+                'release. `Link: <...>; rel="next"` is the next page, the same one when '
+                "nothing new has come.",
+            ),
+            **problem_responses(400, 401, 403),
+        },
         summary="A release package of every change after a cursor",
         description="Each change to a tender, lot, award, contract, milestone or KPI of the "
         "caller's buyer (every buyer's for admin) is a release of its contracting process "
@@ -116,7 +126,8 @@ class OcdsController(Controller):
         "`contractAmendment`, `implementation`, ...). Releases come in the order their changes "
         "committed: a change that commits late is never skipped (one still being made holds "
         "the page back until it commits). `links.next` is the next page; it is always given, "
-        "and the last page's is where to poll for what comes next.",
+        "and the last page's is where to poll for what comes next. A page with no release "
+        "answers 204 with the next page in a `Link` header: an OCDS package is never empty.",
     )
     async def releases(
         self,
@@ -139,11 +150,15 @@ class OcdsController(Controller):
             limit=limit,
             publication=publication,
         )
-        package = _package(request, publication, who(request).scope)
         end = last or Position(0, 0)
         query = {**dict(request.query_params), "cursor": encode_cursor([end.txid, end.id])}
+        following = str(request.url.with_replacements(query=urlencode(query)))
+        if not releases:
+            link = {"Link": f'<{following}>; rel="next"'}
+            return Response(cast(Any, None), status_code=204, headers=link)
+        package = _package(request, publication, who(request).scope)
         package["releases"] = releases
-        package["links"] = {"next": str(request.url.with_replacements(query=urlencode(query)))}
+        package["links"] = {"next": following}
         return Response(_encoded(package), media_type=JSON)
 
     @get(
