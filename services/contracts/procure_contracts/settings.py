@@ -100,7 +100,7 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
             msgspec.Meta(
                 description="Each buyer's organisation as the publisher of its OCDS packages, as "
                 "a JSON object by buyer id: `name`, and optionally `scheme` (an org-id.guide "
-                "list, e.g. `GB-GOR`), `uid` (its id in that scheme) and `uri` (an https URL); "
+                "list, e.g. `GB-GOR`), `uid` (its id in that scheme) and `uri` (an http(s) URL); "
                 '`{"dfe": {"name": "Department for Education", "scheme": "GB-GOR", "uid": '
                 '"D6", "uri": "https://www.gov.uk/government/organisations/'
                 'department-for-education"}}`. A buyer not named: its name from '
