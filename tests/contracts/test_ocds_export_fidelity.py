@@ -437,6 +437,58 @@ async def test_a_process_with_lots_is_exported_with_exactly_its_publishers_lots(
     assert compiled["awards"][0]["relatedLots"] == ["lot-b"]
 
 
+# --- what an import makes to hold the publisher's data -----------------------------------------
+
+
+async def test_a_transaction_that_names_no_milestone_is_published_without_the_one_made_for_it(
+    capi: Api, schemas: OcdsSchemas
+) -> None:
+    transaction = {
+        "id": "payment-1",
+        "date": "2024-05-01T00:00:00Z",
+        "value": {"amount": 40000, "currency": "GBP"},
+        "payer": {"id": "dfe", "name": "Department for Education"},
+        "payee": {"id": SUPPLIER["id"], "name": SUPPLIER["name"]},
+    }
+    release = _release(
+        awards=[_award()],
+        contracts=[
+            {
+                "id": "contract-1",
+                "awardID": "award-1",
+                "implementation": {"transactions": [transaction]},
+            }
+        ],
+    )
+    (process,) = (await _import(capi, release, "transaction-alone"))["processes"]
+    (contract,) = await _contracts_of(capi, process["tenderId"])
+    # Our data holds the payment on a milestone of its own (a payment here is a milestone's) ...
+    (held,) = (await capi.get(f"/v1/contracts/{contract['id']}/milestones")).json()["items"]
+    assert held["imported"]["ocdsId"] is None
+    assert [t["id"] for t in held["transactions"]] == ["payment-1"]
+    # ... which the publisher never had: the transaction is published, that milestone is not.
+    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    (exported,) = record["compiledRelease"]["contracts"]
+    implementation = exported["implementation"]
+    assert [t["id"] for t in implementation["transactions"]] == ["payment-1"]
+    assert implementation["transactions"][0]["value"] == {"amount": 40000, "currency": "GBP"}
+    assert "milestones" not in implementation
+    assert held["id"] not in json.dumps(record)
+
+
+async def test_an_imported_process_is_not_given_a_procurement_category_it_never_stated(
+    capi: Api, schemas: OcdsSchemas
+) -> None:
+    (process,) = (await _import(capi, _release(awards=[_award()]), "no-category"))["processes"]
+    imported = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    assert "mainProcurementCategory" not in imported["compiledRelease"]["tender"]
+    ours = await capi.tender()
+    record = _valid_record_package(
+        schemas, await _record_package(capi, f"ocds-procure-{ours['id']}")
+    )
+    assert record["compiledRelease"]["tender"]["mainProcurementCategory"] == "services"
+
+
 # --- package metadata ------------------------------------------------------------------------
 
 

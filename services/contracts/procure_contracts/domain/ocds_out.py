@@ -42,6 +42,7 @@ __all__ = [
     "PartyInfo",
     "ocid_of",
     "published_lot",
+    "published_milestone",
     "releases_of",
     "standstill_ends",
 ]
@@ -182,6 +183,13 @@ def published_lot(lot: Lot) -> bool:
     return lot.imported is None or lot.imported.ocds_id is not None
 
 
+def published_milestone(milestone: Milestone) -> bool:
+    """Whether a milestone is the publisher's or ours: not the payment milestone an import
+    made to hold a transaction that names none (marked by no publisher's id). Its
+    transactions are published; the milestone is not."""
+    return milestone.imported is None or milestone.imported.ocds_id is not None
+
+
 def _clean(block: dict[str, Any]) -> dict[str, Any]:
     """Without absent values, empty strings and empty lists or objects (OCDS forbids most)."""
     out: dict[str, Any] = {}
@@ -214,7 +222,8 @@ def tender_block(tender: Tender) -> dict[str, Any]:
     return _clean(
         {
             **_described(tender, TENDER_STATUS),
-            "mainProcurementCategory": "services",
+            # Ours are services; an imported process's category is its publisher's to say.
+            "mainProcurementCategory": "services" if tender.imported is None else None,
             "tenderPeriod": {
                 "startDate": _instant(tender.published_at),
                 "endDate": _instant(tender.submission_deadline),
@@ -596,9 +605,8 @@ def standstill_ends(
 
 def _implementation(after: Milestone | Kpi, change: Change, links: Links) -> dict[str, Any]:
     if isinstance(after, Milestone):
-        return _clean(
-            {"milestones": [milestone_block(after, links)], "transactions": transactions_of(after)}
-        )
+        shown = [milestone_block(after, links)] if published_milestone(after) else None
+        return _clean({"milestones": shown, "transactions": transactions_of(after)})
     seen = [o for o in links.observations.get(after.id, ()) if o.recorded_at <= change.at]
     metric = actual_metric(after, seen)
     return {"metrics": [metric]} if metric is not None else {}
