@@ -489,6 +489,43 @@ async def test_an_imported_process_is_not_given_a_procurement_category_it_never_
     assert record["compiledRelease"]["tender"]["mainProcurementCategory"] == "services"
 
 
+# --- pages ------------------------------------------------------------------------------------
+
+
+async def _page(api: Api, cursor: str | None) -> tuple[int, str]:
+    """A releases page's status and the cursor of the page after it."""
+    params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+    answer = await api.http.get(
+        "/v1/ocds/releases", params=params, headers=api.headers(Role.VIEWER, "dfe")
+    )
+    if answer.status_code == 204:
+        assert answer.content == b""
+        return 204, str(httpx.URL(answer.links["next"]["url"]).params["cursor"])
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["releases"]) == 1
+    return 200, str(httpx.URL(answer.json()["links"]["next"]).params["cursor"])
+
+
+async def test_a_page_without_a_release_is_a_204_naming_the_next_page_never_an_empty_package(
+    capi: Api,
+) -> None:
+    first = await _page(capi, None)
+    assert first[0] == 204
+    assert await _page(capi, first[1]) == first  # nothing yet: the same page again
+    # Changes that publish nothing after one that does.
+    await _import(capi, _release(contracts=[{"id": "c-9", "awardID": None}]), "awardless")
+    pages, cursor = [], first[1]
+    while True:
+        status, following = await _page(capi, cursor)
+        pages.append((status, following != cursor))
+        if following == cursor:
+            break
+        cursor = following
+    # The tender's release; the lot made for it and the contract publish nothing (204, the
+    # cursor moving on); then the end (204, the same page again).
+    assert pages == [(200, True), (204, True), (204, True), (204, False)]
+
+
 # --- package metadata ------------------------------------------------------------------------
 
 
