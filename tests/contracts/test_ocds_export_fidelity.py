@@ -476,12 +476,20 @@ async def test_a_transaction_that_names_no_milestone_is_published_without_the_on
     assert held["id"] not in json.dumps(record)
 
 
-async def test_an_imported_process_is_not_given_a_procurement_category_it_never_stated(
+async def test_an_imported_process_is_not_given_a_category_nor_award_titles_it_never_stated(
     capi: Api, schemas: OcdsSchemas
 ) -> None:
-    (process,) = (await _import(capi, _release(awards=[_award()]), "no-category"))["processes"]
+    lots = [{"id": "lot-a", "title": "North"}]
+    release = _release(
+        tender={"id": "tender-1", "title": "Tutoring", "status": "complete", "lots": lots},
+        awards=[_award(relatedLots=["lot-a"])],
+    )
+    (process,) = (await _import(capi, release, "no-category"))["processes"]
     imported = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
     assert "mainProcurementCategory" not in imported["compiledRelease"]["tender"]
+    (award,) = imported["compiledRelease"]["awards"]
+    assert award["relatedLots"] == ["lot-a"]
+    assert "title" not in award  # not its lot's: the publisher gave the award none
     ours = await capi.tender()
     record = _valid_record_package(
         schemas, await _record_package(capi, f"ocds-procure-{ours['id']}")

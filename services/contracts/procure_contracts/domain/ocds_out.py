@@ -248,7 +248,8 @@ def award_block(award: Award, links: Links) -> dict[str, Any]:
     return _clean(
         {
             "id": _ocds_id(award),
-            "title": lot.title if lot is not None and shown else None,
+            # Ours are titled by their lot; an imported award's title is its publisher's.
+            "title": lot.title if lot is not None and shown and award.imported is None else None,
             "status": AWARD_STATUS[award.status],
             "statusDetails": award.reason,
             "date": _instant(award.date),
