@@ -442,9 +442,18 @@ class ServiceOptions(Generic[Options]):
     service: str
     kind: type[Options]
     env_names: Mapping[str, str]
+    # The fields whose variable holds JSON (an object or array), as PROCURE_OIDC_ISSUERS does.
+    json_fields: frozenset[str] = frozenset()
 
     def from_env(self, environ: Mapping[str, str]) -> Options:
         """The options from the environment (``os.environ`` in main): an unset or empty
         variable leaves its default; a bad value is a ``SettingsError`` naming the variable."""
-        raw = {field: environ[name] for field, name in self.env_names.items() if environ.get(name)}
+        raw: dict[str, object] = {
+            field: environ[name] for field, name in self.env_names.items() if environ.get(name)
+        }
+        for field in self.json_fields & raw.keys():
+            try:
+                raw[field] = msgspec.json.decode(str(raw[field]))
+            except msgspec.DecodeError as exc:
+                raise SettingsError(f"{self.env_names[field]} is not JSON: {exc}") from exc
         return _convert(raw, self.kind, self.env_names)

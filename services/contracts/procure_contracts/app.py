@@ -14,7 +14,7 @@ from procure_contracts.demo import load_demo
 from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions, buyer_names
-from procure_contracts.usecases.ocds_export import Publication
+from procure_contracts.usecases.ocds_export import Publication, Publisher
 from procure_contracts.usecases.ocds_import import Ocds
 from procure_shared.ocds.merge import Compiler
 from procure_shared.ocds.schema import OcdsSchemas
@@ -57,6 +57,12 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         ocid_prefix=opts.ocid_prefix,
         publisher=opts.ocds_publisher,
         buyer_names=buyer_names(opts.buyer_names),
+        publishers={
+            buyer: Publisher(name=p.name, scheme=p.scheme, uid=p.uid, uri=p.uri)
+            for buyer, p in (opts.ocds_publishers or {}).items()
+        },
+        license=opts.ocds_license,
+        publication_policy=opts.ocds_publication_policy,
         compiler=schemas.compiler,
     )
     ocds_import = OcdsImportConfig(providers_url=opts.providers_url, ocds=schemas)

@@ -11,7 +11,27 @@ import msgspec
 from procure_contracts.usecases.context import Rules
 from procure_shared.settings import ServiceOptions
 
-__all__ = ["ENV_NAMES", "OPTIONS", "ContractsOptions", "buyer_names", "options_from_env"]
+__all__ = [
+    "ENV_NAMES",
+    "OPTIONS",
+    "ContractsOptions",
+    "OcdsPublisher",
+    "buyer_names",
+    "options_from_env",
+]
+
+# An absolute http(s) URL, as OCDS package metadata gives its links.
+_URL = r"^https?://[^\s/]+\S*$"
+
+
+class OcdsPublisher(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The organisation that publishes a buyer's OCDS data (an entry of
+    ``PROCURE_OCDS_PUBLISHERS``): OCDS's ``publisher`` object."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    scheme: Annotated[str, msgspec.Meta(min_length=1)] | None = None  # e.g. GB-GOR
+    uid: Annotated[str, msgspec.Meta(min_length=1)] | None = None  # its id in that scheme
+    uri: Annotated[str, msgspec.Meta(pattern=_URL)] | None = None
 
 
 class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,8 +88,50 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = "ocds-procure"
     ocds_publisher: Annotated[
-        str, msgspec.Meta(description="The publisher's name in the OCDS packages we publish.")
+        str,
+        msgspec.Meta(
+            description="The publisher's name in an OCDS package of several buyers' releases "
+            "(an admin's); a package of one buyer's names that buyer (`PROCURE_OCDS_PUBLISHERS`)."
+        ),
     ] = "Procure"
+    ocds_publishers: (
+        Annotated[
+            dict[str, OcdsPublisher],
+            msgspec.Meta(
+                description="Each buyer's organisation as the publisher of its OCDS packages, as "
+                "a JSON object by buyer id: `name`, and optionally `scheme` (an org-id.guide "
+                "list, e.g. `GB-GOR`), `uid` (its id in that scheme) and `uri` (an http(s) URL); "
+                '`{"dfe": {"name": "Department for Education", "scheme": "GB-GOR", "uid": '
+                '"D6", "uri": "https://www.gov.uk/government/organisations/'
+                'department-for-education"}}`. A buyer not named: its name from '
+                "`PROCURE_BUYER_NAMES` alone."
+            ),
+        ]
+        | None
+    ) = None
+    ocds_license: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=_URL,
+                description="The URL of the licence the OCDS data is published under (each "
+                "package's `license`), e.g. the Open Government Licence v3.0's. Unset: none "
+                "is claimed.",
+            ),
+        ]
+        | None
+    ) = None
+    ocds_publication_policy: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=_URL,
+                description="The URL of the publication policy (each OCDS package's "
+                "`publicationPolicy`): what is published, when, and what is left out.",
+            ),
+        ]
+        | None
+    ) = None
     buyer_names: Annotated[
         str,
         msgspec.Meta(
@@ -152,6 +214,9 @@ ENV_NAMES = {
     "providers_url": "PROCURE_PROVIDERS_URL",
     "ocid_prefix": "PROCURE_OCID_PREFIX",
     "ocds_publisher": "PROCURE_OCDS_PUBLISHER",
+    "ocds_publishers": "PROCURE_OCDS_PUBLISHERS",
+    "ocds_license": "PROCURE_OCDS_LICENSE",
+    "ocds_publication_policy": "PROCURE_OCDS_PUBLICATION_POLICY",
     "buyer_names": "PROCURE_BUYER_NAMES",
     "ocds_schemas": "PROCURE_OCDS_SCHEMAS",
     "ops_oidc_issuer": "PROCURE_OPS_OIDC_ISSUER",
@@ -164,7 +229,9 @@ ENV_NAMES = {
 
 
 # What the configuration reference documents (the entry point procure.settings:contracts).
-OPTIONS = ServiceOptions("contracts", ContractsOptions, ENV_NAMES)
+OPTIONS = ServiceOptions(
+    "contracts", ContractsOptions, ENV_NAMES, json_fields=frozenset({"ocds_publishers"})
+)
 
 
 def options_from_env(environ: Mapping[str, str]) -> ContractsOptions:

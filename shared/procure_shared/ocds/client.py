@@ -9,9 +9,10 @@ processes (ocids): a process's releases reach the service in file order. The ser
 each batch is summed into the file's ``QualityReport``; the places of schema errors, which the
 service gives within the batch, are put back as places in the file.
 
-Export: ``GET /v1/ocds/releases`` page by page (following ``links.next`` until a page comes back
-empty), each page written as it came (``releases-00001.json``, ...), then ``GET
-/v1/ocds/records/{ocid}`` for each process met, into ``records/<ocid>.json``.
+Export: ``GET /v1/ocds/releases`` page by page (following ``links.next``, or a 204's ``Link``
+for a page with no release, until the next page is the one just read), each page written as it
+came (``releases-00001.json``, ...), then ``GET /v1/ocds/records/{ocid}`` for each process met,
+into ``records/<ocid>.json``.
 """
 
 from __future__ import annotations
@@ -320,14 +321,25 @@ def record_file(out: Path, ocid: str) -> Path:
     return out / "records" / f"{quote(ocid, safe='-_.')}.json"
 
 
-async def _get(client: httpx.AsyncClient, url: str, what: str, **params: str) -> bytes:
+async def _answer(
+    client: httpx.AsyncClient, url: str, what: str, ok: tuple[int, ...], **params: str
+) -> httpx.Response:
     try:
         answer = await client.get(url, params=params or None)
     except httpx.HTTPError as exc:
         raise RequestFailed(what, None, f"no answer ({exc!r})") from None
-    if answer.status_code != 200:
+    if answer.status_code not in ok:
         raise RequestFailed(what, answer.status_code, problem_line(answer, with_status=True))
-    return answer.content
+    return answer
+
+
+async def _get(client: httpx.AsyncClient, url: str, what: str, **params: str) -> bytes:
+    return (await _answer(client, url, what, (200,), **params)).content
+
+
+def _cursor(url: httpx.URL) -> str | None:
+    cursor: str | None = url.params.get("cursor")
+    return cursor
 
 
 async def export_ocds(
@@ -348,8 +360,16 @@ async def export_ocds(
     params = {"limit": str(page_size)} | ({"since": since} if since else {})
     url: str | None = "/v1/ocds/releases"
     while url is not None:
-        body = await _get(client, url, f"page {summary.pages + 1}", **params)
+        what = f"page {summary.pages + 1}"
+        answer = await _answer(client, url, what, (200, 204), **params)
         params = {}  # the next link carries them
+        if answer.status_code == 204:  # no release on this page: the next, unless it is this
+            following = answer.links.get("next", {}).get("url")
+            if following is None or _cursor(httpx.URL(following)) == _cursor(answer.url):
+                break
+            url = following
+            continue
+        body = answer.content
         page = msgspec.json.decode(body, type=_Page)
         if not page.releases:
             break

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from procure_contracts.api.common import aware, who
@@ -42,8 +43,13 @@ Since = Annotated[
 ]
 
 
-class Publisher(msgspec.Struct, frozen=True):
+class Publisher(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The organisation that publishes the package: the buyer's, as configured."""
+
     name: str
+    scheme: str | None = None
+    uid: str | None = None
+    uri: str | None = None
 
 
 class PackageLinks(msgspec.Struct, frozen=True):
@@ -60,6 +66,8 @@ class ReleasePackage(msgspec.Struct, frozen=True, rename="camel"):
     publisher: Publisher
     releases: list[dict[str, Any]]
     links: PackageLinks
+    license: str | None = None
+    publication_policy: str | None = None
 
 
 class RecordPackage(msgspec.Struct, frozen=True, rename="camel"):
@@ -71,6 +79,8 @@ class RecordPackage(msgspec.Struct, frozen=True, rename="camel"):
     published_date: str
     publisher: Publisher
     records: list[dict[str, Any]]
+    license: str | None = None
+    publication_policy: str | None = None
 
 
 def _encoded(package: dict[str, Any]) -> Any:
@@ -78,13 +88,16 @@ def _encoded(package: dict[str, Any]) -> Any:
     return cast(Any, _encoder.encode(package))
 
 
-def _package(request: Request[Any, Any, Any], publication: Publication) -> dict[str, Any]:
+def _package(
+    request: Request[Any, Any, Any], publication: Publication, buyer: str | None
+) -> dict[str, Any]:
+    """A package's metadata; ``buyer``: whose data it holds (None: several buyers')."""
     return {
         "uri": str(request.url),
         "version": OCDS_VERSION,
         "extensions": list(EXTENSIONS),
         "publishedDate": now(request).isoformat().replace("+00:00", "Z"),
-        "publisher": {"name": publication.publisher},
+        **publication.metadata(buyer),
     }
 
 
@@ -95,7 +108,16 @@ class OcdsController(Controller):
 
     @get(
         "/releases",
-        responses=problem_responses(400, 401, 403),
+        responses={
+            204: ResponseSpec(
+                data_container=None,
+                description="No release on this page (nothing new yet, or changes OCDS does "
+                "not publish): no body, since an OCDS release package holds at least one "
+                'release. `Link: <...>; rel="next"` is the next page, the same one when '
+                "nothing new has come.",
+            ),
+            **problem_responses(400, 401, 403),
+        },
         summary="A release package of every change after a cursor",
         description="Each change to a tender, lot, award, contract, milestone or KPI of the "
         "caller's buyer (every buyer's for admin) is a release of its contracting process "
@@ -104,7 +126,8 @@ class OcdsController(Controller):
         "`contractAmendment`, `implementation`, ...). Releases come in the order their changes "
         "committed: a change that commits late is never skipped (one still being made holds "
         "the page back until it commits). `links.next` is the next page; it is always given, "
-        "and the last page's is where to poll for what comes next.",
+        "and the last page's is where to poll for what comes next. A page with no release "
+        "answers 204 with the next page in a `Link` header: an OCDS package is never empty.",
     )
     async def releases(
         self,
@@ -127,11 +150,15 @@ class OcdsController(Controller):
             limit=limit,
             publication=publication,
         )
-        package = _package(request, publication)
         end = last or Position(0, 0)
         query = {**dict(request.query_params), "cursor": encode_cursor([end.txid, end.id])}
+        following = str(request.url.with_replacements(query=urlencode(query)))
+        if not releases:
+            link = {"Link": f'<{following}>; rel="next"'}
+            return Response(cast(Any, None), status_code=204, headers=link)
+        package = _package(request, publication, who(request).scope)
         package["releases"] = releases
-        package["links"] = {"next": str(request.url.with_replacements(query=urlencode(query)))}
+        package["links"] = {"next": following}
         return Response(_encoded(package), media_type=JSON)
 
     @get(
@@ -146,9 +173,9 @@ class OcdsController(Controller):
         self, db: Reading, request: Request[Any, Any, Any], ocid: FromPath[str]
     ) -> Response[RecordPackage]:
         publication = PUBLICATION.of(request)
-        record = await ocds_export.record(
+        record, buyer = await ocds_export.record(
             db, who(request), ocid, now=now(request), publication=publication
         )
-        package = _package(request, publication)
+        package = _package(request, publication, buyer)
         package["records"] = [record]
         return Response(_encoded(package), media_type=JSON)

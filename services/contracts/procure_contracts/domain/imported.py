@@ -18,8 +18,11 @@ __all__ = ["Imported"]
 class Imported(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     source: str  # what the import was told, e.g. the file's name
     ocid: str  # the publisher's contracting process
-    ocds_id: str | None = None  # the publisher's id of the object in that process
-    # A contract's: the award its publisher named (awardID), which the export gives back when no
-    # award of the process has that id.
+    # The publisher's id of the object in that process; none for what an import made to hold
+    # the publisher's data (the one lot of a process published without lots, the milestone of a
+    # transaction that names none), which the export never publishes.
+    ocds_id: str | None = None
+    # A contract's: the award its publisher named (awardID), kept as said. A contract resting
+    # on no award of its process is left out of the export: OCDS requires its award.
     award_ocds_id: str | None = None
     at: datetime  # when it was (last) imported

@@ -11,9 +11,11 @@ caller supplies what a change refers to (the process, awards, contracts, parties
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import resources
 from typing import Any
 
 from procure_contracts.domain.awards import Award, AwardStatus
@@ -32,24 +34,40 @@ from procure_contracts.domain.ratings import Exact, Range
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
 
 __all__ = [
+    "CURRENCIES",
     "EXTENSIONS",
     "OCDS_VERSION",
     "Change",
     "Links",
     "PartyInfo",
     "ocid_of",
+    "published_lot",
+    "published_milestone",
     "releases_of",
     "standstill_ends",
 ]
 
 OCDS_VERSION = "1.1"
-# The extensions our releases use, as OCDS names them: by their extension.json.
+# The extensions our releases use, as OCDS names them: by their extension.json, each at the
+# tag or commit whose release schema ships in ``ocds_schema/extensions`` (its README), never a
+# branch, whose schema could move under releases already published.
 EXTENSIONS = (
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
     "v1.1.5/extension.json",
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_metrics_extension/"
-    "master/extension.json",
+    "09325d191eb6be767b95effa0b280925b2bf47c3/extension.json",
 )
+
+
+def _currencies() -> frozenset[str]:
+    """The codes of OCDS 1.1.5's closed currency codelist (as shipped in ``ocds_schema``)."""
+    path = resources.files("procure_contracts") / "ocds_schema/1.1.5/codelists/currency.csv"
+    text = path.read_text(encoding="utf-8")
+    return frozenset(row["Code"] for row in csv.DictReader(text.splitlines()))
+
+
+# A value in a currency outside this list is kept in our data and left out of releases.
+CURRENCIES = _currencies()
 
 # Our statuses and their OCDS codes (domain.md). Where the code is only the nearest, the
 # release says our word in ``statusDetails`` (decision 15).
@@ -152,7 +170,24 @@ def _instant(value: datetime | date | None) -> str | None:
 
 
 def _value(money: Money | None) -> dict[str, Any] | None:
-    return None if money is None else {"amount": money.amount, "currency": money.currency}
+    """The OCDS value of ``money``; none when its currency is not one OCDS knows (an amount
+    without its currency would say less than nothing)."""
+    if money is None or money.currency not in CURRENCIES:
+        return None
+    return {"amount": money.amount, "currency": money.currency}
+
+
+def published_lot(lot: Lot) -> bool:
+    """Whether a lot is the publisher's or ours: not the one an import made for a process
+    its publisher gave no lots (marked by no publisher's id), which the export never shows."""
+    return lot.imported is None or lot.imported.ocds_id is not None
+
+
+def published_milestone(milestone: Milestone) -> bool:
+    """Whether a milestone is the publisher's or ours: not the payment milestone an import
+    made to hold a transaction that names none (marked by no publisher's id). Its
+    transactions are published; the milestone is not."""
+    return milestone.imported is None or milestone.imported.ocds_id is not None
 
 
 def _clean(block: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +222,8 @@ def tender_block(tender: Tender) -> dict[str, Any]:
     return _clean(
         {
             **_described(tender, TENDER_STATUS),
-            "mainProcurementCategory": "services",
+            # Ours are services; an imported process's category is its publisher's to say.
+            "mainProcurementCategory": "services" if tender.imported is None else None,
             "tenderPeriod": {
                 "startDate": _instant(tender.published_at),
                 "endDate": _instant(tender.submission_deadline),
@@ -208,16 +244,22 @@ def _supplier(provider_id: str, name: str | None, links: Links) -> dict[str, Any
 
 def award_block(award: Award, links: Links) -> dict[str, Any]:
     lot = links.lots.get(award.lot_id)
+    shown = lot is not None and published_lot(lot)
     return _clean(
         {
             "id": _ocds_id(award),
-            "title": lot.title if lot is not None else None,
+            # Ours are titled by their lot; an imported award's title is its publisher's.
+            "title": lot.title if lot is not None and shown and award.imported is None else None,
             "status": AWARD_STATUS[award.status],
             "statusDetails": award.reason,
             "date": _instant(award.date),
             "value": _value(award.value),
             "suppliers": [_supplier(award.provider_id, award.provider_name, links)],
-            "relatedLots": [_ocds_id(lot) if lot is not None else award.lot_id],
+            "relatedLots": (
+                [_ocds_id(lot) if lot is not None else award.lot_id]
+                if shown or lot is None
+                else None
+            ),
         }
     )
 
@@ -252,22 +294,18 @@ def _awards_in(contract: Contract, tender_id: str, links: Links) -> list[Award]:
     ]
 
 
-def _award_id(contract: Contract, awards: list[Award]) -> str | None:
-    if awards:
-        return _ocds_id(awards[0])
-    if contract.imported is not None:
-        # Imported resting on no award of the process: the publisher's word, or its silence.
-        return contract.imported.award_ocds_id
-    return contract.award_ids[0]
-
-
-def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str, Any]:
+def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str, Any] | None:
+    """The contract as a release of the process ``tender_id`` has it; none when it rests on
+    no award of that process (an import's contract whose awardID was null or named no award):
+    OCDS requires a contract's awardID, and a made-up one would be a lie."""
     awards = _awards_in(contract, tender_id, links)
+    if not awards:
+        return None
     return _clean(
         {
             "id": _ocds_id(contract),
             # OCDS 1.1 gives a contract one award: the first of this process's (docs/ocds.md).
-            "awardID": _award_id(contract, awards),
+            "awardID": _ocds_id(awards[0]),
             "title": contract.title,
             "description": contract.description or contract.scope,
             "status": CONTRACT_STATUS[contract.status],
@@ -283,13 +321,15 @@ def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str
     )
 
 
-def _contract_ref(contract: Contract, tender_id: str, links: Links) -> dict[str, Any]:
+def _contract_ref(contract: Contract, tender_id: str, links: Links) -> dict[str, Any] | None:
     block = contract_block(contract, tender_id, links)
-    return _clean({"id": block["id"], "awardID": block.get("awardID")})
+    return None if block is None else {"id": block["id"], "awardID": block["awardID"]}
 
 
 def milestone_block(milestone: Milestone, links: Links) -> dict[str, Any]:
     lot = links.lots.get(milestone.lot_id) if milestone.lot_id else None
+    if lot is not None and not published_lot(lot):
+        lot = None
     details = milestone.reason if milestone.status is not MilestoneStatus.MET else None
     if milestone.status is MilestoneStatus.WAIVED:
         details = f"waived: {milestone.reason}" if milestone.reason else "waived"
@@ -497,7 +537,7 @@ def releases_of(change: Change, links: Links, prefix: str) -> list[tuple[str, di
             (ocid, _release(ocid, change, tag, after.buyer_id, {"tender": block}, (), links))
         )
     elif isinstance(after, Lot):
-        found = process(after.tender_id)
+        found = process(after.tender_id) if published_lot(after) else None
         if found is not None:
             ocid, tender = found
             lot = _without_cleared(
@@ -518,9 +558,10 @@ def releases_of(change: Change, links: Links, prefix: str) -> list[tuple[str, di
     elif isinstance(after, Contract):
         for tender_id in after.tender_ids:
             found = process(tender_id)
-            if found is not None:
+            shown = contract_block(after, tender_id, links)
+            if found is not None and shown is not None:
                 ocid, _ = found
-                section = {"contracts": [contract_block(after, tender_id, links)]}
+                section = {"contracts": [shown]}
                 release = _release(
                     ocid, change, tag, after.buyer_id, section, after.provider_ids, links
                 )
@@ -531,14 +572,14 @@ def releases_of(change: Change, links: Links, prefix: str) -> list[tuple[str, di
             implementation = _implementation(after, change, links)
             for tender_id in contract.tender_ids:
                 found = process(tender_id)
-                if found is not None:
+                ref = _contract_ref(contract, tender_id, links)
+                if found is not None and ref is not None:
                     ocid, _ = found
-                    block = _contract_ref(contract, tender_id, links)
                     if isinstance(after, Kpi):
-                        block["agreedMetrics"] = [agreed_metric(after)]
+                        ref["agreedMetrics"] = [agreed_metric(after)]
                     if implementation:
-                        block["implementation"] = implementation
-                    section = {"contracts": [block]}
+                        ref["implementation"] = implementation
+                    section = {"contracts": [ref]}
                     release = _release(ocid, change, tag, after.buyer_id, section, (), links)
                     out.append((ocid, release))
     return out
@@ -565,9 +606,8 @@ def standstill_ends(
 
 def _implementation(after: Milestone | Kpi, change: Change, links: Links) -> dict[str, Any]:
     if isinstance(after, Milestone):
-        return _clean(
-            {"milestones": [milestone_block(after, links)], "transactions": transactions_of(after)}
-        )
+        shown = [milestone_block(after, links)] if published_milestone(after) else None
+        return _clean({"milestones": shown, "transactions": transactions_of(after)})
     seen = [o for o in links.observations.get(after.id, ()) if o.recorded_at <= change.at]
     metric = actual_metric(after, seen)
     return {"metrics": [metric]} if metric is not None else {}

@@ -17,18 +17,54 @@ from procure_shared.errors import NotFound
 from procure_shared.ocds.merge import Compiler
 from procure_shared.postgres import Queries
 
-__all__ = ["Position", "Publication", "record", "releases_after"]
+__all__ = ["Position", "Publication", "Publisher", "record", "releases_after"]
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """The organisation that publishes a package: OCDS's ``publisher`` (name, and the
+    organisation's identifier: its ``scheme`` and ``uid``; its ``uri``)."""
+
+    name: str
+    scheme: str | None = None
+    uid: str | None = None
+    uri: str | None = None
+
+    def as_ocds(self) -> dict[str, str]:
+        fields = (("name", self.name), ("scheme", self.scheme), ("uid", self.uid))
+        return {k: v for k, v in (*fields, ("uri", self.uri)) if v}
 
 
 @dataclass(frozen=True, slots=True)
 class Publication:
-    """How the service publishes OCDS: its ocid prefix, its name as publisher, the buyers'
-    names, and the merge rules (from the schemas)."""
+    """How the service publishes OCDS: its ocid prefix, each buyer's organisation as the
+    publisher of its data (and the name of the operator who publishes several buyers' at
+    once), the buyers' names, the licence and publication policy, and the merge rules (from
+    the schemas)."""
 
     compiler: Compiler
     ocid_prefix: str = "ocds-procure"
     publisher: str = "Procure"
     buyer_names: Mapping[str, str] = field(default_factory=dict)
+    publishers: Mapping[str, Publisher] = field(default_factory=dict)
+    license: str | None = None
+    publication_policy: str | None = None
+
+    def publisher_of(self, buyer: str | None) -> Publisher:
+        """Who publishes a package of ``buyer``'s data (None: of several buyers')."""
+        if buyer is None:
+            return Publisher(self.publisher)
+        found = self.publishers.get(buyer)
+        return found if found is not None else Publisher(self.buyer_names.get(buyer, buyer))
+
+    def metadata(self, buyer: str | None) -> dict[str, Any]:
+        """A package's ``publisher``, ``license`` and ``publicationPolicy``."""
+        out: dict[str, Any] = {"publisher": self.publisher_of(buyer).as_ocds()}
+        if self.license:
+            out["license"] = self.license
+        if self.publication_policy:
+            out["publicationPolicy"] = self.publication_policy
+        return out
 
 
 def _named(links: Links, publication: Publication) -> Links:
@@ -55,9 +91,9 @@ async def releases_after(
 
 async def record(
     conn: Queries, who: Who, ocid: str, *, now: datetime, publication: Publication
-) -> dict[str, Any]:
-    """The record of the process ``ocid``: its releases, oldest first, and its compiled
-    release."""
+) -> tuple[dict[str, Any], str]:
+    """The record of the process ``ocid`` (its releases, oldest first, and its compiled
+    release) and the process's buyer."""
     prefix = publication.ocid_prefix
     tender = await ocds.tender_by_ocid(conn, ocid, prefix, who.scope)
     if tender is None:
@@ -68,8 +104,9 @@ async def record(
     # Awards are stored as made; the standstill's end is a release of its own, dated then.
     awards = [a for a in links.awards.values() if a.tender_id == tender.id]
     releases += standstill_ends(ocid, awards, links, now)
-    return {
+    compiled = {
         "ocid": ocid,
         "releases": releases,
         "compiledRelease": publication.compiler.compile(releases),
     }
+    return compiled, tender.buyer_id
