@@ -350,10 +350,10 @@ class _Process:
 
     # -- awards ---------------------------------------------------------------------------
     def awards(self, lots: Mapping[str, Lot]) -> dict[str, list[Award]]:
-        """Our awards by the publisher's award id: one per lot and supplier."""
+        """Our awards by the publisher's award id: one per lot and supplier of each (two
+        awards to one supplier stay two)."""
         r, path = self.r, "awards"
         made: dict[str, list[Award]] = {}
-        holders: dict[tuple[str, str], Award] = {}  # a provider's live award of a lot
         for n, award in enumerate(r.objs(self.c, "", "awards")):
             key = r.text(award, path, "id") or f"#{n}"
             status = _status(r, award, path, _AWARD, {}, AwardStatus.ACTIVE)
@@ -380,17 +380,6 @@ class _Process:
                     if provider is None:
                         self.r.problem(f"award {key}: supplier {party} has no provider")
                         continue
-                    held = holders.get((lot.lot.id, provider.id))
-                    if held is not None and status is not AwardStatus.CANCELLED:
-                        # A provider holds one live award of a lot here: contracts naming
-                        # this award rest on the one it holds.
-                        self.r.problem(
-                            f"award {key}: {party} already holds award "
-                            f"{held.imported.ocds_id if held.imported else held.id} of lot "
-                            f"{lot.imported_key or '(the tender)'}: read as that one"
-                        )
-                        made.setdefault(key, []).append(held)
-                        continue
                     ours = Award(
                         id=self.id("award", f"{key}\x1f{lot.imported_key}\x1f{party}"),
                         buyer_id=self.buyer_id,
@@ -411,8 +400,6 @@ class _Process:
                         created_at=self.at,
                         updated_at=self.at,
                     )
-                    if status is not AwardStatus.CANCELLED:
-                        holders[(lot.lot.id, provider.id)] = ours
                     made.setdefault(key, []).append(ours)
         return made
 

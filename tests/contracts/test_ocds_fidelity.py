@@ -1,0 +1,140 @@
+"""OCDS import fidelity (issue 24): what a publisher wrote comes in whole, or is named in the
+report; what cannot be taken (an unknown buyer, releases we published ourselves but changed) is
+refused whole. Each case on a small hand-made release."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from procure_contracts.settings import ContractsOptions
+from procure_shared.http import Role
+from procure_shared.postgres import Pool
+from tests.contracts.conftest import Api
+
+BUYER_NAMES = "dfe=Department for Education;dhsc=Department of Health and Social Care"
+SUPPLIER = {
+    "id": "GB-COH-09876543",
+    "name": "Acme Services Ltd",
+    "identifier": {"scheme": "GB-COH", "id": "09876543", "legalName": "Acme Services Ltd"},
+    "roles": ["supplier"],
+}
+
+
+@pytest.fixture
+def options(providers_api: str) -> ContractsOptions:
+    return ContractsOptions(
+        eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
+    )
+
+
+def release(ocid: str = "ocds-zz9t9-0001", id: str = "r1", **content: Any) -> dict[str, Any]:
+    return {
+        "ocid": ocid,
+        "id": id,
+        "date": "2024-03-01T10:00:00Z",
+        "tag": ["contract"],
+        "initiationType": "tender",
+        **content,
+    }
+
+
+def two_awards_one_supplier() -> dict[str, Any]:
+    """The issue's reproduction: no lots, awards A1 (100) and A2 (200) to one supplier, and
+    contracts C1 on A1 and C2 on A2."""
+    ref = {"id": SUPPLIER["id"], "name": SUPPLIER["name"]}
+    return release(
+        parties=[SUPPLIER],
+        tender={"id": "T1", "title": "Cleaning", "status": "complete"},
+        awards=[
+            {
+                "id": "A1",
+                "status": "active",
+                "date": "2024-02-01T10:00:00Z",
+                "value": {"amount": 100, "currency": "GBP"},
+                "suppliers": [ref],
+            },
+            {
+                "id": "A2",
+                "status": "active",
+                "date": "2024-02-02T10:00:00Z",
+                "value": {"amount": 200, "currency": "GBP"},
+                "suppliers": [ref],
+            },
+        ],
+        contracts=[
+            {"id": "C1", "awardID": "A1", "status": "active"},
+            {"id": "C2", "awardID": "A2", "status": "active"},
+        ],
+    )
+
+
+def package(*releases: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "uri": "https://example.org/ocds/package.json",
+        "version": "1.1",
+        "publishedDate": "2024-03-02T00:00:00Z",
+        "publisher": {"name": "Example"},
+        "releases": list(releases),
+    }
+
+
+async def ocds_import(api: Api, body: Any, *, buyer: str = "dfe") -> httpx.Response:
+    return await api.http.post(
+        "/v1/ocds/import",
+        params={"buyer": buyer, "source": "test"},
+        content=json.dumps(body).encode(),
+        headers=api.headers(Role.ADMIN, buyer=None) | {"Content-Type": "application/json"},
+        timeout=60,
+    )
+
+
+async def imported(api: Api, body: Any, *, buyer: str = "dfe") -> dict[str, Any]:
+    answer = await ocds_import(api, body, buyer=buyer)
+    assert answer.status_code == 200, answer.text
+    report: dict[str, Any] = answer.json()
+    return report
+
+
+async def counts(cpool: Pool) -> dict[str, int]:
+    async with cpool.acquire() as conn:
+        (row,) = await conn.fetch(
+            "SELECT (SELECT count(*) FROM audit_log) AS audit, "
+            "(SELECT count(*) FROM outbox) AS events, "
+            "(SELECT count(*) FROM tenders) AS tenders, "
+            "(SELECT count(*) FROM awards) AS awards, "
+            "(SELECT count(*) FROM contracts) AS contracts, "
+            "(SELECT coalesce(sum(version), 0) FROM tenders) + "
+            "(SELECT coalesce(sum(version), 0) FROM contracts) AS versions, "
+            "(SELECT count(*) FROM ocds_releases) AS releases"
+        )
+    return dict(row)
+
+
+async def test_two_awards_to_one_supplier_stay_two(capi: Api) -> None:
+    report = await imported(capi, package(two_awards_one_supplier()))
+    assert not [p for p in report["problems"] if "A1" in p or "A2" in p], report["problems"]
+    (process,) = report["processes"]
+    awards = (await capi.get("/v1/awards", tender=process["tenderId"])).json()["items"]
+    by_key = {a["imported"]["ocdsId"]: a for a in awards}
+    assert sorted(by_key) == ["A1", "A2"]
+    assert by_key["A1"]["value"]["amount"] == "100.00"
+    assert by_key["A2"]["value"]["amount"] == "200.00"
+    assert by_key["A1"]["providerId"] == by_key["A2"]["providerId"]
+    contracts = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    rests = {c["imported"]["ocdsId"]: c["awardIds"] for c in contracts}
+    assert rests == {"C1": [by_key["A1"]["id"]], "C2": [by_key["A2"]["id"]]}
+
+    answer = await capi.get("/v1/ocds/records/ocds-zz9t9-0001", role=Role.ADMIN, buyer=None)
+    compiled = answer.json()["records"][0]["compiledRelease"]
+    assert sorted((a["id"], a["value"]["amount"]) for a in compiled["awards"]) == [
+        ("A1", 100),
+        ("A2", 200),
+    ]
+    assert sorted((c["id"], c["awardID"]) for c in compiled["contracts"]) == [
+        ("C1", "A1"),
+        ("C2", "A2"),
+    ]
