@@ -138,3 +138,54 @@ async def test_two_awards_to_one_supplier_stay_two(capi: Api) -> None:
         ("C1", "A1"),
         ("C2", "A2"),
     ]
+
+
+async def test_an_unknown_currency_is_a_problem_line_naming_it(capi: Api) -> None:
+    body = release(tender={"id": "T1", "title": "Q", "value": {"amount": 5, "currency": "QQQ"}})
+    report = await imported(capi, body)
+    assert [p for p in report["problems"] if "QQQ" in p] == [
+        "ocds-zz9t9-0001: tender/value/currency 'QQQ' is no ISO 4217 currency: kept as given"
+    ]
+    known = await imported(
+        capi,
+        release(
+            ocid="ocds-zz9t9-0002",
+            tender={"id": "T", "title": "G", "value": {"amount": 5, "currency": "GBP"}},
+        ),
+    )
+    assert not [p for p in known["problems"] if "currency" in p]
+
+
+async def test_a_release_id_repeated_with_other_content_in_one_document_is_named_and_not_applied(
+    capi: Api,
+) -> None:
+    first = release(tender={"id": "T1", "title": "First title", "status": "active"})
+    second = release(tender={"id": "T1", "title": "Second title", "status": "active"})
+    report = await imported(capi, package(first, second, first))
+    assert [p for p in report["problems"] if "differs" in p] == [
+        "ocds-zz9t9-0001: release r1 at /releases/1 differs from release r1 at /releases/0: "
+        "it is not applied"
+    ]
+    (process,) = report["processes"]
+    tender = (await capi.get(f"/v1/tenders/{process['tenderId']}")).json()
+    assert tender["title"] == "First title"
+
+
+async def test_a_release_id_imported_again_with_other_content_is_named_and_not_applied(
+    capi: Api, cpool: Pool
+) -> None:
+    first = release(tender={"id": "T1", "title": "First title", "status": "active"})
+    report = await imported(capi, package(first))
+    again = await imported(capi, package(first))
+    assert not [p for p in again["problems"] if "differs" in p]
+    before = await counts(cpool)
+    changed = release(tender={"id": "T1", "title": "Second title", "status": "active"})
+    later = await imported(capi, package(changed))
+    assert [p for p in later["problems"] if "differs" in p] == [
+        "ocds-zz9t9-0001: release r1 at /releases/0 differs from release r1 already imported "
+        "(from test): it is not applied"
+    ]
+    assert (later["imported"], later["skipped"]) == (0, 1)
+    assert await counts(cpool) == before
+    tender = (await capi.get(f"/v1/tenders/{report['processes'][0]['tenderId']}")).json()
+    assert tender["title"] == "First title"

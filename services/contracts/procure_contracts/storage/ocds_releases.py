@@ -21,6 +21,7 @@ __all__ = [
     "owners",
     "processes",
     "store",
+    "stored",
 ]
 
 
@@ -73,6 +74,29 @@ async def store(
         [r.doc.decode() for r in rows],
     )
     return {(row["ocid"], row["release_id"]) for row in stored}
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    source: str  # the import that stored it
+    doc: Any  # the release as stored
+
+
+async def stored(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Stored]:
+    """The releases already stored under these (ocid, release id)s."""
+    rows = await conn.fetch(
+        "SELECT s.ocid, s.release_id, s.source, s.doc::text AS doc FROM ocds_releases AS s "
+        "JOIN unnest($1::text[], $2::text[]) AS k (ocid, release_id) "
+        "ON s.ocid = k.ocid AND s.release_id = k.release_id",
+        [o for o, _ in keys],
+        [r for _, r in keys],
+    )
+    return {
+        (row["ocid"], row["release_id"]): Stored(row["source"], msgspec.json.decode(row["doc"]))
+        for row in rows
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,34 @@ def _compile(ocds: Ocds, ocid: str, stored: list[dict[str, Any]], problems: list
     return compiled
 
 
+async def _repeated(
+    conn: Connection, rows: Sequence[releases.ReleaseRow], kept: Sequence[tuple[str, Any]]
+) -> list[str]:
+    """A problem line for each release whose ocid and id an earlier one (in this document, or
+    stored) has with other content: the first stays, the later one is not applied."""
+    found: list[str] = []
+    earlier = await releases.stored(conn, list({(r.ocid, r.release_id) for r in rows}))
+    first: dict[tuple[str, str], tuple[str, Any]] = {}
+    for row, (where, release) in zip(rows, kept, strict=True):
+        key = (row.ocid, row.release_id)
+        if key in earlier:
+            if earlier[key].doc != release:
+                found.append(
+                    f"{row.ocid}: release {row.release_id} at {where or '/'} differs from "
+                    f"release {row.release_id} already imported (from {earlier[key].source}): "
+                    "it is not applied"
+                )
+        elif key in first:
+            if first[key][1] != release:
+                found.append(
+                    f"{row.ocid}: release {row.release_id} at {where or '/'} differs from "
+                    f"release {row.release_id} at {first[key][0] or '/'}: it is not applied"
+                )
+        else:
+            first[key] = (where, release)
+    return found
+
+
 S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
 
 
@@ -303,6 +331,7 @@ async def import_document(
         kept.append((where, release))
     ocids = list(dict.fromkeys(r.ocid for r in rows))
     await releases.lock_processes(conn, ocids)
+    problems.extend(await _repeated(conn, rows, kept))
     owners = await releases.owners(conn, ocids)
     foreign = {o for o, b in owners.items() if b != buyer_id}
     for ocid in foreign:
