@@ -25,7 +25,7 @@ from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.support.auth import token
-from tests.support.ocds import DATA, RECORDED, SCHEMAS, samples
+from tests.support.ocds import BUYER_NAMES, DATA, RECORDED, SCHEMAS, samples
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
@@ -34,7 +34,9 @@ PROCURE = Path(sys.executable).parent / "procure"
 
 @pytest.fixture
 def options(providers_api: str) -> ContractsOptions:
-    return ContractsOptions(eligibility_timeout=1.0, providers_url=providers_api)
+    return ContractsOptions(
+        eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from procure_contracts.settings import ContractsOptions
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
+from tests.support.ocds import BUYER_NAMES
 
-BUYER_NAMES = "dfe=Department for Education;dhsc=Department of Health and Social Care"
 SUPPLIER = {
     "id": "GB-COH-09876543",
     "name": "Acme Services Ltd",
@@ -189,3 +189,18 @@ async def test_a_release_id_imported_again_with_other_content_is_named_and_not_a
     assert await counts(cpool) == before
     tender = (await capi.get(f"/v1/tenders/{report['processes'][0]['tenderId']}")).json()
     assert tender["title"] == "First title"
+
+
+async def test_a_buyer_the_service_does_not_know_is_422_naming_it_and_nothing_is_stored(
+    capi: Api, cpool: Pool
+) -> None:
+    before = await counts(cpool)
+    answer = await ocds_import(capi, package(two_awards_one_supplier()), buyer="nosuchbuyer")
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert "'nosuchbuyer'" in problem["detail"]
+    assert [e["field"] for e in problem["errors"]] == ["buyer"]
+    assert await counts(cpool) == before
+    report = await imported(capi, package(two_awards_one_supplier()), buyer="dhsc")
+    assert report["imported"] == 1

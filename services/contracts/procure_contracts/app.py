@@ -59,7 +59,11 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         buyer_names=buyer_names(opts.buyer_names),
         compiler=schemas.compiler,
     )
-    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, ocds=schemas)
+    ocds_import = OcdsImportConfig(
+        providers_url=opts.providers_url,
+        ocds=schemas,
+        buyers=frozenset(buyer_names(opts.buyer_names)),
+    )
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",

@@ -35,6 +35,7 @@ MAX_BODY = 64 * 1024 * 1024
 class OcdsImportConfig:
     ocds: Ocds  # the schemas and merge rules
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
+    buyers: frozenset[str] = frozenset()  # the buyers the service knows (PROCURE_BUYER_NAMES)
 
 
 OCDS_IMPORT = RouteConstant[OcdsImportConfig]("contracts_ocds_import")
@@ -75,9 +76,10 @@ class OcdsImportController(Controller):
         "by ocid and id (a second import of one changes nothing); each process the document "
         "touches is compiled from all its stored releases and made or updated as a tender, "
         "lots, awards (one per supplier), contracts and milestones that keep the publisher's "
-        "statuses. Suppliers are found, or registered, in the providers service by "
-        "identifier. The answer is the quality report. The body (`application/json`, up to "
-        "64 MiB) is one OCDS document.",
+        "statuses. The buyer must be one the service knows (`PROCURE_BUYER_NAMES`): another "
+        "is 422 and nothing is stored. Suppliers are found, or registered, in the providers "
+        "service by identifier. The answer is the quality report. The body "
+        "(`application/json`, up to 64 MiB) is one OCDS document.",
     )
     async def import_(
         self,
@@ -100,6 +102,13 @@ class OcdsImportController(Controller):
             raise Unavailable(
                 "OCDS imports need the providers service: set PROCURE_PROVIDERS_URL to its "
                 "HTTP address"
+            )
+        if buyer.strip() not in config.buyers:
+            known = ", ".join(sorted(config.buyers)) or "none"
+            raise _blank(
+                "buyer",
+                f"no buyer {buyer.strip()!r} is known here (PROCURE_BUYER_NAMES names the "
+                f"buyers: {known})",
             )
         ocds = config.ocds
         async with ProvidersOverHttp.client(
