@@ -194,6 +194,13 @@ _NEAREST_CONTRACT = {
     "closed": ContractStatus.COMPLETED,
     "signed": ContractStatus.ACTIVE,
 }
+# Our statuses with no OCDS twin, as our export says them: the nearest code and our word in
+# ``statusDetails`` (``domain/ocds_out.py``, decision 15). Read back, the word gives our status
+# and is no reason.
+_CLOSED_DETAILS = "closed: the submission deadline has passed; bids are being evaluated"
+_AWARDED_DETAILS = "awarded"
+_COMPLETED_DETAILS = "completed"
+_WAIVED_DETAILS = "waived"
 _KINDS = {
     "delivery": MilestoneKind.DELIVERY,
     "reporting": MilestoneKind.REPORTING,
@@ -270,6 +277,8 @@ class _Process:
         period = r.obj(t, "tender", "tenderPeriod")
         enquiry = r.obj(t, "tender", "enquiryPeriod")
         reason = r.text(t, "tender", "statusDetails")
+        if status is TenderStatus.PUBLISHED and reason == _CLOSED_DETAILS:
+            status, reason = TenderStatus.CLOSED, None
         return Tender(
             id=self.id("tender", ""),
             buyer_id=self.buyer_id,
@@ -325,7 +334,7 @@ class _Process:
                 category=category,
                 value=r.money(lot, path, "value"),
                 status=status if status is not None else LotStatus.ACTIVE,
-                reason=r.text(lot, path, "statusDetails"),
+                reason=_unless(r.text(lot, path, "statusDetails"), _AWARDED_DETAILS),
                 imported=self.mark(key),
                 version=1,
                 created_at=self.at,
@@ -439,6 +448,9 @@ class _Process:
             status = _status(r, c, path, _CONTRACT, _NEAREST_CONTRACT, ContractStatus.ACTIVE)
             if status is None:
                 status = ContractStatus.ACTIVE if c.get("dateSigned") else ContractStatus.PENDING
+            reason = r.text(c, path, "statusDetails")
+            if status is ContractStatus.TERMINATED and (reason or "").lower() == _COMPLETED_DETAILS:
+                status, reason = ContractStatus.COMPLETED, None
             period = r.obj(c, path, "period")
             starts = r.day(period, f"{path}/period", "startDate")
             ends = r.day(period, f"{path}/period", "endDate")
@@ -473,7 +485,7 @@ class _Process:
                 status=status,
                 signed_at=signed,
                 closed_on=closed,
-                reason=r.text(c, path, "statusDetails"),
+                reason=reason,
                 amendments=self._amendments(c, key),
                 imported=self.mark(key, award_key),
                 version=1,
@@ -531,6 +543,11 @@ class _Process:
             if code is not None and code not in _KINDS:
                 description = f"[{code}] {description}" if description else f"[{code}]"
             status = _status(r, m, path, _MILESTONE, {}, MilestoneStatus.SCHEDULED)
+            reason = r.text(m, path, "statusDetails")
+            if status is MilestoneStatus.NOT_MET and reason is not None:
+                word, _, why = reason.partition(":")
+                if word == _WAIVED_DETAILS:
+                    status, reason = MilestoneStatus.WAIVED, why.strip() or None
             related = [str(x) for x in r.raw(m, path, "relatedLots") or []]
             lot_id = next((lots[x].id for x in related if x in lots), None)
             met_on = r.day(m, path, "dateMet")
@@ -552,6 +569,7 @@ class _Process:
                     settled_at=datetime.combine(met_on, datetime.min.time(), UTC)
                     if met_on
                     else None,
+                    reason=reason if status is not MilestoneStatus.MET else None,
                     imported=self.mark(mkey),
                     version=1,
                     created_at=self.at,
@@ -652,6 +670,12 @@ def _str(value: Any) -> str | None:
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
         return str(value).strip()
     return None
+
+
+def _unless(details: str | None, ours: str) -> str | None:
+    """A publisher's ``statusDetails`` as a reason, unless it is our export's word for a
+    status (which says the status, not why)."""
+    return None if details == ours else details
 
 
 def _lot_status(lot: Lot, awards: Sequence[Award], tender: Tender) -> Lot:
