@@ -5,16 +5,24 @@ refused whole. Each case on a small hand-made release."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import httpx
 import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
+from procure_contracts.app import definition as contracts_definition
 from procure_contracts.settings import ContractsOptions
+from procure_shared.clock import FixedClock
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
+from procure_shared.postgres import Pool, create_pool
+from procure_shared.service import build_app
+from tests.conftest import clone_database, drop_database
 from tests.contracts.conftest import Api
 from tests.support.ocds import BUYER_NAMES
+from tests.support.runtime import runtime_for
 
 SUPPLIER = {
     "id": "GB-COH-09876543",
@@ -29,6 +37,44 @@ def options(providers_api: str) -> ContractsOptions:
     return ContractsOptions(
         eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
     )
+
+
+class Elsewhere:
+    """A second installation of the contracts service: its own, empty database and its own
+    ocid prefix, beside the same providers service."""
+
+    def __init__(self, api: Api, pool: Pool) -> None:
+        self.api = api
+        self.pool = pool
+
+
+@pytest.fixture
+async def elsewhere(
+    postgres: Any,
+    contracts_template: str,
+    nc: Client,
+    js: JetStreamContext,
+    clock: FixedClock,
+    providers_api: str,
+) -> AsyncIterator[Elsewhere]:
+    url = await clone_database(postgres.url, contracts_template)
+    pool = await create_pool(url, size=4)
+    try:
+        options = ContractsOptions(
+            eligibility_timeout=1.0,
+            providers_url=providers_api,
+            buyer_names=BUYER_NAMES,
+            ocid_prefix="ocds-elsewhere",
+        )
+        app = build_app(
+            contracts_definition(options), runtime_for("contracts", url, pool, nc, js, clock)
+        )
+        transport = httpx.ASGITransport(app=cast(Any, app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://elsewhere") as http:
+            yield Elsewhere(Api(http, clock), pool)
+    finally:
+        await pool.close()
+        await drop_database(postgres.url, url)
 
 
 def release(ocid: str = "ocds-zz9t9-0001", id: str = "r1", **content: Any) -> dict[str, Any]:
@@ -204,3 +250,123 @@ async def test_a_buyer_the_service_does_not_know_is_422_naming_it_and_nothing_is
     assert await counts(cpool) == before
     report = await imported(capi, package(two_awards_one_supplier()), buyer="dhsc")
     assert report["imported"] == 1
+
+
+async def our_releases(api: Api) -> list[dict[str, Any]]:
+    """Every release ``/v1/ocds/releases`` serves, page after page."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        page = (await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)).json()
+        if not page["releases"]:
+            return found
+        found += page["releases"]
+        params["cursor"] = httpx.URL(page["links"]["next"]).params["cursor"]
+
+
+async def our_records(api: Api, ocids: list[str]) -> dict[str, Any]:
+    records = []
+    for ocid in ocids:
+        answer = await api.get(f"/v1/ocds/records/{ocid}", role=Role.ADMIN, buyer=None)
+        assert answer.status_code == 200, answer.text
+        records += answer.json()["records"]
+    return {**package(), "releases": None, "records": records}
+
+
+async def test_our_own_releases_imported_into_their_buyer_change_nothing(
+    demo: Api, cpool: Pool
+) -> None:
+    served = await our_releases(demo)
+    assert len({r["ocid"] for r in served}) >= 3
+    assert all(r["ocid"].startswith("ocds-procure-") for r in served)
+    before = await counts(cpool)
+    report = await imported(demo, package(*served))
+    assert (report["releasesRead"], report["imported"], report["skipped"]) == (
+        len(served),
+        0,
+        len(served),
+    )
+    assert report["processes"] == []
+    assert await counts(cpool) == before
+    records = await our_records(demo, sorted({r["ocid"] for r in served}))
+    records.pop("releases")
+    again = await imported(demo, records)
+    assert again["imported"] == 0
+    assert again["skipped"] == sum(len(r["releases"]) for r in records["records"])
+    assert await counts(cpool) == before
+
+
+async def test_a_release_under_our_prefix_but_not_as_we_published_it_is_422_naming_its_ocid(
+    demo: Api, cpool: Pool
+) -> None:
+    served = await our_releases(demo)
+    tender = next(r for r in served if "tender" in r and "title" in r["tender"])
+    ocid = tender["ocid"]
+    before = await counts(cpool)
+    changed = {**tender, "tender": {**tender["tender"], "title": "Not what we published"}}
+    answer = await ocds_import(demo, package(changed))
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["detail"].startswith(f"{ocid}: releases under this service's ocid prefix")
+    assert problem["errors"] == [
+        {
+            "field": "/releases/0",
+            "message": f"{ocid}: release {tender['id']} has this service's ocid prefix but is "
+            "not a release published here (its content differs)",
+        }
+    ]
+    nobody = "ocds-procure-6a1f0c43-1d52-4a63-9c1e-0b8d4f1f6a11"
+    stranger = release(ocid=nobody, tender={"id": "T1", "title": "A stranger's"})
+    answer = await ocds_import(demo, package(stranger, *served))
+    assert answer.status_code == 422, answer.text
+    assert [e["message"] for e in answer.json()["errors"]] == [
+        f"{nobody} has this service's ocid prefix (ocds-procure) but is no process published here"
+    ]
+    answer = await ocds_import(demo, package(*served), buyer="dhsc")
+    assert answer.status_code == 422, answer.text
+    assert f"{ocid} was published here for buyer dfe: it cannot be imported for dhsc" in [
+        e["message"] for e in answer.json()["errors"]
+    ]
+    assert await counts(cpool) == before
+
+
+async def everything(api: Api, path: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = (await api.get(path, role=Role.ADMIN, buyer=None, **params)).json()
+        items += page["items"]
+        if not page.get("next"):
+            return items
+        params["cursor"] = page["next"]
+
+
+async def test_our_export_imported_into_an_empty_database_keeps_every_status(
+    demo: Api, elsewhere: Elsewhere
+) -> None:
+    served = await our_releases(demo)
+    report = await imported(elsewhere.api, package(*served))
+    assert report["imported"] == len(served)
+    ours = {f"ocds-procure-{t['id']}": t for t in await everything(demo, "/v1/tenders")}
+    theirs = {t["imported"]["ocid"]: t for t in await everything(elsewhere.api, "/v1/tenders")}
+    assert sorted(theirs) == sorted(ours)
+    assert {o: t["status"] for o, t in theirs.items()} == {o: t["status"] for o, t in ours.items()}
+    assert "closed" in {t["status"] for t in ours.values()}
+    contracts = {c["id"]: c for c in await everything(demo, "/v1/contracts")}
+    again = await everything(elsewhere.api, "/v1/contracts")
+    assert {c["imported"]["ocdsId"]: c["status"] for c in again} == {
+        i: c["status"] for i, c in contracts.items()
+    }
+    assert "completed" in {c["status"] for c in contracts.values()}
+    milestones = {
+        m["id"]: m["status"]
+        for c in contracts
+        for m in await everything(demo, f"/v1/contracts/{c}/milestones")
+    }
+    milestones_again = {
+        m["imported"]["ocdsId"]: m["status"]
+        for c in again
+        for m in await everything(elsewhere.api, f"/v1/contracts/{c['id']}/milestones")
+    }
+    assert milestones_again == milestones
+    assert len(set(milestones.values())) >= 2, milestones

@@ -62,6 +62,7 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
     ocds_import = OcdsImportConfig(
         providers_url=opts.providers_url,
         ocds=schemas,
+        publication=publication,
         buyers=frozenset(buyer_names(opts.buyer_names)),
     )
     return ServiceDefinition(

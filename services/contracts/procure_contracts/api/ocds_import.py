@@ -12,6 +12,7 @@ from litestar.params import Body, QueryParameter
 
 from procure_contracts.api.common import who
 from procure_contracts.api.providers_http import ProvidersOverHttp
+from procure_contracts.usecases.ocds_export import Publication
 from procure_contracts.usecases.ocds_import import ImportReport, Ocds, import_document
 from procure_shared.errors import Unavailable
 from procure_shared.http import (
@@ -34,6 +35,7 @@ MAX_BODY = 64 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class OcdsImportConfig:
     ocds: Ocds  # the schemas and merge rules
+    publication: Publication  # how we publish: our own releases are known by it
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
     buyers: frozenset[str] = frozenset()  # the buyers the service knows (PROCURE_BUYER_NAMES)
 
@@ -78,8 +80,10 @@ class OcdsImportController(Controller):
         "lots, awards (one per supplier), contracts and milestones that keep the publisher's "
         "statuses. The buyer must be one the service knows (`PROCURE_BUYER_NAMES`): another "
         "is 422 and nothing is stored. Suppliers are found, or registered, in the providers "
-        "service by identifier. The answer is the quality report. The body "
-        "(`application/json`, up to 64 MiB) is one OCDS document.",
+        "service by identifier. Releases under this service's own ocid prefix are taken only "
+        "as it published them, for the buyer it published them for (and then change nothing); "
+        "any other is 422 naming its ocid, and nothing is stored. The answer is the quality "
+        "report. The body (`application/json`, up to 64 MiB) is one OCDS document.",
     )
     async def import_(
         self,
@@ -123,6 +127,7 @@ class OcdsImportController(Controller):
                 registry=ProvidersOverHttp(http),
                 who=who(request),
                 now=now(request),
+                publication=config.publication,
             )
         log.info(
             "ocds import %s: %d read, %d imported, %d skipped, %d schema errors",

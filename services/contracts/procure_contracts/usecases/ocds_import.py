@@ -10,6 +10,9 @@ round trips (each table's inserts and updates are one ``executemany`` each).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -24,13 +27,16 @@ from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
+from procure_contracts.domain.ocds_out import releases_of, standstill_ends
 from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage import ocds as published
 from procure_contracts.storage import ocds_releases as releases
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who
+from procure_contracts.usecases.ocds_export import Publication
 from procure_contracts.usecases.ocds_providers import ProviderRegistry, of_process, resolve
 from procure_shared.changes import Change, publish_all
-from procure_shared.documents import Documents
+from procure_shared.documents import Documents, as_uuid
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
@@ -39,7 +45,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in, shape_of
 from procure_shared.postgres import Connection
 
-__all__ = ["ImportReport", "Ocds", "import_document"]
+__all__ = ["ImportReport", "Ocds", "content_hash", "import_document"]
 
 MAX_ERRORS = 100  # schema errors listed (all are counted)
 MAX_PROBLEMS = 1000
@@ -158,6 +164,114 @@ async def _repeated(
         else:
             first[key] = (where, release)
     return found
+
+
+_number_encoder = msgspec.json.Encoder(decimal_format="number")  # as /v1/ocds serves them
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as its JSON reads, whatever wrote it: keys in any order, an amount written
+    ``100``, ``100.0`` or ``100.00`` alike."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def content_hash(release: Any) -> str:
+    """The SHA-256 of a release's content as JSON (canonical: sorted keys, numbers as read)."""
+    read = msgspec.json.decode(_number_encoder.encode(release))
+    text = json.dumps(_canonical(read), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _published(
+    conn: Connection, tender: Tender, publication: Publication, now: datetime
+) -> dict[str, str]:
+    """The hash of each release this service publishes of its own process ``tender`` (what
+    ``/v1/ocds/releases`` and ``/v1/ocds/records`` serve), by release id."""
+    prefix = publication.ocid_prefix
+    ocid = f"{prefix}-{tender.id}"
+    changes = await published.process_changes(conn, tender.id)
+    links = dataclasses.replace(
+        await published.links_for(conn, changes), buyer_names=publication.buyer_names
+    )
+    served = [r for c in changes for o, r in releases_of(c, links, prefix) if o == ocid]
+    awards = [a for a in links.awards.values() if a.tender_id == tender.id]
+    served += standstill_ends(ocid, awards, links, now)
+    return {str(r["id"]): content_hash(r) for r in served}
+
+
+async def _own(
+    conn: Connection,
+    rows: Sequence[releases.ReleaseRow],
+    kept: Sequence[tuple[str, Any]],
+    *,
+    buyer_id: str,
+    publication: Publication,
+    now: datetime,
+) -> set[tuple[str, str]]:
+    """The (ocid, release id) of the releases this service published itself, unchanged: our
+    ocid prefix, one of our processes, one of its release ids, and that release's content.
+    Another release under our prefix, or ours for another buyer, is refused (422) naming it:
+    it would pass as ours."""
+    prefix = f"{publication.ocid_prefix}-"
+    found: dict[str, list[tuple[releases.ReleaseRow, str]]] = {}
+    for row, (where, _) in zip(rows, kept, strict=True):
+        if row.ocid.startswith(prefix):
+            found.setdefault(row.ocid, []).append((row, where))
+    own: set[tuple[str, str]] = set()
+    refused: list[tuple[str, str]] = []
+    for ocid, in_process in found.items():
+        tender_id = ocid.removeprefix(prefix)
+        tender = (
+            await store.tenders.get(conn, tender_id, buyer=None)
+            if as_uuid(tender_id) is not None
+            else None
+        )
+        first = in_process[0][1] or "/"
+        if tender is None or tender.imported is not None or ocid != f"{prefix}{tender.id}":
+            refused.append(
+                (
+                    first,
+                    f"{ocid} has this service's ocid prefix ({publication.ocid_prefix}) but is "
+                    "no process published here",
+                )
+            )
+            continue
+        if tender.buyer_id != buyer_id:
+            refused.append(
+                (
+                    first,
+                    f"{ocid} was published here for buyer {tender.buyer_id}: it cannot be "
+                    f"imported for {buyer_id}",
+                )
+            )
+            continue
+        hashes = await _published(conn, tender, publication, now)
+        for row, where in in_process:
+            if hashes.get(row.release_id) == content_hash(msgspec.json.decode(row.doc)):
+                own.add((row.ocid, row.release_id))
+            else:
+                refused.append(
+                    (
+                        where or "/",
+                        f"{ocid}: release {row.release_id} has this service's ocid prefix but "
+                        "is not a release published here (its content differs)",
+                    )
+                )
+    if refused:
+        ocids = list(dict.fromkeys(m.split(":", 1)[0].split(" ", 1)[0] for _, m in refused))
+        raise RuleBroken(
+            f"{', '.join(ocids[:10])}{' ...' if len(ocids) > 10 else ''}: releases under this "
+            f"service's ocid prefix ({publication.ocid_prefix}) are only imported back as "
+            "published, into the buyer they were published for; nothing was imported",
+            errors=refused[:MAX_ERRORS],
+        )
+    return own
 
 
 S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
@@ -293,8 +407,11 @@ async def import_document(
     registry: ProviderRegistry,
     who: Who,
     now: datetime,
+    publication: Publication,
 ) -> ImportReport:
-    """Import ``document`` for ``buyer_id``; 422 (``RuleBroken``) if it is no OCDS shape."""
+    """Import ``document`` for ``buyer_id``; 422 (``RuleBroken``) if it is no OCDS shape, or
+    if it holds releases under our ocid prefix that are not ours as published for that buyer
+    (``publication`` says how we publish)."""
     if shape_of(document) is None:
         raise RuleBroken(
             "the body is no OCDS document: expected a release package, a record package, a "
@@ -329,6 +446,10 @@ async def import_document(
             )
         )
         kept.append((where, release))
+    # Ours, as published: nothing to import (they count as skipped).
+    own = await _own(conn, rows, kept, buyer_id=buyer_id, publication=publication, now=now)
+    theirs = [(r, k) for r, k in zip(rows, kept, strict=True) if (r.ocid, r.release_id) not in own]
+    rows, kept = [r for r, _ in theirs], [k for _, k in theirs]
     ocids = list(dict.fromkeys(r.ocid for r in rows))
     await releases.lock_processes(conn, ocids)
     problems.extend(await _repeated(conn, rows, kept))
@@ -381,7 +502,7 @@ async def import_document(
         source=source,
         releases_read=len(found),
         imported=len(stored),
-        skipped=len(rows) - len(stored),
+        skipped=len(rows) + len(own) - len(stored),
         schema_errors=count,
         errors=errors,
         unplaced=[Unplaced(path=p, count=n) for p, n in sorted(unplaced.items())],
