@@ -178,3 +178,40 @@ async def test_the_export_writes_release_packages_and_records_that_validate(
             assert schemas.release_errors(release) == []
     assert f"{len(releases):,} releases" in stdout
     assert f"{len(records):,} records" in stdout
+
+
+async def test_our_export_imported_back_into_its_buyer_makes_no_second_copy(
+    demo: Api,
+    cpool: Pool,
+    nc: Client,
+    js: JetStreamContext,
+    contracts_url: str,
+    clock: FixedClock,
+    options: ContractsOptions,
+    tmp_path: Path,
+) -> None:
+    out, reports = tmp_path / "export", tmp_path / "reports"
+    tenders = "SELECT (SELECT count(*) FROM tenders), (SELECT count(*) FROM contracts)"
+    async with cpool.acquire() as conn:
+        before = tuple(await conn.fetchrow(tenders))
+    runtime = runtime_for("contracts", contracts_url, cpool, nc, js, clock)
+    async with serving(build_app(contracts_definition(options), runtime), lifespan="off") as url:
+        code, stdout, err = await procure(
+            "ocds", "export", "--out", str(out), "--url", url,
+            "--token", token(Role.VIEWER, buyer="dfe"),
+        )  # fmt: skip
+        assert code == 0, (stdout, err)
+        code, stdout, err = await procure(
+            "ocds", "import", str(out), "--buyer", "dfe", "--url", url,
+            "--token", token(Role.ADMIN, buyer=None), "--report-dir", str(reports),
+        )  # fmt: skip
+    assert code == 0, (stdout, err)
+    imported = _reports(reports)
+    assert imported
+    assert sum(r["imported"] for r in imported.values()) == 0
+    assert sum(r["skipped"] for r in imported.values()) == sum(
+        r["releasesRead"] for r in imported.values()
+    )
+    async with cpool.acquire() as conn:
+        assert tuple(await conn.fetchrow(tenders)) == before
+    assert before[0] >= 3
