@@ -193,7 +193,8 @@ async def test_our_export_imported_back_into_its_buyer_makes_no_second_copy(
     out, reports = tmp_path / "export", tmp_path / "reports"
     tenders = "SELECT (SELECT count(*) FROM tenders), (SELECT count(*) FROM contracts)"
     async with cpool.acquire() as conn:
-        before = tuple(await conn.fetchrow(tenders))
+        (row,) = await conn.fetch(tenders)
+        before = tuple(row)
     runtime = runtime_for("contracts", contracts_url, cpool, nc, js, clock)
     async with serving(build_app(contracts_definition(options), runtime), lifespan="off") as url:
         code, stdout, err = await procure(
@@ -213,5 +214,6 @@ async def test_our_export_imported_back_into_its_buyer_makes_no_second_copy(
         r["releasesRead"] for r in imported.values()
     )
     async with cpool.acquire() as conn:
-        assert tuple(await conn.fetchrow(tenders)) == before
+        (row,) = await conn.fetch(tenders)
+        assert tuple(row) == before
     assert before[0] >= 3
