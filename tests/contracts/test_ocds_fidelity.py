@@ -370,3 +370,153 @@ async def test_our_export_imported_into_an_empty_database_keeps_every_status(
     }
     assert milestones_again == milestones
     assert len(set(milestones.values())) >= 2, milestones
+
+
+def with_metrics() -> dict[str, Any]:
+    """A contract with two metrics (the OCDS metrics extension): one agreed as a figure and
+    observed in two areas, one agreed as a range and observed once."""
+    body = two_awards_one_supplier()
+    area = {"name": "pupils"}
+    body["contracts"] = [
+        {
+            "id": "C1",
+            "awardID": "A1",
+            "status": "active",
+            "period": {"startDate": "2024-01-01T00:00:00Z", "endDate": "2025-12-31T00:00:00Z"},
+            "agreedMetrics": [
+                {
+                    "id": "M1",
+                    "title": "Pupils tutored",
+                    "description": "Pupils who finished a course",
+                    "observations": [{"id": "M1-t", "measure": 500, "unit": area}],
+                },
+                {
+                    "id": "M2",
+                    "title": "Sessions a week",
+                    "observations": [
+                        {"id": "M2-min", "measure": 3},
+                        {"id": "M2-max", "measure": "5"},
+                    ],
+                },
+            ],
+            "implementation": {
+                "metrics": [
+                    {
+                        "id": "M1",
+                        "observations": [
+                            {
+                                "id": "o1",
+                                "period": {
+                                    "startDate": "2024-01-01T00:00:00Z",
+                                    "endDate": "2024-03-31T00:00:00Z",
+                                },
+                                "measure": 300,
+                                "unit": area,
+                                "dimensions": {"area": "Knowsley"},
+                            },
+                            {
+                                "id": "o2",
+                                "period": {
+                                    "startDate": "2024-01-01T00:00:00Z",
+                                    "endDate": "2024-03-31T00:00:00Z",
+                                },
+                                "measure": 250,
+                                "unit": area,
+                                "dimensions": {"area": "Doncaster"},
+                                "notes": "two schools late",
+                            },
+                        ],
+                    },
+                    {
+                        "id": "M2",
+                        "observations": [
+                            {
+                                "id": "o3",
+                                "period": {
+                                    "startDate": "2024-04-01T00:00:00Z",
+                                    "endDate": "2024-04-30T00:00:00Z",
+                                },
+                                "measure": 4,
+                            }
+                        ],
+                    },
+                ],
+            },
+        }
+    ]
+    return body
+
+
+async def test_metrics_become_kpis_with_their_targets_and_observations(capi: Api) -> None:
+    report = await imported(capi, package(with_metrics()))
+    assert not [u for u in report["unplaced"] if "etrics" in u["path"]], report["unplaced"]
+    (process,) = report["processes"]
+    (contract,) = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    kpis = (await capi.get(f"/v1/contracts/{contract['id']}/kpis")).json()["items"]
+    by_name = {k["name"]: k for k in kpis}
+    assert sorted(by_name) == ["Pupils tutored", "Sessions a week"]
+    tutored, sessions = by_name["Pupils tutored"], by_name["Sessions a week"]
+    assert tutored["target"] == {"kind": "value", "value": "500"}
+    assert tutored["unit"] == "pupils"
+    assert tutored["description"] == "Pupils who finished a course"
+    assert tutored["dimension"] == {"name": "area", "values": ["Knowsley", "Doncaster"]}
+    assert tutored["imported"]["ocdsId"] == "M1"
+    assert tutored["rating"]["value"] == "550"  # the period's two areas, summed
+    assert tutored["rating"]["rating"] == "good"
+    assert sessions["target"] == {"kind": "range", "min": "3", "max": "5"}
+    seen = (await capi.get(f"/v1/kpis/{tutored['id']}/observations")).json()["items"]
+    assert sorted((o["dimensionValue"], o["value"], o["note"]) for o in seen) == [
+        ("Doncaster", "250", "two schools late"),
+        ("Knowsley", "300", None),
+    ]
+    assert {(o["periodStart"], o["periodEnd"]) for o in seen} == {("2024-01-01", "2024-03-31")}
+    (once,) = (await capi.get(f"/v1/kpis/{sessions['id']}/observations")).json()["items"]
+    assert (once["value"], once["dimensionValue"]) == ("4", None)
+
+
+async def test_metrics_imported_again_change_nothing(capi: Api, cpool: Pool) -> None:
+    await imported(capi, package(with_metrics()))
+    async with cpool.acquire() as conn:
+        before = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM kpi_observations) "
+            "+ (SELECT sum(version) FROM kpis)"
+        )
+    again = await imported(capi, package(with_metrics()))
+    assert again["imported"] == 0
+    async with cpool.acquire() as conn:
+        after = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM kpi_observations) "
+            "+ (SELECT sum(version) FROM kpis)"
+        )
+    assert after == before
+
+
+async def test_our_export_imported_into_an_empty_database_keeps_every_kpi_and_observation(
+    demo: Api, elsewhere: Elsewhere
+) -> None:
+    served = await our_releases(demo)
+    report = await imported(elsewhere.api, package(*served))
+    assert not [u for u in report["unplaced"] if "etrics" in u["path"]], report["unplaced"]
+
+    async def kpis_of(api: Api, contracts: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        found = {}
+        for c in contracts:
+            for k in await everything(api, f"/v1/contracts/{c['id']}/kpis"):
+                seen = await everything(api, f"/v1/kpis/{k['id']}/observations")
+                figures = sorted(
+                    (o["periodStart"], o["periodEnd"], o["dimensionValue"] or "", o["value"] or "")
+                    for o in seen
+                )
+                found[k["id"] if key == "id" else k["imported"]["ocdsId"]] = (
+                    k["name"],
+                    k["target"],
+                    k["unit"],
+                    figures,
+                )
+        return found
+
+    ours = await kpis_of(demo, await everything(demo, "/v1/contracts"), "id")
+    theirs = await kpis_of(elsewhere.api, await everything(elsewhere.api, "/v1/contracts"), "")
+    assert len(ours) >= 3
+    assert sum(len(k[3]) for k in ours.values()) >= 3
+    assert theirs == ours

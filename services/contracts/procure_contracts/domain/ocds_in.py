@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -29,6 +29,7 @@ from procure_contracts.domain.contracts import (
     Supplier,
 )
 from procure_contracts.domain.imported import Imported
+from procure_contracts.domain.kpis import Dimension, Kpi, Observation, unrated
 from procure_contracts.domain.milestones import (
     Milestone,
     MilestoneKind,
@@ -37,7 +38,16 @@ from procure_contracts.domain.milestones import (
     Transaction,
 )
 from procure_contracts.domain.money import total
+from procure_contracts.domain.observations import latest_period, rated
 from procure_contracts.domain.ocds_read import Obj, Reader, unplaced
+from procure_contracts.domain.ratings import (
+    Combine,
+    Direction,
+    Exact,
+    Range,
+    Target,
+    default_thresholds,
+)
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
 from procure_shared.categories import Category
 
@@ -96,6 +106,8 @@ class Mapped:
     milestones: list[Milestone]
     links: list[tuple[str, list[str]]]  # contract id, its award ids
     problems: list[str]
+    kpis: list[Kpi] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
     unplaced: Counter[str] = field(default_factory=Counter)
 
 
@@ -252,6 +264,8 @@ class _Process:
             self.r.use(name)
         self.date = self.r.when(compiled, "", "date") or at
         self.given: set[str] = set()  # the lots whose status the publisher gave
+        self.kpis: list[Kpi] = []  # the contracts' metrics
+        self.observations: list[Observation] = []
 
     def id(self, kind: str, key: str) -> str:
         return ocds_uuid(self.buyer_id, self.ocid, kind, key)
@@ -495,7 +509,137 @@ class _Process:
             contracts.append(contract)
             links.append((contract_id, contract.award_ids))
             milestones.extend(self._milestones(c, contract, key, lots))
+            self._metrics(c, contract, key)
         return contracts, milestones, links
+
+    # -- metrics (the OCDS metrics extension) -----------------------------------------------
+    def _metrics(self, c: Obj, contract: Contract, key: str) -> None:
+        """Each metric (by id: ``agreedMetrics`` and ``implementation/metrics`` together) a
+        KPI: its agreed observations the target (one figure, or two a range), its
+        implementation's observations the KPI's observations."""
+        r = self.r
+        agreed_path, actual_path = "contracts/agreedMetrics", "contracts/implementation/metrics"
+        implementation = r.obj(c, "contracts", "implementation")
+        agreed = {
+            r.text(m, agreed_path, "id") or f"#{n}": m
+            for n, m in enumerate(r.objs(c, "contracts", "agreedMetrics"))
+        }
+        actual = {
+            r.text(m, actual_path, "id") or f"#{n}": m
+            for n, m in enumerate(r.objs(implementation, "contracts/implementation", "metrics"))
+        }
+        for mkey in dict.fromkeys([*agreed, *actual]):
+            a, x = agreed.get(mkey, {}), actual.get(mkey, {})
+            titles = (r.text(a, agreed_path, "title"), r.text(x, actual_path, "title"))
+            name = titles[0] or titles[1] or mkey
+            # What the metric is: its agreement says; the implementation's description is
+            # read when there is no agreement (ours says the rating there).
+            described = r.text(x, actual_path, "description")
+            description = r.text(a, agreed_path, "description") or (None if a else described)
+            targets = [
+                (f"{agreed_path}/observations", o) for o in r.objs(a, agreed_path, "observations")
+            ]
+            seen = [
+                (f"{actual_path}/observations", o) for o in r.objs(x, actual_path, "observations")
+            ]
+            units = [u for where, o in targets + seen if (u := _unit(r, o, where)) is not None]
+            unit = units[0] if units else None
+            kpi_id = self.id("kpi", f"{key}\x1f{mkey}")
+            made, named = self._observations(seen, contract, kpi_id, key, mkey)
+            target = self._target(targets, key, mkey)
+            kpi = Kpi(
+                id=kpi_id,
+                buyer_id=self.buyer_id,
+                contract_id=contract.id,
+                lot_id=None,
+                name=name,
+                description=description,
+                unit=unit,
+                direction=Direction.HIGHER_IS_BETTER,
+                target=target,
+                thresholds=default_thresholds(Direction.HIGHER_IS_BETTER),
+                dimension=_dimension_of(made, named),
+                combine=Combine.SUM,
+                frequency=None,
+                rating=unrated(target),
+                rated_at=self.at,
+                observation_count=len(made),
+                last_observation=made[-1] if made else None,
+                imported=self.mark(mkey),
+                version=1,
+                created_at=self.at,
+                updated_at=self.at,
+            )
+            self.kpis.append(msgspec.structs.replace(kpi, rating=rated(kpi, latest_period(made))))
+            self.observations.extend(made)
+
+    def _target(self, targets: list[tuple[str, Obj]], key: str, mkey: str) -> Target | None:
+        for path, _ in targets:
+            self.r.use(f"{path}/id")  # read as the target's part (one figure, or a bound)
+        figures = [f for path, o in targets if (f := _figure(self.r, o, path)) is not None]
+        if len(figures) == 1:
+            return Exact(value=figures[0])
+        if len(figures) == 2:
+            return Range(min=min(figures), max=max(figures))
+        if figures:
+            self.r.problem(
+                f"contract {key}'s metric {mkey} agrees {len(figures)} figures: a target is one "
+                "figure or a range of two, so it is read as qualitative"
+            )
+        return None
+
+    def _observations(
+        self, seen: list[tuple[str, Obj]], contract: Contract, kpi_id: str, key: str, mkey: str
+    ) -> tuple[list[Observation], set[str]]:
+        """The observations with a period, and the names of the dimensions they give."""
+        r = self.r
+        made: list[Observation] = []
+        named: set[str] = set()
+        for n, (path, o) in enumerate(seen):
+            okey = r.text(o, path, "id") or f"#{n}"
+            period = r.obj(o, path, "period")
+            start = r.day(period, f"{path}/period", "startDate")
+            end = r.day(period, f"{path}/period", "endDate") or start
+            if start is None or end is None:
+                r.problem(
+                    f"contract {key}'s metric {mkey} observation {okey} has no period: an "
+                    "observation here is a period's"
+                )
+                continue
+            value = _figure(r, o, path)
+            notes = r.text(o, path, "notes")
+            measure = o.get("measure")
+            if value is None and isinstance(measure, str) and measure.strip():
+                notes = f"{measure.strip()}. {notes}" if notes else measure.strip()
+            dimensions = r.obj(o, path, "dimensions")
+            pairs = [(str(k), _str(v)) for k, v in dimensions.items() if _str(v) is not None]
+            for k, _ in pairs:
+                r.use(f"{path}/dimensions/{k}")
+            made.append(
+                Observation(
+                    id=self.id("observation", f"{key}\x1f{mkey}\x1f{okey}"),
+                    buyer_id=self.buyer_id,
+                    kpi_id=kpi_id,
+                    contract_id=contract.id,
+                    number=len(made) + 1,
+                    period_start=min(start, end),
+                    period_end=max(start, end),
+                    value=value,
+                    dimension_value=pairs[0][1] if pairs else None,
+                    source=self.source,
+                    note=notes,
+                    recorded_by=self.actor,
+                    recorded_at=self.at,
+                )
+            )
+            if len(pairs) > 1:
+                r.problem(
+                    f"contract {key}'s metric {mkey} observation {okey} has "
+                    f"{len(pairs)} dimensions: the first ({pairs[0][0]}) is read"
+                )
+            if pairs:
+                named.add(pairs[0][0])
+        return made, named
 
     def _amendments(self, c: Obj, key: str) -> list[Amendment]:
         r = self.r
@@ -672,6 +816,31 @@ def _str(value: Any) -> str | None:
     return None
 
 
+def _unit(r: Reader, o: Obj, path: str) -> str | None:
+    unit = r.obj(o, path, "unit")
+    return r.text(unit, f"{path}/unit", "name")
+
+
+def _figure(r: Reader, o: Obj, path: str) -> Decimal | None:
+    """An observation's numeric measure (a number, or a string of one)."""
+    measure = r.raw(o, path, "measure")
+    if measure is None or isinstance(measure, bool):
+        return None
+    try:
+        found = Decimal(str(measure).strip())
+    except InvalidOperation:
+        return None
+    return found if found.is_finite() else None
+
+
+def _dimension_of(made: Sequence[Observation], named: set[str]) -> Dimension | None:
+    """The KPI's dimension: the one its observations give (its values as they come)."""
+    if len(named) != 1:
+        return None
+    values = [o.dimension_value for o in made if o.dimension_value is not None]
+    return Dimension(name=next(iter(named)), values=list(dict.fromkeys(values)))
+
+
 def _unless(details: str | None, ours: str) -> str | None:
     """A publisher's ``statusDetails`` as a reason, unless it is our export's word for a
     status (which says the status, not why)."""
@@ -729,6 +898,8 @@ def map_process(
         milestones=milestones,
         links=links,
         problems=p.r.problems,
+        kpis=p.kpis,
+        observations=p.observations,
     )
     mapped.unplaced = unplaced(compiled, p.r.used)
     return mapped

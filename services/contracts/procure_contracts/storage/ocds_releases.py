@@ -11,11 +11,14 @@ from typing import Any
 
 import msgspec
 
+from procure_contracts.domain.kpis import Observation
+from procure_contracts.storage.store import observations as observation_docs
 from procure_shared.postgres import Connection
 
 __all__ = [
     "ReleaseRow",
     "StoredProcess",
+    "add_observations",
     "link_contracts",
     "lock_processes",
     "owners",
@@ -131,3 +134,25 @@ async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[s
         [c for c, _ in pairs],
         [a for _, a in pairs],
     )
+
+
+async def add_observations(conn: Connection, made: Sequence[Observation]) -> None:
+    """Store the imported observations not stored yet (an observation never changes), each
+    numbered after its KPI's stored ones. Two round trips."""
+    if not made:
+        return
+    rows = await conn.fetch(
+        "SELECT kpi_id::text AS kpi_id, array_agg(id::text) AS ids, max(number) AS last "
+        "FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) GROUP BY kpi_id",
+        list({uuid.UUID(o.kpi_id) for o in made}),
+    )
+    stored = {i for row in rows for i in row["ids"]}
+    last = {row["kpi_id"]: row["last"] for row in rows}
+    new: list[Observation] = []
+    for o in made:
+        if o.id in stored:
+            continue
+        last[o.kpi_id] = last.get(o.kpi_id, 0) + 1
+        new.append(msgspec.structs.replace(o, number=last[o.kpi_id]))
+        stored.add(o.id)
+    await observation_docs.insert_many(conn, new)

@@ -25,6 +25,7 @@ import msgspec
 from procure_contracts.domain import ocds_in_events as data
 from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.kpis import Kpi, kpi_data
 from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
 from procure_contracts.domain.ocds_out import releases_of, standstill_ends
@@ -274,7 +275,7 @@ async def _own(
     return own
 
 
-S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
+S = TypeVar("S", Tender, Lot, Award, Contract, Milestone, Kpi)
 
 
 def _settle(new: S, old: S | None, now: datetime) -> S | None:
@@ -285,6 +286,17 @@ def _settle(new: S, old: S | None, now: datetime) -> S | None:
         return new
     if isinstance(new, Milestone) and isinstance(old, Milestone):
         new = msgspec.structs.replace(new, notices=old.notices)
+    if isinstance(new, Kpi) and isinstance(old, Kpi):
+        # When it was rated and its last observation recorded: the first import's.
+        last = new.last_observation
+        if (
+            last is not None
+            and old.last_observation is not None
+            and last.id == old.last_observation.id
+        ):
+            last = old.last_observation
+        rated_at = old.rated_at if new.rating == old.rating else new.rated_at
+        new = msgspec.structs.replace(new, last_observation=last, rated_at=rated_at)
     mark = new.imported
     if mark is not None and old.imported is not None:
         mark = msgspec.structs.replace(mark, source=old.imported.source, at=old.imported.at)
@@ -393,6 +405,14 @@ async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Map
         events.MILESTONE_IMPORTED,
         lambda ms: data.milestone_imported(ms, providers.get(ms.contract_id, [])),
     )
+    await w.upsert(
+        store.kpis,
+        [k for m in mapped for k in m.kpis],
+        "kpi",
+        events.KPI_DEFINED,
+        lambda k: kpi_data(k, providers.get(k.contract_id, [])),
+    )
+    await releases.add_observations(conn, [o for m in mapped for o in m.observations])
     await releases.link_contracts(conn, [link for m in mapped for link in m.links])
     await publish_all(conn, w.changes)
 
