@@ -520,3 +520,56 @@ async def test_our_export_imported_into_an_empty_database_keeps_every_kpi_and_ob
     assert len(ours) >= 3
     assert sum(len(k[3]) for k in ours.values()) >= 3
     assert theirs == ours
+
+
+async def test_amounts_keep_their_precision_and_times_their_instant_and_offset(
+    capi: Api,
+) -> None:
+    body = two_awards_one_supplier()
+    body["awards"][0]["value"] = {"amount": 55463.776, "currency": "GBP"}
+    body["awards"][0]["date"] = "2016-06-10T09:30:00+03:00"
+    body["contracts"][0] |= {
+        "value": {"amount": "1200.5", "currency": "GBP"},
+        "dateSigned": "2016-06-14T16:00:00-05:00",
+        "period": {"startDate": "2016-06-15T00:00:00+03:00", "endDate": "2017-06-14T23:59:59Z"},
+        "implementation": {
+            "milestones": [
+                {
+                    "id": "M1",
+                    "title": "Kick-off",
+                    "type": "delivery",
+                    "status": "met",
+                    "dueDate": "2016-07-01T00:00:00+03:00",
+                    "dateMet": "2016-06-30T17:00:00+01:00",
+                }
+            ]
+        },
+    }
+    report = await imported(capi, package(body))
+    (process,) = report["processes"]
+    awards = (await capi.get("/v1/awards", tender=process["tenderId"])).json()["items"]
+    first = next(a for a in awards if a["imported"]["ocdsId"] == "A1")
+    assert first["value"]["amount"] == "55463.776"
+    assert first["date"] == "2016-06-10T09:30:00+03:00"
+    contracts = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    c1 = next(c for c in contracts if c["imported"]["ocdsId"] == "C1")
+    assert c1["value"]["amount"] == "1200.50"
+    assert c1["signedAt"] == "2016-06-14T16:00:00-05:00"
+    assert c1["startsOn"] == "2016-06-15"
+
+    answer = await capi.get("/v1/ocds/records/ocds-zz9t9-0001", role=Role.ADMIN, buyer=None)
+    compiled = answer.json()["records"][0]["compiledRelease"]
+    award = next(a for a in compiled["awards"] if a["id"] == "A1")
+    assert award["value"]["amount"] == 55463.776
+    assert award["date"] == "2016-06-10T09:30:00+03:00"
+    contract = next(c for c in compiled["contracts"] if c["id"] == "C1")
+    assert contract["dateSigned"] == "2016-06-14T16:00:00-05:00"
+    assert contract["period"] == {
+        "startDate": "2016-06-15T00:00:00+03:00",
+        "endDate": "2017-06-14T23:59:59Z",
+    }
+    (milestone,) = contract["implementation"]["milestones"]
+    assert (milestone["dueDate"], milestone["dateMet"]) == (
+        "2016-07-01T00:00:00+03:00",
+        "2016-06-30T17:00:00+01:00",
+    )

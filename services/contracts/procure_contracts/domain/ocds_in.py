@@ -270,12 +270,18 @@ class _Process:
     def id(self, kind: str, key: str) -> str:
         return ocds_uuid(self.buyer_id, self.ocid, kind, key)
 
-    def mark(self, ocds_id: str | None, award_ocds_id: str | None = None) -> Imported:
+    def mark(
+        self,
+        ocds_id: str | None,
+        award_ocds_id: str | None = None,
+        instants: Mapping[str, datetime | None] | None = None,
+    ) -> Imported:
         return Imported(
             source=self.source,
             ocid=self.ocid,
             ocds_id=ocds_id,
             award_ocds_id=award_ocds_id,
+            instants={k: v for k, v in (instants or {}).items() if v is not None},
             at=self.at,
         )
 
@@ -466,8 +472,10 @@ class _Process:
             if status is ContractStatus.TERMINATED and (reason or "").lower() == _COMPLETED_DETAILS:
                 status, reason = ContractStatus.COMPLETED, None
             period = r.obj(c, path, "period")
-            starts = r.day(period, f"{path}/period", "startDate")
-            ends = r.day(period, f"{path}/period", "endDate")
+            starts_at = r.when(period, f"{path}/period", "startDate")
+            ends_at = r.when(period, f"{path}/period", "endDate")
+            starts = starts_at.date() if starts_at else None
+            ends = ends_at.date() if ends_at else None
             value = r.money(c, path, "value")
             if value is None and held:
                 value = total((a.value for a in held[:1]), "value")
@@ -501,7 +509,11 @@ class _Process:
                 closed_on=closed,
                 reason=reason,
                 amendments=self._amendments(c, key),
-                imported=self.mark(key, award_key),
+                imported=self.mark(
+                    key,
+                    award_key,
+                    {"period/startDate": starts_at, "period/endDate": ends_at},
+                ),
                 version=1,
                 created_at=self.at,
                 updated_at=self.at,
@@ -675,7 +687,8 @@ class _Process:
         made: list[Milestone] = []
         for n, (path, m) in enumerate(found):
             mkey = r.text(m, path, "id") or f"#{n}"
-            due = r.day(m, path, "dueDate")
+            due_at = r.when(m, path, "dueDate")
+            due = due_at.date() if due_at else None
             if due is None:
                 self.r.problem(
                     f"contract {key}'s milestone {mkey} has no due date: a milestone here has one"
@@ -694,7 +707,8 @@ class _Process:
                     status, reason = MilestoneStatus.WAIVED, why.strip() or None
             related = [str(x) for x in r.raw(m, path, "relatedLots") or []]
             lot_id = next((lots[x].id for x in related if x in lots), None)
-            met_on = r.day(m, path, "dateMet")
+            met_at = r.when(m, path, "dateMet")
+            met_on = met_at.date() if met_at else None
             made.append(
                 Milestone(
                     id=self.id("milestone", f"{key}\x1f{mkey}"),
@@ -714,7 +728,7 @@ class _Process:
                     if met_on
                     else None,
                     reason=reason if status is not MilestoneStatus.MET else None,
-                    imported=self.mark(mkey),
+                    imported=self.mark(mkey, None, {"dueDate": due_at, "dateMet": met_at}),
                     version=1,
                     created_at=self.at,
                     updated_at=self.at,
