@@ -4,8 +4,14 @@ process the document touches from all of its stored releases, and make or change
 aggregates, each change with its audit row and ``contracts.*.imported`` event, in the caller's
 transaction (decision 17).
 
+Releases under our own ocid prefix are ours only as we published them (the same release id
+and content hash as ``/v1/ocds`` serves, recomputed from the audit log), for the buyer we
+published them for: those change nothing; any other is refused whole (422), as it would pass
+as ours.
+
 Writes are batched: whatever the number of releases and processes, a document costs a dozen
-round trips (each table's inserts and updates are one ``executemany`` each).
+round trips (each table's inserts and updates are one ``executemany`` each), and a few more
+for each of our own processes it holds (to recompute what we published of it).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in, shape_of
 from procure_shared.postgres import Connection
 
-__all__ = ["ImportReport", "Ocds", "content_hash", "import_document"]
+__all__ = ["ImportReport", "Ocds", "import_document"]
 
 MAX_ERRORS = 100  # schema errors listed (all are counted)
 MAX_PROBLEMS = 1000
@@ -225,7 +231,8 @@ async def _own(
         if row.ocid.startswith(prefix):
             found.setdefault(row.ocid, []).append((row, where))
     own: set[tuple[str, str]] = set()
-    refused: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []  # (where in the document, why)
+    named: list[str] = []  # the ocids refused
     for ocid, in_process in found.items():
         tender_id = ocid.removeprefix(prefix)
         tender = (
@@ -234,6 +241,7 @@ async def _own(
             else None
         )
         first = in_process[0][1] or "/"
+        count = len(refused)
         if tender is None or tender.imported is not None or ocid != f"{prefix}{tender.id}":
             refused.append(
                 (
@@ -242,6 +250,7 @@ async def _own(
                     "no process published here",
                 )
             )
+            named.append(ocid)
             continue
         if tender.buyer_id != buyer_id:
             refused.append(
@@ -251,6 +260,7 @@ async def _own(
                     f"imported for {buyer_id}",
                 )
             )
+            named.append(ocid)
             continue
         hashes = await _published(conn, tender, publication, now)
         for row, where in in_process:
@@ -264,10 +274,11 @@ async def _own(
                         "is not a release published here (its content differs)",
                     )
                 )
+        if len(refused) > count:
+            named.append(ocid)
     if refused:
-        ocids = list(dict.fromkeys(m.split(":", 1)[0].split(" ", 1)[0] for _, m in refused))
         raise RuleBroken(
-            f"{', '.join(ocids[:10])}{' ...' if len(ocids) > 10 else ''}: releases under this "
+            f"{', '.join(named[:10])}{' ...' if len(named) > 10 else ''}: releases under this "
             f"service's ocid prefix ({publication.ocid_prefix}) are only imported back as "
             "published, into the buyer they were published for; nothing was imported",
             errors=refused[:MAX_ERRORS],
