@@ -350,12 +350,14 @@ async def test_our_export_imported_into_an_empty_database_keeps_every_status(
     ours = {f"ocds-procure-{t['id']}": t for t in await everything(demo, "/v1/tenders")}
     theirs = {t["imported"]["ocid"]: t for t in await everything(elsewhere.api, "/v1/tenders")}
     assert sorted(theirs) == sorted(ours)
-    assert {o: t["status"] for o, t in theirs.items()} == {o: t["status"] for o, t in ours.items()}
+    assert {o: (t["status"], t.get("reason")) for o, t in theirs.items()} == {
+        o: (t["status"], t.get("reason")) for o, t in ours.items()
+    }
     assert "closed" in {t["status"] for t in ours.values()}
     contracts = {c["id"]: c for c in await everything(demo, "/v1/contracts")}
     again = await everything(elsewhere.api, "/v1/contracts")
-    assert {c["imported"]["ocdsId"]: c["status"] for c in again} == {
-        i: c["status"] for i, c in contracts.items()
+    assert {c["imported"]["ocdsId"]: (c["status"], c.get("reason")) for c in again} == {
+        i: (c["status"], c.get("reason")) for i, c in contracts.items()
     }
     assert "completed" in {c["status"] for c in contracts.values()}
     milestones = {
@@ -370,6 +372,22 @@ async def test_our_export_imported_into_an_empty_database_keeps_every_status(
     }
     assert milestones_again == milestones
     assert len(set(milestones.values())) >= 2, milestones
+    awards = {a["id"]: a["status"] for a in await everything(demo, "/v1/awards")}
+    awards_again = {
+        a["imported"]["ocdsId"]: a["status"] for a in await everything(elsewhere.api, "/v1/awards")
+    }
+    assert awards_again == awards
+    lots = {
+        lot["id"]: lot["status"]
+        for t in ours.values()
+        for lot in await everything(demo, f"/v1/tenders/{t['id']}/lots")
+    }
+    lots_again = {
+        lot["imported"]["ocdsId"]: lot["status"]
+        for t in theirs.values()
+        for lot in await everything(elsewhere.api, f"/v1/tenders/{t['id']}/lots")
+    }
+    assert lots_again == lots
 
 
 def with_metrics() -> dict[str, Any]:
@@ -573,3 +591,51 @@ async def test_amounts_keep_their_precision_and_times_their_instant_and_offset(
         "2016-07-01T00:00:00+03:00",
         "2016-06-30T17:00:00+01:00",
     )
+
+
+async def test_our_status_words_read_back_as_the_statuses_they_stand_for(capi: Api) -> None:
+    body = two_awards_one_supplier()
+    body["tender"] |= {
+        "status": "active",
+        "statusDetails": "closed: the submission deadline has passed; bids are being evaluated",
+    }
+    body["contracts"][0] |= {
+        "status": "terminated",
+        "statusDetails": "completed",
+        "period": {"startDate": "2024-01-01T00:00:00Z", "endDate": "2024-12-31T00:00:00Z"},
+        "implementation": {
+            "milestones": [
+                {
+                    "id": "M1",
+                    "title": "Report",
+                    "type": "reporting",
+                    "status": "notMet",
+                    "statusDetails": "waived: the school closed",
+                    "dueDate": "2024-06-01T00:00:00Z",
+                },
+                {
+                    "id": "M2",
+                    "title": "Visit",
+                    "type": "delivery",
+                    "status": "notMet",
+                    "statusDetails": "the site was shut",
+                    "dueDate": "2024-07-01T00:00:00Z",
+                },
+            ]
+        },
+    }
+    body["contracts"][1] |= {"status": "terminated", "statusDetails": "supplier went bust"}
+    report = await imported(capi, package(body))
+    (process,) = report["processes"]
+    tender = (await capi.get(f"/v1/tenders/{process['tenderId']}")).json()
+    assert (tender["status"], tender.get("reason")) == ("closed", None)
+    contracts = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    by_key = {c["imported"]["ocdsId"]: c for c in contracts}
+    assert (by_key["C1"]["status"], by_key["C1"].get("reason")) == ("completed", None)
+    assert (by_key["C2"]["status"], by_key["C2"]["reason"]) == (
+        "terminated",
+        "supplier went bust",
+    )
+    milestones = (await capi.get(f"/v1/contracts/{by_key['C1']['id']}/milestones")).json()
+    seen = {m["imported"]["ocdsId"]: (m["status"], m["reason"]) for m in milestones["items"]}
+    assert seen == {"M1": ("waived", "the school closed"), "M2": ("not_met", "the site was shut")}
