@@ -490,6 +490,47 @@ async def test_metrics_become_kpis_with_their_targets_and_observations(capi: Api
     assert {(o["periodStart"], o["periodEnd"]) for o in seen} == {("2024-01-01", "2024-03-31")}
     (once,) = (await capi.get(f"/v1/kpis/{sessions['id']}/observations")).json()["items"]
     assert (once["value"], once["dimensionValue"]) == ("4", None)
+    # Audited as the API makes them: defined, each observation recorded, then rated.
+    history = (await capi.get(f"/v1/kpis/{tutored['id']}/history")).json()
+    assert [(h["action"], h["after"]["version"]) for h in history] == [
+        ("contracts.kpi.defined", 1),
+        ("contracts.kpi.observed", 2),
+        ("contracts.kpi.observed", 3),
+        ("contracts.kpi.rating_changed", 4),
+    ]
+    assert tutored["version"] == 4
+
+
+async def test_a_later_observation_of_a_metric_is_recorded_after_the_stored_ones(
+    capi: Api,
+) -> None:
+    first = with_metrics()
+    await imported(capi, package(first))
+    later = with_metrics()
+    later["id"] = "r2"
+    later["date"] = "2024-08-01T10:00:00Z"
+    (m2,) = [m for m in later["contracts"][0]["implementation"]["metrics"] if m["id"] == "M2"]
+    m2["observations"].append(
+        {
+            "id": "o4",
+            "period": {"startDate": "2024-05-01T00:00:00Z", "endDate": "2024-05-31T00:00:00Z"},
+            "measure": 1,
+        }
+    )
+    report = await imported(capi, package(later))
+    assert report["imported"] == 1
+    (process,) = report["processes"]
+    (contract,) = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    kpis = (await capi.get(f"/v1/contracts/{contract['id']}/kpis")).json()["items"]
+    sessions = next(k for k in kpis if k["name"] == "Sessions a week")
+    seen = (await capi.get(f"/v1/kpis/{sessions['id']}/observations")).json()["items"]
+    assert sorted((o["number"], o["value"], o["periodEnd"]) for o in seen) == [
+        (1, "4", "2024-04-30"),
+        (2, "1", "2024-05-31"),
+    ]
+    assert sessions["observationCount"] == 2
+    assert sessions["rating"]["value"] == "1"
+    assert sessions["rating"]["rating"] != "good"
 
 
 async def test_metrics_imported_again_change_nothing(capi: Api, cpool: Pool) -> None:

@@ -11,16 +11,14 @@ from typing import Any
 
 import msgspec
 
-from procure_contracts.domain.kpis import Observation
-from procure_contracts.storage.store import observations as observation_docs
 from procure_shared.postgres import Connection
 
 __all__ = [
     "ReleaseRow",
     "StoredProcess",
-    "add_observations",
     "link_contracts",
     "lock_processes",
+    "observations_of",
     "owners",
     "processes",
     "store",
@@ -136,23 +134,13 @@ async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[s
     )
 
 
-async def add_observations(conn: Connection, made: Sequence[Observation]) -> None:
-    """Store the imported observations not stored yet (an observation never changes), each
-    numbered after its KPI's stored ones. Two round trips."""
-    if not made:
-        return
+async def observations_of(
+    conn: Connection, kpi_ids: Sequence[str]
+) -> dict[str, tuple[set[str], int]]:
+    """Each KPI's stored observation ids and the last number given (one round trip)."""
     rows = await conn.fetch(
         "SELECT kpi_id::text AS kpi_id, array_agg(id::text) AS ids, max(number) AS last "
         "FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) GROUP BY kpi_id",
-        list({uuid.UUID(o.kpi_id) for o in made}),
+        [uuid.UUID(k) for k in kpi_ids],
     )
-    stored = {i for row in rows for i in row["ids"]}
-    last = {row["kpi_id"]: row["last"] for row in rows}
-    new: list[Observation] = []
-    for o in made:
-        if o.id in stored:
-            continue
-        last[o.kpi_id] = last.get(o.kpi_id, 0) + 1
-        new.append(msgspec.structs.replace(o, number=last[o.kpi_id]))
-        stored.add(o.id)
-    await observation_docs.insert_many(conn, new)
+    return {row["kpi_id"]: (set(row["ids"]), row["last"]) for row in rows}

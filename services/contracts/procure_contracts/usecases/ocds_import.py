@@ -31,8 +31,9 @@ import msgspec
 from procure_contracts.domain import ocds_in_events as data
 from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.kpis import Kpi, kpi_data
+from procure_contracts.domain.kpis import Kpi, Observation, kpi_data, rating_data, unrated
 from procure_contracts.domain.milestones import Milestone
+from procure_contracts.domain.observations import observed, observed_data
 from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
 from procure_contracts.domain.ocds_out import releases_of, standstill_ends
 from procure_contracts.domain.tenders import Lot, Tender
@@ -286,7 +287,7 @@ async def _own(
     return own
 
 
-S = TypeVar("S", Tender, Lot, Award, Contract, Milestone, Kpi)
+S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
 
 
 def _settle(new: S, old: S | None, now: datetime) -> S | None:
@@ -297,17 +298,6 @@ def _settle(new: S, old: S | None, now: datetime) -> S | None:
         return new
     if isinstance(new, Milestone) and isinstance(old, Milestone):
         new = msgspec.structs.replace(new, notices=old.notices)
-    if isinstance(new, Kpi) and isinstance(old, Kpi):
-        # When it was rated and its last observation recorded: the first import's.
-        last = new.last_observation
-        if (
-            last is not None
-            and old.last_observation is not None
-            and last.id == old.last_observation.id
-        ):
-            last = old.last_observation
-        rated_at = old.rated_at if new.rating == old.rating else new.rated_at
-        new = msgspec.structs.replace(new, last_observation=last, rated_at=rated_at)
     mark = new.imported
     if mark is not None and old.imported is not None:
         mark = msgspec.structs.replace(mark, source=old.imported.source, at=old.imported.at)
@@ -416,16 +406,107 @@ async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Map
         events.MILESTONE_IMPORTED,
         lambda ms: data.milestone_imported(ms, providers.get(ms.contract_id, [])),
     )
-    await w.upsert(
-        store.kpis,
-        [k for m in mapped for k in m.kpis],
-        "kpi",
-        events.KPI_DEFINED,
-        lambda k: kpi_data(k, providers.get(k.contract_id, [])),
-    )
-    await releases.add_observations(conn, [o for m in mapped for o in m.observations])
+    await _kpis(w, mapped, providers)
     await releases.link_contracts(conn, [link for m in mapped for link in m.links])
     await publish_all(conn, w.changes)
+
+
+# What a KPI's definition is (an import changes it as KPI_UPDATED says).
+_DEFINITION = (
+    "name",
+    "description",
+    "unit",
+    "direction",
+    "target",
+    "thresholds",
+    "dimension",
+    "combine",
+    "frequency",
+)
+
+
+async def _kpis(w: _Writer, mapped: Sequence[Mapped], providers: Mapping[str, list[str]]) -> None:
+    """The metrics' KPIs as the API makes them, each step audited: defined (or its definition
+    updated), each observation not stored yet recorded (numbered after the stored ones), then
+    rated (a version of its own when the rating moves)."""
+    kpis = list({k.id: k for m in mapped for k in m.kpis}.values())
+    seen: dict[str, list[Observation]] = {}
+    for m in mapped:
+        for o in m.observations:
+            seen.setdefault(o.kpi_id, []).append(o)
+    ids_of = [k.id for k in kpis]
+    existing = {k.id: k for k in await store.kpis.many(w.conn, ids_of, for_update=True)}
+    stored = await releases.observations_of(w.conn, ids_of)
+    inserts: list[Kpi] = []
+    updates: list[Kpi] = []
+    new_observations: list[Observation] = []
+
+    def step(event: EventSpec, before: Kpi | None, after: Kpi, data: Any) -> None:
+        w.changes.append(
+            Change(
+                actor=w.who.actor,
+                at=w.now,
+                event=event,
+                subject=after.id,
+                sequence=after.version,
+                data=data,
+                resource_type="kpi",
+                before=before,
+                after=after,
+                buyer_id=after.buyer_id,
+            )
+        )
+
+    for kpi in kpis:
+        on = providers.get(kpi.contract_id, [])
+        old = existing.get(kpi.id)
+        ids, last = stored.get(kpi.id, (set(), 0))
+        if old is None:
+            current = msgspec.structs.replace(
+                kpi, observation_count=0, last_observation=None, rating=unrated(kpi.target)
+            )
+            step(events.KPI_DEFINED, None, current, kpi_data(current, on))
+        else:
+            current = old
+            changed = [f for f in _DEFINITION if getattr(kpi, f) != getattr(old, f)]
+            if changed:
+                current = msgspec.structs.replace(
+                    old,
+                    **{f: getattr(kpi, f) for f in changed},
+                    version=old.version + 1,
+                    updated_at=w.now,
+                )
+                step(events.KPI_UPDATED, old, current, kpi_data(current, on, changed=changed))
+        for o in seen.get(kpi.id, []):
+            if o.id in ids:
+                continue
+            last += 1
+            ids.add(o.id)
+            numbered = msgspec.structs.replace(o, number=last)
+            new_observations.append(numbered)
+            before, current = current, observed(current, numbered, now=w.now)
+            step(events.KPI_OBSERVED, before, current, observed_data(numbered, current, on))
+        if kpi.rating != current.rating:
+            previous, before = current.rating.rating, current
+            current = msgspec.structs.replace(
+                current,
+                rating=kpi.rating,
+                rated_at=w.now,
+                version=current.version + 1,
+                updated_at=w.now,
+            )
+            if kpi.rating.period_end is not None:
+                data: Any = rating_data(current, previous, on)
+                step(events.KPI_RATING_CHANGED, before, current, data)
+            else:  # back to no rating: nothing observed
+                step(events.KPI_UPDATED, before, current, kpi_data(current, on, changed=["rating"]))
+        if old is None:
+            inserts.append(current)
+        elif current is not old:
+            updates.append(current)
+    await store.kpis.insert_many(w.conn, inserts)
+    await store.observations.insert_many(w.conn, new_observations)
+    await store.kpis.save_locked(w.conn, updates)
 
 
 async def import_document(
