@@ -1,11 +1,14 @@
 """An OCDS contracting process (its compiled release) as our aggregates: one tender, its lots,
-awards (one per supplier), contracts and their milestones, each marked as imported.
+awards (one per supplier of each award: two awards to one supplier stay two), contracts, their
+milestones and their metrics (KPIs with their observations), each marked as imported.
 
 Imports bypass the guarded transitions (decision 17): every aggregate takes the status its
-publisher gave it, read backwards through ``domain.md``'s table, and ids are derived from the
-buyer, the ocid and the publisher's ids (uuid5), so that importing a process again finds what
-the last import made. The mapping remembers which fields it read; the rest is "unplaced".
-``docs/ocds.md`` ("Import") lists every field and where it goes.
+publisher gave it, read backwards through ``domain.md``'s table (our export's own words in
+``statusDetails`` read back as the statuses they stand for), amounts keep the places they
+were written with, and days keep the date-time written for them (in the import mark). Ids
+are derived from the buyer, the ocid and the publisher's ids (uuid5), so that importing a
+process again finds what the last import made. The mapping remembers which fields it read;
+the rest is "unplaced". ``docs/ocds.md`` ("Import") lists every field and where it goes.
 """
 
 from __future__ import annotations

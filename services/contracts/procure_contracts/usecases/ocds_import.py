@@ -87,7 +87,9 @@ class ImportReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     source: str
     releases_read: int  # releases and compiled releases found (each validated)
     imported: int  # releases newly stored
-    skipped: int  # releases already stored (or not importable): nothing changed for them
+    # releases already stored, ours as we published them, or not importable: nothing changed
+    # for them
+    skipped: int
     schema_errors: int
     errors: list[SchemaErrorOut]
     unplaced: list[Unplaced]
