@@ -601,7 +601,15 @@ async def test_amounts_keep_their_precision_and_times_their_instant_and_offset(
                     "dueDate": "2016-07-01T00:00:00+03:00",
                     "dateMet": "2016-06-30T17:00:00+01:00",
                 }
-            ]
+            ],
+            "transactions": [
+                {
+                    "id": "T1",
+                    "date": "2016-06-20T12:00:00+03:00",
+                    "value": {"amount": 10.125, "currency": "GBP"},
+                    "payee": {"id": SUPPLIER["id"], "name": SUPPLIER["name"]},
+                }
+            ],
         },
     }
     report = await imported(capi, package(body))
@@ -627,11 +635,14 @@ async def test_amounts_keep_their_precision_and_times_their_instant_and_offset(
         "startDate": "2016-06-15T00:00:00+03:00",
         "endDate": "2017-06-14T23:59:59Z",
     }
-    (milestone,) = contract["implementation"]["milestones"]
+    milestone = next(m for m in contract["implementation"]["milestones"] if m["id"] == "M1")
     assert (milestone["dueDate"], milestone["dateMet"]) == (
         "2016-07-01T00:00:00+03:00",
         "2016-06-30T17:00:00+01:00",
     )
+    (transaction,) = contract["implementation"]["transactions"]
+    assert transaction["date"] == "2016-06-20T12:00:00+03:00"
+    assert transaction["value"]["amount"] == 10.125
 
 
 async def test_our_status_words_read_back_as_the_statuses_they_stand_for(capi: Api) -> None:

@@ -750,7 +750,9 @@ class _Process:
         parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, dict)}
         for n, tx in enumerate(r.objs(implementation, "contracts/implementation", "transactions")):
             tkey = r.text(tx, path, "id") or f"#{n}"
-            on = r.day(tx, path, "date")
+            at = r.when(tx, path, "date")
+            on = at.date() if at else None
+            written = {f"transactions/{tkey}/date": at}
             value = r.money(tx, path, "value") or r.money(tx, path, "amount")
             if on is None or value is None:
                 self.r.problem(f"contract {key}'s transaction {tkey} has no date or no value")
@@ -791,8 +793,11 @@ class _Process:
                 )
             if target is not None:
                 m = milestones[target]
+                mark = m.imported
+                if mark is not None and at is not None:
+                    mark = msgspec.structs.replace(mark, instants={**mark.instants, **written})
                 milestones[target] = msgspec.structs.replace(
-                    m, transactions=[*m.transactions, transaction]
+                    m, transactions=[*m.transactions, transaction], imported=mark
                 )
                 continue
             milestones.append(
@@ -812,7 +817,7 @@ class _Process:
                     met_on=on,
                     transactions=[transaction],
                     settled_at=datetime.combine(on, datetime.min.time(), UTC),
-                    imported=self.mark(None),
+                    imported=self.mark(None, None, {"dueDate": at, "dateMet": at, **written}),
                     version=1,
                     created_at=self.at,
                     updated_at=self.at,

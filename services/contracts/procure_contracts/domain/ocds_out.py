@@ -322,7 +322,7 @@ def transactions_of(milestone: Milestone) -> list[dict[str, Any]]:
         _clean(
             {
                 "id": t.id,
-                "date": _instant(t.date),
+                "date": _as_written(milestone, f"transactions/{t.id}/date", t.date),
                 "value": _value(t.value),
                 "payer": _clean({"id": t.payer.id, "name": t.payer.name}),
                 "payee": _clean({"id": t.payee.id, "name": t.payee.name}),
