@@ -691,3 +691,24 @@ async def test_our_status_words_read_back_as_the_statuses_they_stand_for(capi: A
     milestones = (await capi.get(f"/v1/contracts/{by_key['C1']['id']}/milestones")).json()
     seen = {m["imported"]["ocdsId"]: (m["status"], m["reason"]) for m in milestones["items"]}
     assert seen == {"M1": ("waived", "the school closed"), "M2": ("not_met", "the site was shut")}
+
+
+async def test_our_releases_of_an_imported_process_imported_again_change_nothing(
+    capi: Api, cpool: Pool
+) -> None:
+    await imported(capi, package(with_metrics()))
+    served = await our_releases(capi)
+    assert {r["ocid"] for r in served} == {"ocds-zz9t9-0001"}
+    before = await counts(cpool)
+    report = await imported(capi, package(*served))
+    assert (report["imported"], report["skipped"]) == (0, len(served))
+    assert await counts(cpool) == before
+    # The publisher's own next release of the process still comes in.
+    later = with_metrics()
+    later |= {"id": "r2", "date": "2024-09-01T10:00:00Z"}
+    later["contracts"][0]["status"] = "terminated"
+    report = await imported(capi, package(later))
+    assert report["imported"] == 1
+    (process,) = report["processes"]
+    (contract,) = (await capi.get("/v1/contracts", tender=process["tenderId"])).json()["items"]
+    assert contract["status"] == "terminated"

@@ -11,11 +11,14 @@ from typing import Any
 
 import msgspec
 
+from procure_contracts.domain.tenders import Tender
+from procure_contracts.storage.store import tenders
 from procure_shared.postgres import Connection
 
 __all__ = [
     "ReleaseRow",
     "StoredProcess",
+    "imported_tenders",
     "link_contracts",
     "lock_processes",
     "observations_of",
@@ -144,3 +147,17 @@ async def observations_of(
         [uuid.UUID(k) for k in kpi_ids],
     )
     return {row["kpi_id"]: (set(row["ids"]), row["last"]) for row in rows}
+
+
+async def imported_tenders(conn: Connection, ocids: Sequence[str]) -> dict[str, list[Tender]]:
+    """The tenders imported from each of these processes (by the publisher's ocid they keep)."""
+    rows = await conn.fetch(
+        "SELECT doc::text AS doc FROM tenders WHERE doc -> 'imported' ->> 'ocid' = ANY($1::text[])",
+        sorted(set(ocids)),
+    )
+    found: dict[str, list[Tender]] = {}
+    for row in rows:
+        tender = tenders.decode(row["doc"])
+        if tender.imported is not None:
+            found.setdefault(tender.imported.ocid, []).append(tender)
+    return found

@@ -35,7 +35,7 @@ from procure_contracts.domain.kpis import Kpi, Observation, kpi_data, rating_dat
 from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.observations import observed, observed_data
 from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
-from procure_contracts.domain.ocds_out import releases_of, standstill_ends
+from procure_contracts.domain.ocds_out import ocid_of, releases_of, standstill_ends
 from procure_contracts.domain.tenders import Lot, Tender
 from procure_contracts.storage import ocds as published
 from procure_contracts.storage import ocds_releases as releases
@@ -204,7 +204,7 @@ async def _published(
     """The hash of each release this service publishes of its own process ``tender`` (what
     ``/v1/ocds/releases`` and ``/v1/ocds/records`` serve), by release id."""
     prefix = publication.ocid_prefix
-    ocid = f"{prefix}-{tender.id}"
+    ocid = ocid_of(tender, prefix)
     changes = await published.process_changes(conn, tender.id)
     links = dataclasses.replace(
         await published.links_for(conn, changes), buyer_names=publication.buyer_names
@@ -213,6 +213,13 @@ async def _published(
     awards = [a for a in links.awards.values() if a.tender_id == tender.id]
     served += standstill_ends(ocid, awards, links, now)
     return {str(r["id"]): content_hash(r) for r in served}
+
+
+def _our_id(ocid: str, release_id: str) -> bool:
+    """Whether ``release_id`` has the form of the ids we give a process's releases (the ocid,
+    then an audit row's number, or the end of an award's standstill)."""
+    rest = release_id.removeprefix(f"{ocid}-")
+    return rest != release_id and (rest.isdigit() or rest.startswith("standstill-"))
 
 
 async def _own(
@@ -224,19 +231,35 @@ async def _own(
     publication: Publication,
     now: datetime,
 ) -> set[tuple[str, str]]:
-    """The (ocid, release id) of the releases this service published itself, unchanged: our
-    ocid prefix, one of our processes, one of its release ids, and that release's content.
-    Another release under our prefix, or ours for another buyer, is refused (422) naming it:
-    it would pass as ours."""
+    """The (ocid, release id) of the releases this service published itself, unchanged: one
+    of our processes (under our ocid prefix, or one imported for the buyer, under its
+    publisher's ocid), one of its release ids, and that release's content. Another release
+    under our prefix, or ours for another buyer, is refused (422) naming it: it would pass as
+    ours. Other releases of an imported process are its publisher's: imported as ever."""
     prefix = f"{publication.ocid_prefix}-"
     found: dict[str, list[tuple[releases.ReleaseRow, str]]] = {}
     for row, (where, _) in zip(rows, kept, strict=True):
-        if row.ocid.startswith(prefix):
-            found.setdefault(row.ocid, []).append((row, where))
+        found.setdefault(row.ocid, []).append((row, where))
     own: set[tuple[str, str]] = set()
+    # An imported process's releases we may have published (by their ids' form), for the buyer.
+    maybe = [
+        o
+        for o, in_process in found.items()
+        if not o.startswith(prefix) and any(_our_id(o, r.release_id) for r, _ in in_process)
+    ]
+    for ocid, imported in (await releases.imported_tenders(conn, maybe)).items():
+        for process in imported:
+            if process.buyer_id != buyer_id:
+                continue  # another buyer's process: its releases stay there (the owners' rule)
+            hashes = await _published(conn, process, publication, now)
+            for row, _ in found[ocid]:
+                if hashes.get(row.release_id) == content_hash(msgspec.json.decode(row.doc)):
+                    own.add((row.ocid, row.release_id))
     refused: list[tuple[str, str]] = []  # (where in the document, why)
     named: list[str] = []  # the ocids refused
     for ocid, in_process in found.items():
+        if not ocid.startswith(prefix):
+            continue
         tender_id = ocid.removeprefix(prefix)
         tender = (
             await store.tenders.get(conn, tender_id, buyer=None)
