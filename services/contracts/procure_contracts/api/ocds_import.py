@@ -75,15 +75,18 @@ class OcdsImportController(Controller):
         summary="Import one OCDS document (admin)",
         description="A release package, record package, record or bare release, as published: "
         "schema errors and unknown fields are reported, not refused. Releases are stored once "
-        "by ocid and id (a second import of one changes nothing); each process the document "
-        "touches is compiled from all its stored releases and made or updated as a tender, "
-        "lots, awards (one per supplier), contracts and milestones that keep the publisher's "
-        "statuses. The buyer must be one the service knows (`PROCURE_BUYER_NAMES`): another "
+        "by ocid and id (a second import of one changes nothing; one with other content is a "
+        "problem line, not applied); each process the document touches is compiled from all "
+        "its stored releases and made or updated as a tender, lots, awards (one per supplier "
+        "of each award), contracts, milestones and KPIs (the metrics extension's agreed and "
+        "implementation metrics) that keep the publisher's statuses, amounts and written "
+        "date-times. The buyer must be one the service knows (`PROCURE_BUYER_NAMES`): another "
         "is 422 and nothing is stored. Suppliers are found, or registered, in the providers "
-        "service by identifier. Releases under this service's own ocid prefix are taken only "
-        "as it published them, for the buyer it published them for (and then change nothing); "
-        "any other is 422 naming its ocid, and nothing is stored. The answer is the quality "
-        "report. The body (`application/json`, up to 64 MiB) is one OCDS document.",
+        "service by identifier. Releases this service published itself (its ocid prefix, or a "
+        "process imported for the buyer; the same id and content) change nothing; another "
+        "release under its own prefix, or one of those for another buyer, is 422 naming the "
+        "ocid, and nothing is stored. The answer is the quality report. The body "
+        "(`application/json`, up to 64 MiB) is one OCDS document.",
     )
     async def import_(
         self,
