@@ -136,7 +136,8 @@ async def _project(servers: Servers, path: Path, count: int) -> Run:
             "procure_contracts",
             contracts_dsn,
             logs,
-            {"PROCURE_PROVIDERS_URL": providers_url},
+            # The buyer the run imports for, known to the service (else 422).
+            {"PROCURE_PROVIDERS_URL": providers_url, "PROCURE_BUYER_NAMES": "dfe=DfE"},
         )
         try:
             assert contracts.pid is not None

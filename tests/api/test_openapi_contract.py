@@ -444,7 +444,11 @@ def service_api(
             )
             # OCDS imports find and register suppliers there.
             for base in start_service(
-                "contracts", postgres, nats_handle, PROCURE_PROVIDERS_URL=providers
+                "contracts",
+                postgres,
+                nats_handle,
+                PROCURE_PROVIDERS_URL=providers,
+                PROCURE_BUYER_NAMES="dfe=Department for Education",  # an import's buyer
             ):
                 CONTRACTS_BASE[:] = [base]
                 yield "contracts", load(base), base, seed_contracts(base)

@@ -25,7 +25,7 @@ from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.support.auth import token
-from tests.support.ocds import DATA, RECORDED, SCHEMAS, samples
+from tests.support.ocds import BUYER_NAMES, DATA, RECORDED, SCHEMAS, samples
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
@@ -34,7 +34,9 @@ PROCURE = Path(sys.executable).parent / "procure"
 
 @pytest.fixture
 def options(providers_api: str) -> ContractsOptions:
-    return ContractsOptions(eligibility_timeout=1.0, providers_url=providers_api)
+    return ContractsOptions(
+        eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
+    )
 
 
 @pytest.fixture
@@ -176,3 +178,42 @@ async def test_the_export_writes_release_packages_and_records_that_validate(
             assert schemas.release_errors(release) == []
     assert f"{len(releases):,} releases" in stdout
     assert f"{len(records):,} records" in stdout
+
+
+async def test_our_export_imported_back_into_its_buyer_makes_no_second_copy(
+    demo: Api,
+    cpool: Pool,
+    nc: Client,
+    js: JetStreamContext,
+    contracts_url: str,
+    clock: FixedClock,
+    options: ContractsOptions,
+    tmp_path: Path,
+) -> None:
+    out, reports = tmp_path / "export", tmp_path / "reports"
+    tenders = "SELECT (SELECT count(*) FROM tenders), (SELECT count(*) FROM contracts)"
+    async with cpool.acquire() as conn:
+        (row,) = await conn.fetch(tenders)
+        before = tuple(row)
+    runtime = runtime_for("contracts", contracts_url, cpool, nc, js, clock)
+    async with serving(build_app(contracts_definition(options), runtime), lifespan="off") as url:
+        code, stdout, err = await procure(
+            "ocds", "export", "--out", str(out), "--url", url,
+            "--token", token(Role.VIEWER, buyer="dfe"),
+        )  # fmt: skip
+        assert code == 0, (stdout, err)
+        code, stdout, err = await procure(
+            "ocds", "import", str(out), "--buyer", "dfe", "--url", url,
+            "--token", token(Role.ADMIN, buyer=None), "--report-dir", str(reports),
+        )  # fmt: skip
+    assert code == 0, (stdout, err)
+    imported = _reports(reports)
+    assert imported
+    assert sum(r["imported"] for r in imported.values()) == 0
+    assert sum(r["skipped"] for r in imported.values()) == sum(
+        r["releasesRead"] for r in imported.values()
+    )
+    async with cpool.acquire() as conn:
+        (row,) = await conn.fetch(tenders)
+        assert tuple(row) == before
+    assert before[0] >= 3

@@ -17,14 +17,16 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
-from tests.support.ocds import RECORDED, SCHEMAS, samples
+from tests.support.ocds import BUYER_NAMES, RECORDED, SCHEMAS, samples
 
 FICTIONAL = "fictional_release-package_full-lifecycle_ocds-213czf-000-00001"
 
 
 @pytest.fixture
 def options(providers_api: str) -> ContractsOptions:
-    return ContractsOptions(eligibility_timeout=1.0, providers_url=providers_api)
+    return ContractsOptions(
+        eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
+    )
 
 
 async def ocds_import(

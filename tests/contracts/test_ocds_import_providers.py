@@ -22,6 +22,7 @@ from procure_shared.postgres import Pool
 from procure_shared.service import build_app
 from tests.contracts.conftest import Api
 from tests.contracts.test_ocds_import import ocds_import
+from tests.support.ocds import BUYER_NAMES
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 
@@ -55,7 +56,9 @@ async def questions(
 
 @pytest.fixture
 def options(questions: tuple[str, Questions]) -> ContractsOptions:
-    return ContractsOptions(eligibility_timeout=1.0, providers_url=questions[0])
+    return ContractsOptions(
+        eligibility_timeout=1.0, providers_url=questions[0], buyer_names=BUYER_NAMES
+    )
 
 
 def package(found: list[dict[str, Any]]) -> bytes:

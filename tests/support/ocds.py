@@ -8,10 +8,12 @@ from pathlib import Path
 
 from procure_shared.ocds.shapes import Shape
 
-__all__ = ["DATA", "RECORDED", "SCHEMAS", "samples"]
+__all__ = ["BUYER_NAMES", "DATA", "RECORDED", "SCHEMAS", "samples"]
 
 DATA = Path(__file__).parents[1] / "data" / "ocds"
 SCHEMAS = Path(str(resources.files("procure_contracts") / "ocds_schema"))
+# The buyers the contracts service knows in these tests (an import is only for one of them).
+BUYER_NAMES = "dfe=Department for Education;dhsc=Department of Health and Social Care"
 
 # From tests/data/ocds/README.md, "Error counts, exactly": releases + compiled releases.
 RECORDED = {

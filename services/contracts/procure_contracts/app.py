@@ -65,7 +65,12 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
         publication_policy=opts.ocds_publication_policy,
         compiler=schemas.compiler,
     )
-    ocds_import = OcdsImportConfig(providers_url=opts.providers_url, ocds=schemas)
+    ocds_import = OcdsImportConfig(
+        providers_url=opts.providers_url,
+        ocds=schemas,
+        publication=publication,
+        buyers=frozenset(buyer_names(opts.buyer_names)),
+    )
     return ServiceDefinition(
         name="contracts",
         title="Procure contracts",

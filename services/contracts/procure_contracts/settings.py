@@ -135,8 +135,9 @@ class ContractsOptions(msgspec.Struct, frozen=True, kw_only=True):
     buyer_names: Annotated[
         str,
         msgspec.Meta(
-            description="The buyers' names in OCDS releases, as `id=Name` pairs separated by "
-            "`;` (`dfe=Department for Education;dhsc=...`)."
+            description="The buyers the service knows, and their names in OCDS releases, as "
+            "`id=Name` pairs separated by `;` (`dfe=Department for Education;dhsc=...`): an OCDS "
+            "import is only for one of them."
         ),
     ] = ""
     ocds_schemas: Annotated[

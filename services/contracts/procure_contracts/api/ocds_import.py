@@ -12,6 +12,7 @@ from litestar.params import Body, QueryParameter
 
 from procure_contracts.api.common import who
 from procure_contracts.api.providers_http import ProvidersOverHttp
+from procure_contracts.usecases.ocds_export import Publication
 from procure_contracts.usecases.ocds_import import ImportReport, Ocds, import_document
 from procure_shared.errors import Unavailable
 from procure_shared.http import (
@@ -34,7 +35,9 @@ MAX_BODY = 64 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class OcdsImportConfig:
     ocds: Ocds  # the schemas and merge rules
+    publication: Publication  # how we publish: our own releases are known by it
     providers_url: str | None = None  # PROCURE_PROVIDERS_URL
+    buyers: frozenset[str] = frozenset()  # the buyers the service knows (PROCURE_BUYER_NAMES)
 
 
 OCDS_IMPORT = RouteConstant[OcdsImportConfig]("contracts_ocds_import")
@@ -72,12 +75,18 @@ class OcdsImportController(Controller):
         summary="Import one OCDS document (admin)",
         description="A release package, record package, record or bare release, as published: "
         "schema errors and unknown fields are reported, not refused. Releases are stored once "
-        "by ocid and id (a second import of one changes nothing); each process the document "
-        "touches is compiled from all its stored releases and made or updated as a tender, "
-        "lots, awards (one per supplier), contracts and milestones that keep the publisher's "
-        "statuses. Suppliers are found, or registered, in the providers service by "
-        "identifier. The answer is the quality report. The body (`application/json`, up to "
-        "64 MiB) is one OCDS document.",
+        "by ocid and id (a second import of one changes nothing; one with other content is a "
+        "problem line, not applied); each process the document touches is compiled from all "
+        "its stored releases and made or updated as a tender, lots, awards (one per supplier "
+        "of each award), contracts, milestones and KPIs (the metrics extension's agreed and "
+        "implementation metrics) that keep the publisher's statuses, amounts and written "
+        "date-times. The buyer must be one the service knows (`PROCURE_BUYER_NAMES`): another "
+        "is 422 and nothing is stored. Suppliers are found, or registered, in the providers "
+        "service by identifier. Releases this service published itself (its ocid prefix, or a "
+        "process imported for the buyer; the same id and content) change nothing; another "
+        "release under its own prefix, or one of those for another buyer, is 422 naming the "
+        "ocid, and nothing is stored. The answer is the quality report. The body "
+        "(`application/json`, up to 64 MiB) is one OCDS document.",
     )
     async def import_(
         self,
@@ -101,6 +110,13 @@ class OcdsImportController(Controller):
                 "OCDS imports need the providers service: set PROCURE_PROVIDERS_URL to its "
                 "HTTP address"
             )
+        if buyer.strip() not in config.buyers:
+            known = ", ".join(sorted(config.buyers)) or "none"
+            raise _blank(
+                "buyer",
+                f"no buyer {buyer.strip()!r} is known here (PROCURE_BUYER_NAMES names the "
+                f"buyers: {known})",
+            )
         ocds = config.ocds
         async with ProvidersOverHttp.client(
             config.providers_url, request.headers.get("authorization")
@@ -114,6 +130,7 @@ class OcdsImportController(Controller):
                 registry=ProvidersOverHttp(http),
                 who=who(request),
                 now=now(request),
+                publication=config.publication,
             )
         log.info(
             "ocds import %s: %d read, %d imported, %d skipped, %d schema errors",

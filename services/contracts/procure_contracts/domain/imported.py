@@ -25,4 +25,7 @@ class Imported(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     # A contract's: the award its publisher named (awardID), kept as said. A contract resting
     # on no award of its process is left out of the export: OCDS requires its award.
     award_ocds_id: str | None = None
+    # The date-times its publisher wrote where we keep a day (a contract's period, a
+    # milestone's due date), by their OCDS path: the export gives them back as written.
+    instants: dict[str, datetime] = {}
     at: datetime  # when it was (last) imported

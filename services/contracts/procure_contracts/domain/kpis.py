@@ -21,6 +21,7 @@ import msgspec
 
 from procure_contracts.domain.changes import camel, changed_fields, not_blank
 from procure_contracts.domain.contracts import Contract, require_live
+from procure_contracts.domain.imported import Imported
 from procure_contracts.domain.ratings import (
     LABELS,
     Combine,
@@ -131,6 +132,7 @@ class Kpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     observation_count: int = 0  # how many were recorded
     # The observation recorded last (so the audit trail shows each one).
     last_observation: Observation | None = None
+    imported: Imported | None = None  # an OCDS import's metric (agreed and as implemented)
     version: int
     created_at: datetime
     updated_at: datetime

@@ -21,8 +21,10 @@ class Money(msgspec.Struct, frozen=True, kw_only=True):
     currency: str = "GBP"
 
     def __post_init__(self) -> None:
-        # One representation per value: two decimal places.
-        if self.amount.as_tuple().exponent != -2:
+        # At least two decimal places; more are kept as written (an imported 55463.776; ours
+        # have two, as the API takes them).
+        exponent = self.amount.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent > -2:
             msgspec.structs.force_setattr(self, "amount", self.amount.quantize(CENT))
 
     def plus(self, other: Money, field: str) -> Money:

@@ -1,11 +1,14 @@
 """An OCDS contracting process (its compiled release) as our aggregates: one tender, its lots,
-awards (one per supplier), contracts and their milestones, each marked as imported.
+awards (one per supplier of each award: two awards to one supplier stay two), contracts, their
+milestones and their metrics (KPIs with their observations), each marked as imported.
 
 Imports bypass the guarded transitions (decision 17): every aggregate takes the status its
-publisher gave it, read backwards through ``domain.md``'s table, and ids are derived from the
-buyer, the ocid and the publisher's ids (uuid5), so that importing a process again finds what
-the last import made. The mapping remembers which fields it read; the rest is "unplaced".
-``docs/ocds.md`` ("Import") lists every field and where it goes.
+publisher gave it, read backwards through ``domain.md``'s table (our export's own words in
+``statusDetails`` read back as the statuses they stand for), amounts keep the places they
+were written with, and days keep the date-time written for them (in the import mark). Ids
+are derived from the buyer, the ocid and the publisher's ids (uuid5), so that importing a
+process again finds what the last import made. The mapping remembers which fields it read;
+the rest is "unplaced". ``docs/ocds.md`` ("Import") lists every field and where it goes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -29,6 +32,7 @@ from procure_contracts.domain.contracts import (
     Supplier,
 )
 from procure_contracts.domain.imported import Imported
+from procure_contracts.domain.kpis import Dimension, Kpi, Observation, unrated
 from procure_contracts.domain.milestones import (
     Milestone,
     MilestoneKind,
@@ -37,7 +41,16 @@ from procure_contracts.domain.milestones import (
     Transaction,
 )
 from procure_contracts.domain.money import total
+from procure_contracts.domain.observations import latest_period, rated
 from procure_contracts.domain.ocds_read import Obj, Reader, unplaced
+from procure_contracts.domain.ratings import (
+    Combine,
+    Direction,
+    Exact,
+    Range,
+    Target,
+    default_thresholds,
+)
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
 from procure_shared.categories import Category
 
@@ -96,6 +109,8 @@ class Mapped:
     milestones: list[Milestone]
     links: list[tuple[str, list[str]]]  # contract id, its award ids
     problems: list[str]
+    kpis: list[Kpi] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
     unplaced: Counter[str] = field(default_factory=Counter)
 
 
@@ -194,6 +209,13 @@ _NEAREST_CONTRACT = {
     "closed": ContractStatus.COMPLETED,
     "signed": ContractStatus.ACTIVE,
 }
+# Our statuses with no OCDS twin, as our export says them: the nearest code and our word in
+# ``statusDetails`` (``domain/ocds_out.py``, decision 15). Read back, the word gives our status
+# and is no reason.
+_CLOSED_DETAILS = "closed: the submission deadline has passed; bids are being evaluated"
+_AWARDED_DETAILS = "awarded"
+_COMPLETED_DETAILS = "completed"
+_WAIVED_DETAILS = "waived"
 _KINDS = {
     "delivery": MilestoneKind.DELIVERY,
     "reporting": MilestoneKind.REPORTING,
@@ -245,16 +267,24 @@ class _Process:
             self.r.use(name)
         self.date = self.r.when(compiled, "", "date") or at
         self.given: set[str] = set()  # the lots whose status the publisher gave
+        self.kpis: list[Kpi] = []  # the contracts' metrics
+        self.observations: list[Observation] = []
 
     def id(self, kind: str, key: str) -> str:
         return ocds_uuid(self.buyer_id, self.ocid, kind, key)
 
-    def mark(self, ocds_id: str | None, award_ocds_id: str | None = None) -> Imported:
+    def mark(
+        self,
+        ocds_id: str | None,
+        award_ocds_id: str | None = None,
+        instants: Mapping[str, datetime | None] | None = None,
+    ) -> Imported:
         return Imported(
             source=self.source,
             ocid=self.ocid,
             ocds_id=ocds_id,
             award_ocds_id=award_ocds_id,
+            instants={k: v for k, v in (instants or {}).items() if v is not None},
             at=self.at,
         )
 
@@ -270,6 +300,8 @@ class _Process:
         period = r.obj(t, "tender", "tenderPeriod")
         enquiry = r.obj(t, "tender", "enquiryPeriod")
         reason = r.text(t, "tender", "statusDetails")
+        if status is TenderStatus.PUBLISHED and reason == _CLOSED_DETAILS:
+            status, reason = TenderStatus.CLOSED, None
         return Tender(
             id=self.id("tender", ""),
             buyer_id=self.buyer_id,
@@ -325,7 +357,7 @@ class _Process:
                 category=category,
                 value=r.money(lot, path, "value"),
                 status=status if status is not None else LotStatus.ACTIVE,
-                reason=r.text(lot, path, "statusDetails"),
+                reason=_unless(r.text(lot, path, "statusDetails"), _AWARDED_DETAILS),
                 imported=self.mark(key),
                 version=1,
                 created_at=self.at,
@@ -350,10 +382,10 @@ class _Process:
 
     # -- awards ---------------------------------------------------------------------------
     def awards(self, lots: Mapping[str, Lot]) -> dict[str, list[Award]]:
-        """Our awards by the publisher's award id: one per lot and supplier."""
+        """Our awards by the publisher's award id: one per lot and supplier of each (two
+        awards to one supplier stay two)."""
         r, path = self.r, "awards"
         made: dict[str, list[Award]] = {}
-        holders: dict[tuple[str, str], Award] = {}  # a provider's live award of a lot
         for n, award in enumerate(r.objs(self.c, "", "awards")):
             key = r.text(award, path, "id") or f"#{n}"
             status = _status(r, award, path, _AWARD, {}, AwardStatus.ACTIVE)
@@ -380,17 +412,6 @@ class _Process:
                     if provider is None:
                         self.r.problem(f"award {key}: supplier {party} has no provider")
                         continue
-                    held = holders.get((lot.lot.id, provider.id))
-                    if held is not None and status is not AwardStatus.CANCELLED:
-                        # A provider holds one live award of a lot here: contracts naming
-                        # this award rest on the one it holds.
-                        self.r.problem(
-                            f"award {key}: {party} already holds award "
-                            f"{held.imported.ocds_id if held.imported else held.id} of lot "
-                            f"{lot.imported_key or '(the tender)'}: read as that one"
-                        )
-                        made.setdefault(key, []).append(held)
-                        continue
                     ours = Award(
                         id=self.id("award", f"{key}\x1f{lot.imported_key}\x1f{party}"),
                         buyer_id=self.buyer_id,
@@ -411,8 +432,6 @@ class _Process:
                         created_at=self.at,
                         updated_at=self.at,
                     )
-                    if status is not AwardStatus.CANCELLED:
-                        holders[(lot.lot.id, provider.id)] = ours
                     made.setdefault(key, []).append(ours)
         return made
 
@@ -452,9 +471,14 @@ class _Process:
             status = _status(r, c, path, _CONTRACT, _NEAREST_CONTRACT, ContractStatus.ACTIVE)
             if status is None:
                 status = ContractStatus.ACTIVE if c.get("dateSigned") else ContractStatus.PENDING
+            reason = r.text(c, path, "statusDetails")
+            if status is ContractStatus.TERMINATED and (reason or "").lower() == _COMPLETED_DETAILS:
+                status, reason = ContractStatus.COMPLETED, None
             period = r.obj(c, path, "period")
-            starts = r.day(period, f"{path}/period", "startDate")
-            ends = r.day(period, f"{path}/period", "endDate")
+            starts_at = r.when(period, f"{path}/period", "startDate")
+            ends_at = r.when(period, f"{path}/period", "endDate")
+            starts = starts_at.date() if starts_at else None
+            ends = ends_at.date() if ends_at else None
             value = r.money(c, path, "value")
             if value is None and held:
                 value = total((a.value for a in held[:1]), "value")
@@ -486,9 +510,13 @@ class _Process:
                 status=status,
                 signed_at=signed,
                 closed_on=closed,
-                reason=r.text(c, path, "statusDetails"),
+                reason=reason,
                 amendments=self._amendments(c, key),
-                imported=self.mark(key, award_key),
+                imported=self.mark(
+                    key,
+                    award_key,
+                    {"period/startDate": starts_at, "period/endDate": ends_at},
+                ),
                 version=1,
                 created_at=self.at,
                 updated_at=self.at,
@@ -496,7 +524,137 @@ class _Process:
             contracts.append(contract)
             links.append((contract_id, contract.award_ids))
             milestones.extend(self._milestones(c, contract, key, lots))
+            self._metrics(c, contract, key)
         return contracts, milestones, links
+
+    # -- metrics (the OCDS metrics extension) -----------------------------------------------
+    def _metrics(self, c: Obj, contract: Contract, key: str) -> None:
+        """Each metric (by id: ``agreedMetrics`` and ``implementation/metrics`` together) a
+        KPI: its agreed observations the target (one figure, or two a range), its
+        implementation's observations the KPI's observations."""
+        r = self.r
+        agreed_path, actual_path = "contracts/agreedMetrics", "contracts/implementation/metrics"
+        implementation = r.obj(c, "contracts", "implementation")
+        agreed = {
+            r.text(m, agreed_path, "id") or f"#{n}": m
+            for n, m in enumerate(r.objs(c, "contracts", "agreedMetrics"))
+        }
+        actual = {
+            r.text(m, actual_path, "id") or f"#{n}": m
+            for n, m in enumerate(r.objs(implementation, "contracts/implementation", "metrics"))
+        }
+        for mkey in dict.fromkeys([*agreed, *actual]):
+            a, x = agreed.get(mkey, {}), actual.get(mkey, {})
+            titles = (r.text(a, agreed_path, "title"), r.text(x, actual_path, "title"))
+            name = titles[0] or titles[1] or mkey
+            # What the metric is: its agreement says; the implementation's description is
+            # read when there is no agreement (ours says the rating there).
+            described = r.text(x, actual_path, "description")
+            description = r.text(a, agreed_path, "description") or (None if a else described)
+            targets = [
+                (f"{agreed_path}/observations", o) for o in r.objs(a, agreed_path, "observations")
+            ]
+            seen = [
+                (f"{actual_path}/observations", o) for o in r.objs(x, actual_path, "observations")
+            ]
+            units = [u for where, o in targets + seen if (u := _unit(r, o, where)) is not None]
+            unit = units[0] if units else None
+            kpi_id = self.id("kpi", f"{key}\x1f{mkey}")
+            made, named = self._observations(seen, contract, kpi_id, key, mkey)
+            target = self._target(targets, key, mkey)
+            kpi = Kpi(
+                id=kpi_id,
+                buyer_id=self.buyer_id,
+                contract_id=contract.id,
+                lot_id=None,
+                name=name,
+                description=description,
+                unit=unit,
+                direction=Direction.HIGHER_IS_BETTER,
+                target=target,
+                thresholds=default_thresholds(Direction.HIGHER_IS_BETTER),
+                dimension=_dimension_of(made, named),
+                combine=Combine.SUM,
+                frequency=None,
+                rating=unrated(target),
+                rated_at=self.at,
+                observation_count=len(made),
+                last_observation=made[-1] if made else None,
+                imported=self.mark(mkey),
+                version=1,
+                created_at=self.at,
+                updated_at=self.at,
+            )
+            self.kpis.append(msgspec.structs.replace(kpi, rating=rated(kpi, latest_period(made))))
+            self.observations.extend(made)
+
+    def _target(self, targets: list[tuple[str, Obj]], key: str, mkey: str) -> Target | None:
+        for path, _ in targets:
+            self.r.use(f"{path}/id")  # read as the target's part (one figure, or a bound)
+        figures = [f for path, o in targets if (f := _figure(self.r, o, path)) is not None]
+        if len(figures) == 1:
+            return Exact(value=figures[0])
+        if len(figures) == 2:
+            return Range(min=min(figures), max=max(figures))
+        if figures:
+            self.r.problem(
+                f"contract {key}'s metric {mkey} agrees {len(figures)} figures: a target is one "
+                "figure or a range of two, so it is read as qualitative"
+            )
+        return None
+
+    def _observations(
+        self, seen: list[tuple[str, Obj]], contract: Contract, kpi_id: str, key: str, mkey: str
+    ) -> tuple[list[Observation], set[str]]:
+        """The observations with a period, and the names of the dimensions they give."""
+        r = self.r
+        made: list[Observation] = []
+        named: set[str] = set()
+        for n, (path, o) in enumerate(seen):
+            okey = r.text(o, path, "id") or f"#{n}"
+            period = r.obj(o, path, "period")
+            start = r.day(period, f"{path}/period", "startDate")
+            end = r.day(period, f"{path}/period", "endDate") or start
+            if start is None or end is None:
+                r.problem(
+                    f"contract {key}'s metric {mkey} observation {okey} has no period: an "
+                    "observation here is a period's"
+                )
+                continue
+            value = _figure(r, o, path)
+            notes = r.text(o, path, "notes")
+            measure = o.get("measure")
+            if value is None and isinstance(measure, str) and measure.strip():
+                notes = f"{measure.strip()}. {notes}" if notes else measure.strip()
+            dimensions = r.obj(o, path, "dimensions")
+            pairs = [(str(k), _str(v)) for k, v in dimensions.items() if _str(v) is not None]
+            for k, _ in pairs:
+                r.use(f"{path}/dimensions/{k}")
+            made.append(
+                Observation(
+                    id=self.id("observation", f"{key}\x1f{mkey}\x1f{okey}"),
+                    buyer_id=self.buyer_id,
+                    kpi_id=kpi_id,
+                    contract_id=contract.id,
+                    number=len(made) + 1,
+                    period_start=min(start, end),
+                    period_end=max(start, end),
+                    value=value,
+                    dimension_value=pairs[0][1] if pairs else None,
+                    source=self.source,
+                    note=notes,
+                    recorded_by=self.actor,
+                    recorded_at=self.at,
+                )
+            )
+            if len(pairs) > 1:
+                r.problem(
+                    f"contract {key}'s metric {mkey} observation {okey} has "
+                    f"{len(pairs)} dimensions: the first ({pairs[0][0]}) is read"
+                )
+            if pairs:
+                named.add(pairs[0][0])
+        return made, named
 
     def _amendments(self, c: Obj, key: str) -> list[Amendment]:
         r = self.r
@@ -532,7 +690,8 @@ class _Process:
         made: list[Milestone] = []
         for n, (path, m) in enumerate(found):
             mkey = r.text(m, path, "id") or f"#{n}"
-            due = r.day(m, path, "dueDate")
+            due_at = r.when(m, path, "dueDate")
+            due = due_at.date() if due_at else None
             if due is None:
                 self.r.problem(
                     f"contract {key}'s milestone {mkey} has no due date: a milestone here has one"
@@ -544,9 +703,15 @@ class _Process:
             if code is not None and code not in _KINDS:
                 description = f"[{code}] {description}" if description else f"[{code}]"
             status = _status(r, m, path, _MILESTONE, {}, MilestoneStatus.SCHEDULED)
+            reason = r.text(m, path, "statusDetails")
+            if status is MilestoneStatus.NOT_MET and reason is not None:
+                word, _, why = reason.partition(":")
+                if word == _WAIVED_DETAILS:
+                    status, reason = MilestoneStatus.WAIVED, why.strip() or None
             related = [str(x) for x in r.raw(m, path, "relatedLots") or []]
             lot_id = next((lots[x].id for x in related if x in lots), None)
-            met_on = r.day(m, path, "dateMet")
+            met_at = r.when(m, path, "dateMet")
+            met_on = met_at.date() if met_at else None
             made.append(
                 Milestone(
                     id=self.id("milestone", f"{key}\x1f{mkey}"),
@@ -565,7 +730,8 @@ class _Process:
                     settled_at=datetime.combine(met_on, datetime.min.time(), UTC)
                     if met_on
                     else None,
-                    imported=self.mark(mkey),
+                    reason=reason if status is not MilestoneStatus.MET else None,
+                    imported=self.mark(mkey, None, {"dueDate": due_at, "dateMet": met_at}),
                     version=1,
                     created_at=self.at,
                     updated_at=self.at,
@@ -584,7 +750,9 @@ class _Process:
         parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, dict)}
         for n, tx in enumerate(r.objs(implementation, "contracts/implementation", "transactions")):
             tkey = r.text(tx, path, "id") or f"#{n}"
-            on = r.day(tx, path, "date")
+            at = r.when(tx, path, "date")
+            on = at.date() if at else None
+            written = {f"transactions/{tkey}/date": at}
             value = r.money(tx, path, "value") or r.money(tx, path, "amount")
             if on is None or value is None:
                 self.r.problem(f"contract {key}'s transaction {tkey} has no date or no value")
@@ -625,8 +793,11 @@ class _Process:
                 )
             if target is not None:
                 m = milestones[target]
+                mark = m.imported
+                if mark is not None and at is not None:
+                    mark = msgspec.structs.replace(mark, instants={**mark.instants, **written})
                 milestones[target] = msgspec.structs.replace(
-                    m, transactions=[*m.transactions, transaction]
+                    m, transactions=[*m.transactions, transaction], imported=mark
                 )
                 continue
             milestones.append(
@@ -646,7 +817,7 @@ class _Process:
                     met_on=on,
                     transactions=[transaction],
                     settled_at=datetime.combine(on, datetime.min.time(), UTC),
-                    imported=self.mark(None),
+                    imported=self.mark(None, None, {"dueDate": at, "dateMet": at, **written}),
                     version=1,
                     created_at=self.at,
                     updated_at=self.at,
@@ -665,6 +836,37 @@ def _str(value: Any) -> str | None:
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
         return str(value).strip()
     return None
+
+
+def _unit(r: Reader, o: Obj, path: str) -> str | None:
+    unit = r.obj(o, path, "unit")
+    return r.text(unit, f"{path}/unit", "name")
+
+
+def _figure(r: Reader, o: Obj, path: str) -> Decimal | None:
+    """An observation's numeric measure (a number, or a string of one)."""
+    measure = r.raw(o, path, "measure")
+    if measure is None or isinstance(measure, bool):
+        return None
+    try:
+        found = Decimal(str(measure).strip())
+    except InvalidOperation:
+        return None
+    return found if found.is_finite() else None
+
+
+def _dimension_of(made: Sequence[Observation], named: set[str]) -> Dimension | None:
+    """The KPI's dimension: the one its observations give (its values as they come)."""
+    if len(named) != 1:
+        return None
+    values = [o.dimension_value for o in made if o.dimension_value is not None]
+    return Dimension(name=next(iter(named)), values=list(dict.fromkeys(values)))
+
+
+def _unless(details: str | None, ours: str) -> str | None:
+    """A publisher's ``statusDetails`` as a reason, unless it is our export's word for a
+    status (which says the status, not why)."""
+    return None if details == ours else details
 
 
 def _lot_status(lot: Lot, awards: Sequence[Award], tender: Tender) -> Lot:
@@ -718,6 +920,8 @@ def map_process(
         milestones=milestones,
         links=links,
         problems=p.r.problems,
+        kpis=p.kpis,
+        observations=p.observations,
     )
     mapped.unplaced = unplaced(compiled, p.r.used)
     return mapped

@@ -169,6 +169,14 @@ def _instant(value: datetime | date | None) -> str | None:
     return f"{value.isoformat()}T00:00:00Z"
 
 
+def _as_written(thing: Contract | Milestone, path: str, day: date | None) -> str | None:
+    """The day as its publisher wrote it (instant and offset), if imported so; else ours."""
+    written = thing.imported.instants.get(path) if thing.imported is not None else None
+    if written is not None and written.date() == day:
+        return _instant(written)
+    return _instant(day)
+
+
 def _value(money: Money | None) -> dict[str, Any] | None:
     """The OCDS value of ``money``; none when its currency is not one OCDS knows (an amount
     without its currency would say less than nothing)."""
@@ -312,8 +320,8 @@ def contract_block(contract: Contract, tender_id: str, links: Links) -> dict[str
             "statusDetails": contract.reason or _details(contract.status),
             "value": _value(contract.current_value),
             "period": {
-                "startDate": _instant(contract.starts_on),
-                "endDate": _instant(contract.ends_on),
+                "startDate": _as_written(contract, "period/startDate", contract.starts_on),
+                "endDate": _as_written(contract, "period/endDate", contract.ends_on),
             },
             "dateSigned": _instant(contract.signed_at),
             "amendments": [_amendment(a) for a in contract.amendments],
@@ -339,8 +347,8 @@ def milestone_block(milestone: Milestone, links: Links) -> dict[str, Any]:
             "title": milestone.title,
             "type": MILESTONE_TYPE[milestone.kind],
             "description": milestone.description,
-            "dueDate": _instant(milestone.due_on),
-            "dateMet": _instant(milestone.met_on),
+            "dueDate": _as_written(milestone, "dueDate", milestone.due_on),
+            "dateMet": _as_written(milestone, "dateMet", milestone.met_on),
             "status": MILESTONE_STATUS[milestone.status],
             "statusDetails": details,
             "value": _value(milestone.amount),
@@ -354,7 +362,7 @@ def transactions_of(milestone: Milestone) -> list[dict[str, Any]]:
         _clean(
             {
                 "id": t.id,
-                "date": _instant(t.date),
+                "date": _as_written(milestone, f"transactions/{t.id}/date", t.date),
                 "value": _value(t.value),
                 "payer": _clean({"id": t.payer.id, "name": t.payer.name}),
                 "payee": _clean({"id": t.payee.id, "name": t.payee.name}),

@@ -8,15 +8,28 @@ the report counts fields, not occurrences' places.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from typing import Any
 
 from procure_contracts.domain.money import Money
 
-__all__ = ["Reader", "unplaced"]
+__all__ = ["CURRENCIES", "Reader", "unplaced"]
+
+
+def _currencies() -> frozenset[str]:
+    """The ISO 4217 codes of OCDS's closed currency codelist (shipped with the schemas)."""
+    where = resources.files("procure_contracts") / "ocds_schema" / "1.1.5" / "codelists"
+    text = (where / "currency.csv").read_text(encoding="utf-8")
+    return frozenset(row["Code"] for row in csv.DictReader(io.StringIO(text)) if row["Code"])
+
+
+CURRENCIES = _currencies()
 
 # What an OCDS object is once decoded from JSON.
 Obj = Mapping[str, Any]
@@ -119,6 +132,8 @@ class Reader:
         elif currency != currency.upper():
             self.problem(f"{where}/currency {currency!r} read as {currency.upper()!r}")
             currency = currency.upper()
+        if currency not in CURRENCIES:
+            self.problem(f"{where}/currency {currency!r} is no ISO 4217 currency: kept as given")
         return Money(amount=number, currency=currency)
 
 

@@ -11,16 +11,21 @@ from typing import Any
 
 import msgspec
 
+from procure_contracts.domain.tenders import Tender
+from procure_contracts.storage.store import tenders
 from procure_shared.postgres import Connection
 
 __all__ = [
     "ReleaseRow",
     "StoredProcess",
+    "imported_tenders",
     "link_contracts",
     "lock_processes",
+    "observations_of",
     "owners",
     "processes",
     "store",
+    "stored",
 ]
 
 
@@ -76,6 +81,29 @@ async def store(
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    source: str  # the import that stored it
+    doc: Any  # the release as stored
+
+
+async def stored(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Stored]:
+    """The releases already stored under these (ocid, release id)s."""
+    rows = await conn.fetch(
+        "SELECT s.ocid, s.release_id, s.source, s.doc::text AS doc FROM ocds_releases AS s "
+        "JOIN unnest($1::text[], $2::text[]) AS k (ocid, release_id) "
+        "ON s.ocid = k.ocid AND s.release_id = k.release_id",
+        [o for o, _ in keys],
+        [r for _, r in keys],
+    )
+    return {
+        (row["ocid"], row["release_id"]): Stored(row["source"], msgspec.json.decode(row["doc"]))
+        for row in rows
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class StoredProcess:
     buyer_id: str  # whose process it is: the buyer of its first import
     releases: list[dict[str, Any]]  # in date order (undated first)
@@ -107,3 +135,29 @@ async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[s
         [c for c, _ in pairs],
         [a for _, a in pairs],
     )
+
+
+async def observations_of(
+    conn: Connection, kpi_ids: Sequence[str]
+) -> dict[str, tuple[set[str], int]]:
+    """Each KPI's stored observation ids and the last number given (one round trip)."""
+    rows = await conn.fetch(
+        "SELECT kpi_id::text AS kpi_id, array_agg(id::text) AS ids, max(number) AS last "
+        "FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) GROUP BY kpi_id",
+        [uuid.UUID(k) for k in kpi_ids],
+    )
+    return {row["kpi_id"]: (set(row["ids"]), row["last"]) for row in rows}
+
+
+async def imported_tenders(conn: Connection, ocids: Sequence[str]) -> dict[str, list[Tender]]:
+    """The tenders imported from each of these processes (by the publisher's ocid they keep)."""
+    rows = await conn.fetch(
+        "SELECT doc::text AS doc FROM tenders WHERE doc -> 'imported' ->> 'ocid' = ANY($1::text[])",
+        sorted(set(ocids)),
+    )
+    found: dict[str, list[Tender]] = {}
+    for row in rows:
+        tender = tenders.decode(row["doc"])
+        if tender.imported is not None:
+            found.setdefault(tender.imported.ocid, []).append(tender)
+    return found

@@ -4,12 +4,21 @@ process the document touches from all of its stored releases, and make or change
 aggregates, each change with its audit row and ``contracts.*.imported`` event, in the caller's
 transaction (decision 17).
 
+Releases under our own ocid prefix are ours only as we published them (the same release id
+and content hash as ``/v1/ocds`` serves, recomputed from the audit log), for the buyer we
+published them for: those change nothing; any other is refused whole (422), as it would pass
+as ours.
+
 Writes are batched: whatever the number of releases and processes, a document costs a dozen
-round trips (each table's inserts and updates are one ``executemany`` each).
+round trips (each table's inserts and updates are one ``executemany`` each), and a few more
+for each of our own processes it holds (to recompute what we published of it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -22,15 +31,20 @@ import msgspec
 from procure_contracts.domain import ocds_in_events as data
 from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
+from procure_contracts.domain.kpis import Kpi, Observation, kpi_data, rating_data, unrated
 from procure_contracts.domain.milestones import Milestone
+from procure_contracts.domain.observations import observed, observed_data
 from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
+from procure_contracts.domain.ocds_out import ocid_of, releases_of, standstill_ends
 from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.storage import ocds as published
 from procure_contracts.storage import ocds_releases as releases
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who
+from procure_contracts.usecases.ocds_export import Publication
 from procure_contracts.usecases.ocds_providers import ProviderRegistry, of_process, resolve
 from procure_shared.changes import Change, publish_all
-from procure_shared.documents import Documents
+from procure_shared.documents import Documents, as_uuid
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
@@ -73,7 +87,9 @@ class ImportReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     source: str
     releases_read: int  # releases and compiled releases found (each validated)
     imported: int  # releases newly stored
-    skipped: int  # releases already stored (or not importable): nothing changed for them
+    # releases already stored, ours as we published them, or not importable: nothing changed
+    # for them
+    skipped: int
     schema_errors: int
     errors: list[SchemaErrorOut]
     unplaced: list[Unplaced]
@@ -130,6 +146,170 @@ def _compile(ocds: Ocds, ocid: str, stored: list[dict[str, Any]], problems: list
             return None
     problems.extend(f"{ocid}: {w.message}" for w in caught)
     return compiled
+
+
+async def _repeated(
+    conn: Connection, rows: Sequence[releases.ReleaseRow], kept: Sequence[tuple[str, Any]]
+) -> list[str]:
+    """A problem line for each release whose ocid and id an earlier one (in this document, or
+    stored) has with other content: the first stays, the later one is not applied."""
+    found: list[str] = []
+    earlier = await releases.stored(conn, list({(r.ocid, r.release_id) for r in rows}))
+    first: dict[tuple[str, str], tuple[str, Any]] = {}
+    for row, (where, release) in zip(rows, kept, strict=True):
+        key = (row.ocid, row.release_id)
+        if key in earlier:
+            if earlier[key].doc != release:
+                found.append(
+                    f"{row.ocid}: release {row.release_id} at {where or '/'} differs from "
+                    f"release {row.release_id} already imported (from {earlier[key].source}): "
+                    "it is not applied"
+                )
+        elif key in first:
+            if first[key][1] != release:
+                found.append(
+                    f"{row.ocid}: release {row.release_id} at {where or '/'} differs from "
+                    f"release {row.release_id} at {first[key][0] or '/'}: it is not applied"
+                )
+        else:
+            first[key] = (where, release)
+    return found
+
+
+_number_encoder = msgspec.json.Encoder(decimal_format="number")  # as /v1/ocds serves them
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as its JSON reads, whatever wrote it: keys in any order, an amount written
+    ``100``, ``100.0`` or ``100.00`` alike."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def content_hash(release: Any) -> str:
+    """The SHA-256 of a release's content as JSON (canonical: sorted keys, numbers as read)."""
+    read = msgspec.json.decode(_number_encoder.encode(release))
+    text = json.dumps(_canonical(read), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _published(
+    conn: Connection, tender: Tender, publication: Publication, now: datetime
+) -> dict[str, str]:
+    """The hash of each release this service publishes of its own process ``tender`` (what
+    ``/v1/ocds/releases`` and ``/v1/ocds/records`` serve), by release id."""
+    prefix = publication.ocid_prefix
+    ocid = ocid_of(tender, prefix)
+    changes = await published.process_changes(conn, tender.id)
+    links = dataclasses.replace(
+        await published.links_for(conn, changes), buyer_names=publication.buyer_names
+    )
+    served = [r for c in changes for o, r in releases_of(c, links, prefix) if o == ocid]
+    awards = [a for a in links.awards.values() if a.tender_id == tender.id]
+    served += standstill_ends(ocid, awards, links, now)
+    return {str(r["id"]): content_hash(r) for r in served}
+
+
+def _our_id(ocid: str, release_id: str) -> bool:
+    """Whether ``release_id`` has the form of the ids we give a process's releases (the ocid,
+    then an audit row's number, or the end of an award's standstill)."""
+    rest = release_id.removeprefix(f"{ocid}-")
+    return rest != release_id and (rest.isdigit() or rest.startswith("standstill-"))
+
+
+async def _own(
+    conn: Connection,
+    rows: Sequence[releases.ReleaseRow],
+    kept: Sequence[tuple[str, Any]],
+    *,
+    buyer_id: str,
+    publication: Publication,
+    now: datetime,
+) -> set[tuple[str, str]]:
+    """The (ocid, release id) of the releases this service published itself, unchanged: one
+    of our processes (under our ocid prefix, or one imported for the buyer, under its
+    publisher's ocid), one of its release ids, and that release's content. Another release
+    under our prefix, or ours for another buyer, is refused (422) naming it: it would pass as
+    ours. Other releases of an imported process are its publisher's: imported as ever."""
+    prefix = f"{publication.ocid_prefix}-"
+    found: dict[str, list[tuple[releases.ReleaseRow, str]]] = {}
+    for row, (where, _) in zip(rows, kept, strict=True):
+        found.setdefault(row.ocid, []).append((row, where))
+    own: set[tuple[str, str]] = set()
+    # An imported process's releases we may have published (by their ids' form), for the buyer.
+    maybe = [
+        o
+        for o, in_process in found.items()
+        if not o.startswith(prefix) and any(_our_id(o, r.release_id) for r, _ in in_process)
+    ]
+    for ocid, imported in (await releases.imported_tenders(conn, maybe)).items():
+        for process in imported:
+            if process.buyer_id != buyer_id:
+                continue  # another buyer's process: its releases stay there (the owners' rule)
+            hashes = await _published(conn, process, publication, now)
+            for row, _ in found[ocid]:
+                if hashes.get(row.release_id) == content_hash(msgspec.json.decode(row.doc)):
+                    own.add((row.ocid, row.release_id))
+    refused: list[tuple[str, str]] = []  # (where in the document, why)
+    named: list[str] = []  # the ocids refused
+    for ocid, in_process in found.items():
+        if not ocid.startswith(prefix):
+            continue
+        tender_id = ocid.removeprefix(prefix)
+        tender = (
+            await store.tenders.get(conn, tender_id, buyer=None)
+            if as_uuid(tender_id) is not None
+            else None
+        )
+        first = in_process[0][1] or "/"
+        count = len(refused)
+        if tender is None or tender.imported is not None or ocid != f"{prefix}{tender.id}":
+            refused.append(
+                (
+                    first,
+                    f"{ocid} has this service's ocid prefix ({publication.ocid_prefix}) but is "
+                    "no process published here",
+                )
+            )
+            named.append(ocid)
+            continue
+        if tender.buyer_id != buyer_id:
+            refused.append(
+                (
+                    first,
+                    f"{ocid} was published here for buyer {tender.buyer_id}: it cannot be "
+                    f"imported for {buyer_id}",
+                )
+            )
+            named.append(ocid)
+            continue
+        hashes = await _published(conn, tender, publication, now)
+        for row, where in in_process:
+            if hashes.get(row.release_id) == content_hash(msgspec.json.decode(row.doc)):
+                own.add((row.ocid, row.release_id))
+            else:
+                refused.append(
+                    (
+                        where or "/",
+                        f"{ocid}: release {row.release_id} has this service's ocid prefix but "
+                        "is not a release published here (its content differs)",
+                    )
+                )
+        if len(refused) > count:
+            named.append(ocid)
+    if refused:
+        raise RuleBroken(
+            f"{', '.join(named[:10])}{' ...' if len(named) > 10 else ''}: releases under this "
+            f"service's ocid prefix ({publication.ocid_prefix}) are only imported back as "
+            "published, into the buyer they were published for; nothing was imported",
+            errors=refused[:MAX_ERRORS],
+        )
+    return own
 
 
 S = TypeVar("S", Tender, Lot, Award, Contract, Milestone)
@@ -251,8 +431,107 @@ async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Map
         events.MILESTONE_IMPORTED,
         lambda ms: data.milestone_imported(ms, providers.get(ms.contract_id, [])),
     )
+    await _kpis(w, mapped, providers)
     await releases.link_contracts(conn, [link for m in mapped for link in m.links])
     await publish_all(conn, w.changes)
+
+
+# What a KPI's definition is (an import changes it as KPI_UPDATED says).
+_DEFINITION = (
+    "name",
+    "description",
+    "unit",
+    "direction",
+    "target",
+    "thresholds",
+    "dimension",
+    "combine",
+    "frequency",
+)
+
+
+async def _kpis(w: _Writer, mapped: Sequence[Mapped], providers: Mapping[str, list[str]]) -> None:
+    """The metrics' KPIs as the API makes them, each step audited: defined (or its definition
+    updated), each observation not stored yet recorded (numbered after the stored ones), then
+    rated (a version of its own when the rating moves)."""
+    kpis = list({k.id: k for m in mapped for k in m.kpis}.values())
+    seen: dict[str, list[Observation]] = {}
+    for m in mapped:
+        for o in m.observations:
+            seen.setdefault(o.kpi_id, []).append(o)
+    ids_of = [k.id for k in kpis]
+    existing = {k.id: k for k in await store.kpis.many(w.conn, ids_of, for_update=True)}
+    stored = await releases.observations_of(w.conn, ids_of)
+    inserts: list[Kpi] = []
+    updates: list[Kpi] = []
+    new_observations: list[Observation] = []
+
+    def step(event: EventSpec, before: Kpi | None, after: Kpi, data: Any) -> None:
+        w.changes.append(
+            Change(
+                actor=w.who.actor,
+                at=w.now,
+                event=event,
+                subject=after.id,
+                sequence=after.version,
+                data=data,
+                resource_type="kpi",
+                before=before,
+                after=after,
+                buyer_id=after.buyer_id,
+            )
+        )
+
+    for kpi in kpis:
+        on = providers.get(kpi.contract_id, [])
+        old = existing.get(kpi.id)
+        ids, last = stored.get(kpi.id, (set(), 0))
+        if old is None:
+            current = msgspec.structs.replace(
+                kpi, observation_count=0, last_observation=None, rating=unrated(kpi.target)
+            )
+            step(events.KPI_DEFINED, None, current, kpi_data(current, on))
+        else:
+            current = old
+            changed = [f for f in _DEFINITION if getattr(kpi, f) != getattr(old, f)]
+            if changed:
+                current = msgspec.structs.replace(
+                    old,
+                    **{f: getattr(kpi, f) for f in changed},
+                    version=old.version + 1,
+                    updated_at=w.now,
+                )
+                step(events.KPI_UPDATED, old, current, kpi_data(current, on, changed=changed))
+        for o in seen.get(kpi.id, []):
+            if o.id in ids:
+                continue
+            last += 1
+            ids.add(o.id)
+            numbered = msgspec.structs.replace(o, number=last)
+            new_observations.append(numbered)
+            before, current = current, observed(current, numbered, now=w.now)
+            step(events.KPI_OBSERVED, before, current, observed_data(numbered, current, on))
+        if kpi.rating != current.rating:
+            previous, before = current.rating.rating, current
+            current = msgspec.structs.replace(
+                current,
+                rating=kpi.rating,
+                rated_at=w.now,
+                version=current.version + 1,
+                updated_at=w.now,
+            )
+            if kpi.rating.period_end is not None:
+                data: Any = rating_data(current, previous, on)
+                step(events.KPI_RATING_CHANGED, before, current, data)
+            else:  # back to no rating: nothing observed
+                step(events.KPI_UPDATED, before, current, kpi_data(current, on, changed=["rating"]))
+        if old is None:
+            inserts.append(current)
+        elif current is not old:
+            updates.append(current)
+    await store.kpis.insert_many(w.conn, inserts)
+    await store.observations.insert_many(w.conn, new_observations)
+    await store.kpis.save_locked(w.conn, updates)
 
 
 async def import_document(
@@ -265,8 +544,11 @@ async def import_document(
     registry: ProviderRegistry,
     who: Who,
     now: datetime,
+    publication: Publication,
 ) -> ImportReport:
-    """Import ``document`` for ``buyer_id``; 422 (``RuleBroken``) if it is no OCDS shape."""
+    """Import ``document`` for ``buyer_id``; 422 (``RuleBroken``) if it is no OCDS shape, or
+    if it holds releases under our ocid prefix that are not ours as published for that buyer
+    (``publication`` says how we publish)."""
     if shape_of(document) is None:
         raise RuleBroken(
             "the body is no OCDS document: expected a release package, a record package, a "
@@ -301,8 +583,13 @@ async def import_document(
             )
         )
         kept.append((where, release))
+    # Ours, as published: nothing to import (they count as skipped).
+    own = await _own(conn, rows, kept, buyer_id=buyer_id, publication=publication, now=now)
+    theirs = [(r, k) for r, k in zip(rows, kept, strict=True) if (r.ocid, r.release_id) not in own]
+    rows, kept = [r for r, _ in theirs], [k for _, k in theirs]
     ocids = list(dict.fromkeys(r.ocid for r in rows))
     await releases.lock_processes(conn, ocids)
+    problems.extend(await _repeated(conn, rows, kept))
     owners = await releases.owners(conn, ocids)
     foreign = {o for o, b in owners.items() if b != buyer_id}
     for ocid in foreign:
@@ -352,7 +639,7 @@ async def import_document(
         source=source,
         releases_read=len(found),
         imported=len(stored),
-        skipped=len(rows) - len(stored),
+        skipped=len(rows) + len(own) - len(stored),
         schema_errors=count,
         errors=errors,
         unplaced=[Unplaced(path=p, count=n) for p, n in sorted(unplaced.items())],
