@@ -507,6 +507,16 @@ async def test_metrics_imported_again_change_nothing(capi: Api, cpool: Pool) -> 
     assert after == before
 
 
+async def test_an_imported_metric_is_exported_again_under_its_publishers_id(capi: Api) -> None:
+    await imported(capi, package(with_metrics()))
+    answer = await capi.get("/v1/ocds/records/ocds-zz9t9-0001", role=Role.ADMIN, buyer=None)
+    (contract,) = answer.json()["records"][0]["compiledRelease"]["contracts"]
+    agreed = {m["id"]: [o["id"] for o in m["observations"]] for m in contract["agreedMetrics"]}
+    assert agreed == {"M1": ["M1-target"], "M2": ["M2-target-min", "M2-target-max"]}
+    actual = {m["id"]: len(m["observations"]) for m in contract["implementation"]["metrics"]}
+    assert actual == {"M1": 2, "M2": 1}
+
+
 async def test_our_export_imported_into_an_empty_database_keeps_every_kpi_and_observation(
     demo: Api, elsewhere: Elsewhere
 ) -> None:
