@@ -106,6 +106,13 @@ def test_the_comparison_names_a_changed_value_a_lost_field_and_an_added_one() ->
         "tender/lots[]/value/amount: differs (1)",
     ]
     assert differences([first], [first]) == []
+    twice = {**first, "awards": [{"id": "A1", "title": "Lot 1"}, {"id": "A1", "title": "Lot 2"}]}
+    assert [str(d) for d in differences([twice], [first])] == [
+        "ocds-a-1 awards[A1#2]/id: 'A1' -> '<missing>'",
+        "ocds-a-1 awards[A1#2]/title: 'Lot 2' -> '<missing>'",
+        "ocds-a-1 awards[A2]/id: '<missing>' -> 'A2'",
+        "ocds-a-1 awards[A2]/status: '<missing>' -> 'active'",
+    ]
     assert facts([first])[1] == {"tenders": 1, "lots": 1, "awards": 2}
 
 

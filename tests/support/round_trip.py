@@ -54,8 +54,12 @@ def _flatten(value: Any, path: str, out: dict[str, Any], objects: dict[str, int]
         for name, inner in value.items():
             _flatten(inner, f"{path}/{name}" if path else name, out, objects)
     elif isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+        seen: Counter[str] = Counter()
         for index, item in enumerate(value):
-            _flatten(item, f"{path}[{_key(item, index, path)}]", out, objects)
+            key = _key(item, index, path)
+            seen[key] += 1  # a key said twice (two objects of one id) stays two objects
+            key = key if seen[key] == 1 else f"{key}#{seen[key]}"
+            _flatten(item, f"{path}[{key}]", out, objects)
     elif isinstance(value, list):
         out[path] = sorted(value, key=repr)
     else:
