@@ -26,10 +26,12 @@ from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool
+from procure_shared.postgres import Pool, create_pool
 from procure_shared.service import Runtime, build_app
+from tests.conftest import clone_database, drop_database
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.auth import bearer, keyed, token
+from tests.support.ocds import BUYER_NAMES
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 from tests.support.wait import running
@@ -238,3 +240,45 @@ async def demo(
     await load_demo(cpool, nc, wait=20)
     clock.set(DEMO_TODAY)
     return capi
+
+
+# The ocid prefix of the second installation (``elsewhere``); the first keeps the default.
+ELSEWHERE_PREFIX = "ocds-elsewhere"
+
+
+class Elsewhere:
+    """A second installation of the contracts service: its own, empty database and its own
+    ocid prefix, beside the same providers service."""
+
+    def __init__(self, api: Api, pool: Pool) -> None:
+        self.api = api
+        self.pool = pool
+
+
+@pytest.fixture
+async def elsewhere(
+    postgres: Any,
+    contracts_template: str,
+    nc: Client,
+    js: JetStreamContext,
+    clock: FixedClock,
+    providers_api: str,
+) -> AsyncIterator[Elsewhere]:
+    url = await clone_database(postgres.url, contracts_template)
+    pool = await create_pool(url, size=4)
+    try:
+        options = ContractsOptions(
+            eligibility_timeout=1.0,
+            providers_url=providers_api,
+            buyer_names=BUYER_NAMES,
+            ocid_prefix=ELSEWHERE_PREFIX,
+        )
+        app = build_app(
+            contracts_definition(options), runtime_for("contracts", url, pool, nc, js, clock)
+        )
+        transport = httpx.ASGITransport(app=cast(Any, app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://elsewhere") as http:
+            yield Elsewhere(Api(http, clock), pool)
+    finally:
+        await pool.close()
+        await drop_database(postgres.url, url)

@@ -5,24 +5,16 @@ refused whole. Each case on a small hand-made release."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
-from procure_contracts.app import definition as contracts_definition
 from procure_contracts.settings import ContractsOptions
-from procure_shared.clock import FixedClock
 from procure_shared.http import Role
-from procure_shared.postgres import Pool, create_pool
-from procure_shared.service import build_app
-from tests.conftest import clone_database, drop_database
-from tests.contracts.conftest import Api
+from procure_shared.postgres import Pool
+from tests.contracts.conftest import Api, Elsewhere
 from tests.support.ocds import BUYER_NAMES
-from tests.support.runtime import runtime_for
 
 SUPPLIER = {
     "id": "GB-COH-09876543",
@@ -37,44 +29,6 @@ def options(providers_api: str) -> ContractsOptions:
     return ContractsOptions(
         eligibility_timeout=1.0, providers_url=providers_api, buyer_names=BUYER_NAMES
     )
-
-
-class Elsewhere:
-    """A second installation of the contracts service: its own, empty database and its own
-    ocid prefix, beside the same providers service."""
-
-    def __init__(self, api: Api, pool: Pool) -> None:
-        self.api = api
-        self.pool = pool
-
-
-@pytest.fixture
-async def elsewhere(
-    postgres: Any,
-    contracts_template: str,
-    nc: Client,
-    js: JetStreamContext,
-    clock: FixedClock,
-    providers_api: str,
-) -> AsyncIterator[Elsewhere]:
-    url = await clone_database(postgres.url, contracts_template)
-    pool = await create_pool(url, size=4)
-    try:
-        options = ContractsOptions(
-            eligibility_timeout=1.0,
-            providers_url=providers_api,
-            buyer_names=BUYER_NAMES,
-            ocid_prefix="ocds-elsewhere",
-        )
-        app = build_app(
-            contracts_definition(options), runtime_for("contracts", url, pool, nc, js, clock)
-        )
-        transport = httpx.ASGITransport(app=cast(Any, app))
-        async with httpx.AsyncClient(transport=transport, base_url="http://elsewhere") as http:
-            yield Elsewhere(Api(http, clock), pool)
-    finally:
-        await pool.close()
-        await drop_database(postgres.url, url)
 
 
 def release(ocid: str = "ocds-zz9t9-0001", id: str = "r1", **content: Any) -> dict[str, Any]:
@@ -253,13 +207,16 @@ async def test_a_buyer_the_service_does_not_know_is_422_naming_it_and_nothing_is
 
 
 async def our_releases(api: Api) -> list[dict[str, Any]]:
-    """Every release ``/v1/ocds/releases`` serves, page after page."""
+    """Every release ``/v1/ocds/releases`` serves, page after page (a page with no release is
+    a 204)."""
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 1000}
     while True:
-        page = (await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)).json()
-        if not page["releases"]:
+        answer = await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)
+        if answer.status_code == 204:
             return found
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
         found += page["releases"]
         params["cursor"] = httpx.URL(page["links"]["next"]).params["cursor"]
 
@@ -548,6 +505,16 @@ async def test_metrics_imported_again_change_nothing(capi: Api, cpool: Pool) -> 
             "+ (SELECT sum(version) FROM kpis)"
         )
     assert after == before
+
+
+async def test_an_imported_metric_is_exported_again_under_its_publishers_id(capi: Api) -> None:
+    await imported(capi, package(with_metrics()))
+    answer = await capi.get("/v1/ocds/records/ocds-zz9t9-0001", role=Role.ADMIN, buyer=None)
+    (contract,) = answer.json()["records"][0]["compiledRelease"]["contracts"]
+    agreed = {m["id"]: [o["id"] for o in m["observations"]] for m in contract["agreedMetrics"]}
+    assert agreed == {"M1": ["M1-target"], "M2": ["M2-target-min", "M2-target-max"]}
+    actual = {m["id"]: len(m["observations"]) for m in contract["implementation"]["metrics"]}
+    assert actual == {"M1": 2, "M2": 1}
 
 
 async def test_our_export_imported_into_an_empty_database_keeps_every_kpi_and_observation(

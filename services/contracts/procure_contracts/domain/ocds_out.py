@@ -156,7 +156,7 @@ def ocid_of(tender: Tender, prefix: str) -> str:
     return tender.imported.ocid if tender.imported is not None else f"{prefix}-{tender.id}"
 
 
-def _ocds_id(thing: Tender | Lot | Award | Contract | Milestone) -> str:
+def _ocds_id(thing: Tender | Lot | Award | Contract | Milestone | Kpi) -> str:
     mark = thing.imported
     return mark.ocds_id if mark is not None and mark.ocds_id else thing.id
 
@@ -376,15 +376,16 @@ def agreed_metric(kpi: Kpi) -> dict[str, Any]:
     """The KPI as agreed: its target (an exact figure, or a range as two observations)."""
     unit = {"name": kpi.unit} if kpi.unit else None
     target = kpi.target
+    metric = _ocds_id(kpi)
     observations: list[dict[str, Any]] = []
     if isinstance(target, Exact):
-        observations.append({"id": f"{kpi.id}-target", "measure": target.value, "unit": unit})
+        observations.append({"id": f"{metric}-target", "measure": target.value, "unit": unit})
     elif isinstance(target, Range):
-        observations.append({"id": f"{kpi.id}-target-min", "measure": target.min, "unit": unit})
-        observations.append({"id": f"{kpi.id}-target-max", "measure": target.max, "unit": unit})
+        observations.append({"id": f"{metric}-target-min", "measure": target.min, "unit": unit})
+        observations.append({"id": f"{metric}-target-max", "measure": target.max, "unit": unit})
     return _clean(
         {
-            "id": kpi.id,
+            "id": metric,
             "title": kpi.name,
             "description": kpi.description,
             "observations": [_clean(o) for o in observations],
@@ -400,7 +401,7 @@ def actual_metric(kpi: Kpi, observations: Sequence[Observation]) -> dict[str, An
     dimension = kpi.dimension.name if kpi.dimension is not None else None
     return _clean(
         {
-            "id": kpi.id,
+            "id": _ocds_id(kpi),
             "title": kpi.name,
             "description": f"{kpi.rating.label}: {kpi.rating.explanation}",
             "observations": [
