@@ -12,17 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any, cast
 
 import httpx
-import msgspec
 import pytest
-from jsonschema import Draft4Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from procure_contracts.settings import ContractsOptions, OcdsPublisher, options_from_env
 from procure_shared.http import Role
@@ -31,32 +24,24 @@ from procure_shared.ocds.synthetic import releases as synthetic_releases
 from procure_shared.settings import SettingsError
 from tests.contracts.conftest import Api
 from tests.support.ocds import SCHEMAS, samples
-
-RELEASE_SCHEMA_URL = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
-VERSIONED_SCHEMA_URL = (
-    "https://standard.open-contracting.org/schema/1__1__5/versioned-release-validation-schema.json"
+from tests.support.ocds_export import (
+    DECLARED,
+    LICENSE,
+    POLICY,
+    import_into,
+    package_errors,
+    publishing,
+    record_package,
+    release_errors,
+    release_packages,
+    valid_record_package,
 )
-# The extension release schemas we ship, by the URL a package names the extension by. A package
-# declaring any other extension fails here: its schema would not be checked.
-DECLARED = {
-    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
-    "v1.1.5/extension.json": "lots/release-schema-v1.1.5.json",
-    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_metrics_extension/"
-    "09325d191eb6be767b95effa0b280925b2bf47c3/extension.json": "metrics/release-schema.json",
-}
+
 # An extension pinned: a tag (v1.1.5) or a full commit, never a branch.
 PINNED = re.compile(
     r"^https://raw\.githubusercontent\.com/open-contracting-extensions/[a-z_]+/"
     r"(v\d+(\.\d+)*|[0-9a-f]{40})/extension\.json$"
 )
-DFE = OcdsPublisher(
-    name="Department for Education",
-    scheme="GB-GOR",
-    uid="D6",
-    uri="https://www.gov.uk/government/organisations/department-for-education",
-)
-LICENSE = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
-POLICY = "https://example.gov.uk/ocds/publication-policy"
 SUPPLIER = {
     "id": "GB-COH-09446231",
     "name": "Oak Tutors Ltd",
@@ -67,132 +52,12 @@ SUPPLIER = {
 
 @pytest.fixture
 def options(providers_api: str) -> ContractsOptions:
-    return ContractsOptions(
-        eligibility_timeout=1.0,
-        providers_url=providers_api,
-        buyer_names="dfe=Department for Education;dhsc=Department of Health and Social Care",
-        ocds_publisher="Procure operations",
-        ocds_publishers={"dfe": DFE},
-        ocds_license=LICENSE,
-        ocds_publication_policy=POLICY,
-    )
+    return publishing(providers_api)
 
 
 @pytest.fixture(scope="module")
 def schemas() -> OcdsSchemas:
     return OcdsSchemas(SCHEMAS)
-
-
-# --- the checks ---------------------------------------------------------------------------
-
-
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, written here apart from the project's, which is what is being checked."""
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = _merge_patch(merged.get(key), value)
-    return merged
-
-
-@cache
-def _package_validator(kind: str, extensions: tuple[str, ...]) -> Draft4Validator:
-    """Plain Draft 4 on the package schema ``kind``, whose releases are checked against the
-    1.1.5 release schema with ``extensions`` (as the package names them) patched in."""
-    release = _read(SCHEMAS / "1.1.5" / "release-schema.json")
-    for url in extensions:
-        release = _merge_patch(release, _read(SCHEMAS / "extensions" / DECLARED[url]))
-    registry: Registry[Any] = Registry().with_resources(
-        [
-            (RELEASE_SCHEMA_URL, Resource.from_contents(release, default_specification=DRAFT4)),
-            (
-                VERSIONED_SCHEMA_URL,
-                Resource.from_contents(
-                    _read(SCHEMAS / "1.1.5" / "versioned-release-validation-schema.json"),
-                    default_specification=DRAFT4,
-                ),
-            ),
-        ]
-    )
-    return Draft4Validator(_read(SCHEMAS / "1.1.5" / f"{kind}-schema.json"), registry=registry)
-
-
-def _package_errors(kind: str, package: Mapping[str, Any]) -> list[str]:
-    validator = _package_validator(kind, tuple(package.get("extensions", ())))
-    return [
-        f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
-        for e in validator.iter_errors(package)
-    ]
-
-
-def _release_errors(schemas: OcdsSchemas, release: Any) -> list[str]:
-    return [f"{e.path}: {e.message[:200]}" for e in schemas.release_errors(release)]
-
-
-def _valid_record_package(schemas: OcdsSchemas, package: Mapping[str, Any]) -> dict[str, Any]:
-    """The package's one record, once it and its releases are found valid both ways."""
-    assert _package_errors("record-package", package) == []
-    (record,) = package["records"]
-    for release in record["releases"]:
-        assert _release_errors(schemas, release) == [], release["id"]
-    assert _release_errors(schemas, record["compiledRelease"]) == [], record["ocid"]
-    return cast(dict[str, Any], record)
-
-
-# --- the API --------------------------------------------------------------------------------
-
-
-async def _import(api: Api, body: Any, source: str) -> dict[str, Any]:
-    content = body if isinstance(body, bytes) else msgspec.json.encode(body)
-    answer = await api.http.post(
-        "/v1/ocds/import",
-        params={"buyer": "dfe", "source": source},
-        content=content,
-        headers=api.headers(Role.ADMIN, buyer=None) | {"Content-Type": "application/json"},
-        timeout=60,
-    )
-    assert answer.status_code == 200, answer.text
-    return cast(dict[str, Any], answer.json())
-
-
-async def _record_package(api: Api, ocid: str, buyer: str | None = "dfe") -> dict[str, Any]:
-    role = Role.VIEWER if buyer else Role.ADMIN
-    answer = await api.get(f"/v1/ocds/records/{ocid}", role=role, buyer=buyer)
-    assert answer.status_code == 200, answer.text
-    return cast(dict[str, Any], answer.json())
-
-
-async def _release_packages(api: Api, buyer: str | None = "dfe") -> list[dict[str, Any]]:
-    """Every release package, from the start until the next page is the one just read (a page
-    with no release is a 204 whose Link header says the next page: a package is never empty)."""
-    role = Role.VIEWER if buyer else Role.ADMIN
-    pages: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
-        answer = await api.http.get(
-            "/v1/ocds/releases", params=params, headers=api.headers(role, buyer)
-        )
-        if answer.status_code == 204:
-            assert answer.content == b""
-            following = httpx.URL(answer.links["next"]["url"]).params["cursor"]
-            if following == cursor:
-                return pages
-        else:
-            assert answer.status_code == 200, answer.text
-            package = answer.json()
-            assert package["releases"]
-            pages.append(package)
-            following = httpx.URL(package["links"]["next"]).params["cursor"]
-        cursor = following
 
 
 def _release(**sections: Any) -> dict[str, Any]:
@@ -234,7 +99,7 @@ async def test_every_sample_and_a_generated_mix_imported_then_exported_validates
 ) -> None:
     ocids: set[str] = set()
     for name, path in samples().items():
-        report = await _import(capi, path.read_bytes(), name)
+        report = await import_into(capi, path.read_bytes(), name)
         ocids |= {p["ocid"] for p in report["processes"]}
     mix = list(synthetic_releases(90, suppliers=15))
     package = {
@@ -244,7 +109,7 @@ async def test_every_sample_and_a_generated_mix_imported_then_exported_validates
         "publisher": {"name": "Test"},
         "releases": mix,
     }
-    report = await _import(capi, package, "synthetic")
+    report = await import_into(capi, package, "synthetic")
     generated = {p["ocid"] for p in report["processes"]}
     assert generated == {r["ocid"] for r in mix}
     ocids |= generated
@@ -253,14 +118,14 @@ async def test_every_sample_and_a_generated_mix_imported_then_exported_validates
     ocids.add(f"ocds-procure-{ours['id']}")
 
     for ocid in sorted(ocids):
-        _valid_record_package(schemas, await _record_package(capi, ocid))
+        valid_record_package(schemas, await record_package(capi, ocid))
 
-    pages = await _release_packages(capi)
+    pages = await release_packages(capi)
     exported = [r for page in pages for r in page["releases"]]
     for page in pages:
-        assert _package_errors("release-package", page) == []
+        assert package_errors("release-package", page) == []
     for release in exported:
-        assert _release_errors(schemas, release) == [], (release["ocid"], release["id"])
+        assert release_errors(schemas, release) == [], (release["ocid"], release["id"])
     assert {r["ocid"] for r in exported} == ocids
 
 
@@ -277,8 +142,8 @@ async def test_a_contract_whose_award_id_is_null_is_left_out_of_the_release_and_
             {"id": "contract-2", "awardID": None, "status": "active", "title": "A modification"},
         ],
     )
-    (process,) = (await _import(capi, release, "null-award"))["processes"]
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    (process,) = (await import_into(capi, release, "null-award"))["processes"]
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     compiled = record["compiledRelease"]
     assert [(c["id"], c["awardID"]) for c in compiled["contracts"]] == [("contract-1", "award-1")]
     assert [c["id"] for r in record["releases"] for c in r.get("contracts", [])] == ["contract-1"]
@@ -298,8 +163,8 @@ async def test_a_contract_whose_award_is_unknown_is_left_out_of_the_release(
             {"id": "contract-9", "awardID": "award-that-is-not-here", "status": "active"},
         ],
     )
-    (process,) = (await _import(capi, release, "dangling-award"))["processes"]
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    (process,) = (await import_into(capi, release, "dangling-award"))["processes"]
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     award_ids = {a["id"] for a in record["compiledRelease"]["awards"]}
     contracts = record["compiledRelease"]["contracts"]
     assert [c["id"] for c in contracts] == ["contract-1"]
@@ -307,7 +172,7 @@ async def test_a_contract_whose_award_is_unknown_is_left_out_of_the_release(
     kept = {c["imported"]["ocdsId"] for c in await _contracts_of(capi, process["tenderId"])}
     assert kept == {"contract-1", "contract-9"}
     # Nor does the release feed carry it.
-    exported = [r for page in await _release_packages(capi) for r in page["releases"]]
+    exported = [r for page in await release_packages(capi) for r in page["releases"]]
     assert [c["id"] for r in exported for c in r.get("contracts", [])] == ["contract-1"]
 
 
@@ -332,11 +197,11 @@ async def test_the_milestones_of_a_contract_left_out_are_left_out_too(
             }
         ],
     )
-    (process,) = (await _import(capi, release, "null-award-milestones"))["processes"]
+    (process,) = (await import_into(capi, release, "null-award-milestones"))["processes"]
     (contract,) = await _contracts_of(capi, process["tenderId"])
     milestones = (await capi.get(f"/v1/contracts/{contract['id']}/milestones")).json()["items"]
     assert [m["title"] for m in milestones] == ["First report"]
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     assert "contracts" not in record["compiledRelease"]
     assert all("contracts" not in r for r in record["releases"])
 
@@ -364,13 +229,13 @@ async def test_a_value_in_a_currency_ocds_does_not_know_is_kept_and_left_out_of_
             }
         ],
     )
-    (process,) = (await _import(capi, release, "unknown-currency"))["processes"]
+    (process,) = (await import_into(capi, release, "unknown-currency"))["processes"]
     tender = (await capi.get(f"/v1/tenders/{process['tenderId']}")).json()
     assert tender["value"] == {"amount": "500000.00", "currency": "QQQ"}
     (award,) = (await capi.get("/v1/awards", tender=process["tenderId"])).json()["items"]
     assert award["value"] == {"amount": "120000.00", "currency": "QQQ"}
 
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     compiled = record["compiledRelease"]
     assert "value" not in compiled["tender"]
     (exported_award,) = compiled["awards"]
@@ -388,9 +253,7 @@ async def test_a_tender_of_ours_in_an_unknown_currency_is_published_without_its_
         {"title": "Mentoring", "value": {"amount": "1000.00", "currency": "QQQ"}},
     )
     assert made["value"] == {"amount": "1000.00", "currency": "QQQ"}
-    record = _valid_record_package(
-        schemas, await _record_package(capi, f"ocds-procure-{made['id']}")
-    )
+    record = valid_record_package(schemas, await record_package(capi, f"ocds-procure-{made['id']}"))
     assert record["compiledRelease"]["tender"]["title"] == "Mentoring"
     assert "value" not in record["compiledRelease"]["tender"]
 
@@ -402,19 +265,19 @@ async def test_a_process_its_publisher_gave_no_lots_is_exported_without_a_lot(
     capi: Api, schemas: OcdsSchemas
 ) -> None:
     release = _release(awards=[_award()], contracts=[{"id": "contract-1", "awardID": "award-1"}])
-    (process,) = (await _import(capi, release, "no-lots"))["processes"]
+    (process,) = (await import_into(capi, release, "no-lots"))["processes"]
     # Our data holds one lot for the whole tender (an award here is a lot's) ...
     (lot,) = (await capi.get(f"/v1/tenders/{process['tenderId']}/lots")).json()["items"]
     assert lot["imported"]["ocdsId"] is None
     # ... which the publisher never had, so the export never shows it nor names it.
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     compiled = record["compiledRelease"]
     assert "lots" not in compiled["tender"]
     (award,) = compiled["awards"]
     assert award["id"] == "award-1"
     assert "relatedLots" not in award
     assert lot["id"] not in json.dumps(record)
-    exported = [r for page in await _release_packages(capi) for r in page["releases"]]
+    exported = [r for page in await release_packages(capi) for r in page["releases"]]
     assert lot["id"] not in json.dumps(exported)
 
 
@@ -430,8 +293,8 @@ async def test_a_process_with_lots_is_exported_with_exactly_its_publishers_lots(
         awards=[_award(relatedLots=["lot-b"])],
         contracts=[{"id": "contract-1", "awardID": "award-1"}],
     )
-    (process,) = (await _import(capi, release, "two-lots"))["processes"]
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    (process,) = (await import_into(capi, release, "two-lots"))["processes"]
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     compiled = record["compiledRelease"]
     assert [lot["id"] for lot in compiled["tender"]["lots"]] == ["lot-a", "lot-b"]
     assert compiled["awards"][0]["relatedLots"] == ["lot-b"]
@@ -460,14 +323,14 @@ async def test_a_transaction_that_names_no_milestone_is_published_without_the_on
             }
         ],
     )
-    (process,) = (await _import(capi, release, "transaction-alone"))["processes"]
+    (process,) = (await import_into(capi, release, "transaction-alone"))["processes"]
     (contract,) = await _contracts_of(capi, process["tenderId"])
     # Our data holds the payment on a milestone of its own (a payment here is a milestone's) ...
     (held,) = (await capi.get(f"/v1/contracts/{contract['id']}/milestones")).json()["items"]
     assert held["imported"]["ocdsId"] is None
     assert [t["id"] for t in held["transactions"]] == ["payment-1"]
     # ... which the publisher never had: the transaction is published, that milestone is not.
-    record = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    record = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     (exported,) = record["compiledRelease"]["contracts"]
     implementation = exported["implementation"]
     assert [t["id"] for t in implementation["transactions"]] == ["payment-1"]
@@ -484,16 +347,14 @@ async def test_an_imported_process_is_not_given_a_category_nor_award_titles_it_n
         tender={"id": "tender-1", "title": "Tutoring", "status": "complete", "lots": lots},
         awards=[_award(relatedLots=["lot-a"])],
     )
-    (process,) = (await _import(capi, release, "no-category"))["processes"]
-    imported = _valid_record_package(schemas, await _record_package(capi, process["ocid"]))
+    (process,) = (await import_into(capi, release, "no-category"))["processes"]
+    imported = valid_record_package(schemas, await record_package(capi, process["ocid"]))
     assert "mainProcurementCategory" not in imported["compiledRelease"]["tender"]
     (award,) = imported["compiledRelease"]["awards"]
     assert award["relatedLots"] == ["lot-a"]
     assert "title" not in award  # not its lot's: the publisher gave the award none
     ours = await capi.tender()
-    record = _valid_record_package(
-        schemas, await _record_package(capi, f"ocds-procure-{ours['id']}")
-    )
+    record = valid_record_package(schemas, await record_package(capi, f"ocds-procure-{ours['id']}"))
     assert record["compiledRelease"]["tender"]["mainProcurementCategory"] == "services"
 
 
@@ -521,7 +382,7 @@ async def test_a_page_without_a_release_is_a_204_naming_the_next_page_never_an_e
     assert first[0] == 204
     assert await _page(capi, first[1]) == first  # nothing yet: the same page again
     # Changes that publish nothing after one that does.
-    await _import(capi, _release(contracts=[{"id": "c-9", "awardID": None}]), "awardless")
+    await import_into(capi, _release(contracts=[{"id": "c-9", "awardID": None}]), "awardless")
     pages, cursor = [], first[1]
     while True:
         status, following = await _page(capi, cursor)
@@ -541,9 +402,9 @@ async def test_a_buyers_packages_name_its_organisation_as_publisher_with_licence
     capi: Api, schemas: OcdsSchemas
 ) -> None:
     tender = await capi.tender()
-    record_package = await _record_package(capi, f"ocds-procure-{tender['id']}")
-    (page, *_) = await _release_packages(capi)
-    for package in (record_package, page):
+    served = await record_package(capi, f"ocds-procure-{tender['id']}")
+    (page, *_) = await release_packages(capi)
+    for package in (served, page):
         assert package["publisher"] == {
             "name": "Department for Education",
             "scheme": "GB-GOR",
@@ -552,10 +413,10 @@ async def test_a_buyers_packages_name_its_organisation_as_publisher_with_licence
         }
         assert package["license"] == LICENSE
         assert package["publicationPolicy"] == POLICY
-    _valid_record_package(schemas, record_package)
-    assert _package_errors("release-package", page) == []
+    valid_record_package(schemas, served)
+    assert package_errors("release-package", page) == []
     # An admin's package holds several buyers': its publisher is the operator.
-    (admin_page, *_) = await _release_packages(capi, buyer=None)
+    (admin_page, *_) = await release_packages(capi, buyer=None)
     assert admin_page["publisher"] == {"name": "Procure operations"}
     assert admin_page["license"] == LICENSE
 
@@ -565,19 +426,19 @@ async def test_a_buyer_with_no_publisher_configured_publishes_under_its_own_name
 ) -> None:
     answer = await capi.create("/v1/tenders", {"title": "Clinical audit support"}, buyer="dhsc")
     assert answer.status_code == 201, answer.text
-    package = await _record_package(capi, f"ocds-procure-{answer.json()['id']}", buyer="dhsc")
+    package = await record_package(capi, f"ocds-procure-{answer.json()['id']}", buyer="dhsc")
     assert package["publisher"] == {"name": "Department of Health and Social Care"}
-    assert _package_errors("record-package", package) == []
+    assert package_errors("record-package", package) == []
 
 
 async def test_every_extension_a_package_declares_is_pinned_to_a_tag_or_a_commit(
     capi: Api,
 ) -> None:
     tender = await capi.tender()
-    (page, *_) = await _release_packages(capi)
-    record_package = await _record_package(capi, f"ocds-procure-{tender['id']}")
+    (page, *_) = await release_packages(capi)
+    served = await record_package(capi, f"ocds-procure-{tender['id']}")
     readme = (SCHEMAS / "README.md").read_text(encoding="utf-8")
-    for package in (page, record_package):
+    for package in (page, served):
         assert sorted(package["extensions"]) == sorted(DECLARED)
         for url in package["extensions"]:
             assert PINNED.match(url), url
