@@ -358,6 +358,45 @@ async def test_an_imported_process_is_not_given_a_category_nor_award_titles_it_n
     assert record["compiledRelease"]["tender"]["mainProcurementCategory"] == "services"
 
 
+async def test_the_category_and_award_titles_a_publisher_stated_are_given_back_as_stated(
+    capi: Api, schemas: OcdsSchemas
+) -> None:
+    lots = [{"id": "lot-a", "title": "North"}]
+    release = _release(
+        tender={
+            "id": "tender-1",
+            "title": "School building works",
+            "status": "complete",
+            "mainProcurementCategory": "works",
+            "lots": lots,
+        },
+        awards=[_award(relatedLots=["lot-a"], title="Roofing of three schools")],
+    )
+    read = await import_into(capi, release, "stated")
+    (process,) = read["processes"]
+    assert read["problems"] == []
+    imported = valid_record_package(schemas, await record_package(capi, process["ocid"]))
+    assert imported["compiledRelease"]["tender"]["mainProcurementCategory"] == "works"
+    (award,) = imported["compiledRelease"]["awards"]
+    assert award["title"] == "Roofing of three schools"
+
+
+async def test_a_category_outside_the_codelist_is_a_problem_line_and_not_published(
+    capi: Api, schemas: OcdsSchemas
+) -> None:
+    release = _release(
+        tender={"id": "tender-1", "title": "Tutoring", "mainProcurementCategory": "tutoring"}
+    )
+    read = await import_into(capi, release, "odd-category")
+    (process,) = read["processes"]
+    assert read["problems"] == [
+        "ocds-213czf-fidelity: tender mainProcurementCategory 'tutoring' is not an OCDS code: "
+        "not kept"
+    ]
+    imported = valid_record_package(schemas, await record_package(capi, process["ocid"]))
+    assert "mainProcurementCategory" not in imported["compiledRelease"]["tender"]
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 

@@ -28,4 +28,7 @@ class Imported(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     # The date-times its publisher wrote where we keep a day (a contract's period, a
     # milestone's due date), by their OCDS path: the export gives them back as written.
     instants: dict[str, datetime] = {}
+    # What its publisher said that we have no field for, by OCDS path (a tender's
+    # mainProcurementCategory, an award's title): the export gives it back.
+    said: dict[str, str] = {}
     at: datetime  # when it was (last) imported

@@ -166,6 +166,8 @@ def suppliers_of(compiled: Obj) -> list[PartyRef]:
 
 
 # domain.md's table, read backwards; a code not in the list is read as its nearest.
+# The closed codelist of tender.mainProcurementCategory.
+_CATEGORIES = frozenset({"goods", "works", "services"})
 _TENDER = {
     "planning": TenderStatus.DRAFT,
     "planned": TenderStatus.DRAFT,
@@ -278,6 +280,7 @@ class _Process:
         ocds_id: str | None,
         award_ocds_id: str | None = None,
         instants: Mapping[str, datetime | None] | None = None,
+        said: Mapping[str, str | None] | None = None,
     ) -> Imported:
         return Imported(
             source=self.source,
@@ -285,10 +288,20 @@ class _Process:
             ocds_id=ocds_id,
             award_ocds_id=award_ocds_id,
             instants={k: v for k, v in (instants or {}).items() if v is not None},
+            said={k: v for k, v in (said or {}).items() if v is not None},
             at=self.at,
         )
 
     # -- tender and lots ------------------------------------------------------------------
+    def _category(self, tender: Obj) -> str | None:
+        """The process's mainProcurementCategory when it is a code of the closed codelist
+        (the export may give back nothing else), else a problem line."""
+        said = self.r.text(tender, "tender", "mainProcurementCategory")
+        if said is not None and said not in _CATEGORIES:
+            self.r.problem(f"tender mainProcurementCategory {said!r} is not an OCDS code: not kept")
+            return None
+        return said
+
     def tender(self, has_awards: bool) -> Tender:
         r, t = self.r, self.r.obj(self.c, "", "tender")
         title = r.text(t, "tender", "title")
@@ -318,7 +331,9 @@ class _Process:
                 if status in (TenderStatus.CANCELLED, TenderStatus.UNSUCCESSFUL)
                 else None
             ),
-            imported=self.mark(r.text(t, "tender", "id")),
+            imported=self.mark(
+                r.text(t, "tender", "id"), said={"mainProcurementCategory": self._category(t)}
+            ),
             version=1,
             created_at=self.at,
             updated_at=self.at,
@@ -398,6 +413,7 @@ class _Process:
                 reason = r.text(award, path, "statusDetails") or (
                     f"the publisher's status: {award.get('status')}"
                 )
+            said = {"title": r.text(award, path, "title")}
             targets = self._award_lots(award, lots, key)
             suppliers = [s for s in r.objs(award, path, "suppliers") if _party_key(s)]
             if not suppliers:
@@ -427,7 +443,7 @@ class _Process:
                         else decided,
                         status=status,
                         reason=reason,
-                        imported=self.mark(key),
+                        imported=self.mark(key, said=said),
                         version=1,
                         created_at=self.at,
                         updated_at=self.at,

@@ -230,8 +230,10 @@ def tender_block(tender: Tender) -> dict[str, Any]:
     return _clean(
         {
             **_described(tender, TENDER_STATUS),
-            # Ours are services; an imported process's category is its publisher's to say.
-            "mainProcurementCategory": "services" if tender.imported is None else None,
+            # Ours are services; an imported process's category is what its publisher said.
+            "mainProcurementCategory": "services"
+            if tender.imported is None
+            else tender.imported.said.get("mainProcurementCategory"),
             "tenderPeriod": {
                 "startDate": _instant(tender.published_at),
                 "endDate": _instant(tender.submission_deadline),
@@ -250,14 +252,20 @@ def _supplier(provider_id: str, name: str | None, links: Links) -> dict[str, Any
     return _clean({"id": provider_id, "name": name or (known.name if known else None)})
 
 
+def _award_title(award: Award, lot: Lot | None) -> str | None:
+    if award.imported is not None:
+        return award.imported.said.get("title")
+    return lot.title if lot is not None else None
+
+
 def award_block(award: Award, links: Links) -> dict[str, Any]:
     lot = links.lots.get(award.lot_id)
     shown = lot is not None and published_lot(lot)
     return _clean(
         {
             "id": _ocds_id(award),
-            # Ours are titled by their lot; an imported award's title is its publisher's.
-            "title": lot.title if lot is not None and shown and award.imported is None else None,
+            # Ours are titled by their lot; an imported award by what its publisher said.
+            "title": _award_title(award, lot if shown else None),
             "status": AWARD_STATUS[award.status],
             "statusDetails": award.reason,
             "date": _instant(award.date),
