@@ -111,6 +111,8 @@ class Observation(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     note: str | None
     recorded_by: str
     recorded_at: datetime
+    # An imported observation's id at its publisher (its OCDS id), which the export gives back.
+    ocds_id: str | None = None
 
 
 class Kpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -627,7 +627,8 @@ class _Process:
         made: list[Observation] = []
         named: set[str] = set()
         for n, (path, o) in enumerate(seen):
-            okey = r.text(o, path, "id") or f"#{n}"
+            ocds_id = r.text(o, path, "id")
+            okey = ocds_id or f"#{n}"
             period = r.obj(o, path, "period")
             start = r.day(period, f"{path}/period", "startDate")
             end = r.day(period, f"{path}/period", "endDate") or start
@@ -661,6 +662,7 @@ class _Process:
                     note=notes,
                     recorded_by=self.actor,
                     recorded_at=self.at,
+                    ocds_id=ocds_id,
                 )
             )
             if len(pairs) > 1:

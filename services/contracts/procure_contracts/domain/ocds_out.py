@@ -415,7 +415,7 @@ def actual_metric(kpi: Kpi, observations: Sequence[Observation]) -> dict[str, An
             "observations": [
                 _clean(
                     {
-                        "id": o.id,
+                        "id": o.ocds_id or o.id,
                         "period": {
                             "startDate": _instant(o.period_start),
                             "endDate": _instant(o.period_end),
