@@ -25,13 +25,14 @@ from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
+from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.service import Runtime, build_app
 from tests.conftest import clone_database, drop_database
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.auth import bearer, keyed, token
-from tests.support.ocds import BUYER_NAMES
+from tests.support.ocds import BUYER_NAMES, SCHEMAS
 from tests.support.runtime import runtime_for
 from tests.support.serving import serving
 from tests.support.wait import running
@@ -282,3 +283,9 @@ async def elsewhere(
     finally:
         await pool.close()
         await drop_database(postgres.url, url)
+
+
+@pytest.fixture(scope="session")
+def schemas() -> OcdsSchemas:
+    """The OCDS schemas the contracts service ships, loaded once."""
+    return OcdsSchemas(SCHEMAS)

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 
 from procure_contracts.domain.ocds_out import (
     AWARD_STATUS,
@@ -23,14 +22,8 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
-from tests.support.ocds import SCHEMAS
 
 PREFIX = "ocds-procure"
-
-
-@pytest.fixture(scope="module")
-def schemas() -> OcdsSchemas:
-    return OcdsSchemas(SCHEMAS)
 
 
 def _next_cursor(answer: httpx.Response) -> str:

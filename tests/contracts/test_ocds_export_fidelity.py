@@ -55,11 +55,6 @@ def options(providers_api: str) -> ContractsOptions:
     return publishing(providers_api)
 
 
-@pytest.fixture(scope="module")
-def schemas() -> OcdsSchemas:
-    return OcdsSchemas(SCHEMAS)
-
-
 def _release(**sections: Any) -> dict[str, Any]:
     """A small hand-made release of the process ``ocds-213czf-fidelity`` of the buyer."""
     return {

@@ -17,7 +17,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
-from tests.support.ocds import BUYER_NAMES, RECORDED, SCHEMAS, samples
+from tests.support.ocds import BUYER_NAMES, RECORDED, samples
 
 FICTIONAL = "fictional_release-package_full-lifecycle_ocds-213czf-000-00001"
 
@@ -221,11 +221,6 @@ async def test_without_the_providers_service_address_an_import_is_503_naming_the
         answer = await ocds_import(Api(http, clock), samples()[FICTIONAL].read_bytes())
     assert answer.status_code == 503
     assert "PROCURE_PROVIDERS_URL" in answer.json()["detail"]
-
-
-@pytest.fixture(scope="module")
-def schemas() -> OcdsSchemas:
-    return OcdsSchemas(SCHEMAS)
 
 
 async def test_every_sample_exported_again_validates_and_keeps_the_processes_facts(

@@ -27,7 +27,7 @@ from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, Elsewhere
 from tests.contracts.test_ocds_round_trip import DOCUMENTED, directory_size
-from tests.support.ocds import RECORDED, SCHEMAS, samples
+from tests.support.ocds import RECORDED, samples
 from tests.support.ocds_export import (
     import_into,
     package_errors,
@@ -47,11 +47,6 @@ KINDS_DOCUMENTED = {line.rsplit(" (", 1)[0] for line in DOCUMENTED}
 @pytest.fixture
 def options(providers_api: str) -> ContractsOptions:
     return publishing(providers_api)
-
-
-@pytest.fixture(scope="module")
-def schemas() -> OcdsSchemas:
-    return OcdsSchemas(SCHEMAS)
 
 
 def export_errors(
