@@ -257,9 +257,10 @@ async def our_releases(api: Api) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 1000}
     while True:
-        page = (await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)).json()
-        if not page["releases"]:
+        answer = await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)
+        if answer.status_code == 204:  # a page without a release: there are no more
             return found
+        page = answer.json()
         found += page["releases"]
         params["cursor"] = httpx.URL(page["links"]["next"]).params["cursor"]
 
