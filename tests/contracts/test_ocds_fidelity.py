@@ -213,7 +213,7 @@ async def our_releases(api: Api) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"limit": 1000}
     while True:
         answer = await api.get("/v1/ocds/releases", role=Role.ADMIN, buyer=None, **params)
-        if answer.status_code == 204:
+        if answer.status_code == 204:  # a page without a release: there are no more
             return found
         assert answer.status_code == 200, answer.text
         page = answer.json()
