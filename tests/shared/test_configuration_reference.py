@@ -19,6 +19,7 @@ from procure_shared.devstack.up import (
     UP_ENVIRONMENT,
     Stack,
     UpConfig,
+    migration_environment,
     service_environment,
 )
 
@@ -89,11 +90,10 @@ def test_procure_up_gives_the_services_the_variables_the_reference_lists(
     config = UpConfig(root=tmp_path, postgres_url=None, nats_url=None, clock_rate="60")
     stack = Stack(config, Console(quiet=True))
     endpoints = stack.endpoints("postgresql://u@127.0.0.1:5432/x", "nats://127.0.0.1:4222", "p")
-    given = {
-        name
-        for service in SERVICES
-        for name in service_environment(service, endpoints, "s" * 48, {})
-    }
+    served = {s: service_environment(s, endpoints, "s" * 48, {}) for s in SERVICES}
+    # The owner's URL goes to the migration step alone, never to the service.
+    assert all("DATABASE_OWNER_URL" not in env for env in served.values())
+    given = {name for env in served.values() for name in migration_environment(env, endpoints)}
     assert given == SERVICE_ENVIRONMENT.keys()
 
 

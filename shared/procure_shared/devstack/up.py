@@ -114,8 +114,8 @@ UP_ENVIRONMENT: dict[str, str] = {
 SERVICE_ENVIRONMENT: dict[str, str] = {
     "DATABASE_URL": "`procure_<service>` on the PostgreSQL server in use, as the role "
     "`procure_<service>` (as the server's user when it may not create roles)",
-    "DATABASE_OWNER_URL": "the same database as `procure_owner`, which runs the migrations "
-    "(unset when the server's user may not create roles)",
+    "DATABASE_OWNER_URL": "to the migration step alone: the same database as `procure_owner`, "
+    "which runs the migrations (unset when the server's user may not create roles)",
     "NATS_URL": "the NATS server in use",
     "PROCURE_NATS_CREDENTIALS": "the service's own nkey seed, `.procure/nats/<service>.nk`",
     "PROCURE_BUYER_NAMES": "the development buyers' names (unless set)",
@@ -321,6 +321,17 @@ def development_tokens(secret: str) -> list[tuple[str, str, str]]:
     return tokens
 
 
+def migration_environment(service_env: Mapping[str, str], endpoints: Endpoints) -> dict[str, str]:
+    """What a service's migration runs with: the service's environment and, with the stack's
+    roles, the owner's URL, which the service itself is never given."""
+    env = dict(service_env)
+    if endpoints.database_password is not None:
+        env["DATABASE_OWNER_URL"] = with_user(
+            env["DATABASE_URL"], OWNER, endpoints.database_password
+        )
+    return env
+
+
 def service_environment(
     service: str,
     endpoints: Endpoints,
@@ -352,11 +363,8 @@ def service_environment(
     )
     if endpoints.database_password is not None:
         # As in production: the owner migrates, the service connects as its own role.
-        env.update(
-            DATABASE_URL=with_user(
-                env["DATABASE_URL"], service_role(service), endpoints.database_password
-            ),
-            DATABASE_OWNER_URL=with_user(env["DATABASE_URL"], OWNER, endpoints.database_password),
+        env["DATABASE_URL"] = with_user(
+            env["DATABASE_URL"], service_role(service), endpoints.database_password
         )
     env.update(endpoints.clock)
     if service == "contracts":  # OCDS imports find and register suppliers there
@@ -788,7 +796,7 @@ def run_up(config: UpConfig, console: Console | None = None) -> int:
         endpoints = stack.endpoints(pg_url, nats_url, stack.prepare_roles(pg_url))
         envs = {s: service_environment(s, endpoints, secret, os.environ) for s in SERVICES}
         for service in SERVICES:
-            stack.migrate(service, envs[service])
+            stack.migrate(service, migration_environment(envs[service], endpoints))
         write_endpoints(config.state_dir, endpoints)
         ours = [s for s in SERVICES if s not in config.without]
         for service in ours:
