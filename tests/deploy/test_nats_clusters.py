@@ -27,7 +27,8 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client
-from nats.js.errors import BadRequestError
+from nats.js.api import PubAck
+from nats.js.errors import BadRequestError, NoStreamResponseError
 
 from procure_shared.devstack.servers import nats_server_binary
 from procure_shared.identities import ROUTE_USER, service_bus
@@ -49,7 +50,7 @@ from tests.deploy.bus import (
 from tests.deploy.conftest import Documented
 from tests.deploy.files import Container, compose_container, kubernetes_container, manifests, tool
 from tests.support.ports import free_port_run
-from tests.support.wait import until
+from tests.support.wait import eventually, until
 
 # The streams the services create keep a copy on each node, as both deploy files say.
 REPLICAS = 3
@@ -166,7 +167,15 @@ async def creates_its_stream_on_every_node(url: str, access: NatsAccess) -> None
         js = client.jetstream(timeout=5)
         await ensure_streams(js, REPLICAS, (stream,))
         subject = stream.subjects[0].replace(">", "deploy.checked")
-        ack = await js.publish(subject, b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex})
+        headers = {"Nats-Msg-Id": uuid.uuid4().hex}  # asked again under one id: stored once
+
+        async def published() -> PubAck | None:
+            try:
+                return await js.publish(subject, b"{}", headers=headers)
+            except (NoStreamResponseError, nats.errors.TimeoutError):
+                return None  # the new stream's replicas are still electing its leader
+
+        ack = await eventually(published, within=20, interval=0.2, what="a stream leader")
         assert ack.stream == stream.name
         info = await js.stream_info(stream.name)
         assert info.cluster is not None
