@@ -31,6 +31,7 @@ from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET
 from tests.conftest import database_url
+from tests.support import api_documents
 from tests.support.servers import NatsHandle, PostgresHandle, access_in, session_credentials
 from tests.support.wait import ready, until
 
@@ -564,3 +565,14 @@ def test_every_operation_of_every_service_got_a_2xx(report: Callable[[str], None
         report(f"  {service:14} {operation:40} {figures}")
     never = [f"{s} {op}" for (s, op), counts in TALLY.items() if counts["2xx"] == 0]
     assert not never, f"operations that never answered 2xx: {never}"
+
+
+@pytest.mark.slow  # the services above are started for the contract test
+def test_each_service_serves_the_openapi_document_the_baseline_test_builds(
+    service_api: tuple[str, Any, str, dict[str, str]],
+) -> None:
+    service, _, base, _ = service_api
+    with urllib.request.urlopen(f"{base}/schema/openapi.json", timeout=10) as answer:  # noqa: S310
+        served = json.loads(answer.read())
+    served["info"]["version"] = api_documents.VERSION
+    assert served == api_documents.openapi(service)
