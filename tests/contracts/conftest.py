@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from procure_contracts.app import definition as contracts_definition
 from procure_contracts.demo import load_demo
 from procure_contracts.events.provider_directory import provider_directory_consumer
+from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
@@ -25,7 +26,6 @@ from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
 from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
-from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool
 from procure_shared.service import Runtime, build_app

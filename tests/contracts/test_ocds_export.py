@@ -9,16 +9,16 @@ from typing import Any
 
 import httpx
 
-from procure_contracts.domain.ocds_out import (
+from procure_contracts.ocds.mapping_out import (
     AWARD_STATUS,
     CONTRACT_STATUS,
     LOT_STATUS,
     MILESTONE_STATUS,
     TENDER_STATUS,
 )
+from procure_contracts.ocds.schema import OcdsSchemas
 from procure_shared.audit import Actor, record_change
 from procure_shared.http import Role
-from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi

@@ -11,9 +11,9 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions
 from procure_shared.http import Role
-from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas
+from procure_contracts.ocds.merge import Compiler
+from procure_contracts.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in
 from procure_shared.ocds.synthetic import releases
 from tests.support.ocds import SCHEMAS, samples

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from procure_shared.ocds.schema import OcdsSchemas, merge_patch
+from procure_contracts.ocds.schema import OcdsSchemas, merge_patch
 from procure_shared.ocds.shapes import releases_in, shape_of
 from tests.support.ocds import DATA, RECORDED, SCHEMAS
 

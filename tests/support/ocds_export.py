@@ -18,9 +18,9 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions, OcdsPublisher
 from procure_shared.http import Role
-from procure_shared.ocds.schema import OcdsSchemas
 from tests.contracts.conftest import Api
 from tests.support.ocds import BUYER_NAMES, SCHEMAS
 

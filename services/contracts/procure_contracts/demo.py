@@ -21,7 +21,7 @@ from decimal import Decimal
 from nats.aio.client import Client
 
 from procure_contracts import demo_kpis
-from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.clients.providers_rpc import eligibility_over_nats
 from procure_contracts.demo_milestones import attendance_milestones, ntp_2021_milestones
 from procure_contracts.domain.awards import AwardDraft, AwardItem
 from procure_contracts.domain.contracts import ContractDraft, Exercise, OptionDraft

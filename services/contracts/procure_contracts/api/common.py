@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.params import QueryParameter
 
-from procure_contracts.api.providers_rpc import eligibility_over_nats
+from procure_contracts.clients.providers_rpc import eligibility_over_nats
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
 from procure_shared.documents import Documents, Raw, RawPage

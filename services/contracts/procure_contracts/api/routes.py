@@ -14,14 +14,14 @@ from procure_contracts.api.contracts import ContractsController
 from procure_contracts.api.feed import FeedController
 from procure_contracts.api.kpis import ContractKpisController, KpisController
 from procure_contracts.api.milestones import ContractMilestonesController, MilestonesController
-from procure_contracts.api.ocds import PUBLICATION, OcdsController
-from procure_contracts.api.ocds_import import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.api.ops import OpsConfig, ops_routes
 from procure_contracts.api.ops.common import OPS
 from procure_contracts.api.revocations import RevocationsController
 from procure_contracts.api.tenders import TendersController
+from procure_contracts.ocds.api import PUBLICATION, OcdsController
+from procure_contracts.ocds.exporting import Publication
+from procure_contracts.ocds.import_api import OCDS_IMPORT, OcdsImportConfig, OcdsImportController
 from procure_contracts.usecases.context import Rules
-from procure_contracts.usecases.ocds_export import Publication
 from procure_shared.errors import DomainError
 from procure_shared.http.domain import domain_problem
 

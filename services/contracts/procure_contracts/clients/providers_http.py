@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from procure_contracts.domain.ocds_in import Provider
-from procure_contracts.usecases.ocds_providers import (
+from procure_contracts.ocds.mapping_in import Provider
+from procure_contracts.ocds.suppliers import (
     MANY,
     Identifier,
     ProviderRegistry,

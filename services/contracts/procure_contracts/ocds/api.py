@@ -14,10 +14,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from procure_contracts.api.common import aware, who
-from procure_contracts.domain.ocds_out import EXTENSIONS, OCDS_VERSION
-from procure_contracts.storage.ocds import Position
-from procure_contracts.usecases import ocds_export
-from procure_contracts.usecases.ocds_export import Publication
+from procure_contracts.ocds import exporting
+from procure_contracts.ocds.exporting import Publication
+from procure_contracts.ocds.mapping_out import EXTENSIONS, OCDS_VERSION
+from procure_contracts.ocds.store import Position
 from procure_shared.http import Reading, Role, problem_responses, requires
 from procure_shared.http.domain import RouteConstant, now
 from procure_shared.http.pagination import Cursor, decode_cursor, encode_cursor
@@ -142,7 +142,7 @@ class OcdsController(Controller):
         if cursor is not None:
             txid, id = decode_cursor(cursor, 2, _Key)
             position = Position(txid, id)
-        releases, last = await ocds_export.releases_after(
+        releases, last = await exporting.releases_after(
             db,
             who(request),
             position,
@@ -173,7 +173,7 @@ class OcdsController(Controller):
         self, db: Reading, request: Request[Any, Any, Any], ocid: FromPath[str]
     ) -> Response[RecordPackage]:
         publication = PUBLICATION.of(request)
-        record, buyer = await ocds_export.record(
+        record, buyer = await exporting.record(
             db, who(request), ocid, now=now(request), publication=publication
         )
         package = _package(request, publication, buyer)

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from procure_contracts.domain.ocds_out import Links, releases_of, standstill_ends
-from procure_contracts.storage import ocds
-from procure_contracts.storage.ocds import Position
+from procure_contracts.ocds import store
+from procure_contracts.ocds.mapping_out import Links, releases_of, standstill_ends
+from procure_contracts.ocds.merge import Compiler
+from procure_contracts.ocds.store import Position
 from procure_contracts.usecases.context import Who
 from procure_shared.errors import NotFound
-from procure_shared.ocds.merge import Compiler
 from procure_shared.postgres import Queries
 
 __all__ = ["Position", "Publication", "Publisher", "record", "releases_after"]
@@ -81,10 +81,10 @@ async def releases_after(
     publication: Publication,
 ) -> tuple[list[dict[str, Any]], Position | None]:
     """The releases of the next ``limit`` changes the caller may see, and where they end."""
-    changes, last = await ocds.changes_after(
+    changes, last = await store.changes_after(
         conn, position, buyer=who.scope, since=since, limit=limit
     )
-    links = _named(await ocds.links_for(conn, changes), publication)
+    links = _named(await store.links_for(conn, changes), publication)
     releases = [r for c in changes for _, r in releases_of(c, links, publication.ocid_prefix)]
     return releases, last
 
@@ -95,11 +95,11 @@ async def record(
     """The record of the process ``ocid`` (its releases, oldest first, and its compiled
     release) and the process's buyer."""
     prefix = publication.ocid_prefix
-    tender = await ocds.tender_by_ocid(conn, ocid, prefix, who.scope)
+    tender = await store.tender_by_ocid(conn, ocid, prefix, who.scope)
     if tender is None:
         raise NotFound(f"no contracting process {ocid}")
-    changes = await ocds.process_changes(conn, tender.id)
-    links = _named(await ocds.links_for(conn, changes), publication)
+    changes = await store.process_changes(conn, tender.id)
+    links = _named(await store.links_for(conn, changes), publication)
     releases = [r for c in changes for o, r in releases_of(c, links, prefix) if o == ocid]
     # Awards are stored as made; the standstill's end is a release of its own, dated then.
     awards = [a for a in links.awards.values() if a.tender_id == tender.id]

@@ -11,9 +11,9 @@ from litestar import Controller, Request, post
 from litestar.params import Body, QueryParameter
 
 from procure_contracts.api.common import who
-from procure_contracts.api.providers_http import ProvidersOverHttp
-from procure_contracts.usecases.ocds_export import Publication
-from procure_contracts.usecases.ocds_import import ImportReport, Ocds, import_document
+from procure_contracts.clients.providers_http import ProvidersOverHttp
+from procure_contracts.ocds.exporting import Publication
+from procure_contracts.ocds.importing import ImportReport, Ocds, import_document
 from procure_shared.errors import Unavailable
 from procure_shared.http import (
     FieldError,

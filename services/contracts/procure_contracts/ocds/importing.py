@@ -28,28 +28,28 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from procure_contracts.domain import ocds_in_events as data
 from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.kpis import Kpi, Observation, kpi_data, rating_data, unrated
 from procure_contracts.domain.milestones import Milestone
 from procure_contracts.domain.observations import observed, observed_data
-from procure_contracts.domain.ocds_in import Mapped, map_process, suppliers_of
-from procure_contracts.domain.ocds_out import ocid_of, releases_of, standstill_ends
 from procure_contracts.domain.tenders import Lot, Tender
-from procure_contracts.storage import ocds as published
-from procure_contracts.storage import ocds_releases as releases
+from procure_contracts.ocds import imported_events as data
+from procure_contracts.ocds import releases
+from procure_contracts.ocds import store as published
+from procure_contracts.ocds.exporting import Publication
+from procure_contracts.ocds.mapping_in import Mapped, map_process, suppliers_of
+from procure_contracts.ocds.mapping_out import ocid_of, releases_of, standstill_ends
+from procure_contracts.ocds.merge import Compiler
+from procure_contracts.ocds.schema import OcdsSchemas
+from procure_contracts.ocds.suppliers import ProviderRegistry, of_process, resolve
 from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who
-from procure_contracts.usecases.ocds_export import Publication
-from procure_contracts.usecases.ocds_providers import ProviderRegistry, of_process, resolve
 from procure_shared.changes import Change, publish_all
 from procure_shared.documents import Documents, as_uuid
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
-from procure_shared.ocds.merge import Compiler
-from procure_shared.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in, shape_of
 from procure_shared.postgres import Connection
 

@@ -42,7 +42,6 @@ from procure_contracts.domain.milestones import (
 )
 from procure_contracts.domain.money import total
 from procure_contracts.domain.observations import latest_period, rated
-from procure_contracts.domain.ocds_read import Obj, Reader, unplaced
 from procure_contracts.domain.ratings import (
     Combine,
     Direction,
@@ -52,6 +51,7 @@ from procure_contracts.domain.ratings import (
     default_thresholds,
 )
 from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
+from procure_contracts.ocds.reader import Obj, Reader, unplaced
 from procure_shared.categories import Category
 
 __all__ = [
@@ -212,7 +212,7 @@ _NEAREST_CONTRACT = {
     "signed": ContractStatus.ACTIVE,
 }
 # Our statuses with no OCDS twin, as our export says them: the nearest code and our word in
-# ``statusDetails`` (``domain/ocds_out.py``, decision 15). Read back, the word gives our status
+# ``statusDetails`` (``mapping_out.py``, decision 15). Read back, the word gives our status
 # and is no reason.
 _CLOSED_DETAILS = "closed: the submission deadline has passed; bids are being evaluated"
 _AWARDED_DETAILS = "awarded"

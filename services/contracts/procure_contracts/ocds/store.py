@@ -15,8 +15,8 @@ from procure_contracts.domain.awards import Award
 from procure_contracts.domain.contracts import Contract
 from procure_contracts.domain.kpis import Kpi, Observation
 from procure_contracts.domain.milestones import Milestone
-from procure_contracts.domain.ocds_out import Change, Links, PartyInfo
 from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.ocds.mapping_out import Change, Links, PartyInfo
 from procure_contracts.storage.store import awards, contracts, lots, tenders
 from procure_shared.documents import as_uuid
 from procure_shared.postgres import Queries

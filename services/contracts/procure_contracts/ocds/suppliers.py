@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from procure_contracts.domain.ocds_in import PartyRef, Provider
+from procure_contracts.ocds.mapping_in import PartyRef, Provider
 
 __all__ = ["MANY", "Identifier", "ProviderRegistry", "Unusable", "resolve"]
 
