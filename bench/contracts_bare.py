@@ -135,7 +135,7 @@ async def statements() -> Statements:
 
 async def _save_sql() -> str:
     """``Documents.save``'s UPDATE for the contracts table (built from a sample Struct)."""
-    from procure_contracts.domain.contracts import Contract, ContractStatus
+    from procure_contracts.contracts.rules import Contract, ContractStatus
     from procure_contracts.storage import store
 
     now = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ are already reported due soon; later ones are scheduled and not reported yet. Th
 are decoded by the service's decoder before the timed runs.
 
 - *nothing new*: the median of 200 passes of the service's own monitor (`Sweep.run_once`
-  through `procure_contracts.events.milestone_monitor`: a transaction, the claim of both
+  through `procure_contracts.milestones.worker`: a transaction, the claim of both
   partial indexes, nothing found). Baseline: a bare asyncpg transaction of `SELECT 1` on the
   same pool, 200 times: the floor of one pass. Target: at most 50 ms.
 - *1,000 due*: 1,000 scheduled milestones due in 3 days are added (not timed), then one pass of
@@ -35,7 +35,7 @@ from bench import cpu
 from bench.contracts import _database, load
 from bench.harness import Figure, Run, Servers, quiet
 from bench.plan import Plan
-from procure_contracts.events.milestone_monitor import milestone_monitor
+from procure_contracts.milestones.worker import milestone_monitor
 from procure_contracts.storage import store
 from procure_shared.clock import FixedClock
 from procure_shared.postgres import create_pool

@@ -45,9 +45,11 @@ from bench.contracts import (
 from bench.harness import Figure, Run, Servers, guarded, percentile, quiet, stop_process
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
-from procure_contracts.domain.kpis import Kpi, Rated
-from procure_contracts.domain.ratings import Combine, Direction, Exact, default_thresholds
-from procure_contracts.storage import ops, ops_sessions, store
+from procure_contracts.kpis.ratings import Combine, Direction, Exact, default_thresholds
+from procure_contracts.kpis.rules import Kpi, Rated
+from procure_contracts.ops import sessions as ops_sessions
+from procure_contracts.ops import store as ops
+from procure_contracts.storage import store
 from procure_shared.events.contracts import Rating
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role

@@ -11,7 +11,7 @@ import httpx
 from nats.aio.client import Client
 
 from procure_contracts.demo import load_demo
-from procure_contracts.events.milestone_monitor import milestone_monitor
+from procure_contracts.milestones.worker import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer

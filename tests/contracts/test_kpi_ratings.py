@@ -9,18 +9,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from procure_contracts.domain.contracts import Contract, ContractStatus
-from procure_contracts.domain.kpis import (
-    Dimension,
-    Kpi,
-    KpiDraft,
-    Observation,
-    check_section_52,
-    define,
-)
+from procure_contracts.contracts.rules import Contract, ContractStatus
 from procure_contracts.domain.money import Money
-from procure_contracts.domain.observations import assessed, latest_period, rated
-from procure_contracts.domain.ratings import (
+from procure_contracts.kpis.observations import assessed, latest_period, rated
+from procure_contracts.kpis.ratings import (
     Combine,
     Direction,
     Exact,
@@ -29,6 +21,14 @@ from procure_contracts.domain.ratings import (
     check_thresholds,
     default_thresholds,
     rate,
+)
+from procure_contracts.kpis.rules import (
+    Dimension,
+    Kpi,
+    KpiDraft,
+    Observation,
+    check_section_52,
+    define,
 )
 from procure_shared.errors import RuleBroken
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from procure_contracts.events.milestone_monitor import milestone_monitor
+from procure_contracts.milestones.worker import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
 from procure_shared.http import Role

@@ -8,8 +8,8 @@ import re
 from datetime import date
 from typing import Any
 
-from procure_contracts.api.ops.live import Watch
-from procure_contracts.storage import ops
+from procure_contracts.ops import store as ops
+from procure_contracts.ops.live import Watch
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from procure_contracts.app import definition
+from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.settings import ContractsOptions
-from procure_contracts.storage import ops_sessions
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.events.identity import SubjectRevoked, TokenRevoked
 from procure_shared.http import Role

@@ -7,16 +7,16 @@ from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
-from procure_contracts.api.ops import TEMPLATES, OpsConfig, SignInConfig
-from procure_contracts.api.routes import routes
 from procure_contracts.demo import load_demo
-from procure_contracts.events.milestone_monitor import milestone_monitor
 from procure_contracts.events.provider_directory import provider_directory_consumer
+from procure_contracts.milestones.worker import milestone_monitor
 from procure_contracts.ocds.exporting import Publication, Publisher
 from procure_contracts.ocds.import_api import OcdsImportConfig
 from procure_contracts.ocds.importing import Ocds
 from procure_contracts.ocds.merge import Compiler
 from procure_contracts.ocds.schema import OcdsSchemas
+from procure_contracts.ops import TEMPLATES, OpsConfig, SignInConfig
+from procure_contracts.routes import routes
 from procure_contracts.settings import ContractsOptions, buyer_names
 from procure_shared.service import Runtime, ServiceDefinition, Worker
 from procure_shared.settings import SettingsError

@@ -22,13 +22,15 @@ from nats.aio.client import Client
 
 from procure_contracts import demo_kpis
 from procure_contracts.clients.providers_rpc import eligibility_over_nats
+from procure_contracts.contracts import usecases as contracts
+from procure_contracts.contracts.rules import ContractDraft, Exercise, OptionDraft
 from procure_contracts.demo_milestones import attendance_milestones, ntp_2021_milestones
-from procure_contracts.domain.awards import AwardDraft, AwardItem
-from procure_contracts.domain.contracts import ContractDraft, Exercise, OptionDraft
 from procure_contracts.domain.money import Money
-from procure_contracts.domain.tenders import LotDraft, TenderDraft
 from procure_contracts.storage import lists, store
-from procure_contracts.usecases import awards, contracts, tenders
+from procure_contracts.tenders import awards_usecases as awards
+from procure_contracts.tenders import usecases as tenders
+from procure_contracts.tenders.awards_rules import AwardDraft, AwardItem
+from procure_contracts.tenders.rules import LotDraft, TenderDraft
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import Actor
 from procure_shared.categories import Category

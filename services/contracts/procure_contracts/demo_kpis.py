@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from procure_contracts.domain.kpis import Dimension, KpiChanges, KpiDraft
-from procure_contracts.domain.observations import ObservationDraft
-from procure_contracts.domain.ratings import Exact, Range
-from procure_contracts.usecases import kpis
+from procure_contracts.kpis import usecases as kpis
+from procure_contracts.kpis.observations import ObservationDraft
+from procure_contracts.kpis.ratings import Exact, Range
+from procure_contracts.kpis.rules import Dimension, KpiChanges, KpiDraft
 from procure_contracts.usecases.context import Who
 from procure_shared.audit import Actor
 from procure_shared.postgres import Connection

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from procure_contracts.domain.milestones import MilestoneDraft, MilestoneKind, Settlement
-from procure_contracts.usecases import milestones
+from procure_contracts.milestones import usecases as milestones
+from procure_contracts.milestones.rules import MilestoneDraft, MilestoneKind, Settlement
 from procure_contracts.usecases.context import Who
 from procure_shared.postgres import Connection
 

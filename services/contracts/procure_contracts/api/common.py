@@ -1,9 +1,11 @@
 """What the contracts controllers share: who acts and for which buyer, the service's rules
-and its eligibility check, and reads as of a past time."""
+and its eligibility check, reads as of a past time, and the HTTP constants every feature's
+controllers use (who may write, the problems a transition answers, search and paging)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -15,15 +17,48 @@ from procure_contracts.usecases.context import AskEligibility, Rules, Who
 from procure_shared.audit import state_at
 from procure_shared.documents import Documents, Raw, RawPage
 from procure_shared.errors import NotFound
+from procure_shared.http import Role, problem_responses, requires
 from procure_shared.http.domain import RouteConstant, principal, tagged
-from procure_shared.http.pagination import encode_cursor
+from procure_shared.http.pagination import created_key, encode_cursor, keyset_after
 from procure_shared.http.preconditions import etag
 from procure_shared.postgres import Queries
 from procure_shared.service import Runtime
 
-__all__ = ["RULES", "AsOf", "as_of", "ask", "read_document", "rules", "who"]
+__all__ = [
+    "MOVE",
+    "RULES",
+    "WRITE",
+    "AsOf",
+    "Search",
+    "ValueMax",
+    "ValueMin",
+    "after",
+    "as_of",
+    "ask",
+    "page_key",
+    "read_document",
+    "rules",
+    "who",
+]
 
 S = TypeVar("S", bound=msgspec.Struct)
+
+# Who may change things, and the problems a change of state may answer.
+WRITE = requires(Role.COMMERCIAL)
+MOVE = problem_responses(400, 401, 403, 404, 409, 412, 422, 428)
+
+Search = Annotated[
+    str | None,
+    QueryParameter(
+        description="Words of the title or description", max_length=200, pattern=r"^[^\x00]*$"
+    ),
+]
+ValueMin = Annotated[Decimal | None, QueryParameter(name="valueMin", description="At least")]
+ValueMax = Annotated[Decimal | None, QueryParameter(name="valueMax", description="At most")]
+
+# Keyset paging: the row after a cursor, and a row's key (its creation time and id).
+after = keyset_after
+page_key = created_key
 
 AsOf = Annotated[
     datetime | None,

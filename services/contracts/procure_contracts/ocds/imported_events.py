@@ -8,11 +8,11 @@ from typing import Any
 
 import msgspec
 
-from procure_contracts.domain.awards import Award, made_data
-from procure_contracts.domain.contracts import Contract, contract_data
+from procure_contracts.contracts.rules import Contract, contract_data
 from procure_contracts.domain.imported import Imported
-from procure_contracts.domain.milestones import Milestone, milestone_data
-from procure_contracts.domain.tenders import Lot, Tender, lot_data, tender_data
+from procure_contracts.milestones.rules import Milestone, milestone_data
+from procure_contracts.tenders.awards_rules import Award, made_data
+from procure_contracts.tenders.rules import Lot, Tender, lot_data, tender_data
 from procure_shared.events.contracts import (
     AwardImported,
     ContractImported,

@@ -28,12 +28,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from procure_contracts.domain.awards import Award
-from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.kpis import Kpi, Observation, kpi_data, rating_data, unrated
-from procure_contracts.domain.milestones import Milestone
-from procure_contracts.domain.observations import observed, observed_data
-from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.contracts.rules import Contract
+from procure_contracts.kpis.observations import observed, observed_data
+from procure_contracts.kpis.rules import Kpi, Observation, kpi_data, rating_data, unrated
+from procure_contracts.milestones.rules import Milestone
 from procure_contracts.ocds import imported_events as data
 from procure_contracts.ocds import releases
 from procure_contracts.ocds import store as published
@@ -44,6 +42,8 @@ from procure_contracts.ocds.merge import Compiler
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.ocds.suppliers import ProviderRegistry, of_process, resolve
 from procure_contracts.storage import store
+from procure_contracts.tenders.awards_rules import Award
+from procure_contracts.tenders.rules import Lot, Tender
 from procure_contracts.usecases.context import Who
 from procure_shared.changes import Change, publish_all
 from procure_shared.documents import Documents, as_uuid

@@ -23,8 +23,7 @@ from typing import Any
 
 import msgspec
 
-from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.contracts import (
+from procure_contracts.contracts.rules import (
     Amendment,
     Contract,
     ContractStatus,
@@ -32,17 +31,9 @@ from procure_contracts.domain.contracts import (
     Supplier,
 )
 from procure_contracts.domain.imported import Imported
-from procure_contracts.domain.kpis import Dimension, Kpi, Observation, unrated
-from procure_contracts.domain.milestones import (
-    Milestone,
-    MilestoneKind,
-    MilestoneStatus,
-    Party,
-    Transaction,
-)
 from procure_contracts.domain.money import total
-from procure_contracts.domain.observations import latest_period, rated
-from procure_contracts.domain.ratings import (
+from procure_contracts.kpis.observations import latest_period, rated
+from procure_contracts.kpis.ratings import (
     Combine,
     Direction,
     Exact,
@@ -50,8 +41,17 @@ from procure_contracts.domain.ratings import (
     Target,
     default_thresholds,
 )
-from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
+from procure_contracts.kpis.rules import Dimension, Kpi, Observation, unrated
+from procure_contracts.milestones.rules import (
+    Milestone,
+    MilestoneKind,
+    MilestoneStatus,
+    PaymentParty,
+    Transaction,
+)
 from procure_contracts.ocds.reader import Obj, Reader, unplaced
+from procure_contracts.tenders.awards_rules import Award, AwardStatus
+from procure_contracts.tenders.rules import Lot, LotStatus, Tender, TenderStatus
 from procure_shared.categories import Category
 
 __all__ = [
@@ -787,8 +787,8 @@ class _Process:
                 id=tkey,
                 date=on,
                 value=value,
-                payer=Party(id=self.buyer_id, name=_str(payer.get("name"))),
-                payee=Party(
+                payer=PaymentParty(id=self.buyer_id, name=_str(payer.get("name"))),
+                payee=PaymentParty(
                     id=provider.id if provider else suppliers.get(payee_name) or payee_key or "",
                     name=_str(payee_name),
                 ),

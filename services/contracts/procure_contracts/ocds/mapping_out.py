@@ -18,8 +18,7 @@ from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
-from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.contracts import (
+from procure_contracts.contracts.rules import (
     Amendment,
     Contract,
     ContractStatus,
@@ -27,11 +26,12 @@ from procure_contracts.domain.contracts import (
     ScopeChange,
     ValueChange,
 )
-from procure_contracts.domain.kpis import Kpi, Observation
-from procure_contracts.domain.milestones import Milestone, MilestoneKind, MilestoneStatus
 from procure_contracts.domain.money import Money
-from procure_contracts.domain.ratings import Exact, Range
-from procure_contracts.domain.tenders import Lot, LotStatus, Tender, TenderStatus
+from procure_contracts.kpis.ratings import Exact, Range
+from procure_contracts.kpis.rules import Kpi, Observation
+from procure_contracts.milestones.rules import Milestone, MilestoneKind, MilestoneStatus
+from procure_contracts.tenders.awards_rules import Award, AwardStatus
+from procure_contracts.tenders.rules import Lot, LotStatus, Tender, TenderStatus
 
 __all__ = [
     "CURRENCIES",

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from procure_contracts.domain.tenders import Tender
 from procure_contracts.storage.store import tenders
+from procure_contracts.tenders.rules import Tender
 from procure_shared.postgres import Connection
 
 __all__ = [

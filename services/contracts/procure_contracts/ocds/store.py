@@ -11,13 +11,13 @@ from typing import Any
 
 import msgspec
 
-from procure_contracts.domain.awards import Award
-from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.kpis import Kpi, Observation
-from procure_contracts.domain.milestones import Milestone
-from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.contracts.rules import Contract
+from procure_contracts.kpis.rules import Kpi, Observation
+from procure_contracts.milestones.rules import Milestone
 from procure_contracts.ocds.mapping_out import Change, Links, PartyInfo
 from procure_contracts.storage.store import awards, contracts, lots, tenders
+from procure_contracts.tenders.awards_rules import Award
+from procure_contracts.tenders.rules import Lot, Tender
 from procure_shared.documents import as_uuid
 from procure_shared.postgres import Queries
 

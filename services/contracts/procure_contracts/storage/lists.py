@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import msgspec
 
-from procure_contracts.domain.awards import Award
-from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.contracts.rules import Contract
 from procure_contracts.storage import store
+from procure_contracts.tenders.awards_rules import Award
+from procure_contracts.tenders.rules import Lot, Tender
 from procure_shared.documents import Page, as_uuid
 from procure_shared.postgres import Queries
 

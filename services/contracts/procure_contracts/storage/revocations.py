@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from procure_contracts.storage.ops_sessions import Session, session_from_row
+from procure_contracts.ops.sessions import Session, session_from_row
 from procure_shared.postgres import Connection, Queries
 from procure_shared.sqlfiles import load_queries
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 
-from procure_contracts.domain.awards import Award, AwardStatus
-from procure_contracts.domain.contracts import Contract
-from procure_contracts.domain.kpis import Kpi, Observation
-from procure_contracts.domain.milestones import Milestone, NoticeKind
-from procure_contracts.domain.tenders import Lot, Tender
+from procure_contracts.contracts.rules import Contract
+from procure_contracts.kpis.rules import Kpi, Observation
+from procure_contracts.milestones.rules import Milestone, NoticeKind
+from procure_contracts.tenders.awards_rules import Award, AwardStatus
+from procure_contracts.tenders.rules import Lot, Tender
 from procure_shared.documents import Documents
 from procure_shared.errors import Duplicate
 from procure_shared.postgres import Connection, Queries

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from procure_contracts.storage import ops_sessions
+from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.storage import revocations as store
 from procure_contracts.storage.revocations import Revocation
 from procure_shared.audit import Actor, record_changes
