@@ -11,7 +11,7 @@ from procure_shared.ocds.shapes import Shape
 __all__ = ["BUYER_NAMES", "DATA", "RECORDED", "SCHEMAS", "samples"]
 
 DATA = Path(__file__).parents[1] / "data" / "ocds"
-SCHEMAS = Path(str(resources.files("procure_contracts") / "ocds_schema"))
+SCHEMAS = Path(str(resources.files("procure_contracts") / "ocds" / "standard"))
 # The buyers the contracts service knows in these tests (an import is only for one of them).
 BUYER_NAMES = "dfe=Department for Education;dhsc=Department of Health and Social Care"
 

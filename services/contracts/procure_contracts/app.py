@@ -90,9 +90,9 @@ def definition(options: ContractsOptions | None = None) -> ServiceDefinition:
 
 
 def ocds(folder: str | None = None) -> Ocds:
-    """The OCDS schemas shipped in this package (``ocds_schema/``), or those in ``folder``
+    """The OCDS schemas shipped in this package (``ocds/standard/``), or those in ``folder``
     (``PROCURE_OCDS_SCHEMAS``), with the merge rules they imply."""
-    path = Path(folder) if folder else Path(str(resources.files(__package__) / "ocds_schema"))
+    path = Path(folder) if folder else Path(str(resources.files(__package__) / "ocds" / "standard"))
     try:
         schemas = OcdsSchemas(path)
     except (OSError, ValueError) as exc:  # missing, unreadable, or not JSON

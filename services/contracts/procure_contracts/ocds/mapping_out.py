@@ -49,7 +49,7 @@ __all__ = [
 
 OCDS_VERSION = "1.1"
 # The extensions our releases use, as OCDS names them: by their extension.json, each at the
-# tag or commit whose release schema ships in ``ocds_schema/extensions`` (its README), never a
+# tag or commit whose release schema ships in ``standard/extensions`` (its README), never a
 # branch, whose schema could move under releases already published.
 EXTENSIONS = (
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
@@ -60,8 +60,8 @@ EXTENSIONS = (
 
 
 def _currencies() -> frozenset[str]:
-    """The codes of OCDS 1.1.5's closed currency codelist (as shipped in ``ocds_schema``)."""
-    path = resources.files("procure_contracts") / "ocds_schema/1.1.5/codelists/currency.csv"
+    """The codes of OCDS 1.1.5's closed currency codelist (as shipped in ``standard/``)."""
+    path = resources.files("procure_contracts") / "ocds/standard/1.1.5/codelists/currency.csv"
     text = path.read_text(encoding="utf-8")
     return frozenset(row["Code"] for row in csv.DictReader(text.splitlines()))
 

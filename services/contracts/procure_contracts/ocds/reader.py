@@ -24,7 +24,7 @@ __all__ = ["CURRENCIES", "Reader", "unplaced"]
 
 def _currencies() -> frozenset[str]:
     """The ISO 4217 codes of OCDS's closed currency codelist (shipped with the schemas)."""
-    where = resources.files("procure_contracts") / "ocds_schema" / "1.1.5" / "codelists"
+    where = resources.files("procure_contracts") / "ocds" / "standard" / "1.1.5" / "codelists"
     text = (where / "currency.csv").read_text(encoding="utf-8")
     return frozenset(row["Code"] for row in csv.DictReader(io.StringIO(text)) if row["Code"])
 
