@@ -227,25 +227,30 @@ _KINDS = {
 
 
 def _status(
-    r: Reader,
+    read: Reader,
     obj: Obj,
     path: str,
     table: Mapping[str, Any],
     nearest: Mapping[str, Any],
     fallback: Any,
 ) -> Any:
-    code = r.text(obj, path, "status")
+    code = read.text(obj, path, "status")
     if code is None:
         return None
     if code in table:
         return table[code]
-    read = nearest.get(code) or nearest.get(code.lower()) or table.get(code.lower()) or fallback
-    r.problem(f"{path}/status {code!r} is no OCDS code: read as {read}")
-    return read
+    taken = nearest.get(code) or nearest.get(code.lower()) or table.get(code.lower()) or fallback
+    read.problem(f"{path}/status {code!r} is no OCDS code: read as {taken}")
+    return taken
 
 
-class _Process:
-    """One compiled release being mapped."""
+class ProcessTranslator:
+    """Translates one process's compiled release (``compiled``) into our aggregates, a step
+    per kind, in the order ``map_process`` takes them: ``tender``, ``lots``, ``awards``, then
+    ``contracts`` (each with its amendments, milestones and transactions, and its metrics as
+    KPIs and observations). ``read`` reads the publisher's values tolerantly and records each
+    field it used and each problem; ``id`` and ``mark`` give an aggregate its stable id and
+    its import mark."""
 
     def __init__(
         self,
@@ -257,17 +262,17 @@ class _Process:
         at: datetime,
         providers: Mapping[str, Provider],
     ) -> None:
-        self.c = compiled
+        self.compiled = compiled
         self.ocid = str(compiled.get("ocid") or "")
         self.buyer_id = buyer_id
         self.source = source
         self.actor = actor
         self.at = at
         self.providers = providers
-        self.r = Reader(self.ocid)
+        self.read = Reader(self.ocid)
         for name in ("ocid", "id", "date", "tag"):
-            self.r.use(name)
-        self.date = self.r.when(compiled, "", "date") or at
+            self.read.use(name)
+        self.date = self.read.when(compiled, "", "date") or at
         self.given: set[str] = set()  # the lots whose status the publisher gave
         self.kpis: list[Kpi] = []  # the contracts' metrics
         self.observations: list[Observation] = []
@@ -296,43 +301,48 @@ class _Process:
     def _category(self, tender: Obj) -> str | None:
         """The process's mainProcurementCategory when it is a code of the closed codelist
         (the export may give back nothing else), else a problem line."""
-        said = self.r.text(tender, "tender", "mainProcurementCategory")
+        said = self.read.text(tender, "tender", "mainProcurementCategory")
         if said is not None and said not in _CATEGORIES:
-            self.r.problem(f"tender mainProcurementCategory {said!r} is not an OCDS code: not kept")
+            self.read.problem(
+                f"tender mainProcurementCategory {said!r} is not an OCDS code: not kept"
+            )
             return None
         return said
 
     def tender(self, has_awards: bool) -> Tender:
-        r, t = self.r, self.r.obj(self.c, "", "tender")
-        title = r.text(t, "tender", "title")
+        read, tender_data = self.read, self.read.obj(self.compiled, "", "tender")
+        title = read.text(tender_data, "tender", "title")
         if title is None:
             title = self._first_title() or self.ocid
-        status = _status(r, t, "tender", _TENDER, _NEAREST_TENDER, TenderStatus.PUBLISHED)
+        status = _status(
+            read, tender_data, "tender", _TENDER, _NEAREST_TENDER, TenderStatus.PUBLISHED
+        )
         if status is None:  # a process published from its award or contract on
             status = TenderStatus.COMPLETE if has_awards else TenderStatus.PUBLISHED
-        period = r.obj(t, "tender", "tenderPeriod")
-        enquiry = r.obj(t, "tender", "enquiryPeriod")
-        reason = r.text(t, "tender", "statusDetails")
+        period = read.obj(tender_data, "tender", "tenderPeriod")
+        enquiry = read.obj(tender_data, "tender", "enquiryPeriod")
+        reason = read.text(tender_data, "tender", "statusDetails")
         if status is TenderStatus.PUBLISHED and reason == _CLOSED_DETAILS:
             status, reason = TenderStatus.CLOSED, None
         return Tender(
             id=self.id("tender", ""),
             buyer_id=self.buyer_id,
             title=title,
-            description=r.text(t, "tender", "description"),
-            value=r.money(t, "tender", "value"),
-            enquiry_deadline=r.when(enquiry, "tender/enquiryPeriod", "endDate"),
-            submission_deadline=r.when(period, "tender/tenderPeriod", "endDate"),
+            description=read.text(tender_data, "tender", "description"),
+            value=read.money(tender_data, "tender", "value"),
+            enquiry_deadline=read.when(enquiry, "tender/enquiryPeriod", "endDate"),
+            submission_deadline=read.when(period, "tender/tenderPeriod", "endDate"),
             status=status,
-            published_at=r.when(period, "tender/tenderPeriod", "startDate"),
+            published_at=read.when(period, "tender/tenderPeriod", "startDate"),
             reason=reason
             or (
-                f"the publisher's status: {t.get('status')}"
+                f"the publisher's status: {tender_data.get('status')}"
                 if status in (TenderStatus.CANCELLED, TenderStatus.UNSUCCESSFUL)
                 else None
             ),
             imported=self.mark(
-                r.text(t, "tender", "id"), said={"mainProcurementCategory": self._category(t)}
+                read.text(tender_data, "tender", "id"),
+                said={"mainProcurementCategory": self._category(tender_data)},
             ),
             version=1,
             created_at=self.at,
@@ -341,7 +351,7 @@ class _Process:
 
     def _first_title(self) -> str | None:
         for key in ("awards", "contracts"):
-            for obj in self.r.objs(self.c, "", key):
+            for obj in self.read.objs(self.compiled, "", key):
                 title = obj.get("title")
                 if isinstance(title, str) and title.strip():
                     return title.strip()
@@ -350,29 +360,29 @@ class _Process:
     def lots(self, tender: Tender) -> dict[str, Lot]:
         """The tender's lots by the publisher's lot id ("" for the one lot of a tender
         published without lots)."""
-        r, t = self.r, self.r.obj(self.c, "", "tender")
+        read, tender_data = self.read, self.read.obj(self.compiled, "", "tender")
         found: dict[str, Lot] = {}
-        for n, lot in enumerate(r.objs(t, "tender", "lots")):
+        for n, lot in enumerate(read.objs(tender_data, "tender", "lots")):
             path = "tender/lots"
-            key = r.text(lot, path, "id") or f"#{n}"
+            key = read.text(lot, path, "id") or f"#{n}"
             category = Category.OTHER
-            code = r.obj(lot, path, "classification").get("id")
+            code = read.obj(lot, path, "classification").get("id")
             if isinstance(code, str) and code in set(Category):
-                r.use(f"{path}/classification/id")
+                read.use(f"{path}/classification/id")
                 category = Category(code)
-            status = _status(r, lot, path, _LOT, {}, LotStatus.ACTIVE)
+            status = _status(read, lot, path, _LOT, {}, LotStatus.ACTIVE)
             if status is not None:
                 self.given.add(key)
             found[key] = Lot(
                 id=self.id("lot", key),
                 tender_id=tender.id,
                 buyer_id=self.buyer_id,
-                title=r.text(lot, path, "title") or f"Lot {key}",
-                description=r.text(lot, path, "description"),
+                title=read.text(lot, path, "title") or f"Lot {key}",
+                description=read.text(lot, path, "description"),
                 category=category,
-                value=r.money(lot, path, "value"),
+                value=read.money(lot, path, "value"),
                 status=status if status is not None else LotStatus.ACTIVE,
-                reason=_unless(r.text(lot, path, "statusDetails"), _AWARDED_DETAILS),
+                reason=_unless(read.text(lot, path, "statusDetails"), _AWARDED_DETAILS),
                 imported=self.mark(key),
                 version=1,
                 created_at=self.at,
@@ -399,34 +409,34 @@ class _Process:
     def awards(self, lots: Mapping[str, Lot]) -> dict[str, list[Award]]:
         """Our awards by the publisher's award id: one per lot and supplier of each (two
         awards to one supplier stay two)."""
-        r, path = self.r, "awards"
+        read, path = self.read, "awards"
         made: dict[str, list[Award]] = {}
-        for n, award in enumerate(r.objs(self.c, "", "awards")):
-            key = r.text(award, path, "id") or f"#{n}"
-            status = _status(r, award, path, _AWARD, {}, AwardStatus.ACTIVE)
+        for n, award in enumerate(read.objs(self.compiled, "", "awards")):
+            key = read.text(award, path, "id") or f"#{n}"
+            status = _status(read, award, path, _AWARD, {}, AwardStatus.ACTIVE)
             if status is None:
                 status = AwardStatus.ACTIVE
-            decided = r.when(award, path, "date") or self.date
-            value = r.money(award, path, "value")
+            decided = read.when(award, path, "date") or self.date
+            value = read.money(award, path, "value")
             reason = None
             if status is AwardStatus.CANCELLED:
-                reason = r.text(award, path, "statusDetails") or (
+                reason = read.text(award, path, "statusDetails") or (
                     f"the publisher's status: {award.get('status')}"
                 )
-            said = {"title": r.text(award, path, "title")}
+            said = {"title": read.text(award, path, "title")}
             targets = self._award_lots(award, lots, key)
-            suppliers = [s for s in r.objs(award, path, "suppliers") if _party_key(s)]
+            suppliers = [s for s in read.objs(award, path, "suppliers") if _party_key(s)]
             if not suppliers:
-                self.r.problem(f"award {key} names no supplier: an award here is a supplier's")
+                self.read.problem(f"award {key} names no supplier: an award here is a supplier's")
                 continue
-            r.use(f"{path}/suppliers/id")
-            r.use(f"{path}/suppliers/name")
+            read.use(f"{path}/suppliers/id")
+            read.use(f"{path}/suppliers/name")
             for lot in targets:
                 for ref in suppliers:
                     party = _party_key(ref)
                     provider = self.providers.get(party or "")
                     if provider is None:
-                        self.r.problem(f"award {key}: supplier {party} has no provider")
+                        self.read.problem(f"award {key}: supplier {party} has no provider")
                         continue
                     ours = Award(
                         id=self.id("award", f"{key}\x1f{lot.imported_key}\x1f{party}"),
@@ -452,19 +462,19 @@ class _Process:
         return made
 
     def _award_lots(self, award: Obj, lots: Mapping[str, Lot], key: str) -> list[_LotKey]:
-        r, path = self.r, "awards"
-        named = [str(x) for x in r.raw(award, path, "relatedLots") or [] if x is not None]
-        single = r.text(award, path, "lotID")  # Prozorro's
+        read, path = self.read, "awards"
+        named = [str(x) for x in read.raw(award, path, "relatedLots") or [] if x is not None]
+        single = read.text(award, path, "lotID")  # Prozorro's
         if single:
             named.append(single)
         known = [_LotKey(k, lots[k]) for k in dict.fromkeys(named) if k in lots]
         for k in named:
             if k not in lots:
-                self.r.problem(f"award {key} names lot {k}, which the tender does not have")
+                self.read.problem(f"award {key} names lot {k}, which the tender does not have")
         if known:
             return known
         if len(lots) > 1:
-            self.r.problem(f"award {key} names no lot of the tender's {len(lots)}: the first")
+            self.read.problem(f"award {key} names no lot of the tender's {len(lots)}: the first")
         first = next(iter(lots))
         return [_LotKey(first, lots[first])]
 
@@ -472,33 +482,39 @@ class _Process:
     def contracts(
         self, tender: Tender, awards: Mapping[str, list[Award]], lots: Mapping[str, Lot]
     ) -> tuple[list[Contract], list[Milestone], list[tuple[str, list[str]]]]:
-        r, path = self.r, "contracts"
+        read, path = self.read, "contracts"
         contracts: list[Contract] = []
         milestones: list[Milestone] = []
         links: list[tuple[str, list[str]]] = []
-        for n, c in enumerate(r.objs(self.c, "", "contracts")):
-            key = r.text(c, path, "id") or f"#{n}"
-            award_key = r.text(c, path, "awardID")
+        for n, contract_data in enumerate(read.objs(self.compiled, "", "contracts")):
+            key = read.text(contract_data, path, "id") or f"#{n}"
+            award_key = read.text(contract_data, path, "awardID")
             held = awards.get(award_key or "", [])
             if award_key is None:
-                self.r.problem(f"contract {key} names no award (awardID)")
+                self.read.problem(f"contract {key} names no award (awardID)")
             elif not held:
-                self.r.problem(f"contract {key}'s awardID {award_key} names no award")
-            status = _status(r, c, path, _CONTRACT, _NEAREST_CONTRACT, ContractStatus.ACTIVE)
+                self.read.problem(f"contract {key}'s awardID {award_key} names no award")
+            status = _status(
+                read, contract_data, path, _CONTRACT, _NEAREST_CONTRACT, ContractStatus.ACTIVE
+            )
             if status is None:
-                status = ContractStatus.ACTIVE if c.get("dateSigned") else ContractStatus.PENDING
-            reason = r.text(c, path, "statusDetails")
+                status = (
+                    ContractStatus.ACTIVE
+                    if contract_data.get("dateSigned")
+                    else ContractStatus.PENDING
+                )
+            reason = read.text(contract_data, path, "statusDetails")
             if status is ContractStatus.TERMINATED and (reason or "").lower() == _COMPLETED_DETAILS:
                 status, reason = ContractStatus.COMPLETED, None
-            period = r.obj(c, path, "period")
-            starts_at = r.when(period, f"{path}/period", "startDate")
-            ends_at = r.when(period, f"{path}/period", "endDate")
+            period = read.obj(contract_data, path, "period")
+            starts_at = read.when(period, f"{path}/period", "startDate")
+            ends_at = read.when(period, f"{path}/period", "endDate")
             starts = starts_at.date() if starts_at else None
             ends = ends_at.date() if ends_at else None
-            value = r.money(c, path, "value")
+            value = read.money(contract_data, path, "value")
             if value is None and held:
                 value = total((a.value for a in held[:1]), "value")
-            signed = r.when(c, path, "dateSigned")
+            signed = read.when(contract_data, path, "dateSigned")
             closed = None
             if status in (ContractStatus.TERMINATED, ContractStatus.COMPLETED):
                 closed = ends or self.date.date()
@@ -509,8 +525,8 @@ class _Process:
             contract = Contract(
                 id=contract_id,
                 buyer_id=self.buyer_id,
-                title=r.text(c, path, "title") or tender.title,
-                description=r.text(c, path, "description"),
+                title=read.text(contract_data, path, "title") or tender.title,
+                description=read.text(contract_data, path, "description"),
                 award_ids=[a.id for a in held],
                 lot_ids=list(dict.fromkeys(a.lot_id for a in held)),
                 tender_ids=[tender.id],
@@ -527,7 +543,7 @@ class _Process:
                 signed_at=signed,
                 closed_on=closed,
                 reason=reason,
-                amendments=self._amendments(c, key),
+                amendments=self._amendments(contract_data, key),
                 imported=self.mark(
                     key,
                     award_key,
@@ -539,41 +555,43 @@ class _Process:
             )
             contracts.append(contract)
             links.append((contract_id, contract.award_ids))
-            milestones.extend(self._milestones(c, contract, key, lots))
-            self._metrics(c, contract, key)
+            milestones.extend(self._milestones(contract_data, contract, key, lots))
+            self._metrics(contract_data, contract, key)
         return contracts, milestones, links
 
     # -- metrics (the OCDS metrics extension) -----------------------------------------------
-    def _metrics(self, c: Obj, contract: Contract, key: str) -> None:
+    def _metrics(self, contract_data: Obj, contract: Contract, key: str) -> None:
         """Each metric (by id: ``agreedMetrics`` and ``implementation/metrics`` together) a
         KPI: its agreed observations the target (one figure, or two a range), its
         implementation's observations the KPI's observations."""
-        r = self.r
+        read = self.read
         agreed_path, actual_path = "contracts/agreedMetrics", "contracts/implementation/metrics"
-        implementation = r.obj(c, "contracts", "implementation")
+        implementation = read.obj(contract_data, "contracts", "implementation")
         agreed = {
-            r.text(m, agreed_path, "id") or f"#{n}": m
-            for n, m in enumerate(r.objs(c, "contracts", "agreedMetrics"))
+            read.text(m, agreed_path, "id") or f"#{n}": m
+            for n, m in enumerate(read.objs(contract_data, "contracts", "agreedMetrics"))
         }
         actual = {
-            r.text(m, actual_path, "id") or f"#{n}": m
-            for n, m in enumerate(r.objs(implementation, "contracts/implementation", "metrics"))
+            read.text(m, actual_path, "id") or f"#{n}": m
+            for n, m in enumerate(read.objs(implementation, "contracts/implementation", "metrics"))
         }
         for mkey in dict.fromkeys([*agreed, *actual]):
             a, x = agreed.get(mkey, {}), actual.get(mkey, {})
-            titles = (r.text(a, agreed_path, "title"), r.text(x, actual_path, "title"))
+            titles = (read.text(a, agreed_path, "title"), read.text(x, actual_path, "title"))
             name = titles[0] or titles[1] or mkey
             # What the metric is: its agreement says; the implementation's description is
             # read when there is no agreement (ours says the rating there).
-            described = r.text(x, actual_path, "description")
-            description = r.text(a, agreed_path, "description") or (None if a else described)
+            described = read.text(x, actual_path, "description")
+            description = read.text(a, agreed_path, "description") or (None if a else described)
             targets = [
-                (f"{agreed_path}/observations", o) for o in r.objs(a, agreed_path, "observations")
+                (f"{agreed_path}/observations", o)
+                for o in read.objs(a, agreed_path, "observations")
             ]
             seen = [
-                (f"{actual_path}/observations", o) for o in r.objs(x, actual_path, "observations")
+                (f"{actual_path}/observations", o)
+                for o in read.objs(x, actual_path, "observations")
             ]
-            units = [u for where, o in targets + seen if (u := _unit(r, o, where)) is not None]
+            units = [u for where, o in targets + seen if (u := _unit(read, o, where)) is not None]
             unit = units[0] if units else None
             kpi_id = self.id("kpi", f"{key}\x1f{mkey}")
             made, named = self._observations(seen, contract, kpi_id, key, mkey)
@@ -606,14 +624,14 @@ class _Process:
 
     def _target(self, targets: list[tuple[str, Obj]], key: str, mkey: str) -> Target | None:
         for path, _ in targets:
-            self.r.use(f"{path}/id")  # read as the target's part (one figure, or a bound)
-        figures = [f for path, o in targets if (f := _figure(self.r, o, path)) is not None]
+            self.read.use(f"{path}/id")  # read as the target's part (one figure, or a bound)
+        figures = [f for path, o in targets if (f := _figure(self.read, o, path)) is not None]
         if len(figures) == 1:
             return Exact(value=figures[0])
         if len(figures) == 2:
             return Range(min=min(figures), max=max(figures))
         if figures:
-            self.r.problem(
+            self.read.problem(
                 f"contract {key}'s metric {mkey} agrees {len(figures)} figures: a target is one "
                 "figure or a range of two, so it is read as qualitative"
             )
@@ -623,30 +641,30 @@ class _Process:
         self, seen: list[tuple[str, Obj]], contract: Contract, kpi_id: str, key: str, mkey: str
     ) -> tuple[list[Observation], set[str]]:
         """The observations with a period, and the names of the dimensions they give."""
-        r = self.r
+        read = self.read
         made: list[Observation] = []
         named: set[str] = set()
         for n, (path, o) in enumerate(seen):
-            ocds_id = r.text(o, path, "id")
+            ocds_id = read.text(o, path, "id")
             okey = ocds_id or f"#{n}"
-            period = r.obj(o, path, "period")
-            start = r.day(period, f"{path}/period", "startDate")
-            end = r.day(period, f"{path}/period", "endDate") or start
+            period = read.obj(o, path, "period")
+            start = read.day(period, f"{path}/period", "startDate")
+            end = read.day(period, f"{path}/period", "endDate") or start
             if start is None or end is None:
-                r.problem(
+                read.problem(
                     f"contract {key}'s metric {mkey} observation {okey} has no period: an "
                     "observation here is a period's"
                 )
                 continue
-            value = _figure(r, o, path)
-            notes = r.text(o, path, "notes")
+            value = _figure(read, o, path)
+            notes = read.text(o, path, "notes")
             measure = o.get("measure")
             if value is None and isinstance(measure, str) and measure.strip():
                 notes = f"{measure.strip()}. {notes}" if notes else measure.strip()
-            dimensions = r.obj(o, path, "dimensions")
+            dimensions = read.obj(o, path, "dimensions")
             pairs = [(str(k), _str(v)) for k, v in dimensions.items() if _str(v) is not None]
             for k, _ in pairs:
-                r.use(f"{path}/dimensions/{k}")
+                read.use(f"{path}/dimensions/{k}")
             made.append(
                 Observation(
                     id=self.id("observation", f"{key}\x1f{mkey}\x1f{okey}"),
@@ -666,7 +684,7 @@ class _Process:
                 )
             )
             if len(pairs) > 1:
-                r.problem(
+                read.problem(
                     f"contract {key}'s metric {mkey} observation {okey} has "
                     f"{len(pairs)} dimensions: the first ({pairs[0][0]}) is read"
                 )
@@ -674,22 +692,24 @@ class _Process:
                 named.add(pairs[0][0])
         return made, named
 
-    def _amendments(self, c: Obj, key: str) -> list[Amendment]:
-        r = self.r
-        found = [("contracts/amendments", a) for a in r.objs(c, "contracts", "amendments")]
-        single = c.get("amendment")  # OCDS 1.0's one amendment
+    def _amendments(self, contract_data: Obj, key: str) -> list[Amendment]:
+        read = self.read
+        found = [
+            ("contracts/amendments", a) for a in read.objs(contract_data, "contracts", "amendments")
+        ]
+        single = contract_data.get("amendment")  # OCDS 1.0's one amendment
         if isinstance(single, dict):
             found.append(("contracts/amendment", single))
         made = []
         for n, (where, a) in enumerate(found):
-            description = r.text(a, where, "description")
-            rationale = r.text(a, where, "rationale")
+            description = read.text(a, where, "description")
+            rationale = read.text(a, where, "rationale")
             made.append(
                 Amendment(
-                    id=r.text(a, where, "id") or f"#{n}",
+                    id=read.text(a, where, "id") or f"#{n}",
                     change=ScopeChange(scope=description or rationale or "(not described)"),
                     rationale=rationale or description or "(no rationale given)",
-                    made_at=r.when(a, where, "date") or self.date,
+                    made_at=read.when(a, where, "date") or self.date,
                     made_by=self.actor,
                     before={},
                 )
@@ -697,38 +717,40 @@ class _Process:
         return made
 
     def _milestones(
-        self, c: Obj, contract: Contract, key: str, lots: Mapping[str, Lot]
+        self, contract_data: Obj, contract: Contract, key: str, lots: Mapping[str, Lot]
     ) -> list[Milestone]:
-        r = self.r
-        implementation = r.obj(c, "contracts", "implementation")
+        read = self.read
+        implementation = read.obj(contract_data, "contracts", "implementation")
         found = [
             ("contracts/implementation/milestones", m)
-            for m in r.objs(implementation, "contracts/implementation", "milestones")
-        ] + [("contracts/milestones", m) for m in r.objs(c, "contracts", "milestones")]
+            for m in read.objs(implementation, "contracts/implementation", "milestones")
+        ] + [
+            ("contracts/milestones", m) for m in read.objs(contract_data, "contracts", "milestones")
+        ]
         made: list[Milestone] = []
         for n, (path, m) in enumerate(found):
-            mkey = r.text(m, path, "id") or f"#{n}"
-            due_at = r.when(m, path, "dueDate")
+            mkey = read.text(m, path, "id") or f"#{n}"
+            due_at = read.when(m, path, "dueDate")
             due = due_at.date() if due_at else None
             if due is None:
-                self.r.problem(
+                self.read.problem(
                     f"contract {key}'s milestone {mkey} has no due date: a milestone here has one"
                 )
                 continue
-            code = r.text(m, path, "type")
+            code = read.text(m, path, "type")
             kind = _KINDS.get(code or "", MilestoneKind.REPORTING)
-            description = r.text(m, path, "description")
+            description = read.text(m, path, "description")
             if code is not None and code not in _KINDS:
                 description = f"[{code}] {description}" if description else f"[{code}]"
-            status = _status(r, m, path, _MILESTONE, {}, MilestoneStatus.SCHEDULED)
-            reason = r.text(m, path, "statusDetails")
+            status = _status(read, m, path, _MILESTONE, {}, MilestoneStatus.SCHEDULED)
+            reason = read.text(m, path, "statusDetails")
             if status is MilestoneStatus.NOT_MET and reason is not None:
                 word, _, why = reason.partition(":")
                 if word == _WAIVED_DETAILS:
                     status, reason = MilestoneStatus.WAIVED, why.strip() or None
-            related = [str(x) for x in r.raw(m, path, "relatedLots") or []]
+            related = [str(x) for x in read.raw(m, path, "relatedLots") or []]
             lot_id = next((lots[x].id for x in related if x in lots), None)
-            met_at = r.when(m, path, "dateMet")
+            met_at = read.when(m, path, "dateMet")
             met_on = met_at.date() if met_at else None
             made.append(
                 Milestone(
@@ -737,12 +759,12 @@ class _Process:
                     contract_id=contract.id,
                     lot_id=lot_id if lot_id in contract.lot_ids else None,
                     kind=kind,
-                    title=r.text(m, path, "title") or description or code or "Milestone",
+                    title=read.text(m, path, "title") or description or code or "Milestone",
                     description=description,
                     due_on=due,
                     planned_quantity=None,
                     quantity_unit=None,
-                    amount=r.money(m, path, "value") if kind is MilestoneKind.PAYMENT else None,
+                    amount=read.money(m, path, "value") if kind is MilestoneKind.PAYMENT else None,
                     status=status if status is not None else MilestoneStatus.SCHEDULED,
                     met_on=met_on,
                     settled_at=datetime.combine(met_on, datetime.min.time(), UTC)
@@ -762,24 +784,28 @@ class _Process:
     ) -> list[Milestone]:
         """Each transaction on the payment milestone it names or matches (amount and day), or
         on a met payment milestone of its own (``imported.ocdsId`` null)."""
-        r, path = self.r, "contracts/implementation/transactions"
+        read, path = self.read, "contracts/implementation/transactions"
         by_key = {m.imported.ocds_id: i for i, m in enumerate(milestones) if m.imported}
         suppliers = {s.name: s.id for s in contract.suppliers}
-        parties = {_party_key(p): p for p in self.c.get("parties") or [] if isinstance(p, dict)}
-        for n, tx in enumerate(r.objs(implementation, "contracts/implementation", "transactions")):
-            tkey = r.text(tx, path, "id") or f"#{n}"
-            at = r.when(tx, path, "date")
+        parties = {
+            _party_key(p): p for p in self.compiled.get("parties") or [] if isinstance(p, dict)
+        }
+        for n, tx in enumerate(
+            read.objs(implementation, "contracts/implementation", "transactions")
+        ):
+            tkey = read.text(tx, path, "id") or f"#{n}"
+            at = read.when(tx, path, "date")
             on = at.date() if at else None
             written = {f"transactions/{tkey}/date": at}
-            value = r.money(tx, path, "value") or r.money(tx, path, "amount")
+            value = read.money(tx, path, "value") or read.money(tx, path, "amount")
             if on is None or value is None:
-                self.r.problem(f"contract {key}'s transaction {tkey} has no date or no value")
+                self.read.problem(f"contract {key}'s transaction {tkey} has no date or no value")
                 continue
-            payer = r.obj(tx, path, "payer")
-            payee = r.obj(tx, path, "payee")
+            payer = read.obj(tx, path, "payer")
+            payee = read.obj(tx, path, "payee")
             for part in ("payer", "payee"):
-                r.use(f"{path}/{part}/id")
-                r.use(f"{path}/{part}/name")
+                read.use(f"{path}/{part}/id")
+                read.use(f"{path}/{part}/name")
             payee_key = _party_key(payee)
             payee_name = payee.get("name") or (parties.get(payee_key) or {}).get("name")
             provider = self.providers.get(payee_key or "")
@@ -793,10 +819,10 @@ class _Process:
                     name=_str(payee_name),
                 ),
             )
-            related = r.obj(tx, path, "relatedImplementationMilestone")
+            related = read.obj(tx, path, "relatedImplementationMilestone")
             target = by_key.get(_str(related.get("id")))
             if target is not None:
-                r.use(f"{path}/relatedImplementationMilestone/id")
+                read.use(f"{path}/relatedImplementationMilestone/id")
             if target is None or milestones[target].kind is not MilestoneKind.PAYMENT:
                 target = next(
                     (
@@ -856,14 +882,14 @@ def _str(value: Any) -> str | None:
     return None
 
 
-def _unit(r: Reader, o: Obj, path: str) -> str | None:
-    unit = r.obj(o, path, "unit")
-    return r.text(unit, f"{path}/unit", "name")
+def _unit(read: Reader, observation: Obj, path: str) -> str | None:
+    unit = read.obj(observation, path, "unit")
+    return read.text(unit, f"{path}/unit", "name")
 
 
-def _figure(r: Reader, o: Obj, path: str) -> Decimal | None:
+def _figure(read: Reader, observation: Obj, path: str) -> Decimal | None:
     """An observation's numeric measure (a number, or a string of one)."""
-    measure = r.raw(o, path, "measure")
+    measure = read.raw(observation, path, "measure")
     if measure is None or isinstance(measure, bool):
         return None
     try:
@@ -913,23 +939,27 @@ def map_process(
     """The aggregates of one process (its compiled release), for ``buyer_id``, as imported at
     ``at`` by ``actor``; ``providers`` are its suppliers' providers by party key
     (``suppliers_of``)."""
-    p = _Process(
+    translator = ProcessTranslator(
         compiled, buyer_id=buyer_id, source=source, actor=actor, at=at, providers=providers
     )
-    has_awards = bool(p.r.objs(compiled, "", "awards") or p.r.objs(compiled, "", "contracts"))
-    tender = p.tender(has_awards)
-    lots = p.lots(tender)
-    awards = p.awards(lots)
+    has_awards = bool(
+        translator.read.objs(compiled, "", "awards")
+        or translator.read.objs(compiled, "", "contracts")
+    )
+    tender = translator.tender(has_awards)
+    lots = translator.lots(tender)
+    awards = translator.awards(lots)
     all_awards = list({a.id: a for made in awards.values() for a in made}.values())
-    contracts, milestones, links = p.contracts(tender, awards, lots)
+    contracts, milestones, links = translator.contracts(tender, awards, lots)
     settled = [
-        lot if key in p.given else _lot_status(lot, all_awards, tender) for key, lot in lots.items()
+        lot if key in translator.given else _lot_status(lot, all_awards, tender)
+        for key, lot in lots.items()
     ]
-    p.r.use("parties/id")
-    p.r.use("parties/name")
-    p.r.use("parties/roles")
-    p.r.use("parties/identifier")
-    p.r.use("parties/additionalIdentifiers")
+    translator.read.use("parties/id")
+    translator.read.use("parties/name")
+    translator.read.use("parties/roles")
+    translator.read.use("parties/identifier")
+    translator.read.use("parties/additionalIdentifiers")
     mapped = Mapped(
         tender=tender,
         lots=settled,
@@ -937,9 +967,9 @@ def map_process(
         contracts=contracts,
         milestones=milestones,
         links=links,
-        problems=p.r.problems,
-        kpis=p.kpis,
-        observations=p.observations,
+        problems=translator.read.problems,
+        kpis=translator.kpis,
+        observations=translator.observations,
     )
-    mapped.unplaced = unplaced(compiled, p.r.used)
+    mapped.unplaced = unplaced(compiled, translator.read.used)
     return mapped
