@@ -9,7 +9,8 @@ from datetime import date
 from typing import Any
 
 from procure_contracts.ops import store as ops
-from procure_contracts.ops.live import Watch
+from procure_contracts.ops.live import watch
+from procure_contracts.ops.store import EventLine
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
@@ -191,14 +192,17 @@ def _event(buyer: str | None, contract: str) -> bytes:
 
 
 async def test_a_live_page_gets_only_its_buyers_events_and_its_contracts() -> None:
-    watch = Watch("dfe", "c1")
+    page = watch("dfe", "c1")
     for payload in (_event("dhsc", "c1"), _event("dfe", "c2"), b"not an event"):
-        watch.offer(payload)
-    assert await watch.next(0.01) is None
-    watch.offer(_event("dfe", "c1"))
-    seen = await watch.next(0.01)
-    got = [(line.contract_id, line.title, line.status) for line in [seen] if line is not None]
-    assert got == [("c1", "Report", "met")]
+        page.offer(payload)
+    assert await page.next(0.01) is None
+    met = _event("dfe", "c1")
+    page.offer(met)
+    page.offer(met)  # a relay's retried publish reaches core subscribers again: shown once
+    seen = await page.next(0.01)
+    assert isinstance(seen, EventLine)
+    assert (seen.contract_id, seen.title, seen.status) == ("c1", "Report", "met")
+    assert await page.next(0.01) is None
 
 
 async def test_a_live_contract_is_red_when_overdue_amber_when_due_soon_and_green_otherwise(

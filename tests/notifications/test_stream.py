@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from procure_notifications.api.stream import (
     EVERYTHING,
     OVERFLOW,
-    Feed,
+    feed,
     messages,
     subjects_for,
 )
@@ -270,16 +270,16 @@ async def test_a_stream_ends_with_a_note_when_its_token_expires(base: str) -> No
 async def test_a_client_too_far_behind_gets_the_events_held_then_a_note_and_the_end(
     app_nc: Client, js: JetStreamContext
 ) -> None:
-    feed = Feed(EVERYTHING, Owner(sub="alice", buyer_id="dfe"), limit=2)
+    behind = feed(EVERYTHING, Owner(sub="alice", buyer_id="dfe"), limit=2)
     stream = messages(
-        app_nc, feed, ["contracts.>"], heartbeat=10.0, expires=time.time() + 60
+        app_nc, behind, ["contracts.>"], heartbeat=10.0, expires=time.time() + 60
     ).__aiter__()
     live = await anext(stream)
     assert live.comment == "live"
     sent = [event("contracts.contract.signed", f"c-{n}", 1) for n in range(3)]
     for e in sent:
         await publish(js, e)
-    await eventually(lambda: holds(feed.overflowed), what="the buffer full")
+    await eventually(lambda: holds(behind.overflowed), what="the buffer full")
     rest = [m async for m in stream]  # the client reads again
     assert [m.id for m in rest[:2]] == [sent[0].id, sent[1].id]
     assert rest[2:] == [OVERFLOW.message()]

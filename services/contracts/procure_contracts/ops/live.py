@@ -4,99 +4,51 @@ connection, one per open page), only the viewer's buyer's (an admin's choice, or
 only one contract's when the page shows one. Nothing is stored or replayed: a page that
 reconnects reloads its panels, which read the database.
 
-A page that falls ``BUFFER`` events behind gets a ``closed`` message and reconnects rather
-than a stream with holes; so does one whose token expires."""
+A page that falls ``BUFFER`` events behind gets those it holds, then a ``closed`` message, and
+reconnects rather than keep a stream with holes; so does one whose token expires. The bridge
+from NATS to the page is the kernel's (``procure_shared.http.sse``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 
 from procure_contracts.ops.common import SEEN, scope_of
 from procure_contracts.ops.store import EventLine, event_line
 from procure_shared.errors import Unavailable
+from procure_shared.http.sse import Buffer, Closing, stream
 from procure_shared.service import Runtime
 
-__all__ = ["BUFFER", "LiveController", "Watch"]
+__all__ = ["BUFFER", "LiveController", "watch"]
 
 BUFFER = 500
 HEARTBEAT = 15.0
-SUBJECTS = "contracts.>"
+SUBJECTS = ("contracts.>",)
+LIVE = ServerSentEventMessage(event="live", data="{}")
 
 
-class Watch:
+def watch(buyer: str | None, contract: str | None, *, limit: int = BUFFER) -> Buffer[EventLine]:
     """The events one page waits for: its buyer's (``None``: any), one contract's if named."""
 
-    def __init__(self, buyer: str | None, contract: str | None, *, limit: int = BUFFER) -> None:
-        self.buyer = buyer
-        self.contract = contract
-        self.limit = limit
-        self.overflowed = False
-        self._pending: asyncio.Queue[EventLine] = asyncio.Queue()
-
-    async def take(self, msg: Msg) -> None:
-        self.offer(msg.data)
-
-    def offer(self, payload: bytes) -> None:
+    def accept(payload: bytes) -> EventLine | None:
         line = event_line(payload)
-        if line is None or self.overflowed:
-            return
-        if self.buyer is not None and line.buyer_id != self.buyer:
-            return
-        if self.contract is not None and line.contract_id != self.contract:
-            return
-        if self._pending.qsize() >= self.limit:
-            self.overflowed = True
-        self._pending.put_nowait(line)
+        if line is None:
+            return None
+        if buyer is not None and line.buyer_id != buyer:
+            return None
+        if contract is not None and line.contract_id != contract:
+            return None
+        return line
 
-    async def next(self, within: float) -> EventLine | None:
-        with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(self._pending.get(), within)
-        return None
+    return Buffer(accept, lambda line: line.id, limit=limit, overflow=Closing("overflow"))
 
 
-def _closed(reason: str) -> ServerSentEventMessage:
-    return ServerSentEventMessage(event="closed", data=msgspec.json.encode({"reason": reason}))
-
-
-async def messages(nc: Client, watch: Watch, *, expires: float) -> AsyncIterator[Any]:
-    subscription = await nc.subscribe(SUBJECTS, cb=watch.take)
-    try:
-        # The server has the subscription before the page hears it is live (twice: see the
-        # notifications service's stream, a flush's PING can overtake a queued SUB).
-        with contextlib.suppress(NatsError):
-            for _ in range(2):
-                await nc.flush()
-        yield ServerSentEventMessage(event="live", data="{}")
-        while True:
-            left = expires - time.time()  # as the token's expiry is checked: real time
-            if left <= 0:
-                yield _closed("token_expired")
-                return
-            line = await watch.next(min(HEARTBEAT, left))
-            if watch.overflowed:
-                yield _closed("overflow")
-                return
-            if line is None:
-                yield ServerSentEventMessage(data=None, comment="keep-alive")
-            else:
-                yield ServerSentEventMessage(
-                    id=line.id, event="change", data=msgspec.json.encode(line)
-                )
-    finally:
-        with contextlib.suppress(NatsError):
-            await subscription.unsubscribe()
+def _change(line: EventLine) -> ServerSentEventMessage:
+    return ServerSentEventMessage(id=line.id, event="change", data=msgspec.json.encode(line))
 
 
 class LiveController(Controller):
@@ -114,5 +66,15 @@ class LiveController(Controller):
         runtime: Runtime = request.app.state.runtime
         if not runtime.nats.is_connected:
             raise Unavailable("live updates are not reachable right now; try again shortly")
-        watch = Watch(scope_of(request, buyer=buyer).buyer, contract)
-        return ServerSentEvent(messages(runtime.nats, watch, expires=float(request.auth["exp"])))
+        return ServerSentEvent(
+            stream(
+                runtime.nats,
+                SUBJECTS,
+                watch(scope_of(request, buyer=buyer).buyer, contract),
+                render=_change,
+                live=LIVE,
+                heartbeat=HEARTBEAT,
+                expires=float(request.auth["exp"]),
+                expired=Closing("token_expired"),
+            )
+        )

@@ -11,26 +11,21 @@ socket's buffers are full). A client that falls that far behind is not served a 
 holes in it: the stream stops taking events, sends what it holds, then a ``closed`` message
 (reason ``overflow``) and ends; the client reconnects and reads what it missed from the API.
 It ends the same way when the viewer's token expires (reason ``token_expired``): a stream never
-outlives the right to read it.
+outlives the right to read it. The bridge from NATS to the client is the kernel's
+(``procure_shared.http.sse``, which the contracts dashboard uses too).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 
 from procure_notifications.api.common import options, viewer
 from procure_notifications.domain.filters import Filter, facts_of, matches, valid_pattern
@@ -39,15 +34,13 @@ from procure_shared.errors import RuleBroken, Unavailable
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.events.streams import STREAMS
 from procure_shared.http import FieldError, ProblemException, Role, problem_responses, requires
+from procure_shared.http.sse import Buffer, Closing, stream
 from procure_shared.service import Runtime
 
-__all__ = ["BUFFER", "Closing", "EventsController", "Feed", "parse_filter", "subjects_for"]
+__all__ = ["BUFFER", "EventsController", "feed", "messages", "parse_filter", "subjects_for"]
 
 # Events a connection holds for a client that has not taken them yet (about a megabyte).
 BUFFER = 1000
-# Event ids a connection remembers, to drop a repeat (a relay's retried publish reaches core
-# subscribers again, though JetStream keeps it once).
-_REMEMBERED = 1024
 EVERYTHING = Filter(event_types=[">"])
 
 _filters = msgspec.json.Decoder(Filter)
@@ -102,121 +95,52 @@ class _Event:
     payload: bytes  # the CloudEvents envelope as published
 
 
-@dataclass(frozen=True, slots=True)
-class Closing:
-    """Why a stream ends, told to the client in its last message."""
-
-    reason: Literal["overflow", "token_expired"]
-    detail: str
-
-    def message(self) -> ServerSentEventMessage:
-        note = msgspec.json.encode({"reason": self.reason, "detail": self.detail})
-        return ServerSentEventMessage(event="closed", data=note)
-
-
 OVERFLOW = Closing(
     "overflow",
     f"you fell more than {BUFFER} events behind; reconnect, and read what you missed from the API",
 )
 EXPIRED = Closing("token_expired", "your token has expired; reconnect with a fresh one")
+LIVE = ServerSentEventMessage(data=None, comment="live")
 
 
-class Feed:
+def feed(wanted: Filter, owner: Owner, *, limit: int = BUFFER) -> Buffer[_Event]:
     """What one connection has yet to send: the events its filter matches and its owner may
-    read, in arrival order, at most ``limit``. Past that it takes no more, and says so once
-    those it holds are sent."""
+    read."""
 
-    def __init__(self, wanted: Filter, owner: Owner, *, limit: int = BUFFER) -> None:
-        self.wanted = wanted
-        self.owner = owner
-        self.limit = limit
-        self.overflowed = False
-        self._pending: deque[_Event] = deque()
-        self._arrived = asyncio.Event()
-        self._seen: set[str] = set()
-        self._order: deque[str] = deque()
-
-    async def take(self, msg: Msg) -> None:
-        """The NATS subscriptions' callback."""
-        self.offer(msg.data)
-
-    def offer(self, payload: bytes) -> None:
-        if self.overflowed:
-            return
+    def accept(payload: bytes) -> _Event | None:
         try:
             envelope = decode_envelope(payload)
         except msgspec.DecodeError:
-            return  # not an event: nothing a dashboard could show
-        if not visible_to(self.owner, "", envelope) or envelope.id in self._seen:
-            return
-        if not matches(self.wanted, envelope, facts_of(envelope)):
-            return
-        self._remember(envelope.id)
-        if len(self._pending) >= self.limit:
-            self.overflowed = True
-        else:
-            self._pending.append(_Event(envelope.id, envelope.type, payload))
-        self._arrived.set()
+            return None  # not an event: nothing a dashboard could show
+        if not visible_to(owner, "", envelope):
+            return None
+        if not matches(wanted, envelope, facts_of(envelope)):
+            return None
+        return _Event(envelope.id, envelope.type, payload)
 
-    def _remember(self, event_id: str) -> None:
-        self._seen.add(event_id)
-        self._order.append(event_id)
-        if len(self._order) > _REMEMBERED:
-            self._seen.discard(self._order.popleft())
-
-    async def next(self, within: float) -> _Event | Closing | None:
-        """The next event to send; the overflow once every held event is sent; None when
-        nothing came ``within`` seconds."""
-        if not self._pending and not self.overflowed:
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), within)
-        if self._pending:
-            return self._pending.popleft()
-        return OVERFLOW if self.overflowed else None
+    return Buffer(accept, lambda event: event.id, limit=limit, overflow=OVERFLOW)
 
 
-async def messages(
-    nc: Client,
-    feed: Feed,
-    subjects: Sequence[str],
-    *,
-    heartbeat: float,
-    expires: float,
+def _event(event: _Event) -> ServerSentEventMessage:
+    return ServerSentEventMessage(id=event.id, event=event.type, data=event.payload)
+
+
+def messages(
+    nc: Client, events: Buffer[_Event], subjects: Sequence[str], *, heartbeat: float, expires: float
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """The stream of one connection: a comment once it is live, then the events, a comment
-    after ``heartbeat`` seconds of silence, and a ``closed`` message if it has to end. The
-    subscriptions end with it (the client left, or the stream ended)."""
-    subscriptions = []
-    try:
-        for subject in subjects:
-            subscriptions.append(await nc.subscribe(subject, cb=feed.take))
-        # The server has the subscriptions before the client hears the stream is live. Twice:
-        # nats-py writes a flush's PING at once, ahead of SUBs still queued for its flusher
-        # task, so the first PONG can come back before the server has read them (about one
-        # time in a hundred); the second PING goes out after them.
-        with contextlib.suppress(NatsError):
-            for _ in range(2):
-                await nc.flush()
-        yield ServerSentEventMessage(data=None, comment="live")
-        while True:
-            left = expires - time.time()  # as the token's expiry is checked: real time
-            if left <= 0:
-                yield EXPIRED.message()
-                return
-            item = await feed.next(min(heartbeat, left))
-            if item is None:
-                if expires > time.time():
-                    yield ServerSentEventMessage(data=None, comment="keep-alive")
-            elif isinstance(item, Closing):
-                yield item.message()
-                return
-            else:
-                yield ServerSentEventMessage(id=item.id, event=item.type, data=item.payload)
-    finally:
-        for subscription in subscriptions:
-            with contextlib.suppress(NatsError):
-                await subscription.unsubscribe()
+    """The stream of one connection (``procure_shared.http.sse.stream``): a comment once it
+    is live, then the events, a comment after ``heartbeat`` seconds of silence, and a
+    ``closed`` message if it has to end."""
+    return stream(
+        nc,
+        subjects,
+        events,
+        render=_event,
+        live=LIVE,
+        heartbeat=heartbeat,
+        expires=expires,
+        expired=EXPIRED,
+    )
 
 
 class EventsController(Controller):
@@ -245,11 +169,10 @@ class EventsController(Controller):
         runtime: Runtime = request.app.state.runtime
         if not runtime.nats.is_connected:
             raise Unavailable("the event feed is not reachable right now; try again shortly")
-        feed = Feed(chosen, viewer(request).owner())
         return ServerSentEvent(
             messages(
                 runtime.nats,
-                feed,
+                feed(chosen, viewer(request).owner()),
                 subjects_for(chosen),
                 heartbeat=options(request).stream_heartbeat,
                 expires=float(request.auth["exp"]),
