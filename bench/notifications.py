@@ -98,12 +98,12 @@ from bench.harness import (
 from bench.notifications_bare import Item
 from bench.plan import Plan
 from procure_notifications.app import MIGRATIONS, delivery_worker
+from procure_notifications.domain.deliveries import Secrets
 from procure_notifications.domain.filters import Conditions, Filter
 from procure_notifications.domain.signing import new_secret
 from procure_notifications.domain.subscriptions import Webhook
 from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.settings import NotificationsOptions
-from procure_notifications.storage import store
 from procure_notifications.usecases import subscriptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_notifications.usecases.sending import webhook_headers
@@ -233,7 +233,7 @@ def work(events: list[Envelope], port: int, made: list[Made] | None = None) -> l
         body = encode_envelope(e)
         headers = webhook_headers(
             str(delivery_id(s.id, e.id)),
-            store.Secrets(s.secret, None, None),
+            Secrets(s.secret, None, None),
             now=now,
             timestamp=int(now.timestamp()),
             body=body,

@@ -34,6 +34,9 @@ class Change:
     before: Any
     after: Any
     buyer_id: str | None = None
+    # The audited resource, when it is not the event's subject (a dead letter is audited as
+    # the delivery and announced on its subscription's history).
+    resource_id: str | None = None
 
 
 async def publish(
@@ -49,6 +52,7 @@ async def publish(
     before: Any,
     after: Any,
     buyer_id: str | None = None,
+    resource_id: str | None = None,
 ) -> None:
     """Audit the change and put its event in the outbox (the event type names the action and,
     by its first word, the service publishing it)."""
@@ -66,6 +70,7 @@ async def publish(
                 before=before,
                 after=after,
                 buyer_id=buyer_id,
+                resource_id=resource_id,
             )
         ],
     )
@@ -77,7 +82,15 @@ async def publish_all(conn: Connection, changes: Sequence[Change]) -> None:
     await record_changes(
         conn,
         [
-            (c.actor, c.at, c.event.type, c.resource_type, c.subject, c.before, c.after)
+            (
+                c.actor,
+                c.at,
+                c.event.type,
+                c.resource_type,
+                c.resource_id or c.subject,
+                c.before,
+                c.after,
+            )
             for c in changes
         ],
     )

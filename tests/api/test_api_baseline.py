@@ -23,6 +23,19 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("contracts.openapi.json", "/components/schemas/AssessedParty/title"): "renamed: Party",
     ("contracts.openapi.json", "/components/schemas/PaymentParty/title"): "renamed: Party",
 }
+# A string that became an enum of the values it always held: (document, component, property)
+# -> the enum's component, which is new.
+BECAME_ENUMS = {
+    ("notifications.openapi.json", "Delivery", "status"): "DeliveryStatus",
+    ("notifications.openapi.json", "DeliveryDetail", "status"): "DeliveryStatus",
+    ("notifications.openapi.json", "Attempt", "outcome"): "Outcome",
+    ("notifications.openapi.json", "Tested", "outcome"): "Outcome",
+}
+for (_document, _component, _property), _enum in BECAME_ENUMS.items():
+    _at = f"/components/schemas/{_component}/properties/{_property}"
+    ALLOWED[(_document, f"{_at}/type")] = f"a string, now the enum {_enum}"
+    ALLOWED[(_document, f"{_at}/$ref")] = f"a string, now the enum {_enum}"
+    ALLOWED[(_document, f"/components/schemas/{_enum}")] = "the enum of the values it held"
 # document -> {component in the baseline: its name now}. Litestar names a Struct whose name
 # another shares after the modules that hold them ("assessment_Party"), so moving a module
 # renamed them; each now has a name of its own, which no move changes. Their content must be

@@ -1,5 +1,6 @@
 """The notifications service's pure rules: which events a filter takes, which addresses a
-webhook may reach, how deliveries are signed, and when a failed one is tried again."""
+webhook may reach, how deliveries are signed, when a failed one is tried again, and where an
+attempt's outcome leaves a delivery."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from procure_notifications.domain.addresses import refused_address, url_problem
+from procure_notifications.domain.deliveries import (
+    DeliveryStatus,
+    Outcome,
+    Secrets,
+    Settled,
+    settle,
+)
 from procure_notifications.domain.filters import Conditions, Filter, MinValue, facts_of, matches
 from procure_notifications.domain.filters import type_matches as tm
 from procure_notifications.domain.retries import RetryPolicy, next_attempt
 from procure_notifications.domain.signing import new_secret, signatures
 from procure_notifications.domain.subscriptions import Owner, visible_to
+from procure_notifications.senders.response import answer, failure, refusal
 from procure_shared.events.envelope import Envelope, encode_envelope
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -228,3 +237,57 @@ def test_retries_back_off_exponentially_within_the_jitter_and_stop_at_the_horizo
     assert at == T0 + timedelta(seconds=5)
     late = T0 + timedelta(seconds=100)
     assert next_attempt(policy, failures=6, first_attempt=T0, now=late, spread=0.5) is None
+
+
+class Tried(msgspec.Struct, frozen=True, kw_only=True):
+    tries: int
+    first_attempt_at: datetime
+
+
+POLICY = RetryPolicy(first_delay=5, factor=2, max_delay=60, horizon=120, jitter=0.2)
+
+
+def test_a_delivered_attempt_settles_the_delivery_with_nothing_more_due() -> None:
+    settled = settle(Tried(tries=1, first_attempt_at=T0), Outcome.DELIVERED, POLICY, T0, spread=0.5)
+    assert settled == Settled(status=DeliveryStatus.DELIVERED, next_attempt_at=None)
+
+
+def test_a_gone_receiver_leaves_the_delivery_pending_and_due_at_once_for_a_resume() -> None:
+    later = T0 + timedelta(seconds=500)  # past the horizon: a 410 is no failure
+    settled = settle(Tried(tries=9, first_attempt_at=T0), Outcome.GONE, POLICY, later, spread=0.5)
+    assert settled == Settled(status=DeliveryStatus.PENDING, next_attempt_at=later)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.REFUSED])
+def test_a_failed_or_refused_attempt_is_tried_again_after_the_backoff_then_dead(
+    outcome: Outcome,
+) -> None:
+    first = settle(Tried(tries=1, first_attempt_at=T0), outcome, POLICY, T0, spread=0.5)
+    assert first == Settled(
+        status=DeliveryStatus.PENDING, next_attempt_at=T0 + timedelta(seconds=5)
+    )
+    late = T0 + timedelta(seconds=100)
+    last = settle(Tried(tries=6, first_attempt_at=T0), outcome, POLICY, late, spread=0.5)
+    assert last == Settled(status=DeliveryStatus.DEAD, next_attempt_at=None)
+
+
+def test_a_senders_answer_names_its_outcome_by_status_and_a_refusal_by_its_rule() -> None:
+    assert [answer(code, address=None, latency_ms=1).outcome for code in (200, 204, 410, 500)] == [
+        Outcome.DELIVERED,
+        Outcome.DELIVERED,
+        Outcome.GONE,
+        Outcome.FAILED,
+    ]
+    refused = refusal("the address is not global unicast", latency_ms=1)
+    assert (refused.outcome, refused.error) == (
+        Outcome.REFUSED,
+        "refused: the address is not global unicast",
+    )
+    assert failure("timed out", address="192.0.2.1", latency_ms=1).outcome is Outcome.FAILED
+
+
+def test_secrets_sign_with_the_current_one_and_the_previous_one_only_in_its_grace() -> None:
+    rotated = Secrets("new", "old", T0 + timedelta(hours=1))
+    assert rotated.signing(T0) == ["new", "old"]
+    assert rotated.signing(T0 + timedelta(hours=1)) == ["new"]
+    assert Secrets(None, None, None).signing(T0) == []

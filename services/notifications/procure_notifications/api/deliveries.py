@@ -11,6 +11,7 @@ from litestar.params import FromQuery, Parameter, QueryParameter
 
 from procure_notifications.api.common import viewer
 from procure_notifications.api.schemas import DeliveryDetail, DeliveryPage
+from procure_notifications.domain.deliveries import Delivery
 from procure_notifications.storage import store
 from procure_notifications.usecases import deliveries
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
@@ -74,7 +75,7 @@ class DeliveriesController(Controller):
     )
     async def replay(
         self, delivery_id: DeliveryId, conn: Transaction, request: Request[Any, Any, Any]
-    ) -> store.Delivery:
+    ) -> Delivery:
         return await deliveries.replay_one(
             conn, str(delivery_id), viewer=viewer(request), now=now(request)
         )

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import msgspec
 
+from procure_notifications.domain.deliveries import Attempt, Delivery
 from procure_notifications.domain.filters import Filter
 from procure_notifications.domain.subscriptions import Channel, Subscription
-from procure_notifications.storage.store import Attempt, Delivery
 from procure_notifications.usecases.subscriptions import Changes, Draft
 
 __all__ = [

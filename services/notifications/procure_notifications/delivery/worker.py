@@ -21,9 +21,10 @@ from datetime import date, datetime
 from typing import Any
 
 from procure_notifications.delivery.metrics import DeliveryMetrics
+from procure_notifications.domain.deliveries import DeliveryStatus, Outcome
 from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.domain.subscriptions import channel_kind
-from procure_notifications.senders.response import Response, since
+from procure_notifications.senders.response import Response, failure, since
 from procure_notifications.storage import store
 from procure_notifications.storage.sealing import SecretBox
 from procure_notifications.usecases.sending import Channels, send, send_digest, settle
@@ -198,9 +199,8 @@ class DeliveryWorker:
                     timestamp=int(self._wall.now().timestamp()),
                 )
         except TimeoutError:
-            response = Response(
-                status_code=None,
-                error=f"no answer within {self._timeout:g} s",
+            response = failure(
+                f"no answer within {self._timeout:g} s",
                 address=None,
                 latency_ms=since(clock_started),
             )
@@ -228,13 +228,17 @@ class DeliveryWorker:
                 )
                 self.attempts += 1
                 if self._metrics is not None:
-                    lag = (now - c.event_time).total_seconds() if outcome == "delivered" else None
+                    lag = (
+                        (now - c.event_time).total_seconds()
+                        if outcome is Outcome.DELIVERED
+                        else None
+                    )
                     self._metrics.observe(
                         channel_kind(c.subscription.channel),
                         outcome,
                         response.latency_ms / 1000,
                         lag,
-                        dead=status == "dead",
+                        dead=status is DeliveryStatus.DEAD,
                     )
 
     async def _count_pending(self, conn: Connection) -> None:

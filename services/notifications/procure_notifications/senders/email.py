@@ -13,7 +13,7 @@ from email.utils import parseaddr
 import aiosmtplib
 import msgspec
 
-from procure_notifications.senders.response import Response, since
+from procure_notifications.senders.response import Response, answer, failure, since
 
 __all__ = ["Mailer", "SmtpSettings"]
 
@@ -55,29 +55,26 @@ class Mailer:
                 timeout=s.timeout,
             )
         except aiosmtplib.SMTPResponseException as exc:
-            return Response(
+            return failure(
+                f"the mail server said {exc.code} {exc.message}"[:500],
                 status_code=exc.code,
-                error=f"the mail server said {exc.code} {exc.message}"[:500],
                 address=where,
                 latency_ms=since(started),
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return Response(
-                status_code=None,
-                error=f"{type(exc).__name__}: {exc}"[:500],
-                address=where,
-                latency_ms=since(started),
+            return failure(
+                f"{type(exc).__name__}: {exc}"[:500], address=where, latency_ms=since(started)
             )
         if refused:
             code = next(iter(refused.values())).code
-            return Response(
+            return failure(
+                f"recipient refused: {code}",
                 status_code=code,
-                error=f"recipient refused: {code}",
                 address=where,
                 latency_ms=since(started),
             )
         code = int(reply.split(" ", 1)[0]) if reply[:3].isdigit() else 250
-        return Response(status_code=code, error=None, address=where, latency_ms=since(started))
+        return answer(code, address=where, latency_ms=since(started))
 
 
 # Header lines up to RFC 5322's hard limit, not folded at 78: Python's folding of a long

@@ -19,7 +19,7 @@ from procure_notifications.domain.addresses import (
     refused_address,
     url_problem,
 )
-from procure_notifications.senders.response import Response, since
+from procure_notifications.senders.response import Response, answer, failure, refusal, since
 
 __all__ = ["Refused", "WebhookSender", "resolve_allowed"]
 
@@ -106,24 +106,18 @@ class WebhookSender:
         try:
             address = await resolve_allowed(url, allow_loopback=self.allow_loopback)
             status = await self._post(url, address, headers, body)
-            return Response(
-                status_code=status, error=None, address=str(address), latency_ms=since(started)
-            )
+            return answer(status, address=str(address), latency_ms=since(started))
         except Refused as exc:
-            return Response(
-                status_code=None, error=f"refused: {exc}", address=None, latency_ms=since(started)
-            )
+            return refusal(str(exc), latency_ms=since(started))
         except TimeoutError:
-            return Response(
-                status_code=None,
-                error=f"no answer within {self.timeout:g} s",
+            return failure(
+                f"no answer within {self.timeout:g} s",
                 address=str(address),
                 latency_ms=since(started),
             )
         except (aiohttp.ClientError, OSError) as exc:
-            return Response(
-                status_code=None,
-                error=f"{type(exc).__name__}: {exc}"[:500],
+            return failure(
+                f"{type(exc).__name__}: {exc}"[:500],
                 address=str(address),
                 latency_ms=since(started),
             )

@@ -1,5 +1,6 @@
 """The notifications service's tables: subscriptions (the document beside its filter columns
-and the signing secrets), deliveries (one per event and subscription) and their attempts."""
+and the signing secrets), deliveries (one per event and subscription) and their attempts.
+What a delivery and an attempt are, and how a delivery moves on, is ``domain/deliveries.py``."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ from typing import Any
 
 import msgspec
 
+from procure_notifications.domain.deliveries import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Outcome,
+    Secrets,
+    Settled,
+)
 from procure_notifications.domain.subscriptions import Owner, Subscription, channel_kind
 from procure_notifications.storage.sealing import SecretBox
 from procure_shared.documents import Documents, Page, as_uuid
 from procure_shared.postgres import Connection, Queries
 
 __all__ = [
-    "Attempt",
     "Claimed",
-    "Delivery",
     "DeliveryFilter",
     "NewDelivery",
-    "Secrets",
     "attempts_of",
     "candidates",
     "claim",
@@ -58,19 +64,6 @@ def _columns(s: Subscription) -> Mapping[str, Any]:
 
 
 subscriptions = Documents("subscriptions", Subscription, _columns)
-
-
-class Secrets(msgspec.Struct, frozen=True):
-    current: str | None
-    previous: str | None
-    previous_until: datetime | None
-
-    def signing(self, now: datetime) -> list[str]:
-        """The secrets that sign now: the current one, and the previous one in its grace."""
-        keys = [self.current] if self.current else []
-        if self.previous and self.previous_until is not None and now < self.previous_until:
-            keys.append(self.previous)
-        return keys
 
 
 async def subscription(
@@ -241,26 +234,6 @@ async def insert_deliveries(conn: Connection, items: Sequence[NewDelivery], now:
     return int(status.split()[-1])
 
 
-class Delivery(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    id: str
-    subscription_id: str
-    event_id: str
-    event_type: str
-    aggregate_id: str
-    sequence: int
-    event_time: datetime
-    channel: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    first_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-
-
 _DELIVERY_COLUMNS = (
     "id::text, subscription_id::text, event_id::text, event_type, aggregate_id, sequence,"
     " event_time, channel, status, attempts,"
@@ -279,7 +252,7 @@ def _delivery(row: Any) -> Delivery:
         sequence=row["sequence"],
         event_time=row["event_time"],
         channel=row["channel"],
-        status=row["status"],
+        status=DeliveryStatus(row["status"]),
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
         first_attempt_at=row["first_attempt_at"],
@@ -344,23 +317,13 @@ async def delivery(
     return None if row is None else _delivery(row)
 
 
-class Attempt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    attempt: int
-    started_at: datetime
-    outcome: str  # delivered, failed, gone, refused
-    latency_ms: float
-    status_code: int | None = None
-    error: str | None = None
-    address: str | None = None
-
-
 async def attempts_of(conn: Queries, delivery_id: str) -> list[Attempt]:
     rows = await conn.fetch(
         "SELECT attempt, started_at, outcome, status_code, latency_ms, error, address"
         " FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
         uuid.UUID(delivery_id),
     )
-    return [Attempt(**dict(r)) for r in rows]
+    return [Attempt(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
 
 
 async def replay(conn: Connection, ids: Sequence[str], now: datetime) -> int:
@@ -494,14 +457,12 @@ async def record_attempt(
     conn: Connection,
     delivery_id: str,
     attempt: Attempt,
-    *,
-    status: str,
-    next_attempt_at: datetime | None,
+    settled: Settled,
 ) -> bool:
-    """The attempt's outcome, and where the delivery now stands: ``delivered``, ``dead``, or
-    ``pending`` again at ``next_attempt_at``; one statement. False when a later attempt has
-    taken the delivery over (this one's lease ran out): the attempt is logged, the state is
-    the later one's."""
+    """The attempt's outcome, and where the delivery now stands (``settle``'s answer:
+    ``delivered``, ``dead``, or ``pending`` again at its ``next_attempt_at``); one statement.
+    False when a later attempt has taken the delivery over (this one's lease ran out): the
+    attempt is logged, the state is the later one's."""
     status_text = await conn.execute(
         "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"
         " outcome, status_code, latency_ms, error, address)"
@@ -511,13 +472,13 @@ async def record_attempt(
         " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END"
         " WHERE id = $1 AND attempts = $7 AND status = 'pending'",
         uuid.UUID(delivery_id),
-        status,
-        next_attempt_at,
+        settled.status.value,
+        settled.next_attempt_at,
         attempt.status_code,
         attempt.error,
         attempt.started_at,
         attempt.attempt,
-        attempt.outcome,
+        attempt.outcome.value,
         attempt.latency_ms,
         attempt.address,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from procure_notifications.domain.deliveries import Delivery, DeliveryStatus
 from procure_notifications.storage import store
 from procure_notifications.usecases.subscriptions import Viewer, get
 from procure_shared.audit import record_change
@@ -16,7 +17,7 @@ __all__ = ["delivery", "replay_dead_letters", "replay_one"]
 
 async def delivery(
     conn: Queries, delivery_id: str, *, viewer: Viewer, for_update: bool = False
-) -> store.Delivery:
+) -> Delivery:
     d = await store.delivery(
         conn,
         delivery_id,
@@ -29,7 +30,7 @@ async def delivery(
 
 async def replay_one(
     conn: Connection, delivery_id: str, *, viewer: Viewer, now: datetime
-) -> store.Delivery:
+) -> Delivery:
     before = await delivery(conn, delivery_id, viewer=viewer, for_update=True)
     if await store.is_deleted(conn, before.subscription_id):
         raise RuleBroken("its subscription was deleted: it cannot be sent again")
@@ -46,7 +47,7 @@ async def replay_dead_letters(
     dead = await store.delivery_page(
         conn,
         store.DeliveryFilter(
-            buyer=None, owner=None, subscription=s.id, status="dead", limit=100_000
+            buyer=None, owner=None, subscription=s.id, status=DeliveryStatus.DEAD, limit=100_000
         ),
     )
     replayed = await store.replay(conn, [d.id for d in dead], now)
@@ -60,8 +61,8 @@ async def _audit(
     viewer: Viewer,
     now: datetime,
     delivery_id: str,
-    before: store.Delivery,
-    after: store.Delivery | None,
+    before: Delivery,
+    after: Delivery | None,
 ) -> None:
     await record_change(
         conn,

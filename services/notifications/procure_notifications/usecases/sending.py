@@ -5,6 +5,7 @@ the same on every attempt); a mail carries the delivery's id in its Message-ID. 
 server's 2xx) delivers; 410 Gone disables the subscription and the delivery waits for a resume;
 anything else is tried again after the policy's backoff until its horizon, then the delivery is
 dead-lettered and ``notifications.delivery.failed`` goes to the outbox in the same transaction.
+Which of these follows is ``domain/deliveries.py``'s ``settle``; the senders say the outcome.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from datetime import date, datetime
 
 import msgspec
 
+from procure_notifications.domain import deliveries
 from procure_notifications.domain import subscriptions as rules
+from procure_notifications.domain.deliveries import Attempt, DeliveryStatus, Outcome, Secrets
 from procure_notifications.domain.messages import digest_message, event_message
-from procure_notifications.domain.retries import RetryPolicy, next_attempt
+from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.domain.signing import signatures
 from procure_notifications.domain.subscriptions import (
     Email,
@@ -26,11 +29,11 @@ from procure_notifications.domain.subscriptions import (
     channel_kind,
 )
 from procure_notifications.senders.email import Mailer
-from procure_notifications.senders.response import Response
+from procure_notifications.senders.response import Response, failure
 from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.storage import store
-from procure_shared import outbox
 from procure_shared.audit import Actor, record_change
+from procure_shared.changes import publish
 from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from procure_shared.events.notifications import DeliveryFailed
 from procure_shared.events.registry import DELIVERY_FAILED
@@ -41,7 +44,6 @@ __all__ = [
     "TEST_EVENT",
     "Channels",
     "Tested",
-    "outcome_of",
     "send",
     "send_digest",
     "send_test",
@@ -62,7 +64,7 @@ class Channels:
 
 
 def webhook_headers(
-    delivery_id: str, secrets: store.Secrets, *, now: datetime, timestamp: int, body: bytes
+    delivery_id: str, secrets: Secrets, *, now: datetime, timestamp: int, body: bytes
 ) -> dict[str, str]:
     """The Standard Webhooks headers. ``timestamp`` is the wall clock's (receivers compare it
     with theirs to refuse replays), ``now`` the service clock's (which secrets still sign)."""
@@ -73,21 +75,10 @@ def webhook_headers(
     }
 
 
-def outcome_of(response: Response) -> str:
-    if response.error is not None and response.error.startswith("refused:"):
-        return "refused"
-    code = response.status_code
-    if code is not None and 200 <= code < 300 and response.error is None:
-        return "delivered"
-    if code == 410:
-        return "gone"
-    return "failed"
-
-
 async def send(
     key: str,
     subscription: Subscription,
-    secrets: store.Secrets,
+    secrets: Secrets,
     body: bytes,
     channels: Channels,
     *,
@@ -99,7 +90,7 @@ async def send(
     channel = subscription.channel
     if isinstance(channel, Webhook):
         if not secrets.current:
-            return Response(status_code=None, error="no signing secret", address=None, latency_ms=0)
+            return failure("no signing secret", address=None, latency_ms=0)
         headers = webhook_headers(key, secrets, now=now, timestamp=timestamp, body=body)
         return await channels.webhooks.post(channel.url, headers, body)
     message = event_message(
@@ -116,7 +107,7 @@ class Tested(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """What the subscription's channel answered a sample event."""
 
     id: str  # the sample's webhook-id (or Message-ID root): a fresh one each test
-    outcome: str  # delivered, failed, gone, refused
+    outcome: Outcome
     status_code: int | None
     latency_ms: float
     error: str | None
@@ -125,7 +116,7 @@ class Tested(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def send_test(
     subscription: Subscription,
-    secrets: store.Secrets,
+    secrets: Secrets,
     channels: Channels,
     *,
     now: datetime,
@@ -147,16 +138,16 @@ async def send_test(
         buyer_id=subscription.owner.buyer_id,
     )
     key = str(uuid.uuid4())
-    r = await send(
+    answered = await send(
         key, subscription, secrets, encode_envelope(sample), channels, now=now, timestamp=timestamp
     )
     return Tested(
         id=key,
-        outcome=outcome_of(r),
-        status_code=r.status_code,
-        latency_ms=round(r.latency_ms, 3),
-        error=r.error,
-        address=r.address,
+        outcome=answered.outcome,
+        status_code=answered.status_code,
+        latency_ms=round(answered.latency_ms, 3),
+        error=answered.error,
+        address=answered.address,
     )
 
 
@@ -179,46 +170,39 @@ async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: d
 
 async def settle(
     conn: Connection,
-    c: store.Claimed,
+    claimed: store.Claimed,
     response: Response,
     *,
     started: datetime,
     now: datetime,
     policy: RetryPolicy,
     spread: float,
-) -> tuple[str, str]:
-    """Record the attempt and move the delivery on (in a transaction of its own where it
-    changes more than the delivery); returns the attempt's outcome and the delivery's status
-    after it (``delivered``, ``pending`` or ``dead``)."""
-    outcome = outcome_of(response)
-    attempt = store.Attempt(
-        attempt=c.attempt,
+) -> tuple[Outcome, DeliveryStatus]:
+    """Record the attempt and move the delivery on as ``deliveries.settle`` rules (in a
+    transaction of its own where it changes more than the delivery); returns the attempt's
+    outcome and the delivery's status after it."""
+    attempt = Attempt(
+        attempt=claimed.attempt,
         started_at=started,
-        outcome=outcome,
+        outcome=response.outcome,
         latency_ms=response.latency_ms,
         status_code=response.status_code,
         error=response.error,
         address=response.address,
     )
-    if outcome == "delivered":
-        status, at = "delivered", None
-    elif outcome == "gone":
-        status, at = "pending", now  # waits, due at once, for the owner to resume
-    else:
-        at = next_attempt(
-            policy, failures=c.tries, first_attempt=c.first_attempt_at, now=now, spread=spread
-        )
-        status = "pending" if at is not None else "dead"
-    if outcome != "gone" and status != "dead":  # one statement: no transaction needed
-        await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at)
-        return outcome, status
+    settled = deliveries.settle(claimed, response.outcome, policy, now, spread=spread)
+    gone = response.outcome is Outcome.GONE
+    dead = settled.status is DeliveryStatus.DEAD
+    if not gone and not dead:  # one statement: no transaction needed
+        await store.record_attempt(conn, claimed.id, attempt, settled)
+        return response.outcome, settled.status
     async with conn.transaction():
-        if await store.record_attempt(conn, c.id, attempt, status=status, next_attempt_at=at):
-            if outcome == "gone":
-                await _disable(conn, c.subscription.id, now)
+        if await store.record_attempt(conn, claimed.id, attempt, settled):
+            if gone:
+                await _disable(conn, claimed.subscription.id, now)
             else:
-                await _dead_letter(conn, c, attempt, now)
-    return outcome, status
+                await _dead_letter(conn, claimed, attempt, now)
+    return response.outcome, settled.status
 
 
 async def _disable(conn: Connection, subscription_id: str, now: datetime) -> None:
@@ -242,9 +226,11 @@ async def _disable(conn: Connection, subscription_id: str, now: datetime) -> Non
 
 
 async def _dead_letter(
-    conn: Connection, c: store.Claimed, attempt: store.Attempt, now: datetime
+    conn: Connection, claimed: store.Claimed, attempt: Attempt, now: datetime
 ) -> None:
-    s = c.subscription
+    """The delivery is a dead letter: audited (as the delivery) and announced (on its
+    subscription's history) by the one change writer."""
+    s = claimed.subscription
     sequence = await store.next_failure_sequence(conn, s.id)
     if sequence is None:
         return
@@ -252,36 +238,27 @@ async def _dead_letter(
         subscription_id=s.id,
         subscription_name=s.name,
         channel=channel_kind(s.channel),
-        delivery_id=c.id,
-        event_id=decode_envelope(c.body).id,
-        event_type=c.event_type,
-        aggregate_id=c.aggregate_id,
-        attempts=c.attempt,
-        first_attempt_at=c.first_attempt_at,
+        delivery_id=claimed.id,
+        event_id=decode_envelope(claimed.body).id,
+        event_type=claimed.event_type,
+        aggregate_id=claimed.aggregate_id,
+        attempts=claimed.attempt,
+        first_attempt_at=claimed.first_attempt_at,
         last_attempt_at=attempt.started_at,
         last_status_code=attempt.status_code,
         last_error=attempt.error,
     )
-    await record_change(
+    await publish(
         conn,
         actor=SYSTEM,
         at=now,
-        action=DELIVERY_FAILED.type,
+        event=DELIVERY_FAILED,
+        subject=s.id,
+        sequence=sequence,
+        data=data,
         resource_type="delivery",
-        resource_id=c.id,
+        resource_id=claimed.id,
         before=None,
         after=msgspec.structs.asdict(data),
-    )
-    await outbox.add(
-        conn,
-        Envelope.new(
-            service="notifications",
-            type=DELIVERY_FAILED.type,
-            version=DELIVERY_FAILED.version,
-            subject=s.id,
-            time=now,
-            sequence=sequence,
-            data=data,
-            buyer_id=s.owner.buyer_id,
-        ),
+        buyer_id=s.owner.buyer_id,
     )

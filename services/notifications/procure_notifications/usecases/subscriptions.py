@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from procure_notifications.domain import subscriptions as rules
+from procure_notifications.domain.deliveries import Secrets
 from procure_notifications.domain.filters import Filter, valid_pattern
 from procure_notifications.domain.signing import new_secret
 from procure_notifications.domain.subscriptions import Channel, Owner, Subscription, Webhook
@@ -98,7 +99,7 @@ async def create(
     await store.subscriptions.insert(conn, made)
     secret = new_secret() if isinstance(made.channel, Webhook) else None
     if secret is not None:
-        await store.set_secrets(conn, made.id, store.Secrets(secret, None, None), box)
+        await store.set_secrets(conn, made.id, Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "created", made.id, None, made)
     return made, secret
 
@@ -146,7 +147,7 @@ async def update(
     secret = None
     if isinstance(after.channel, Webhook) and not isinstance(before.channel, Webhook):
         secret = new_secret()
-        await store.set_secrets(conn, after.id, store.Secrets(secret, None, None), box)
+        await store.set_secrets(conn, after.id, Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "updated", after.id, before, after)
     return after, secret
 
@@ -185,7 +186,7 @@ async def rotate_secret(
     old = await store.secrets_of(conn, s.id, box)
     secret = new_secret()
     await store.set_secrets(
-        conn, s.id, store.Secrets(secret, old.current, now + timedelta(seconds=grace)), box
+        conn, s.id, Secrets(secret, old.current, now + timedelta(seconds=grace)), box
     )
     after = msgspec.structs.replace(s, version=s.version + 1, updated_at=now)
     await store.subscriptions.save(conn, after)
