@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-MEMBERS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+MEMBERS := pyproject.toml uv.lock shared/pyproject.toml tools/pyproject.toml $(wildcard services/*/pyproject.toml)
 # The AsyncAPI 3 JSON schema our generated event document is checked against (vendored).
 ASYNCAPI_SCHEMA := tests/data/asyncapi/asyncapi-3.0.0-schema.json
 
@@ -60,7 +60,7 @@ lint: install ## ruff, mypy --strict and import-linter (and no merge conflict le
 	@if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ; then echo "merge conflict markers left"; exit 1; fi
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services tests
+	$(BIN)/mypy shared tools services tests
 	$(BIN)/lint-imports
 	$(BIN)/procure asyncapi | $(BIN)/check-jsonschema --schemafile '$(ASYNCAPI_SCHEMA)' -
 

@@ -52,6 +52,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from procure_tools.devstack import free_port
 
 from bench import cpu
 from bench.harness import (
@@ -71,7 +72,6 @@ from bench.harness import (
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.storage import store
-from procure_shared.devstack import free_port
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
 

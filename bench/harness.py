@@ -36,10 +36,10 @@ import asyncpg
 import msgspec
 import nats
 from nats.aio.client import Client
+from procure_tools.devstack import EmbeddedNats, EmbeddedPostgres, free_port
 
 from bench import cpu
 from bench.plan import Plan
-from procure_shared.devstack import EmbeddedNats, EmbeddedPostgres, free_port
 from procure_shared.identities import SEED_SUFFIX, SERVICES, write_credentials
 from procure_shared.messaging import NatsAccess
 from procure_shared.migrations import grant_service_role, migrate, with_user

@@ -88,6 +88,7 @@ from pathlib import Path
 import asyncpg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from procure_tools.devstack import free_port
 
 from bench import contracts, cpu, notifications
 from bench.harness import (
@@ -106,7 +107,6 @@ from bench.harness import (
 from bench.plan import Plan
 from procure_notifications.events.fanout import fanout_consumers
 from procure_shared.clock import SystemClock
-from procure_shared.devstack import free_port
 
 INSTANCES = 2
 SIDES = (INSTANCES, 1)

@@ -74,6 +74,7 @@ from typing import Any
 import asyncpg
 import msgspec
 import uvloop
+from procure_tools.devstack import free_port
 
 from bench import cpu
 from bench.harness import (
@@ -112,7 +113,6 @@ from procure_shared.audit import Actor
 from procure_shared.clock import SystemClock
 from procure_shared.consumer import Consumer, Handler
 from procure_shared.deadletters import DeadLetterRecorder
-from procure_shared.devstack import free_port
 from procure_shared.events import STREAMS, Envelope
 from procure_shared.events.contracts import ContractData, Money
 from procure_shared.events.envelope import encode_envelope

@@ -1,7 +1,7 @@
 """10. ``procure ocds import`` of a release package of 10,000 and 100,000 releases (the plan's
 ``ocds_import_sizes``).
 
-The file: ``procure_shared.ocds.synthetic.write_release_package``, written as a stream (never in
+The file: ``procure_tools.ocds.synthetic.write_release_package``, written as a stream (never in
 memory): contracting processes of five releases each (tender with one to three lots, award to
 suppliers with GB-COH identifiers drawn from a pool of 300, contract with delivery and payment
 milestones, two implementation releases with transactions), about 3.4 KB a release.
@@ -44,17 +44,17 @@ from pathlib import Path
 import asyncpg
 import httpx
 import ijson
+from procure_tools.devstack import free_port
+from procure_tools.ocds.reader import ENCODE, OcdsFile
+from procure_tools.ocds.synthetic import write_release_package
 
 from bench import cpu
 from bench.harness import Figure, Run, Servers, on_core, spawn_python, stop_process
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
-from procure_shared.devstack import free_port
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
-from procure_shared.ocds.reader import ENCODE, OcdsFile
-from procure_shared.ocds.synthetic import write_release_package
 
 SECRET = "bench-ocds-secret-0123456789abcdef"
 MIN_RATE = 1_000.0

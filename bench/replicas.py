@@ -40,11 +40,11 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import APIError
+from procure_tools.devstack import EmbeddedNats, free_port, nats_cluster
 
 from bench import bare, cpu, relay
 from bench.harness import Figure, Run, Servers, guarded, start_on_server_core
 from bench.plan import Plan
-from procure_shared.devstack import EmbeddedNats, free_port, nats_cluster
 from procure_shared.events import encode_envelope
 from procure_shared.messaging import stream_config
 

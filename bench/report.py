@@ -16,8 +16,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from procure_tools.devstack.servers import nats_server_binary
+
 from bench.harness import NOISE_PCT, Figure
-from procure_shared.devstack.servers import nats_server_binary
 
 RESULTS = Path(__file__).parent / "results"
 PACKAGES = (

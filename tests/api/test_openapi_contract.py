@@ -24,9 +24,9 @@ import nats
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from procure_tools.devstack import free_port
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from procure_shared.devstack import free_port
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role, issue_token
 from procure_shared.settings import DEV_JWT_SECRET

@@ -12,8 +12,8 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from procure_tools.devstack import nats_cluster_config
 
-from procure_shared.devstack import nats_cluster_config
 from procure_shared.events import STREAMS
 from procure_shared.identities import route_password
 from procure_shared.messaging import ensure_streams

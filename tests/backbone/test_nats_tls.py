@@ -32,8 +32,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamInfo
+from procure_tools.devstack import EmbeddedNats, free_port
 
-from procure_shared.devstack import EmbeddedNats, free_port
 from procure_shared.identities import service_bus
 from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
 from tests.support.pki import Authority, Issued

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from procure_tools.devstack.demo import demo_providers
 
 from procure_contracts.app import definition as contracts_definition
 from procure_contracts.demo import load_demo
@@ -24,7 +25,6 @@ from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
 from procure_shared.consumer import Consumer
-from procure_shared.devstack.demo import demo_providers
 from procure_shared.http import Role
 from procure_shared.outbox import Relay
 from procure_shared.postgres import Pool, create_pool

@@ -16,11 +16,11 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from procure_tools.ocds.synthetic import releases as synthetic_releases
 
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions, OcdsPublisher, options_from_env
 from procure_shared.http import Role
-from procure_shared.ocds.synthetic import releases as synthetic_releases
 from procure_shared.settings import SettingsError
 from tests.contracts.conftest import Api
 from tests.support.ocds import SCHEMAS, samples

@@ -13,11 +13,11 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from procure_tools.ocds.synthetic import releases
 
 from procure_contracts.settings import ContractsOptions
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
-from procure_shared.ocds.synthetic import releases
 from procure_shared.postgres import Pool
 from procure_shared.service import build_app
 from tests.contracts.conftest import Api

@@ -10,11 +10,11 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from procure_tools.ocds.synthetic import releases
 
 from procure_contracts.ocds.merge import Compiler
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_shared.ocds.shapes import releases_in
-from procure_shared.ocds.synthetic import releases
 from tests.support.ocds import SCHEMAS, samples
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from procure_shared.devstack.servers import nats_server_binary
+from procure_tools.devstack.servers import nats_server_binary
+
 from tests.deploy.files import (
     ROOT,
     Container,

@@ -22,6 +22,8 @@ import pytest
 import yaml
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from procure_tools.devstack.roles import OWNER
+from procure_tools.devstack.servers import nats_server_binary
 
 from procure_contracts.settings import options_from_env as contracts_options
 from procure_notifications.delivery.metrics import DeliveryMetrics
@@ -29,8 +31,6 @@ from procure_notifications.settings import options_from_env as notifications_opt
 from procure_providers.settings import options_from_env as providers_options
 from procure_shared.clock import clock_from_settings
 from procure_shared.consumer import Consumer, ConsumerStats
-from procure_shared.devstack.roles import OWNER
-from procure_shared.devstack.servers import nats_server_binary
 from procure_shared.http.observability import HttpMetrics
 from procure_shared.identities import DEPLOYED, ROUTE_USER, public_key
 from procure_shared.messaging import NatsState

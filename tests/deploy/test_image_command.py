@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from procure_tools.devstack import EmbeddedNats, free_port
 
-from procure_shared.devstack import EmbeddedNats, free_port
 from procure_shared.migrations import create_owner_role
 from tests.conftest import OWNER, ROLE_PASSWORD, as_role, database_url, drop_database
 from tests.deploy.bus import run_credentials_step

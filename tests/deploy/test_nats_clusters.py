@@ -29,8 +29,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import PubAck
 from nats.js.errors import BadRequestError, NoStreamResponseError
+from procure_tools.devstack.servers import nats_server_binary
 
-from procure_shared.devstack.servers import nats_server_binary
 from procure_shared.identities import ROUTE_USER, service_bus
 from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
 from procure_shared.service import nats_access

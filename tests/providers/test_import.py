@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from procure_shared.cli import app
-from procure_shared.devstack.demo import demo_providers
-from procure_shared.http import Role
-from procure_shared.importer import (
+from procure_tools.cli import app
+from procure_tools.devstack.demo import demo_providers
+from procure_tools.importer import (
     CsvError,
     ImportStopped,
     ImportSummary,
@@ -26,6 +23,9 @@ from procure_shared.importer import (
     parse_csv,
     read_csv,
 )
+from typer.testing import CliRunner
+
+from procure_shared.http import Role
 from procure_shared.postgres import Pool
 from tests.providers.conftest import Api
 from tests.providers.test_registry_api import count, outbox_events

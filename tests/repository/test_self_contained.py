@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
+from procure_tools.devstack import free_port
 
-from procure_shared.devstack import free_port
 from tests.support.ports import free_port_run
 from tests.support.servers import scratch_dir
 from tests.support.wait import ready, until

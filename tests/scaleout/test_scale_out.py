@@ -32,9 +32,9 @@ import httpx
 import nats
 import nats.errors
 import pytest
+from procure_tools.devstack import EmbeddedNats
+from procure_tools.devstack.demo import load_demo
 
-from procure_shared.devstack import EmbeddedNats
-from procure_shared.devstack.demo import load_demo
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.http import Role
 from procure_shared.outbox import leadership_key

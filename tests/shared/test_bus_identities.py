@@ -21,8 +21,8 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 from nats.js import JetStreamContext
+from procure_tools.devstack import free_port
 
-from procure_shared.devstack import free_port
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.events.streams import IDENTITY, STREAMS, StreamSpec, stranger, stream_named
 from procure_shared.identities import (

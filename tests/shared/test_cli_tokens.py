@@ -13,10 +13,10 @@ from pathlib import Path
 
 import jwt
 import pytest
+from procure_tools import cli
+from procure_tools.devstack.endpoints import Endpoints, write_endpoints
+from procure_tools.devstack.processes import started_at
 
-from procure_shared import cli
-from procure_shared.devstack.endpoints import Endpoints, write_endpoints
-from procure_shared.devstack.processes import started_at
 from procure_shared.settings import DEV_JWT_SECRET
 from procure_shared.tokens import Role
 
@@ -52,7 +52,7 @@ def procure(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # The real secret in the environment, as inside the image: never used to sign.
     env["PROCURE_JWT_SECRET"] = DEV_JWT_SECRET
     return subprocess.run(
-        [sys.executable, "-m", "procure_shared.cli", *args],
+        [sys.executable, "-m", "procure_tools.cli", *args],
         cwd=folder,
         env=env | {"COLUMNS": "250"},
         capture_output=True,

@@ -9,11 +9,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from rich.console import Console
-
-from procure_shared.cli import app
-from procure_shared.configuration import configuration_document, environ_reads, reference
-from procure_shared.devstack.up import (
+from procure_tools.cli import app
+from procure_tools.configuration import configuration_document, environ_reads, reference
+from procure_tools.devstack.up import (
     SERVICE_ENVIRONMENT,
     SERVICES,
     UP_ENVIRONMENT,
@@ -22,6 +20,7 @@ from procure_shared.devstack.up import (
     migration_environment,
     service_environment,
 )
+from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "configuration.md"
@@ -32,9 +31,9 @@ ROW = re.compile(r"^\| `([A-Z0-9_]+)` \|", re.MULTILINE)
 
 def names_in_the_code() -> dict[str, set[str]]:
     """Every variable name a string literal (f-strings' parts too) or a keyword argument
-    (``env.update(DATABASE_URL=...)``) under shared/ and services/ holds, with where."""
+    (``env.update(DATABASE_URL=...)``) under shared/, tools/ and services/ holds, with where."""
     found: dict[str, set[str]] = {}
-    for folder in ("shared", "services"):
+    for folder in ("shared", "tools", "services"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -65,7 +64,7 @@ def test_every_variable_in_the_reference_is_one_the_code_reads() -> None:
     documented = set(ROW.findall(configuration_document(app)))
     assert documented, "the reference lists no variable"
     unread = sorted(documented - names_in_the_code().keys())
-    assert not unread, f"documented but read nowhere in shared/ or services/: {unread}"
+    assert not unread, f"documented but read nowhere in shared/, tools/ or services/: {unread}"
 
 
 def test_every_documented_variable_has_a_meaning() -> None:

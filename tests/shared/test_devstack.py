@@ -4,8 +4,8 @@ import signal
 import subprocess
 
 import asyncpg
+from procure_tools.devstack import EmbeddedPostgres, free_port, nats_config
 
-from procure_shared.devstack import EmbeddedPostgres, free_port, nats_config
 from tests.support.servers import scratch_dir, session_credentials
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procure_tools.ocds.reader import ENCODE, OcdsFile, OcdsFileError, read_releases
+from procure_tools.ocds.synthetic import write_release_package
 
-from procure_shared.ocds.reader import ENCODE, OcdsFile, OcdsFileError, read_releases
 from procure_shared.ocds.shapes import Shape, releases_in
-from procure_shared.ocds.synthetic import write_release_package
 from tests.support.ocds import DATA, RECORDED
 
 

@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives import serialization
 from litestar.exceptions import NotAuthorizedException
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from procure_tools.devstack import free_port
 
 from procure_providers.app import definition
 from procure_shared.clock import SystemClock
-from procure_shared.devstack import free_port
 from procure_shared.http import Role
 from procure_shared.http.auth import BearerAuth
 from procure_shared.messaging import NatsState

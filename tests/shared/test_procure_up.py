@@ -8,9 +8,9 @@ import time
 
 import asyncpg
 import httpx
+from procure_tools.devstack import free_port
+from procure_tools.devstack.up import development_tokens, jwt_secret
 
-from procure_shared.devstack import free_port
-from procure_shared.devstack.up import development_tokens, jwt_secret
 from tests.support.ports import free_port_run
 from tests.support.servers import NatsHandle, PostgresHandle, scratch_dir
 from tests.support.wait import eventually, holds, ready
@@ -52,7 +52,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         "TMPDIR": str(scratch_dir("procure-tmp-")),  # removed with the session
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "procure_shared.cli", "up"],
+        [sys.executable, "-m", "procure_tools.cli", "up"],
         cwd=checkout,
         env=env,
         stdout=subprocess.PIPE,
@@ -81,7 +81,7 @@ async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
         # procure status finds the three services over NATS ($SRV.INFO), asks each one's health
         # and counts the demo's milestones.
         shown = subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", "status", "--nats", nats_handle.url],
+            [sys.executable, "-m", "procure_tools.cli", "status", "--nats", nats_handle.url],
             cwd=checkout,
             env=env | {"COLUMNS": "250"},
             capture_output=True,

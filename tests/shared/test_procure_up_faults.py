@@ -21,9 +21,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from procure_tools.devstack import free_port
+from procure_tools.devstack.processes import listed
 
-from procure_shared.devstack import free_port
-from procure_shared.devstack.processes import listed
 from tests.support.ports import free_port_run
 from tests.support.servers import scratch_dir, seed_in, session_credentials
 from tests.support.wait import ready, until
@@ -61,7 +61,7 @@ class Up:
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """A ``procure`` command run in the checkout, as a user runs it there."""
         return subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", *args],
+            [sys.executable, "-m", "procure_tools.cli", *args],
             cwd=self.checkout,
             env=self.env | {"COLUMNS": "250"},
             capture_output=True,
@@ -97,7 +97,7 @@ def _start(checkout: Path, env: dict[str, str], *args: str) -> tuple[subprocess.
     output = checkout / f"up-{time.monotonic_ns()}.out"
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "procure_shared.cli", "up", *args],
+            [sys.executable, "-m", "procure_tools.cli", "up", *args],
             cwd=checkout,
             env=env,
             stdout=out,
@@ -184,7 +184,7 @@ def test_procure_status_says_in_one_line_within_5_s_that_nats_does_not_answer() 
         url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
         started = time.monotonic()
         shown = subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", "status", "--nats", url, *AS_CLI],
+            [sys.executable, "-m", "procure_tools.cli", "status", "--nats", url, *AS_CLI],
             capture_output=True,
             text=True,
             timeout=30,
@@ -204,7 +204,7 @@ def test_every_command_says_at_once_that_a_service_is_not_there() -> None:
     ):
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", *args],
+            [sys.executable, "-m", "procure_tools.cli", *args],
             capture_output=True,
             text=True,
             timeout=30,
@@ -244,7 +244,7 @@ def test_a_service_left_out_runs_by_hand_against_the_stack() -> None:
         assert refused.returncode == 2
         assert "runs contracts itself" in refused.stderr
         by_hand = subprocess.Popen(
-            [sys.executable, "-m", "procure_shared.cli", "serve", "notifications"],
+            [sys.executable, "-m", "procure_tools.cli", "serve", "notifications"],
             cwd=up.checkout,
             env=up.env,
             stdout=subprocess.DEVNULL,
@@ -265,7 +265,7 @@ def test_procure_serve_without_a_stack_says_how_to_start_one() -> None:
     checkout = _checkout()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "procure_shared.cli", "serve", "contracts"],
+            [sys.executable, "-m", "procure_tools.cli", "serve", "contracts"],
             cwd=checkout,
             capture_output=True,
             text=True,

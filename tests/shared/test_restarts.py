@@ -1,7 +1,7 @@
 """When procure up starts a service again, and the pid file it reads back: pure rules."""
 
-from procure_shared.devstack.processes import Listed, listed
-from procure_shared.devstack.restarts import Restarts
+from procure_tools.devstack.processes import Listed, listed
+from procure_tools.devstack.restarts import Restarts
 
 
 def test_a_service_is_started_again_after_a_delay_that_doubles_up_to_a_ceiling() -> None:

@@ -22,13 +22,14 @@ from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
-from procure_shared.devstack import (
+from procure_tools.devstack import (
     EmbeddedNats,
     EmbeddedPostgres,
     free_port,
     nats_cluster,
     nats_config,
 )
+
 from procure_shared.identities import IDENTITIES, SEED_SUFFIX, write_credentials
 from procure_shared.messaging import NatsAccess
 from tests.support.ports import free_port_run

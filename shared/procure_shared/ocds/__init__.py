@@ -1,5 +1,3 @@
-"""The ``procure`` command's side of the Open Contracting Data Standard: reading a file of any
-size in constant memory (``reader.py``), sending it to the contracts service and writing an
-export (``client.py``), generated test data (``synthetic.py``), and the shapes OCDS documents
-come in (``shapes.py``, also used by the contracts service). The schema, merge and mappings are
-the contracts service's (``procure_contracts.ocds``)."""
+"""The shapes OCDS documents come in (``shapes.py``): what the contracts service and the
+``procure`` command (``procure_tools.ocds``) both need to tell a release package, a record
+package, a record and a release apart."""

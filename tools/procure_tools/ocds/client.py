@@ -29,8 +29,8 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from procure_shared.ocds.reader import ENCODE, JSON_LINES, OcdsFile, Unit
 from procure_shared.replies import problem_line
+from procure_tools.ocds.reader import ENCODE, JSON_LINES, OcdsFile, Unit
 
 __all__ = [
     "BATCH",

@@ -1,6 +1,6 @@
 """The development stack: embedded PostgreSQL and nats-server, and ``procure up``."""
 
-from procure_shared.devstack.servers import (
+from procure_tools.devstack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
     ServerError,

@@ -39,16 +39,20 @@ from rich.console import Console
 from rich.table import Table
 
 from procure_shared.clock import SystemClock
-from procure_shared.devstack.demo import DemoError, load_demo
-from procure_shared.devstack.endpoints import (
+from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
+from procure_shared.migrations import with_database, with_user
+from procure_shared.settings import Settings
+from procure_shared.tokens import Role, issue_token
+from procure_tools.devstack.demo import DemoError, load_demo
+from procure_tools.devstack.endpoints import (
     ENDPOINTS,
     Endpoints,
     EndpointsError,
     read_endpoints,
     write_endpoints,
 )
-from procure_shared.devstack.mailsink import MailSink
-from procure_shared.devstack.processes import (
+from procure_tools.devstack.mailsink import MailSink
+from procure_tools.devstack.processes import (
     Listed,
     dies_with_parent,
     end_processes,
@@ -57,13 +61,9 @@ from procure_shared.devstack.processes import (
     port_taken,
     started_at,
 )
-from procure_shared.devstack.restarts import Restarts
-from procure_shared.devstack.roles import OWNER, prepare_roles, service_role
-from procure_shared.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
-from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
-from procure_shared.migrations import with_database, with_user
-from procure_shared.settings import Settings
-from procure_shared.tokens import Role, issue_token
+from procure_tools.devstack.restarts import Restarts
+from procure_tools.devstack.roles import OWNER, prepare_roles, service_role
+from procure_tools.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
 
 if TYPE_CHECKING:
     from procure_shared.messaging import NatsAccess

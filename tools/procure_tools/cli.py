@@ -30,10 +30,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from procure_shared.configuration import configuration_document
-from procure_shared.devstack.endpoints import Endpoints, EndpointsError, read_endpoints
-from procure_shared.devstack.servers import ServerError
-from procure_shared.devstack.up import (
+from procure_shared.events import CATALOGUE
+from procure_shared.events.asyncapi import asyncapi_document
+from procure_shared.tokens import Role, issue_token
+from procure_shared.version import VERSION
+from procure_tools.configuration import configuration_document
+from procure_tools.devstack.endpoints import Endpoints, EndpointsError, read_endpoints
+from procure_tools.devstack.servers import ServerError
+from procure_tools.devstack.up import (
     DEMO_BUYER,
     SERVICES,
     UpConfig,
@@ -41,9 +45,7 @@ from procure_shared.devstack.up import (
     run_up,
     serve_by_hand,
 )
-from procure_shared.events import CATALOGUE
-from procure_shared.events.asyncapi import asyncapi_document
-from procure_shared.importer import (
+from procure_tools.importer import (
     CsvError,
     ImportStopped,
     ImportSummary,
@@ -52,7 +54,7 @@ from procure_shared.importer import (
     import_providers,
     read_csv,
 )
-from procure_shared.ocds.client import (
+from procure_tools.ocds.client import (
     BATCH,
     IN_FLIGHT,
     MAX_BYTES,
@@ -63,9 +65,7 @@ from procure_shared.ocds.client import (
     import_file,
     ocds_files,
 )
-from procure_shared.ocds.reader import OcdsFile, OcdsFileError
-from procure_shared.tokens import Role, issue_token
-from procure_shared.version import VERSION
+from procure_tools.ocds.reader import OcdsFile, OcdsFileError
 
 if TYPE_CHECKING:
     from procure_shared.messaging import NatsAccess
@@ -384,7 +384,7 @@ def status(
     # Only this command speaks NATS: the others start without loading its client.
     from nats.errors import Error as NatsError
 
-    from procure_shared.status import NATS_WAIT, gather_status
+    from procure_tools.status import NATS_WAIT, gather_status
 
     access = _access("cli", credentials, tls_ca, tls_cert, tls_key)
     try:
@@ -472,7 +472,7 @@ def bus_upgrade(
     this version start. Running it again does nothing."""
     from nats.errors import Error as NatsError
 
-    from procure_shared.devstack.up import retire_streams
+    from procure_tools.devstack.up import retire_streams
 
     url = _nats_of(nats_url)
     access = _access("admin", credentials, tls_ca, tls_cert, tls_key)

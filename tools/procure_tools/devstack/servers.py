@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from procure_shared.devstack.processes import dies_with_parent
 from procure_shared.identities import AUTHORIZATION_FILE, ROUTE_USER, route_password
+from procure_tools.devstack.processes import dies_with_parent
 
 __all__ = [
     "EmbeddedNats",

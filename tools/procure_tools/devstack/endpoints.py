@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
-from procure_shared.devstack.processes import started_at
 from procure_shared.identities import SEED_SUFFIX
+from procure_tools.devstack.processes import started_at
 
 __all__ = ["ENDPOINTS", "Endpoints", "EndpointsError", "read_endpoints", "write_endpoints"]
 

@@ -34,8 +34,8 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from procure_shared.devstack.up import SERVICE_ENVIRONMENT, UP_ENVIRONMENT, UpConfig
 from procure_shared.settings import ENV_NAMES, ServiceOptions, Settings
+from procure_tools.devstack.up import SERVICE_ENVIRONMENT, UP_ENVIRONMENT, UpConfig
 
 __all__ = [
     "CLI_ENVIRONMENT",
