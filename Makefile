@@ -53,8 +53,11 @@ up: runtime ## Run the whole system on embedded servers (data in .procure/); Ctr
 test: install browser ## Run every test against real PostgreSQL and nats-server (and chromium)
 	$(BIN)/pytest
 
-check: install browser ## The quick subset for the start of a session (no slow tests; about 4.5 minutes)
-	$(BIN)/pytest -m "not slow" -q -x --timeout 120
+# The unit layer (pure rules, a few seconds), then one integration path of each feature against
+# real PostgreSQL and NATS (the tests marked `check`); make test runs everything.
+check: install ## The quick subset for the start of a session (under a minute)
+	$(BIN)/pytest tests/unit -q -x --timeout 60
+	$(BIN)/pytest -m check -q -x --timeout 120
 
 lint: install ## ruff, mypy --strict and import-linter (and no merge conflict left in any file)
 	@if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ; then echo "merge conflict markers left"; exit 1; fi

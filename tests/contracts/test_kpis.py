@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import pytest
 
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.events.envelope import decode_envelope
@@ -141,6 +142,7 @@ async def test_commercial_defines_a_kpi_with_default_thresholds_and_its_event_is
     assert data["providerIds"] == [s["id"] for s in contract["suppliers"]]
 
 
+@pytest.mark.check
 async def test_an_observation_moving_the_rating_emits_one_rating_changed_naming_the_previous(
     capi: Api, papi: ProvidersApi, eligibility: EligibilityResponder, cpool: Pool
 ) -> None:

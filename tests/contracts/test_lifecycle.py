@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.http import Role
 from tests.contracts.conftest import Api, money
 from tests.providers.conftest import Api as ProvidersApi
 
 
+@pytest.mark.check
 async def test_a_lot_is_awarded_to_an_eligible_provider_and_its_contract_signed_after_standstill(
     capi: Api, papi: ProvidersApi, eligibility: EligibilityResponder
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.events.envelope import decode_envelope
@@ -189,6 +190,7 @@ async def test_milestones_are_listed_per_contract_by_due_date_and_across_contrac
     assert rest.json()["nextCursor"] is None
 
 
+@pytest.mark.check
 async def test_each_settlement_moves_the_milestone_and_puts_its_event_in_the_outbox(
     capi: Api, papi: ProvidersApi, eligibility: EligibilityResponder, cpool: Pool
 ) -> None:

@@ -142,6 +142,7 @@ async def test_a_refused_request_stops_the_import_with_the_services_problem(
     assert "not an OCDS release, record or package" in err
 
 
+@pytest.mark.check
 async def test_the_export_writes_release_packages_and_records_that_validate(
     demo: Api,
     cpool: Pool,

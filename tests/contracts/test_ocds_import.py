@@ -90,6 +90,7 @@ async def test_every_sample_imports_reports_its_recorded_errors_and_a_second_imp
     assert await counts(cpool) == before
 
 
+@pytest.mark.check
 async def test_the_full_lifecycle_reads_back_with_its_publishers_facts(
     capi: Api, papi: Any, cpool: Pool
 ) -> None:

@@ -8,6 +8,8 @@ import re
 from datetime import date
 from typing import Any
 
+import pytest
+
 from procure_contracts.ops import store as ops
 from procure_contracts.ops.live import watch
 from procure_contracts.ops.store import EventLine
@@ -82,6 +84,7 @@ async def test_a_browser_signs_in_once_with_a_pasted_token_in_development_mode(
     assert (await capi.http.get("/ops")).status_code == 303
 
 
+@pytest.mark.check
 async def test_the_dashboard_lists_what_is_overdue_and_due_soon_with_each_contracts_rag(
     demo: Api,
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from nats.js import JetStreamContext
 
 from procure_notifications.settings import NotificationsOptions
@@ -40,6 +41,7 @@ async def status_of(npool: Pool, delivery: uuid.UUID) -> dict[str, Any]:
     return dict(row) if row is not None else {}
 
 
+@pytest.mark.check
 async def test_each_event_reaches_the_receiver_signed_once_and_in_sequence_per_aggregate(
     napi: Api,
     nrt: Runtime,

@@ -154,6 +154,7 @@ def envelope_json(e: Envelope) -> Any:
     return json.loads(encode_envelope(e))
 
 
+@pytest.mark.check
 async def test_a_viewer_streams_the_matching_events_of_their_buyer_and_nothing_else(
     base: str, js: JetStreamContext
 ) -> None:

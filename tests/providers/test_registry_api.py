@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from procure_shared.events import decode_envelope
 from procure_shared.http import Role
 from procure_shared.postgres import Pool
@@ -22,6 +24,7 @@ async def count(pool: Pool, sql: str) -> int:
         return int(await conn.fetchval(sql))
 
 
+@pytest.mark.check
 async def test_registering_a_provider_stores_it_audits_it_and_announces_it(
     api: Api, ppool: Pool
 ) -> None:

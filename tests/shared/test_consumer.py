@@ -3,6 +3,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from nats.js import JetStreamContext
 
 from procure_shared.consumer import Consumer, gap_delay
@@ -30,6 +31,7 @@ async def dead_letters(pool: Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+@pytest.mark.check
 async def test_each_event_is_applied_once_even_when_it_arrives_twice(
     pool: Pool, js: JetStreamContext
 ) -> None:

@@ -1,5 +1,6 @@
 import asyncpg
 import nats
+import pytest
 from nats.js import JetStreamContext
 
 from procure_shared import outbox
@@ -24,6 +25,7 @@ async def stream_messages(js: JetStreamContext) -> int:
     return int((await js.stream_info(TEST_STREAM.name)).state.messages)
 
 
+@pytest.mark.check
 async def test_the_relay_publishes_each_event_once_with_its_id_as_message_id(
     database: str, pool: Pool, js: JetStreamContext
 ) -> None:

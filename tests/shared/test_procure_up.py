@@ -8,6 +8,7 @@ import time
 
 import asyncpg
 import httpx
+import pytest
 from procure_tools.devstack import free_port
 from procure_tools.devstack.up import development_tokens, jwt_secret
 
@@ -34,6 +35,7 @@ async def contracts_demo_loaded(server_url: str) -> bool:
     return "Attendance mentors (Barnardo's)" in titles
 
 
+@pytest.mark.check
 async def test_procure_up_uses_given_servers_and_starts_none_of_its_own(
     postgres: PostgresHandle, nats_handle: NatsHandle
 ) -> None:

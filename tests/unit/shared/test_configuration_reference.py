@@ -22,7 +22,7 @@ from procure_tools.devstack.up import (
 )
 from rich.console import Console
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = ROOT / "docs" / "configuration.md"
 # A variable's name: PROCURE_<something>, and the two URLs every service reads.
 NAME = re.compile(r"\b(?:PROCURE_[A-Z0-9_]*[A-Z0-9]|DATABASE(?:_OWNER)?_URL|NATS_URL)\b")
