@@ -25,10 +25,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# The runtime alone (what `make up` needs), without removing the development tools if a test
-# run installed them; the development group on top for tests, lint and benchmarks.
+# The runtime alone (what `make up` needs: the services and the tools group, the procure
+# command), without removing the development tools if a test run installed them; the
+# development group on top for tests, lint and benchmarks.
 $(VENV)/.runtime: $(UV) $(MEMBERS)
-	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
+	$(UV) sync --frozen --no-default-groups --group tools --inexact --python $(PYTHON)
 	@touch $@
 
 $(VENV)/.synced: $(UV) $(MEMBERS)

@@ -120,12 +120,16 @@ def test_hadolint_fails_a_dockerfile_whose_last_user_is_root(tmp_path: Path) -> 
 
 
 def test_the_image_is_python_3_11_slim_built_from_the_lock_without_dev_dependencies() -> None:
+    """Without any dependency group: neither the development tools nor the tools for people
+    (test_image_command.py checks what the image then holds)."""
     instructions = dockerfile_instructions()
     bases = [argument.split()[0] for kind, argument in instructions if kind == "FROM"]
     assert bases
     assert all(base.startswith("python:3.11-slim") for base in bases)
     runs = [argument for kind, argument in instructions if kind == "RUN"]
-    assert any("uv sync --frozen --no-dev" in command for command in runs)
+    syncs = [command for command in runs if command.startswith("uv sync")]
+    assert syncs
+    assert all("--frozen --no-default-groups" in command for command in syncs)
     assert not any(re.search(r"uv sync(?!.*--frozen)", command) for command in runs)
 
 

