@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["Queries", "load_queries"]
+__all__ = ["NamedQueries", "load_queries"]
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
-class Queries:
+class NamedQueries:
+    """The queries of one .sql file, each by its name (``Q.claim``). Not to be confused with
+    ``procure_shared.postgres.Queries``: what a query runs on (a connection or the pool)."""
+
     def __init__(self, source: str, origin: str) -> None:
         self._queries: dict[str, str] = {}
         parts = _NAME.split(source)
@@ -34,5 +37,5 @@ class Queries:
         return sorted(self._queries)
 
 
-def load_queries(path: Path) -> Queries:
-    return Queries(path.read_text(encoding="utf-8"), str(path))
+def load_queries(path: Path) -> NamedQueries:
+    return NamedQueries(path.read_text(encoding="utf-8"), str(path))

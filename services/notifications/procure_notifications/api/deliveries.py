@@ -12,7 +12,7 @@ from litestar.params import FromQuery, Parameter, QueryParameter
 from procure_notifications.api.common import viewer
 from procure_notifications.api.schemas import DeliveryDetail, DeliveryPage
 from procure_notifications.domain.deliveries import Delivery
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
 from procure_notifications.usecases import deliveries
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import now
@@ -44,9 +44,9 @@ class DeliveriesController(Controller):
         limit: Limit = 50,
     ) -> DeliveryPage:
         who = viewer(request)
-        items = await store.delivery_page(
+        items = await delivery_store.page(
             db,
-            store.DeliveryFilter(
+            delivery_store.DeliveryFilter(
                 buyer=None if who.admin else who.buyer_id,
                 owner=None if who.admin else who.sub,
                 subscription=str(subscription) if subscription else None,
@@ -64,7 +64,7 @@ class DeliveriesController(Controller):
         self, delivery_id: DeliveryId, db: Reading, request: Request[Any, Any, Any]
     ) -> DeliveryDetail:
         d = await deliveries.delivery(db, str(delivery_id), viewer=viewer(request))
-        log = await store.attempts_of(db, d.id)
+        log = await delivery_store.attempts_of(db, d.id)
         return DeliveryDetail(**msgspec.structs.asdict(d), attempt_log=log)
 
     @post(

@@ -20,7 +20,7 @@ from procure_notifications.api.schemas import (
 from procure_notifications.domain.subscriptions import Status, Subscription
 from procure_notifications.senders.email import Mailer
 from procure_notifications.senders.webhook import WebhookSender
-from procure_notifications.storage import store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.usecases import deliveries as delivering
 from procure_notifications.usecases import subscriptions as subs
 from procure_notifications.usecases.sending import Channels, Tested, send_test
@@ -61,7 +61,7 @@ class SubscriptionsController(Controller):
             page.add("owner_sub = {}", who.sub)
         if status is not None:
             page.add("status = {}", status.value)
-        items = await store.subscriptions.page(db, page)
+        items = await subscription_store.table.page(db, page)
         return SubscriptionPage(items=items, next_cursor=next_cursor(items, limit, created_key))
 
     @post(
@@ -246,7 +246,7 @@ class SubscriptionsController(Controller):
     ) -> Tested:
         s = await subs.get(db, str(subscription_id), viewer=viewer(request))
         chosen = options(request)
-        secrets = await store.secrets_of(db, s.id, chosen.secret_box())
+        secrets = await subscription_store.secrets_of(db, s.id, chosen.secret_box())
         channels = Channels(
             WebhookSender(allow_loopback=chosen.allow_loopback, timeout=chosen.webhook_timeout),
             Mailer(chosen.smtp()),

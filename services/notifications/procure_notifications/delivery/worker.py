@@ -25,7 +25,8 @@ from procure_notifications.domain.deliveries import DeliveryStatus, Outcome
 from procure_notifications.domain.retries import RetryPolicy
 from procure_notifications.domain.subscriptions import channel_kind
 from procure_notifications.senders.response import Response, failure, since
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.storage.sealing import SecretBox
 from procure_notifications.usecases.sending import Channels, send, send_digest, settle
 from procure_shared.aio import first_of, sleep_or_stop
@@ -133,7 +134,7 @@ class DeliveryWorker:
         sealing, and ones sealed with a later key of the list): after a new key is put first
         and this has run once, the old key can be removed."""
         async with self._pool.acquire() as conn, conn.transaction():
-            count = await store.reseal_secrets(conn, self._box)
+            count = await subscription_store.reseal_secrets(conn, self._box)
         self._resealed = True
         log.info("signing secrets sealed with the first key", extra={"subscriptions": count})
         return count
@@ -145,12 +146,12 @@ class DeliveryWorker:
             return 0
         now = self._clock.now()
         notices = self._notices
-        digests: list[store.Claimed] = []
+        digests: list[delivery_store.Claimed] = []
         async with self._pool.acquire() as conn:
-            claimed = await store.claim(conn, now, free, self._lease, self._box)
+            claimed = await delivery_store.claim(conn, now, free, self._lease, self._box)
             # Digests go out once a day: a look each poll is enough.
             if len(claimed) < free and time.monotonic() >= self._digests_at:
-                digests = await store.claim_digests(
+                digests = await delivery_store.claim_digests(
                     conn, now, free - len(claimed), self._lease, self._digest_hour, self._box
                 )
                 if len(digests) < free - len(claimed):
@@ -159,7 +160,7 @@ class DeliveryWorker:
         self._saturated = len(claimed) + len(digests) >= free
         for c in claimed:
             self._start(self._attempt(c), c.followed, notices)
-        groups: dict[tuple[str, date], list[store.Claimed]] = defaultdict(list)
+        groups: dict[tuple[str, date], list[delivery_store.Claimed]] = defaultdict(list)
         for c in digests:
             groups[c.subscription.id, c.event_time.date()].append(c)
         for (_, day), group in groups.items():
@@ -184,7 +185,7 @@ class DeliveryWorker:
                 extra={"error": repr(task.exception())},
             )
 
-    async def _attempt(self, c: store.Claimed) -> None:
+    async def _attempt(self, c: delivery_store.Claimed) -> None:
         started = self._clock.now()
         clock_started = time.perf_counter()
         try:
@@ -206,13 +207,13 @@ class DeliveryWorker:
             )
         await self._settle([c], response, started)
 
-    async def _digest(self, group: Sequence[store.Claimed], day: date) -> None:
+    async def _digest(self, group: Sequence[delivery_store.Claimed], day: date) -> None:
         started = self._clock.now()
         response = await send_digest(group, self._channels, day)
         await self._settle(group, response, started)
 
     async def _settle(
-        self, claimed: Sequence[store.Claimed], response: Response, started: datetime
+        self, claimed: Sequence[delivery_store.Claimed], response: Response, started: datetime
     ) -> None:
         now = self._clock.now()
         async with self._pool.acquire() as conn:
@@ -245,4 +246,4 @@ class DeliveryWorker:
         if self._metrics is None or time.monotonic() - self._counted_at < 1.0:
             return
         self._counted_at = time.monotonic()
-        self._metrics.pending.set(await store.count_pending(conn))
+        self._metrics.pending.set(await delivery_store.count_pending(conn))

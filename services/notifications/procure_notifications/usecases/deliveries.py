@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from procure_notifications.domain.deliveries import Delivery, DeliveryStatus
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.usecases.subscriptions import Viewer, get
 from procure_shared.audit import record_change
 from procure_shared.changes import found
@@ -18,7 +19,7 @@ __all__ = ["delivery", "replay_dead_letters", "replay_one"]
 async def delivery(
     conn: Queries, delivery_id: str, *, viewer: Viewer, for_update: bool = False
 ) -> Delivery:
-    d = await store.delivery(
+    d = await delivery_store.visible(
         conn,
         delivery_id,
         buyer=None if viewer.admin else viewer.buyer_id,
@@ -32,9 +33,9 @@ async def replay_one(
     conn: Connection, delivery_id: str, *, viewer: Viewer, now: datetime
 ) -> Delivery:
     before = await delivery(conn, delivery_id, viewer=viewer, for_update=True)
-    if await store.is_deleted(conn, before.subscription_id):
+    if await subscription_store.is_deleted(conn, before.subscription_id):
         raise RuleBroken("its subscription was deleted: it cannot be sent again")
-    await store.replay(conn, [before.id], now)
+    await delivery_store.replay(conn, [before.id], now)
     after = await delivery(conn, delivery_id, viewer=viewer)
     await _audit(conn, viewer, now, before.id, before, after)
     return after
@@ -44,13 +45,13 @@ async def replay_dead_letters(
     conn: Connection, subscription_id: str, *, viewer: Viewer, now: datetime
 ) -> int:
     s = await get(conn, subscription_id, viewer=viewer, for_update=True)
-    dead = await store.delivery_page(
+    dead = await delivery_store.page(
         conn,
-        store.DeliveryFilter(
+        delivery_store.DeliveryFilter(
             buyer=None, owner=None, subscription=s.id, status=DeliveryStatus.DEAD, limit=100_000
         ),
     )
-    replayed = await store.replay(conn, [d.id for d in dead], now)
+    replayed = await delivery_store.replay(conn, [d.id for d in dead], now)
     for d in dead:
         await _audit(conn, viewer, now, d.id, d, None)
     return replayed

@@ -9,7 +9,8 @@ import uuid
 
 from procure_notifications.domain.filters import facts_of, matches
 from procure_notifications.domain.subscriptions import visible_to
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.postgres import Connection
 
@@ -28,16 +29,16 @@ async def fan_out(conn: Connection, envelope: Envelope) -> int:
     facts = facts_of(envelope)
     wanted = [
         s
-        for s in await store.candidates(conn, envelope.buyerid)
+        for s in await subscription_store.candidates(conn, envelope.buyerid)
         if visible_to(s.owner, s.id, envelope) and matches(s.filter, envelope, facts)
     ]
     if not wanted:
         return 0
     body = encode_envelope(envelope)
-    return await store.insert_deliveries(
+    return await delivery_store.insert(
         conn,
         [
-            store.NewDelivery(
+            delivery_store.NewDelivery(
                 id=delivery_id(s.id, envelope.id),
                 subscription=s,
                 event_id=uuid.UUID(envelope.id),

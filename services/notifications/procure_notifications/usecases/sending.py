@@ -31,7 +31,8 @@ from procure_notifications.domain.subscriptions import (
 from procure_notifications.senders.email import Mailer
 from procure_notifications.senders.response import Response, failure
 from procure_notifications.senders.webhook import WebhookSender
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_shared.audit import Actor, record_change
 from procure_shared.changes import publish
 from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
@@ -151,7 +152,9 @@ async def send_test(
     )
 
 
-async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: date) -> Response:
+async def send_digest(
+    group: Sequence[delivery_store.Claimed], channels: Channels, day: date
+) -> Response:
     """One mail for one subscription's deliveries of one day."""
     first = group[0]
     assert isinstance(first.subscription.channel, Email)
@@ -170,7 +173,7 @@ async def send_digest(group: Sequence[store.Claimed], channels: Channels, day: d
 
 async def settle(
     conn: Connection,
-    claimed: store.Claimed,
+    claimed: delivery_store.Claimed,
     response: Response,
     *,
     started: datetime,
@@ -194,10 +197,10 @@ async def settle(
     gone = response.outcome is Outcome.GONE
     dead = settled.status is DeliveryStatus.DEAD
     if not gone and not dead:  # one statement: no transaction needed
-        await store.record_attempt(conn, claimed.id, attempt, settled)
+        await delivery_store.record_attempt(conn, claimed.id, attempt, settled)
         return response.outcome, settled.status
     async with conn.transaction():
-        if await store.record_attempt(conn, claimed.id, attempt, settled):
+        if await delivery_store.record_attempt(conn, claimed.id, attempt, settled):
             if gone:
                 await _disable(conn, claimed.subscription.id, now)
             else:
@@ -206,13 +209,13 @@ async def settle(
 
 
 async def _disable(conn: Connection, subscription_id: str, now: datetime) -> None:
-    before = await store.subscription(conn, subscription_id, buyer=None, for_update=True)
+    before = await subscription_store.visible(conn, subscription_id, buyer=None, for_update=True)
     if before is None:
         return
     after = rules.disable(before, now, f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M}")
     if after is before:
         return
-    await store.subscriptions.save(conn, after)
+    await subscription_store.table.save(conn, after)
     await record_change(
         conn,
         actor=SYSTEM,
@@ -226,12 +229,12 @@ async def _disable(conn: Connection, subscription_id: str, now: datetime) -> Non
 
 
 async def _dead_letter(
-    conn: Connection, claimed: store.Claimed, attempt: Attempt, now: datetime
+    conn: Connection, claimed: delivery_store.Claimed, attempt: Attempt, now: datetime
 ) -> None:
     """The delivery is a dead letter: audited (as the delivery) and announced (on its
     subscription's history) by the one change writer."""
     s = claimed.subscription
-    sequence = await store.next_failure_sequence(conn, s.id)
+    sequence = await subscription_store.next_failure_sequence(conn, s.id)
     if sequence is None:
         return
     data = DeliveryFailed(

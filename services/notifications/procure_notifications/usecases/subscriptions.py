@@ -15,7 +15,8 @@ from procure_notifications.domain.filters import Filter, valid_pattern
 from procure_notifications.domain.signing import new_secret
 from procure_notifications.domain.subscriptions import Channel, Owner, Subscription, Webhook
 from procure_notifications.senders.webhook import Refused, resolve_allowed
-from procure_notifications.storage import store
+from procure_notifications.storage import deliveries as delivery_store
+from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.storage.sealing import SecretBox
 from procure_shared.audit import Actor, record_change
 from procure_shared.changes import check_version, found
@@ -80,7 +81,7 @@ async def create(
     box: SecretBox,
 ) -> tuple[Subscription, str | None]:
     """A new subscription of the viewer's, unless they have ``cap`` already."""
-    if await store.count_owned(conn, viewer.owner()) >= cap:
+    if await subscription_store.count_owned(conn, viewer.owner()) >= cap:
         raise RuleBroken(
             f"you have {cap} subscriptions, the most one owner may have: delete one first"
         )
@@ -96,10 +97,10 @@ async def create(
         created_at=now,
         updated_at=now,
     )
-    await store.subscriptions.insert(conn, made)
+    await subscription_store.table.insert(conn, made)
     secret = new_secret() if isinstance(made.channel, Webhook) else None
     if secret is not None:
-        await store.set_secrets(conn, made.id, Secrets(secret, None, None), box)
+        await subscription_store.set_secrets(conn, made.id, Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "created", made.id, None, made)
     return made, secret
 
@@ -107,7 +108,7 @@ async def create(
 async def get(
     conn: Queries, subscription_id: str, *, viewer: Viewer, for_update: bool = False
 ) -> Subscription:
-    s = await store.subscription(
+    s = await subscription_store.visible(
         conn,
         subscription_id,
         buyer=None if viewer.admin else viewer.buyer_id,
@@ -143,11 +144,11 @@ async def update(
         return before, None
     await _check(after.channel, after.filter, allow_loopback)
     after = msgspec.structs.replace(after, version=before.version + 1, updated_at=now)
-    await store.subscriptions.save(conn, after)
+    await subscription_store.table.save(conn, after)
     secret = None
     if isinstance(after.channel, Webhook) and not isinstance(before.channel, Webhook):
         secret = new_secret()
-        await store.set_secrets(conn, after.id, Secrets(secret, None, None), box)
+        await subscription_store.set_secrets(conn, after.id, Secrets(secret, None, None), box)
     await _audit(conn, viewer, now, "updated", after.id, before, after)
     return after, secret
 
@@ -165,7 +166,7 @@ async def move(
     before = await get(conn, subscription_id, viewer=viewer, for_update=True)
     check_version(f"subscription {subscription_id}", before.version, expected_version)
     after = rules.pause(before, now) if verb == "pause" else rules.resume(before, now)
-    await store.subscriptions.save(conn, after)
+    await subscription_store.table.save(conn, after)
     await _audit(conn, viewer, now, verb + "d", after.id, before, after)
     return after
 
@@ -183,13 +184,13 @@ async def rotate_secret(
     s = await get(conn, subscription_id, viewer=viewer, for_update=True)
     if not isinstance(s.channel, Webhook):
         raise RuleBroken("only a webhook subscription has a signing secret", "channel")
-    old = await store.secrets_of(conn, s.id, box)
+    old = await subscription_store.secrets_of(conn, s.id, box)
     secret = new_secret()
-    await store.set_secrets(
+    await subscription_store.set_secrets(
         conn, s.id, Secrets(secret, old.current, now + timedelta(seconds=grace)), box
     )
     after = msgspec.structs.replace(s, version=s.version + 1, updated_at=now)
-    await store.subscriptions.save(conn, after)
+    await subscription_store.table.save(conn, after)
     await _audit(conn, viewer, now, "secret_rotated", s.id, s, after)
     return after, secret
 
@@ -206,7 +207,8 @@ async def delete(
     attempts stay readable (the audit trail keeps what it was)."""
     before = await get(conn, subscription_id, viewer=viewer, for_update=True)
     check_version(f"subscription {subscription_id}", before.version, expected_version)
-    await store.delete_subscription(conn, before.id, now)
+    await subscription_store.delete(conn, before.id, now)
+    await delivery_store.cancel_pending_of(conn, before.id)
     await _audit(conn, viewer, now, "deleted", before.id, before, None)
 
 
