@@ -1,4 +1,5 @@
-"""A property-based test of the contracts HTTP API: hypothesis drives random sequences of
+"""A property-based smoke test of the contracts HTTP API (the rules' own machine, without the
+wiring, is tests/unit/contracts/test_state_machines.py): hypothesis drives random sequences of
 operations on tenders, lots, awards and contracts, and after every step checks the invariants:
 no transition outside the state machines, a refused operation changes nothing, a contract's
 current value is its original value plus its amendments plus the options exercised, every lot
@@ -670,9 +671,12 @@ class ContractsApi(RuleBasedStateMachine):
         assert (lot["status"] == "awarded") == bool(live), (path, lot["status"], live)
 
 
+# A smoke run: the state machines' rules are explored at length by the pure machine of
+# tests/unit/contracts/test_state_machines.py; this one keeps the wiring (HTTP, PostgreSQL,
+# NATS, eligibility, history) honest over a few sequences.
 SETTINGS = settings(
-    max_examples=20,
-    stateful_step_count=50,
+    max_examples=5,
+    stateful_step_count=40,
     deadline=None,
     database=None,
     report_multiple_bugs=False,  # shrink the first failure only: each step is a few requests
