@@ -6,7 +6,7 @@ tested in tests/contracts.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -19,7 +19,6 @@ from procure_contracts.contracts.rules import (
     ContractStatus,
     Exercise,
     OptionDraft,
-    Supplier,
     ValueChange,
 )
 from procure_contracts.domain.money import Money
@@ -43,9 +42,7 @@ from procure_contracts.tenders.rules import (
 )
 from procure_shared.categories import Category
 from procure_shared.errors import Conflict, RuleBroken
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DEADLINE = NOW + timedelta(days=30)
+from tests.unit.contracts.aggregates import DEADLINE, NOW, a_contract
 
 
 def a_tender(status: TenderStatus = TenderStatus.DRAFT) -> Tender:
@@ -118,31 +115,6 @@ def test_every_move_the_state_machine_does_not_allow_is_refused_naming_where_it_
                 status,
                 TENDER_MOVES[status],
             )
-
-
-def a_contract(value: str = "1000000.00") -> Contract:
-    return Contract(
-        id="c1",
-        buyer_id="dfe",
-        title="Tutoring in the North East",
-        description=None,
-        award_ids=["a1"],
-        lot_ids=["l1"],
-        tender_ids=["t1"],
-        categories=["tutoring"],
-        suppliers=[Supplier(id="p1", name="Tutors Ltd")],
-        value=Money(amount=Decimal(value)),
-        current_value=Money(amount=Decimal(value)),
-        amendments_value=Decimal("0.00"),
-        threshold_exceeded=False,
-        starts_on=date(2026, 4, 1),
-        ends_on=date(2027, 3, 31),
-        scope=None,
-        status=ContractStatus.ACTIVE,
-        version=1,
-        created_at=NOW,
-        updated_at=NOW,
-    )
 
 
 def value_change(amount: str) -> AmendmentDraft:

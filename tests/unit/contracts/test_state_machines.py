@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
-import msgspec
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -28,7 +27,6 @@ from procure_contracts.contracts.rules import (
     ContractStatus,
     Exercise,
     OptionDraft,
-    Supplier,
     ValueChange,
 )
 from procure_contracts.domain.money import Money
@@ -46,9 +44,8 @@ from procure_contracts.tenders.rules import (
 )
 from procure_shared.categories import Category
 from procure_shared.errors import Conflict, RuleBroken
+from tests.unit.contracts.aggregates import DEADLINE, NOW, a_contract
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DEADLINE = START + timedelta(days=30)
 THRESHOLD = Decimal("0.5")
 S = TypeVar("S", Tender, Lot, Contract)
 amounts = st.integers(min_value=-300_000, max_value=300_000).filter(bool)
@@ -68,7 +65,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.now = START
+        self.now = NOW
         self.ids = itertools.count(1)
         self.tender = tenders.draft(
             TenderDraft(title="Tutoring", submission_deadline=DEADLINE),
@@ -77,28 +74,7 @@ class Lifecycle(RuleBasedStateMachine):
             now=self.now,
         )
         self.lots: dict[str, Lot] = {}
-        self.contract = Contract(
-            id="c",
-            buyer_id="dfe",
-            title="Tutoring in the North East",
-            description=None,
-            award_ids=["a"],
-            lot_ids=["l"],
-            tender_ids=["t"],
-            categories=["tuition_delivery"],
-            suppliers=[Supplier(id="p", name="Tutors Ltd")],
-            value=_money(1_000_000),
-            current_value=_money(1_000_000),
-            amendments_value=Decimal("0.00"),
-            threshold_exceeded=False,
-            starts_on=date(2026, 4, 1),
-            ends_on=date(2027, 3, 31),
-            scope=None,
-            status=ContractStatus.PENDING,
-            version=1,
-            created_at=START,
-            updated_at=START,
-        )
+        self.contract = a_contract(ContractStatus.PENDING)
 
     # -- how a step is taken ---------------------------------------------------------------
     def step(
@@ -373,4 +349,4 @@ def test_the_machine_reaches_the_ends_of_every_state_machine() -> None:
     machine.close_the_contract("terminate")
     assert machine.contract.status is ContractStatus.TERMINATED
     assert machine.contract.current_value == _money(1_080_000)
-    assert msgspec.structs.asdict(machine.contract)["version"] == 6
+    assert machine.contract.version == 6
