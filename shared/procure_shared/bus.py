@@ -25,7 +25,7 @@ from pathlib import Path
 from procure_shared.identities import AUTHORIZATION_FILE, DEPLOYED, write_credentials
 from procure_shared.messaging import NatsAccess, NatsAccessError
 
-__all__ = ["main", "make_credentials", "retire_streams"]
+__all__ = ["BusRefused", "main", "make_credentials", "retire_streams", "upgrade"]
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 
@@ -51,6 +51,25 @@ async def retire_streams(nats_url: str, access: NatsAccess) -> list[str]:
         return await retire_legacy_streams(nc.jetstream())
     finally:
         await nc.close()
+
+
+class BusRefused(Exception):
+    """A step that could not be done, in one line."""
+
+
+def upgrade(nats_url: str, access: NatsAccess) -> str:
+    """Retire earlier versions' streams as ``admin`` (within 10 s); what was done, in one
+    line. ``BusRefused`` when NATS does not take the request."""
+    from nats.errors import Error as NatsError
+
+    try:
+        retired = asyncio.run(asyncio.wait_for(retire_streams(nats_url, access), 10))
+    except (OSError, NatsError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise BusRefused(
+            f"NATS at {nats_url} did not take the admin identity's request: {reason}"
+        ) from None
+    return f"deleted: {', '.join(retired)}" if retired else "nothing to delete"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,14 +121,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         ).checked()
     except NatsAccessError as exc:
         return _refuse(str(exc))
-    from nats.errors import Error as NatsError
-
     try:
-        retired = asyncio.run(asyncio.wait_for(retire_streams(url, access), 10))
-    except (OSError, NatsError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        return _refuse(f"NATS at {url} did not take the admin identity's request: {reason}")
-    print(f"deleted: {', '.join(retired)}" if retired else "nothing to delete")
+        print(upgrade(url, access))
+    except BusRefused as exc:
+        return _refuse(str(exc))
     return 0
 
 
