@@ -71,7 +71,7 @@ from bench.harness import (
 )
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
-from procure_contracts.storage import store
+from procure_contracts.contracts import store
 from procure_shared.http import Role, issue_token
 from procure_shared.migrations import migrate
 

@@ -98,7 +98,7 @@ class _Recorder:
 
 async def statements() -> Statements:
     """The service's statements, as its storage code builds them."""
-    from procure_contracts.storage import lists, store
+    from procure_contracts.contracts import store
     from procure_shared import audit, outbox
     from procure_shared.events import registry
     from procure_shared.http import preconditions
@@ -109,9 +109,11 @@ async def statements() -> Statements:
     locked = _Recorder()
     await store.contracts.get(cast(Connection, locked), any_id, buyer=BUYER, for_update=True)
     listed = _Recorder("[]")
-    await lists.contracts(
+    await store.contracts.page(
         cast(Connection, listed),
-        lists.ContractFilter(buyer=BUYER, status=_STATUS, category=_CATEGORY, limit=50),
+        store.contract_page(
+            store.ContractFilter(buyer=BUYER, status=_STATUS, category=_CATEGORY, limit=50)
+        ),
     )
     sql, args = listed.calls[0]
     names = {BUYER: "buyer", _STATUS: "status", _CATEGORY: "category", 50: "limit"}
@@ -135,8 +137,8 @@ async def statements() -> Statements:
 
 async def _save_sql() -> str:
     """``Documents.save``'s UPDATE for the contracts table (built from a sample Struct)."""
+    from procure_contracts.contracts import store
     from procure_contracts.contracts.rules import Contract, ContractStatus
-    from procure_contracts.storage import store
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     sample = Contract(

@@ -35,8 +35,8 @@ from bench import cpu
 from bench.contracts import _database, load
 from bench.harness import Figure, Run, Servers, quiet
 from bench.plan import Plan
+from procure_contracts.milestones import store
 from procure_contracts.milestones.worker import milestone_monitor
-from procure_contracts.storage import store
 from procure_shared.clock import FixedClock
 from procure_shared.postgres import create_pool
 

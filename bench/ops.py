@@ -47,9 +47,10 @@ from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.kpis.ratings import Combine, Direction, Exact, default_thresholds
 from procure_contracts.kpis.rules import Kpi, Rated
+from procure_contracts.kpis.store import kpis
+from procure_contracts.milestones.store import milestones
 from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.ops import store as ops
-from procure_contracts.storage import store
 from procure_shared.events.contracts import Rating
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
@@ -146,7 +147,7 @@ async def _kpis(conn: asyncpg.Connection) -> None:
         rows,
     )
     for row in await conn.fetch("SELECT doc::text AS doc FROM kpis LIMIT 2000"):
-        store.kpis.decode(row["doc"])
+        kpis.decode(row["doc"])
 
 
 async def _session(dsn: str) -> str:
@@ -200,7 +201,7 @@ async def seed(dsn: str, contracts: int) -> str:
         )
         await _kpis(conn)
         for row in await conn.fetch("SELECT doc::text AS doc FROM milestones LIMIT 2000"):
-            store.milestones.decode(row["doc"])
+            milestones.decode(row["doc"])
         counts = await conn.fetchrow(
             "SELECT count(*) AS milestones, "
             "count(*) FILTER (WHERE m.status = 'scheduled' AND m.due_on < current_date "

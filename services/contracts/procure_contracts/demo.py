@@ -26,8 +26,9 @@ from procure_contracts.contracts import usecases as contracts
 from procure_contracts.contracts.rules import ContractDraft, Exercise, OptionDraft
 from procure_contracts.demo_milestones import attendance_milestones, ntp_2021_milestones
 from procure_contracts.domain.money import Money
-from procure_contracts.storage import lists, store
+from procure_contracts.storage.directory import provider_by_identifier
 from procure_contracts.tenders import awards_usecases as awards
+from procure_contracts.tenders import store as tender_store
 from procure_contracts.tenders import usecases as tenders
 from procure_contracts.tenders.awards_rules import AwardDraft, AwardItem
 from procure_contracts.tenders.rules import LotDraft, TenderDraft
@@ -315,7 +316,7 @@ async def _providers(pool: Pool, wait: float) -> dict[str, str]:
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         async with pool.acquire() as conn:
-            found = {i: await store.provider_by_identifier(conn, i) for i in (RANDSTAD, BARNARDOS)}
+            found = {i: await provider_by_identifier(conn, i) for i in (RANDSTAD, BARNARDOS)}
         if all(found.values()):
             return {i: p for i, p in found.items() if p}
         if asyncio.get_running_loop().time() > deadline:
@@ -328,7 +329,9 @@ async def _providers(pool: Pool, wait: float) -> dict[str, str]:
 
 
 async def _exists(conn: Connection, title: str) -> bool:
-    found = await lists.tenders(conn, lists.TenderFilter(buyer=DEMO_BUYER, search=title, limit=200))
+    found = await tender_store.list_tenders(
+        conn, tender_store.TenderFilter(buyer=DEMO_BUYER, search=title, limit=200)
+    )
     return any(t.title == title for t in found)
 
 

@@ -23,6 +23,7 @@ from procure_contracts.api.common import (
     rules,
     who,
 )
+from procure_contracts.contracts import store
 from procure_contracts.contracts import usecases as contracts
 from procure_contracts.contracts.rules import Amendment, Contract, ContractOption, ContractStatus
 from procure_contracts.contracts.schemas import (
@@ -36,7 +37,6 @@ from procure_contracts.contracts.schemas import (
     OptionIn,
     OptionList,
 )
-from procure_contracts.storage import lists, store
 from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
 from procure_shared.errors import NotFound
@@ -84,8 +84,8 @@ class ContractsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[ContractPage]:
-        page = lists.contract_page(
-            lists.ContractFilter(
+        page = store.contract_page(
+            store.ContractFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
                 limit=limit,

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from procure_contracts.contracts import rules
+from procure_contracts.contracts import rules, store
 from procure_contracts.contracts.rules import (
     AmendmentDraft,
     Contract,
@@ -18,7 +18,8 @@ from procure_contracts.contracts.rules import (
     SuppliersChange,
 )
 from procure_contracts.kpis.rules import check_section_52
-from procure_contracts.storage import store
+from procure_contracts.storage.directory import provider_names
+from procure_contracts.tenders.awards_usecases import awards_of
 from procure_contracts.usecases.context import AskEligibility, Rules, Who, record
 from procure_shared.changes import check_version, found
 from procure_shared.errors import RuleBroken
@@ -67,7 +68,7 @@ async def create_contract(
     conn: Connection, draft: ContractDraft, *, who: Who, now: datetime
 ) -> Contract:
     ids = list(dict.fromkeys(draft.award_ids))
-    awards = await store.awards.many(conn, ids, for_update=True)
+    awards = await awards_of(conn, ids, for_update=True)
     visible = {a.id: a for a in awards if who.scope is None or a.buyer_id == who.scope}
     missing = [a for a in ids if a not in visible]
     if missing:
@@ -76,7 +77,7 @@ async def create_contract(
     contract = rules.create(
         draft,
         chosen,
-        names=await store.provider_names(conn, [a.provider_id for a in chosen]),
+        names=await provider_names(conn, [a.provider_id for a in chosen]),
         id=str(uuid.uuid4()),
         now=now,
     )
@@ -132,7 +133,7 @@ async def sign_contract(
     """Once every award's standstill has ended and, above £5m, with its KPIs (s.52); the
     contract's row lock holds its KPIs (defining one locks it too)."""
     before = await _load(conn, contract_id, expected_version, who)
-    awards = [a.seen_at(now) for a in await store.awards.many(conn, before.award_ids)]
+    awards = [a.seen_at(now) for a in await awards_of(conn, before.award_ids)]
     after = rules.sign(before, awards, now=now)
     check_section_52(before, await store.kpi_count(conn, contract_id))
     await store.contracts.save(conn, after)
@@ -234,7 +235,7 @@ async def amend_contract(
                         for f in r.reasons
                     ],
                 )
-        names = await store.provider_names(conn, change.add)
+        names = await provider_names(conn, change.add)
     before = await _load(conn, contract_id, None, who)
     amendment_id = str(uuid.uuid4())
     after = rules.amend(

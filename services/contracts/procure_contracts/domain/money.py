@@ -11,7 +11,7 @@ import msgspec
 from procure_shared.errors import RuleBroken
 from procure_shared.events.contracts import Money as EventMoney
 
-__all__ = ["CENT", "Money", "event_money", "total"]
+__all__ = ["CENT", "Money", "amount_of", "event_money", "total"]
 
 CENT = Decimal("0.01")
 
@@ -33,6 +33,11 @@ class Money(msgspec.Struct, frozen=True, kw_only=True):
                 f"{field} is in {other.currency}, the contract in {self.currency}", field
             )
         return Money(amount=self.amount + other.amount, currency=self.currency)
+
+
+def amount_of(money: Money | None) -> Decimal | None:
+    """The amount alone (what a table's value column holds); ``None`` when unknown."""
+    return None if money is None else money.amount
 
 
 def event_money(money: Money | None) -> EventMoney | None:

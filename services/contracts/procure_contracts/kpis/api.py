@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from procure_contracts.api.common import MOVE, WRITE, AsOf, after, page_of, read_document, who
+from procure_contracts.kpis import store
 from procure_contracts.kpis import usecases as kpis
 from procure_contracts.kpis.rules import Kpi, Observation
 from procure_contracts.kpis.schemas import (
@@ -21,7 +22,6 @@ from procure_contracts.kpis.schemas import (
     ObservationIn,
     ObservationPage,
 )
-from procure_contracts.storage import lists, store
 from procure_shared.audit import AuditEntry, history
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
@@ -171,8 +171,8 @@ class KpisController(Controller):
     ) -> Response[ObservationPage]:
         start = after(cursor)  # a bad cursor is 400 whether or not the KPI exists
         kpi = await kpis.get_kpi(db, str(kpi_id), who=who(request))
-        page = lists.observation_page(
-            lists.ObservationFilter(
+        page = store.observation_page(
+            store.ObservationFilter(
                 kpi_id=kpi.id,
                 after=start,
                 limit=limit,

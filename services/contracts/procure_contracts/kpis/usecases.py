@@ -15,11 +15,11 @@ from procure_contracts.contracts.parts import with_contract
 from procure_contracts.contracts.rules import Contract
 from procure_contracts.contracts.usecases import get_contract
 from procure_contracts.kpis import observations as seen
-from procure_contracts.kpis import rules
+from procure_contracts.kpis import rules, store
 from procure_contracts.kpis.assessment import Assessment, assess, check_dates
 from procure_contracts.kpis.observations import ObservationDraft
 from procure_contracts.kpis.rules import Kpi, KpiChanges, KpiDraft, Observation, Rated
-from procure_contracts.storage import store
+from procure_contracts.storage.directory import provider_names
 from procure_contracts.usecases.context import Who, record
 from procure_shared.changes import found
 from procure_shared.events import registry as events
@@ -133,6 +133,6 @@ async def assess_contract(
     check_dates(start, end)
     contract = await get_contract(conn, contract_id, who=who)
     kpis = await store.contract_kpis(conn, contract_id)
-    names = await store.provider_names(conn, contract.provider_ids)
+    names = await provider_names(conn, contract.provider_ids)
     observations = await store.observations_ending(conn, contract_id, start, end)
     return assess(contract, kpis, observations, names=names, start=start, end=end, now=now)

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from procure_contracts.api.common import MOVE, AsOf, after, page_of, read_document, who
 from procure_contracts.api.schemas import ReasonIn
+from procure_contracts.milestones import store
 from procure_contracts.milestones import usecases as milestones
 from procure_contracts.milestones.rules import Milestone, MilestoneKind, MilestoneStatus
 from procure_contracts.milestones.schemas import (
@@ -23,9 +24,7 @@ from procure_contracts.milestones.schemas import (
     MilestoneSummary,
     NotMetIn,
 )
-from procure_contracts.ops import store as ops
 from procure_contracts.ops.common import scope_of
-from procure_contracts.storage import lists, store
 from procure_shared.audit import AuditEntry, history
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
@@ -116,8 +115,8 @@ class MilestonesController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[MilestonePage]:
-        page = lists.milestone_page(
-            lists.MilestoneFilter(
+        page = store.milestone_page(
+            store.MilestoneFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
                 limit=limit,
@@ -148,7 +147,9 @@ class MilestonesController(Controller):
         days: Annotated[int | None, QueryParameter(ge=1, le=366)] = None,
     ) -> MilestoneSummary:
         scope = scope_of(request, days=days)
-        overdue, due_soon = await ops.summary(db, scope)
+        overdue, due_soon = await store.due_counts(
+            db, buyer=scope.buyer, today=scope.today, horizon=scope.horizon
+        )
         return MilestoneSummary(
             today=scope.today, overdue=overdue, due_soon=due_soon, due_soon_days=scope.days
         )

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from procure_contracts.milestones import due
+from procure_contracts.milestones import due, store
 from procure_contracts.milestones.rules import Milestone, NoticeKind
-from procure_contracts.storage import store
 from procure_shared.audit import Actor
 from procure_shared.changes import Change, publish_all
 from procure_shared.events import registry as events

@@ -9,7 +9,7 @@ from datetime import datetime
 from procure_contracts.contracts.parts import with_contract
 from procure_contracts.contracts.rules import Contract
 from procure_contracts.contracts.usecases import get_contract
-from procure_contracts.milestones import rules
+from procure_contracts.milestones import rules, store
 from procure_contracts.milestones.rules import (
     Milestone,
     MilestoneChanges,
@@ -17,7 +17,6 @@ from procure_contracts.milestones.rules import (
     MilestoneStatus,
     Settlement,
 )
-from procure_contracts.storage import store
 from procure_contracts.usecases.context import Who, record
 from procure_shared.changes import found
 from procure_shared.events import registry as events

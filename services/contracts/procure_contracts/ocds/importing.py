@@ -28,9 +28,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from procure_contracts.contracts import store as contract_store
 from procure_contracts.contracts.rules import Contract
+from procure_contracts.kpis import store as kpi_store
 from procure_contracts.kpis.observations import observed, observed_data
 from procure_contracts.kpis.rules import Kpi, Observation, kpi_data, rating_data, unrated
+from procure_contracts.milestones import store as milestone_store
 from procure_contracts.milestones.rules import Milestone
 from procure_contracts.ocds import imported_events as data
 from procure_contracts.ocds import releases
@@ -41,7 +44,7 @@ from procure_contracts.ocds.mapping_out import ocid_of, releases_of, standstill_
 from procure_contracts.ocds.merge import Compiler
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.ocds.suppliers import ProviderRegistry, of_process, resolve
-from procure_contracts.storage import store
+from procure_contracts.tenders import store as tender_store
 from procure_contracts.tenders.awards_rules import Award
 from procure_contracts.tenders.rules import Lot, Tender
 from procure_contracts.usecases.context import Who
@@ -262,7 +265,7 @@ async def _own(
             continue
         tender_id = ocid.removeprefix(prefix)
         tender = (
-            await store.tenders.get(conn, tender_id, buyer=None)
+            await tender_store.tenders.get(conn, tender_id, buyer=None)
             if as_uuid(tender_id) is not None
             else None
         )
@@ -397,35 +400,35 @@ async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Map
             award_ids.setdefault(a.lot_id, []).append(a.id)
     providers = {c.id: c.provider_ids for m in mapped for c in m.contracts}
     await w.upsert(
-        store.tenders,
+        tender_store.tenders,
         [m.tender for m in mapped],
         "tender",
         events.TENDER_IMPORTED,
         lambda t: data.tender_imported(t, lot_ids.get(t.id, [])),
     )
     await w.upsert(
-        store.lots,
+        tender_store.lots,
         [lot for m in mapped for lot in m.lots],
         "lot",
         events.LOT_IMPORTED,
         lambda lot: data.lot_imported(lot, award_ids.get(lot.id, [])),
     )
     await w.upsert(
-        store.awards,
+        tender_store.awards,
         [a for m in mapped for a in m.awards],
         "award",
         events.AWARD_IMPORTED,
         data.award_imported,
     )
     await w.upsert(
-        store.contracts,
+        contract_store.contracts,
         [c for m in mapped for c in m.contracts],
         "contract",
         events.CONTRACT_IMPORTED,
         data.contract_imported,
     )
     await w.upsert(
-        store.milestones,
+        milestone_store.milestones,
         [ms for m in mapped for ms in m.milestones],
         "milestone",
         events.MILESTONE_IMPORTED,
@@ -460,7 +463,7 @@ async def _kpis(w: _Writer, mapped: Sequence[Mapped], providers: Mapping[str, li
         for o in m.observations:
             seen.setdefault(o.kpi_id, []).append(o)
     ids_of = [k.id for k in kpis]
-    existing = {k.id: k for k in await store.kpis.many(w.conn, ids_of, for_update=True)}
+    existing = {k.id: k for k in await kpi_store.kpis.many(w.conn, ids_of, for_update=True)}
     stored = await releases.observations_of(w.conn, ids_of)
     inserts: list[Kpi] = []
     updates: list[Kpi] = []
@@ -529,9 +532,9 @@ async def _kpis(w: _Writer, mapped: Sequence[Mapped], providers: Mapping[str, li
             inserts.append(current)
         elif current is not old:
             updates.append(current)
-    await store.kpis.insert_many(w.conn, inserts)
-    await store.observations.insert_many(w.conn, new_observations)
-    await store.kpis.save_locked(w.conn, updates)
+    await kpi_store.kpis.insert_many(w.conn, inserts)
+    await kpi_store.observations.insert_many(w.conn, new_observations)
+    await kpi_store.kpis.save_locked(w.conn, updates)
 
 
 async def import_document(

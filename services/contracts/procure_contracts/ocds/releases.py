@@ -1,5 +1,6 @@
 """OCDS releases as imported: stored once each (by ocid and release id), read back by process.
-Every function here is one round trip, whatever the number of releases or processes."""
+Every function here is one round trip, whatever the number of releases or processes
+(``sql/releases.sql``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from procure_contracts.storage.store import tenders
 from procure_contracts.tenders.rules import Tender
+from procure_contracts.tenders.store import tenders
 from procure_shared.postgres import Connection
+from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "ReleaseRow",
@@ -28,6 +31,8 @@ __all__ = [
     "stored",
 ]
 
+Q = load_queries(Path(__file__).parent / "sql" / "releases.sql")
+
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRow:
@@ -41,8 +46,7 @@ async def lock_processes(conn: Connection, ocids: Sequence[str]) -> None:
     """Hold each process until the transaction ends (imports of one process take turns), in
     one order so that two imports never wait for each other."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(o, 7) AS k "
-        "FROM unnest($1::text[]) AS o ORDER BY k) AS keys",
+        Q.lock_processes,
         sorted(set(ocids)),
     )
 
@@ -50,8 +54,7 @@ async def lock_processes(conn: Connection, ocids: Sequence[str]) -> None:
 async def owners(conn: Connection, ocids: Sequence[str]) -> dict[str, str]:
     """The buyer each process already stored belongs to (that of its first import)."""
     rows = await conn.fetch(
-        "SELECT DISTINCT ON (ocid) ocid, buyer_id FROM ocds_releases "
-        "WHERE ocid = ANY($1::text[]) ORDER BY ocid",
+        Q.owners,
         list(set(ocids)),
     )
     return {row["ocid"]: row["buyer_id"] for row in rows}
@@ -64,11 +67,7 @@ async def store(
     if not rows:
         return set()
     stored = await conn.fetch(
-        "INSERT INTO ocds_releases (ocid, release_id, buyer_id, source, date, doc, imported_at) "
-        "SELECT r.ocid, r.release_id, $4, $5, r.date, r.doc::jsonb, $6 "
-        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $7::text[]) "
-        "AS r (ocid, release_id, date, doc) "
-        "ON CONFLICT DO NOTHING RETURNING ocid, release_id",
+        Q.store,
         [r.ocid for r in rows],
         [r.release_id for r in rows],
         [r.date for r in rows],
@@ -91,9 +90,7 @@ async def stored(
 ) -> dict[tuple[str, str], Stored]:
     """The releases already stored under these (ocid, release id)s."""
     rows = await conn.fetch(
-        "SELECT s.ocid, s.release_id, s.source, s.doc::text AS doc FROM ocds_releases AS s "
-        "JOIN unnest($1::text[], $2::text[]) AS k (ocid, release_id) "
-        "ON s.ocid = k.ocid AND s.release_id = k.release_id",
+        Q.stored,
         [o for o, _ in keys],
         [r for _, r in keys],
     )
@@ -112,9 +109,7 @@ class StoredProcess:
 async def processes(conn: Connection, ocids: Sequence[str]) -> dict[str, StoredProcess]:
     """The stored releases of each process."""
     rows = await conn.fetch(
-        "SELECT ocid, buyer_id, doc::text AS doc "
-        "FROM ocds_releases WHERE ocid = ANY($1::text[]) "
-        "ORDER BY ocid, date NULLS FIRST, imported_at, release_id",
+        Q.processes,
         list(set(ocids)),
     )
     found: dict[str, StoredProcess] = {}
@@ -130,8 +125,7 @@ async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[s
     if not pairs:
         return
     await conn.execute(
-        "INSERT INTO contract_awards (contract_id, award_id) "
-        "SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+        Q.link_contracts,
         [c for c, _ in pairs],
         [a for _, a in pairs],
     )
@@ -142,8 +136,7 @@ async def observations_of(
 ) -> dict[str, tuple[set[str], int]]:
     """Each KPI's stored observation ids and the last number given (one round trip)."""
     rows = await conn.fetch(
-        "SELECT kpi_id::text AS kpi_id, array_agg(id::text) AS ids, max(number) AS last "
-        "FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) GROUP BY kpi_id",
+        Q.observations_of,
         [uuid.UUID(k) for k in kpi_ids],
     )
     return {row["kpi_id"]: (set(row["ids"]), row["last"]) for row in rows}
@@ -152,7 +145,7 @@ async def observations_of(
 async def imported_tenders(conn: Connection, ocids: Sequence[str]) -> dict[str, list[Tender]]:
     """The tenders imported from each of these processes (by the publisher's ocid they keep)."""
     rows = await conn.fetch(
-        "SELECT doc::text AS doc FROM tenders WHERE doc -> 'imported' ->> 'ocid' = ANY($1::text[])",
+        Q.imported_tenders,
         sorted(set(ocids)),
     )
     found: dict[str, list[Tender]] = {}

@@ -1,5 +1,6 @@
 """What the OCDS export reads: the audited changes of a buyer's tenders, lots, awards,
-contracts, milestones and KPIs, in commit-safe order, and what those changes refer to."""
+contracts, milestones and KPIs, in commit-safe order, and what those changes refer to
+(``sql/export.sql``)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from procure_contracts.contracts.rules import Contract
+from procure_contracts.contracts.store import contracts
 from procure_contracts.kpis.rules import Kpi, Observation
 from procure_contracts.milestones.rules import Milestone
 from procure_contracts.ocds.mapping_out import Change, Links, PartyInfo
-from procure_contracts.storage.store import awards, contracts, lots, tenders
 from procure_contracts.tenders.awards_rules import Award
 from procure_contracts.tenders.rules import Lot, Tender
+from procure_contracts.tenders.store import awards, lots, tenders
 from procure_shared.documents import as_uuid
 from procure_shared.postgres import Queries
+from procure_shared.sqlfiles import load_queries
 
 __all__ = ["KINDS", "Position", "changes_after", "links_for", "process_changes"]
 
@@ -31,6 +35,8 @@ KINDS: dict[str, type[msgspec.Struct]] = {
     "milestone": Milestone,
     "kpi": Kpi,
 }
+Q = load_queries(Path(__file__).parent / "sql" / "export.sql")
+
 _decoders = {name: msgspec.json.Decoder(kind) for name, kind in KINDS.items()}
 
 
@@ -40,23 +46,6 @@ class Position:
 
     txid: int
     id: int
-
-
-# Rows of finished transactions only (below the oldest running one), in (txid, id) order: a
-# transaction that took a lower id but commits later is read when it has committed, after the
-# rows already read, never skipped.
-_CHANGES = """
-SELECT id, txid::text::bigint AS txid, occurred_at, action, resource_type,
-       before::text AS before, after::text AS after
-FROM audit_log
-WHERE resource_type = ANY($1::text[])
-  AND (txid, id) > ($2::text::xid8, $3::bigint)
-  AND txid < pg_snapshot_xmin(pg_current_snapshot())
-  AND ($4::text IS NULL OR coalesce(after, before) ->> 'buyerId' = $4)
-  AND ($5::timestamptz IS NULL OR occurred_at >= $5)
-ORDER BY txid, id
-LIMIT $6
-"""
 
 
 def _change(row: Any) -> Change:
@@ -81,33 +70,16 @@ async def changes_after(
 ) -> tuple[list[Change], Position | None]:
     """Up to ``limit`` changes after ``position``, and the position of the last one read."""
     start = position or Position(0, 0)
-    rows = await conn.fetch(_CHANGES, list(KINDS), str(start.txid), start.id, buyer, since, limit)
+    rows = await conn.fetch(
+        Q.changes_after, list(KINDS), str(start.txid), start.id, buyer, since, limit
+    )
     last = Position(rows[-1]["txid"], rows[-1]["id"]) if rows else position
     return [_change(r) for r in rows], last
 
 
-_PROCESS = """
-WITH t AS (SELECT id FROM tenders WHERE id = $1),
-c AS (SELECT id FROM contracts WHERE $1::text = ANY(tender_ids))
-SELECT id, 0::bigint AS txid, occurred_at, action, resource_type,
-       before::text AS before, after::text AS after
-FROM audit_log
-WHERE (resource_type = 'tender' AND resource_id = $1::text)
-   OR (resource_type = 'lot' AND resource_id IN (SELECT id::text FROM lots WHERE tender_id = $1))
-   OR (resource_type = 'award'
-       AND resource_id IN (SELECT id::text FROM awards WHERE tender_id = $1))
-   OR (resource_type = 'contract' AND resource_id IN (SELECT id::text FROM c))
-   OR (resource_type = 'milestone'
-       AND resource_id IN (SELECT id::text FROM milestones WHERE contract_id IN (SELECT id FROM c)))
-   OR (resource_type = 'kpi'
-       AND resource_id IN (SELECT id::text FROM kpis WHERE contract_id IN (SELECT id FROM c)))
-ORDER BY id
-"""
-
-
 async def process_changes(conn: Queries, tender_id: str) -> list[Change]:
     """Every change of one contracting process (a tender and what hangs from it), in order."""
-    rows = await conn.fetch(_PROCESS, uuid.UUID(tender_id))
+    rows = await conn.fetch(Q.process_changes, uuid.UUID(tender_id))
     return [_change(r) for r in rows]
 
 
@@ -117,12 +89,7 @@ async def tender_by_ocid(conn: Queries, ocid: str, prefix: str, buyer: str | Non
     ours = ocid.removeprefix(prefix + "-") if ocid.startswith(prefix + "-") else None
     if ours is not None and as_uuid(ours) is not None:
         return await tenders.get(conn, ours, buyer=buyer)
-    text = await conn.fetchval(
-        "SELECT doc::text FROM tenders WHERE doc -> 'imported' ->> 'ocid' = $1 "
-        "AND ($2::text IS NULL OR buyer_id = $2) LIMIT 1",
-        ocid,
-        buyer,
-    )
+    text = await conn.fetchval(Q.imported_tender, ocid, buyer)
     return None if text is None else tenders.decode(text)
 
 
@@ -163,16 +130,9 @@ async def links_for(conn: Queries, changes: Sequence[Change]) -> Links:
     provider_ids = _ids(
         [a.provider_id for a in award_list] + [p for c in contract_list for p in c.provider_ids]
     )
-    rows = await conn.fetch(
-        "SELECT id, legal_name, identifiers FROM provider_directory WHERE id = ANY($1::text[])",
-        provider_ids,
-    )
+    rows = await conn.fetch(Q.parties, provider_ids)
     kpi_ids = _ids([d.id for d in docs if isinstance(d, Kpi)])
-    seen = await conn.fetch(
-        "SELECT doc::text AS doc FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) "
-        "ORDER BY kpi_id, number",
-        [uuid.UUID(k) for k in kpi_ids],
-    )
+    seen = await conn.fetch(Q.observations, [uuid.UUID(k) for k in kpi_ids])
     observations: dict[str, list[Observation]] = {}
     for row in seen:
         o = msgspec.json.decode(row["doc"], type=Observation)

@@ -15,12 +15,14 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
+from procure_contracts.contracts import store as contract_store
 from procure_contracts.contracts.rules import ContractStatus
 from procure_contracts.contracts.timeline import timeline
+from procure_contracts.milestones import store as milestone_store
 from procure_contracts.ops import kpis_store as ops_kpis
 from procure_contracts.ops import store as ops
 from procure_contracts.ops.common import PAGE_HEADERS, SEEN, scope_of, to_sign_in, today
-from procure_contracts.storage import store
+from procure_contracts.tenders import store as tender_store
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading
 from procure_shared.http.domain import principal
@@ -146,13 +148,13 @@ class OpsController(Controller):
         self, contract_id: FromPath[uuid.UUID], db: Reading, request: Request[Any, Any, Any]
     ) -> Template:
         scope = scope_of(request)
-        found = await store.contracts.get(db, str(contract_id), buyer=scope.buyer)
+        found = await contract_store.contracts.get(db, str(contract_id), buyer=scope.buyer)
         if found is None:
             raise NotFound(f"no contract {contract_id}")
         tenders, awards, milestones = await asyncio.gather(
-            store.tenders.many(db, found.tender_ids),
-            store.awards.many(db, found.award_ids),
-            ops.milestones_of(db, found.id),
+            tender_store.tenders.many(db, found.tender_ids),
+            tender_store.awards.many(db, found.award_ids),
+            milestone_store.by_due_date(db, found.id),
         )
         context = {
             "user": principal(request),

@@ -15,8 +15,6 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from procure_contracts.milestones.rules import Milestone
-from procure_contracts.storage.store import milestones
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.postgres import Queries
 from procure_shared.sqlfiles import load_queries
@@ -33,11 +31,9 @@ __all__ = [
     "buyers",
     "due",
     "event_line",
-    "milestones_of",
     "planned",
     "providers",
     "recent_events",
-    "summary",
 ]
 
 Q = load_queries(Path(__file__).parent / "sql" / "ops.sql")
@@ -168,13 +164,6 @@ async def due(db: Queries, scope: Scope, *, overdue: bool, limit: int = 50) -> D
     return _due.decode(text)
 
 
-async def summary(db: Queries, scope: Scope) -> tuple[int, int]:
-    """(overdue, due soon) scheduled milestones, whatever became of their contract."""
-    row = await db.fetchrow(Q.summary, scope.buyer, scope.today, scope.horizon)
-    assert row is not None  # an aggregate answers one row
-    return int(row["overdue"]), int(row["due_soon"])
-
-
 async def buyers(db: Queries) -> list[str]:
     found: list[str] = await db.fetchval(Q.buyers)
     return found
@@ -237,12 +226,3 @@ async def recent_events(db: Queries, buyer: str | None, *, limit: int = 15) -> l
             if len(lines) == limit:
                 break
     return lines
-
-
-async def milestones_of(db: Queries, contract_id: str) -> list[Milestone]:
-    """A contract's milestones (its visibility checked by the caller)."""
-    rows = await db.fetch(
-        "SELECT doc::text AS doc FROM milestones WHERE contract_id = $1 ORDER BY due_on, id",
-        uuid.UUID(contract_id),
-    )
-    return [milestones.decode(row["doc"]) for row in rows]

@@ -24,8 +24,8 @@ from procure_contracts.api.common import (
     who,
 )
 from procure_contracts.api.schemas import ReasonIn
-from procure_contracts.storage import lists, store
 from procure_contracts.tenders import awards_usecases as awards
+from procure_contracts.tenders import store
 from procure_contracts.tenders import usecases as tenders
 from procure_contracts.tenders.rules import Lot, LotStatus, Tender, TenderStatus
 from procure_contracts.tenders.schemas import (
@@ -73,8 +73,8 @@ class TendersController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[TenderPage]:
-        page = lists.tender_page(
-            lists.TenderFilter(
+        page = store.tender_page(
+            store.TenderFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
                 limit=limit,
@@ -280,8 +280,8 @@ class TendersController(Controller):
     ) -> Response[LotPage]:
         start = after(cursor)  # a bad cursor is 400 whether or not the tender exists
         tender = await tenders.get_tender(db, str(tender_id), who=who(request))
-        page = lists.lot_page(
-            lists.LotFilter(
+        page = store.lot_page(
+            store.LotFilter(
                 buyer=who(request).scope,
                 tender_id=tender.id,
                 after=start,

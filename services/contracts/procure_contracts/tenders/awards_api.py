@@ -22,8 +22,8 @@ from procure_contracts.api.common import (
     who,
 )
 from procure_contracts.api.schemas import ReasonIn
-from procure_contracts.storage import lists
 from procure_contracts.tenders import awards_usecases as awards
+from procure_contracts.tenders import store
 from procure_contracts.tenders.awards_rules import Award, AwardStatus
 from procure_contracts.tenders.schemas import AwardPage
 from procure_shared.audit import AuditEntry, history
@@ -60,9 +60,9 @@ class AwardsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> AwardPage:
-        found = await lists.awards(
+        found = await store.list_awards(
             db,
-            lists.AwardFilter(
+            store.AwardFilter(
                 buyer=who(request).scope,
                 after=after(cursor),
                 limit=limit,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from procure_contracts.storage import store
+from procure_contracts.storage.directory import provider_names
 from procure_contracts.tenders import awards_rules as rules
 from procure_contracts.tenders import rules as tender_rules
+from procure_contracts.tenders import store
 from procure_contracts.tenders.awards_rules import Award, AwardDraft
 from procure_contracts.tenders.rules import LotStatus
 from procure_contracts.tenders.usecases import get_lot, get_tender, lot_event
@@ -16,7 +18,7 @@ from procure_shared.changes import check_version, found
 from procure_shared.events import registry as events
 from procure_shared.postgres import Connection, Queries
 
-__all__ = ["award_lot", "cancel_award", "get_award"]
+__all__ = ["award_lot", "awards_of", "cancel_award", "get_award"]
 
 
 async def award_lot(
@@ -44,7 +46,7 @@ async def award_lot(
         draft,
         live_awards=await store.live_awards(conn, lot_id),
         answers=answers,
-        names=await store.provider_names(conn, provider_ids),
+        names=await provider_names(conn, provider_ids),
         ids=[str(uuid.uuid4()) for _ in provider_ids],
         now=now,
     )
@@ -68,6 +70,14 @@ async def _award_event(
     else:
         data = rules.cancelled_data(after)
         await record(conn, who, now, events.AWARD_CANCELLED, "award", before, after, data)
+
+
+async def awards_of(
+    conn: Queries, award_ids: Sequence[str], *, for_update: bool = False
+) -> list[Award]:
+    """Awards by id, as stored (what a contract rests on), whichever buyer made them: the
+    caller decides who may see which."""
+    return await store.awards.many(conn, award_ids, for_update=for_update)
 
 
 async def get_award(

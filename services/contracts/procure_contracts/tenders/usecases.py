@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from procure_contracts.storage import store
-from procure_contracts.tenders import rules
+from procure_contracts.tenders import rules, store
 from procure_contracts.tenders.rules import (
     Lot,
     LotChanges,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from procure_contracts.storage import store
+from procure_contracts.storage import directory
 from procure_shared.events.providers import ProviderData
 from procure_shared.postgres import Connection
 
@@ -10,7 +10,7 @@ __all__ = ["record_provider"]
 
 
 async def record_provider(conn: Connection, data: ProviderData, *, version: int) -> None:
-    await store.record_provider(
+    await directory.record_provider(
         conn,
         data.provider_id,
         data.legal_name,

@@ -129,14 +129,6 @@ SELECT json_build_object(
               JOIN milestones m ON m.id = p.id JOIN contracts c ON c.id = p.contract_id)
 )::text
 
--- name: summary
--- The counts `procure status` shows: scheduled milestones overdue, and due from today to $3
--- (whatever became of their contract, as the monitor reports them).
-SELECT count(*) FILTER (WHERE m.due_on < $2) AS overdue,
-       count(*) FILTER (WHERE m.due_on >= $2) AS due_soon
-FROM milestones m
-WHERE m.status = 'scheduled' AND ($1::text IS NULL OR m.buyer_id = $1) AND m.due_on <= $3
-
 -- name: kpi_ratings
 -- The current ratings of the KPIs of the buyer's contracts ($1; $2 provider, $3 contract
 -- status), worst first (then the oldest KPI first), at most $4, with their explanation. The
