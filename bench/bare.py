@@ -2,7 +2,7 @@
 
 Each baseline does the work its project figure does, written as directly as the libraries
 allow, on tables and a stream configured like the project's (the DDL below copies the shared
-migrations' columns and indexes; the stream copies procure_shared.messaging.stream_config).
+migrations' columns and indexes; the stream copies procure_shared.messaging.nats.stream_config).
 Each connects to NATS with the nats-py ``connect`` arguments it is given (``options``: the bench
 identity's nkey seed and inbox, which the harness makes), as any client of the bus must.
 """
@@ -87,7 +87,7 @@ INBOX_INSERT = (
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
 )
 
-# As procure_shared.messaging: 2 h duplicate window, 90 days retention, file storage, R1.
+# As procure_shared.messaging.nats: 2 h duplicate window, 90 days retention, file storage, R1.
 DUPLICATE_WINDOW_SECONDS = 2 * 3600.0
 RETENTION_SECONDS = 90 * 24 * 3600.0
 
@@ -105,7 +105,7 @@ def stream_config(name: str, subjects: list[str]) -> StreamConfig:
 
 
 def consumer_config(durable: str, subject: str, batch: int) -> ConsumerConfig:
-    """As procure_shared.consumer.Consumer.consumer_config with its default spec."""
+    """As procure_shared.messaging.consumer.Consumer.consumer_config with its default spec."""
     return ConsumerConfig(
         durable_name=durable,
         deliver_policy=DeliverPolicy.ALL,

@@ -6,7 +6,7 @@ a fresh database.
 
 Baseline (bench.bare.consumer): fetch a batch; handle up to 8 at once, each in one transaction
 (inbox INSERT ... ON CONFLICT DO NOTHING, then the effect INSERT); ack after commit.
-Project: procure_shared.consumer.Consumer with the default spec (batch 64, concurrency 8,
+Project: procure_shared.messaging.consumer.Consumer with the default spec (batch 64, concurrency 8,
 ordered), its handler doing the effect INSERT. A second project figure runs it unordered, to
 show what the in-order admission (one more statement per message) costs.
 
@@ -29,10 +29,10 @@ from bench import bare, cpu, feeds
 from bench.feeds import Feed
 from bench.harness import Figure, Run, Servers, guarded, quiet
 from bench.plan import Plan
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.db.postgres import Connection, create_pool
 from procure_shared.events import Envelope
-from procure_shared.messaging import NatsState, connect_nats, stream_config
-from procure_shared.postgres import Connection, create_pool
+from procure_shared.messaging.consumer import Consumer, ConsumerSpec
+from procure_shared.messaging.nats import NatsState, connect_nats, stream_config
 
 SPEC = feeds.CONSUMER.stream
 CONCURRENCY = 8

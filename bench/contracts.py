@@ -72,8 +72,8 @@ from bench.harness import (
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS
 from procure_contracts.contracts import store
+from procure_shared.db.migrations import migrate
 from procure_shared.http import Role, issue_token
-from procure_shared.migrations import migrate
 
 BUYER = "dfe"
 SECRET = "bench-contracts-secret-0123456789abcdef"

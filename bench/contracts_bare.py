@@ -1,6 +1,6 @@
 """The bare baseline of the contracts benchmark: a minimal Litestar app on the same server
 (uvicorn, one worker, uvloop and httptools, no access log) with the same pool
-(procure_shared.postgres.create_pool: size 10, no reset on release), running the SQL the
+(procure_shared.db.postgres.create_pool: size 10, no reset on release), running the SQL the
 contracts service runs and nothing else: no auth, no middleware, no domain Structs.
 
     python -m bench.contracts_bare --dsn DSN --port PORT
@@ -45,7 +45,7 @@ import uvloop
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 
-from procure_shared.postgres import Connection, Pool, create_pool
+from procure_shared.db.postgres import Connection, Pool, create_pool
 
 BUYER = "dfe"
 ACTOR = "bench-bare"
@@ -99,9 +99,10 @@ class _Recorder:
 async def statements() -> Statements:
     """The service's statements, as its storage code builds them."""
     from procure_contracts.contracts import store
-    from procure_shared import audit, outbox
+    from procure_shared.db import audit
     from procure_shared.events import registry
     from procure_shared.http import preconditions
+    from procure_shared.messaging import outbox
 
     any_id = str(uuid.uuid4())
     read = _Recorder("{}")

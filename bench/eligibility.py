@@ -1,6 +1,6 @@
 """4. Eligibility request/reply: round trips per second, p50 and p99, one in flight and 16.
 
-The database: the providers service's own, migrated by procure_shared.migrations.migrate with
+The database: the providers service's own, migrated by procure_shared.db.migrations.migrate with
 the service's migrations, and seeded through its use cases (register_provider,
 grant_accreditation, record_exclusion, update_provider) and, for the track record, the storage
 function its consumer uses: 1,000 providers (the plan's ``eligibility_providers``), each with
@@ -98,8 +98,10 @@ from procure_providers.storage.track_record import record_rating
 from procure_providers.usecases.accreditations import grant_accreditation
 from procure_providers.usecases.exclusions import record_exclusion
 from procure_providers.usecases.providers import register_provider, update_provider
-from procure_shared.audit import Actor
 from procure_shared.categories import Category
+from procure_shared.db.audit import Actor
+from procure_shared.db.migrations import migrate
+from procure_shared.db.postgres import Connection, connect_dedicated
 from procure_shared.events.contracts import RATINGS, KpiRatingChanged
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
@@ -107,8 +109,6 @@ from procure_shared.events.eligibility import (
     decode_answer,
     encode,
 )
-from procure_shared.migrations import migrate
-from procure_shared.postgres import Connection, connect_dedicated
 
 IN_FLIGHT = (1, 16)
 TIMEOUT = 5.0

@@ -40,9 +40,9 @@ from procure_tools.devstack import EmbeddedNats, EmbeddedPostgres, free_port
 
 from bench import cpu
 from bench.plan import Plan
+from procure_shared.db.migrations import grant_service_role, migrate, with_user
 from procure_shared.identities import SEED_SUFFIX, SERVICES, write_credentials
-from procure_shared.messaging import NatsAccess
-from procure_shared.migrations import grant_service_role, migrate, with_user
+from procure_shared.messaging.nats import NatsAccess
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
@@ -185,7 +185,7 @@ class Servers:
         )
 
     async def project_database(self) -> str:
-        """A fresh database, created and migrated by procure_shared.migrations.migrate."""
+        """A fresh database, created and migrated by procure_shared.db.migrations.migrate."""
         dsn = self.postgres.dsn(f"bench_p_{uuid.uuid4().hex[:8]}")
         await migrate(dsn, None)
         return dsn

@@ -50,9 +50,9 @@ from bench.harness import (
 )
 from bench.plan import Plan
 from bench.relay import envelope
-from procure_shared import outbox
-from procure_shared.messaging import ensure_streams, stream_config
-from procure_shared.postgres import create_pool
+from procure_shared.db.postgres import create_pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.nats import ensure_streams, stream_config
 
 AGGREGATES = 100
 

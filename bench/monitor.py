@@ -38,7 +38,7 @@ from bench.plan import Plan
 from procure_contracts.milestones import store
 from procure_contracts.milestones.worker import milestone_monitor
 from procure_shared.clock import FixedClock
-from procure_shared.postgres import create_pool
+from procure_shared.db.postgres import create_pool
 
 __all__ = ["LEAD_DAYS", "measure"]
 

@@ -10,7 +10,7 @@ path per subscription.
 
 ``latency`` (the issue's first target, p99 under 100 ms): the event's life as the contracts
 service gives it one. This process (the producer) commits one event per transaction through
-procure_shared.outbox.add in a producer database, paced at the plan's
+procure_shared.messaging.outbox.add in a producer database, paced at the plan's
 ``notifications_rate_per_s`` (200/s; open loop) for ``notifications_warmup_seconds`` (2 s) of
 warm-up, not counted, then ``notifications_seconds`` (10 s), noting time.time_ns() after
 each commit; a relay process (bench.worker relay: the project's Relay, woken by NOTIFY)
@@ -108,19 +108,19 @@ from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases import subscriptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_notifications.usecases.sending import webhook_headers
-from procure_shared import outbox
-from procure_shared.audit import Actor
 from procure_shared.clock import SystemClock
-from procure_shared.consumer import Consumer, Handler
-from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.db.audit import Actor
+from procure_shared.db.migrations import migrate
+from procure_shared.db.postgres import Connection, connect_dedicated, create_pool
 from procure_shared.events import STREAMS, Envelope
 from procure_shared.events.contracts import ContractData, Money
 from procure_shared.events.envelope import encode_envelope
 from procure_shared.events.registry import CONTRACT_AMENDED
 from procure_shared.logs import configure_logging
-from procure_shared.messaging import NatsState, connect_nats, ensure_streams
-from procure_shared.migrations import migrate
-from procure_shared.postgres import Connection, connect_dedicated, create_pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.consumer import Consumer, Handler
+from procure_shared.messaging.deadletters import DeadLetterRecorder
+from procure_shared.messaging.nats import NatsState, connect_nats, ensure_streams
 from procure_shared.service import Runtime, nats_access
 from procure_shared.settings import Settings
 

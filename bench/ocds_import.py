@@ -53,8 +53,8 @@ from bench.harness import Figure, Run, Servers, on_core, spawn_python, stop_proc
 from bench.plan import Plan
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
+from procure_shared.db.migrations import migrate
 from procure_shared.http import Role, issue_token
-from procure_shared.migrations import migrate
 
 SECRET = "bench-ocds-secret-0123456789abcdef"
 MIN_RATE = 1_000.0

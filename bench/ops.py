@@ -51,11 +51,11 @@ from procure_contracts.kpis.store import kpis
 from procure_contracts.milestones.store import milestones
 from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.ops import store as ops
+from procure_shared.db.migrations import migrate
+from procure_shared.db.postgres import create_pool
 from procure_shared.events.contracts import Rating
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
-from procure_shared.migrations import migrate
-from procure_shared.postgres import create_pool
 
 __all__ = ["KPIS_EACH", "MILESTONES_EACH", "measure"]
 

@@ -3,9 +3,9 @@ events per second.
 
 Baseline (bench.bare.relay): one transaction claims 100 rows FOR UPDATE SKIP LOCKED in position
 order, publishes them with Nats-Msg-Id and pipelined acks, marks them published, commits.
-Project: procure_shared.outbox.Relay(batch_size=100).run(stop), on rows written by outbox.add,
-until it has published them all. Each run has a fresh database and a fresh stream; the rows
-are vacuumed, analysed and checkpointed before the clock starts.
+Project: procure_shared.messaging.outbox.Relay(batch_size=100).run(stop), on rows written by
+outbox.add, until it has published them all. Each run has a fresh database and a fresh
+stream; the rows are vacuumed, analysed and checkpointed before the clock starts.
 
 Both sides connect as the bench identity (the events are the bench's, on its stream:
 bench.feeds.RELAY); the authentication benchmark (bench.auth) runs the project's side with the
@@ -26,11 +26,11 @@ from bench import bare, cpu, feeds
 from bench.feeds import Feed
 from bench.harness import Figure, Run, Servers, guarded, quiet
 from bench.plan import Plan
-from procure_shared import outbox
+from procure_shared.db.postgres import create_pool
 from procure_shared.events import Envelope, StreamSpec, encode_envelope
-from procure_shared.messaging import NatsState, connect_nats, ensure_streams, stream_config
-from procure_shared.outbox import Relay
-from procure_shared.postgres import create_pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.nats import NatsState, connect_nats, ensure_streams, stream_config
+from procure_shared.messaging.outbox import Relay
 
 BATCH = 100
 SPEC = feeds.RELAY.stream

@@ -46,7 +46,7 @@ from bench import bare, cpu, relay
 from bench.harness import Figure, Run, Servers, guarded, start_on_server_core
 from bench.plan import Plan
 from procure_shared.events import encode_envelope
-from procure_shared.messaging import stream_config
+from procure_shared.messaging.nats import stream_config
 
 BATCH = 100
 NODES = 3

@@ -47,11 +47,11 @@ from bench.harness import percentile
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import VERSION
 from procure_providers.settings import ProvidersOptions
-from procure_shared.consumer import Consumer, ConsumerSpec
+from procure_shared.db.postgres import Connection, Pool, create_pool
 from procure_shared.events import Envelope
-from procure_shared.messaging import NatsAccess, NatsState, connect_nats
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Connection, Pool, create_pool
+from procure_shared.messaging.consumer import Consumer, ConsumerSpec
+from procure_shared.messaging.nats import NatsAccess, NatsState, connect_nats
+from procure_shared.messaging.outbox import Relay
 from procure_shared.settings import Settings
 
 

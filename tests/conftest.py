@@ -19,10 +19,10 @@ from nats.js.errors import ServerError
 from procure_contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
 from procure_notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
+from procure_shared.db.migrations import create_owner_role, migrate, with_user
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.events import STREAMS
-from procure_shared.messaging import ensure_streams
-from procure_shared.migrations import create_owner_role, migrate, with_user
-from procure_shared.postgres import Pool, create_pool
+from procure_shared.messaging.nats import ensure_streams
 from tests.support.producer import TEST_STREAM
 from tests.support.servers import (
     NatsHandle,

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from procure_shared.identities import AUTHORIZATION_FILE, DEPLOYED, write_credentials
-from procure_shared.messaging import NatsAccess, NatsAccessError
+from procure_shared.messaging.nats import NatsAccess, NatsAccessError
 
 __all__ = ["BusRefused", "main", "make_credentials", "retire_streams", "upgrade"]
 
@@ -44,7 +44,7 @@ async def retire_streams(nats_url: str, access: NatsAccess) -> list[str]:
     """Delete what an earlier version left in the way, as ``admin``; the streams deleted."""
     import nats  # only here: making credentials needs no NATS client
 
-    from procure_shared.messaging import retire_legacy_streams
+    from procure_shared.messaging.nats import retire_legacy_streams
 
     nc = await nats.connect(nats_url, allow_reconnect=False, **access.options())
     try:

@@ -31,14 +31,16 @@ from prometheus_client import CollectorRegistry
 
 from procure_shared.aio import sleep_or_stop
 from procure_shared.clock import Clock, clock_from_settings
-from procure_shared.consumer import Consumer, ConsumerSpec
-from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.db.migrations import migrate, privilege_refusal
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.http.app import create_service_app
 from procure_shared.http.auth import SKEW
 from procure_shared.http.observability import StatsCollector
 from procure_shared.identities import service_bus
 from procure_shared.logs import configure_logging
-from procure_shared.messaging import (
+from procure_shared.messaging.consumer import Consumer, ConsumerSpec
+from procure_shared.messaging.deadletters import DeadLetterRecorder
+from procure_shared.messaging.nats import (
     NatsAccess,
     NatsAccessError,
     NatsRefused,
@@ -46,10 +48,8 @@ from procure_shared.messaging import (
     connect_nats,
     ensure_streams,
 )
-from procure_shared.migrations import migrate, privilege_refusal
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool, create_pool
-from procure_shared.presence import Presence, http_address
+from procure_shared.messaging.outbox import Relay
+from procure_shared.messaging.presence import Presence, http_address
 from procure_shared.revocations import RevocationFeed, Revocations
 from procure_shared.settings import Settings, SettingsError, settings_from_env, trust_refusal
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from procure_shared.aio import sleep_or_stop
 from procure_shared.clock import Clock
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.postgres import Connection, Pool
 
 __all__ = ["Step", "Sweep"]
 

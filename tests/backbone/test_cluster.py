@@ -16,7 +16,7 @@ from procure_tools.devstack import nats_cluster_config
 
 from procure_shared.events import STREAMS
 from procure_shared.identities import route_password
-from procure_shared.messaging import ensure_streams
+from procure_shared.messaging.nats import ensure_streams
 from tests.support.servers import (
     access_in,
     cluster_url,

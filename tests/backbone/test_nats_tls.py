@@ -35,7 +35,7 @@ from nats.js.api import StreamInfo
 from procure_tools.devstack import EmbeddedNats, free_port
 
 from procure_shared.identities import service_bus
-from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
+from procure_shared.messaging.nats import NatsAccess, NatsState, connect_nats, ensure_streams
 from tests.support.pki import Authority, Issued
 from tests.support.ports import free_port_run
 from tests.support.servers import scratch_dir, seed_in, session_credentials, started

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from nats.js import JetStreamContext
 
+from procure_shared.db.postgres import Pool
 from procure_shared.events import encode_envelope
-from procure_shared.postgres import Pool
 from tests.support.effects import create_effects, versions_in_applied_order
 from tests.support.processes import spawn
 from tests.support.producer import EVENT_TYPE, thing_event

@@ -14,9 +14,9 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from procure_shared import outbox
-from procure_shared.consumer import Consumer
-from procure_shared.postgres import Pool
+from procure_shared.db.postgres import Pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.consumer import Consumer
 from tests.support.effects import create_effects, effects_consumer
 from tests.support.processes import spawn
 from tests.support.producer import TEST_STREAM, count_unpublished, thing_event

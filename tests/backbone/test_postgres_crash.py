@@ -13,13 +13,13 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from procure_shared import outbox
-from procure_shared.consumer import Consumer
-from procure_shared.deadletters import DeadLetterRecorder
-from procure_shared.messaging import ensure_streams
-from procure_shared.migrations import migrate
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool, create_pool, is_connection_error
+from procure_shared.db.migrations import migrate
+from procure_shared.db.postgres import Pool, create_pool, is_connection_error
+from procure_shared.messaging import outbox
+from procure_shared.messaging.consumer import Consumer
+from procure_shared.messaging.deadletters import DeadLetterRecorder
+from procure_shared.messaging.nats import ensure_streams
+from procure_shared.messaging.outbox import Relay
 from tests.support.effects import CREATE_EFFECTS, effects_consumer
 from tests.support.producer import TEST_STREAM, thing_event
 from tests.support.servers import NatsHandle, embedded_postgres

@@ -24,10 +24,10 @@ from procure_contracts.settings import ContractsOptions
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.http import Role
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool, create_pool
+from procure_shared.messaging.consumer import Consumer
+from procure_shared.messaging.outbox import Relay
 from procure_shared.service import Runtime, build_app
 from tests.conftest import clone_database, drop_database
 from tests.providers.conftest import Api as ProvidersApi

@@ -8,8 +8,8 @@ from typing import Any
 
 from procure_providers.api.rpc import EligibilityResponder
 from procure_providers.storage.track_record import record_rating
+from procure_shared.db.postgres import Pool
 from procure_shared.events.contracts import KpiRatingChanged
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, money
 from tests.providers.conftest import Api as ProvidersApi
 

@@ -14,9 +14,9 @@ from procure_contracts.demo import load_demo
 from procure_contracts.milestones.worker import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
 from tests.contracts.conftest import Api, money, register_demo_providers
 from tests.providers.conftest import Api as ProvidersApi
 

@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
-from procure_shared import outbox
+from procure_shared.db.postgres import Pool
 from procure_shared.events import Envelope
 from procure_shared.http import Role
 from procure_shared.http.pagination import encode_cursor
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.outbox import Relay
 from tests.contracts.conftest import Api
 from tests.support.producer import thing_event
 from tests.support.wait import eventually, running

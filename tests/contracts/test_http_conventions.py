@@ -9,9 +9,9 @@ from datetime import timedelta
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from procure_shared.db.postgres import Pool
 from procure_shared.events.eligibility import ELIGIBILITY_SUBJECT
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, money
 from tests.support.auth import keyed
 

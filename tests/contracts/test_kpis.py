@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from procure_providers.api.rpc import EligibilityResponder
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
 

@@ -15,8 +15,8 @@ import pytest
 from procure_contracts.milestones.worker import milestone_monitor
 from procure_providers.api.rpc import EligibilityResponder
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool, create_pool
 from procure_shared.sweep import Sweep
 from tests.contracts.conftest import Api
 from tests.contracts.test_milestones import _contract, _events, _move, _schedule

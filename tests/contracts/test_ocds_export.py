@@ -17,9 +17,9 @@ from procure_contracts.ocds.mapping_out import (
     TENDER_STATUS,
 )
 from procure_contracts.ocds.schema import OcdsSchemas
-from procure_shared.audit import Actor, record_change
+from procure_shared.db.audit import Actor, record_change
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
 

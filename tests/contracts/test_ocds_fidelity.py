@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from procure_contracts.settings import ContractsOptions
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import Api, Elsewhere
 from tests.support.ocds import BUYER_NAMES
 

@@ -13,8 +13,8 @@ import pytest
 
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.support.ocds import BUYER_NAMES, RECORDED, samples

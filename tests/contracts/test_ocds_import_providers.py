@@ -18,7 +18,7 @@ from procure_tools.ocds.synthetic import releases
 from procure_contracts.settings import ContractsOptions
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
-from procure_shared.postgres import Pool
+from procure_shared.db.postgres import Pool
 from procure_shared.service import build_app
 from tests.contracts.conftest import Api
 from tests.contracts.test_ocds_import import ocds_import

@@ -15,9 +15,9 @@ from nats.js import JetStreamContext
 
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.settings import ContractsOptions
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
 from tests.contracts.conftest import ELSEWHERE_PREFIX, Api, Elsewhere, money
 from tests.contracts.test_ocds_fidelity import imported, our_records, our_releases, package
 from tests.support.ocds import BUYER_NAMES

@@ -23,8 +23,8 @@ from nats.js import JetStreamContext
 from procure_contracts.events.provider_directory import provider_directory_consumer
 from procure_contracts.ocds.schema import OcdsSchemas
 from procure_contracts.settings import ContractsOptions
-from procure_shared.consumer import Consumer
-from procure_shared.postgres import Pool
+from procure_shared.db.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
 from tests.contracts.conftest import Api, Elsewhere
 from tests.contracts.test_ocds_round_trip import DOCUMENTED, directory_size
 from tests.support.ocds import RECORDED, samples

@@ -13,9 +13,9 @@ import pytest
 from procure_contracts.ops import store as ops
 from procure_contracts.ops.live import watch
 from procure_contracts.ops.store import EventLine
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.contracts.conftest import DEMO_TODAY as TODAY
 from tests.contracts.conftest import Api
 from tests.support.auth import bearer, token

@@ -23,9 +23,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from procure_contracts.app import definition
 from procure_contracts.settings import ContractsOptions
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool
+from procure_shared.messaging.outbox import Relay
 from procure_shared.service import build_app
 from procure_shared.settings import OidcIssuer
 from tests.contracts.conftest import Api

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from procure_contracts.app import definition
 from procure_contracts.settings import ContractsOptions
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import OidcIssuer
 from tests.support.auth import token

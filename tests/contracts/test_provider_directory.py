@@ -5,9 +5,9 @@ contracts show their names."""
 from __future__ import annotations
 
 from procure_providers.api.rpc import EligibilityResponder
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
 from tests.contracts.conftest import Api
 from tests.providers.conftest import Api as ProvidersApi
 from tests.support.wait import equals, eventually

@@ -16,10 +16,10 @@ import pytest
 from procure_contracts.app import definition
 from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.settings import ContractsOptions
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.events.identity import SubjectRevoked, TokenRevoked
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.contracts.conftest import Api
 from tests.contracts.test_ocds_cli import procure

@@ -30,12 +30,12 @@ from procure_notifications.delivery.metrics import DeliveryMetrics
 from procure_notifications.settings import options_from_env as notifications_options
 from procure_providers.settings import options_from_env as providers_options
 from procure_shared.clock import clock_from_settings
-from procure_shared.consumer import Consumer, ConsumerStats
+from procure_shared.db.postgres import Pool
 from procure_shared.http.observability import HttpMetrics
 from procure_shared.identities import DEPLOYED, ROUTE_USER, public_key
-from procure_shared.messaging import NatsState
-from procure_shared.outbox import Relay, RelayStats
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer, ConsumerStats
+from procure_shared.messaging.nats import NatsState
+from procure_shared.messaging.outbox import Relay, RelayStats
 from procure_shared.service import Runtime, nats_access
 from procure_shared.settings import settings_from_env, trust_refusal
 from tests.deploy.bus import (

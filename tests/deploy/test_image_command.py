@@ -43,7 +43,7 @@ from typing import IO, Any
 import pytest
 from procure_tools.devstack import EmbeddedNats, free_port
 
-from procure_shared.migrations import create_owner_role
+from procure_shared.db.migrations import create_owner_role
 from tests.conftest import OWNER, ROLE_PASSWORD, as_role, database_url, drop_database
 from tests.deploy.bus import run_credentials_step
 from tests.deploy.files import (

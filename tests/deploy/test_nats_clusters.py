@@ -32,7 +32,7 @@ from nats.js.errors import BadRequestError, NoStreamResponseError
 from procure_tools.devstack.servers import nats_server_binary
 
 from procure_shared.identities import ROUTE_USER, service_bus
-from procure_shared.messaging import NatsAccess, NatsState, connect_nats, ensure_streams
+from procure_shared.messaging.nats import NatsAccess, NatsState, connect_nats, ensure_streams
 from procure_shared.service import nats_access
 from procure_shared.settings import settings_from_env
 from tests.deploy.bus import (

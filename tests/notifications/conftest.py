@@ -21,11 +21,11 @@ from procure_notifications.delivery.worker import DeliveryWorker
 from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.clock import FixedClock
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from procure_shared.http import Role
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
+from procure_shared.messaging.outbox import Relay
 from procure_shared.service import Runtime, build_app
 from tests.support.auth import bearer, keyed, token
 from tests.support.receiver import Receiver, Request, receiving

@@ -16,8 +16,8 @@ from standardwebhooks import Webhook
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import decode_envelope
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 from tests.notifications.conftest import NOW, Api, amended, delivering, publish, webhook
 from tests.support.mailbox import Mailbox, mailbox

@@ -17,8 +17,8 @@ from pathlib import Path
 from nats.js import JetStreamContext
 
 from procure_notifications.usecases.fanout import delivery_id
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import Envelope, decode_envelope
-from procure_shared.postgres import Pool
 from tests.notifications.conftest import Api, amended, publish, verified, webhook
 from tests.support.ports import free_port_run
 from tests.support.receiver import HOLD, Receiver

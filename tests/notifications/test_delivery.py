@@ -16,9 +16,9 @@ from nats.js import JetStreamContext
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 from tests.notifications.conftest import (
     NOW,

@@ -10,9 +10,9 @@ from nats.js import JetStreamContext
 
 from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.usecases.fanout import delivery_id
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
+from procure_shared.messaging.consumer import Consumer
 from tests.notifications.conftest import Api, event, publish, webhook
 from tests.support.wait import eventually, running
 

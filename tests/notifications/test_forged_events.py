@@ -11,9 +11,9 @@ from nats.js import JetStreamContext
 
 from procure_notifications.events.fanout import fanout_consumers
 from procure_notifications.settings import NotificationsOptions
-from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import encode_envelope
-from procure_shared.postgres import Pool
+from procure_shared.messaging.deadletters import DeadLetterRecorder
 from procure_shared.service import Runtime
 from tests.notifications.conftest import Api, amended, delivering, verified, webhook
 from tests.support.receiver import Receiver

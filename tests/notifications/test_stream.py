@@ -32,9 +32,9 @@ from procure_notifications.domain.filters import Filter
 from procure_notifications.domain.subscriptions import Owner
 from procure_notifications.settings import NotificationsOptions
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.http import PROBLEM_JSON, Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.notifications.conftest import Api, event, publish
 from tests.support.auth import bearer, token

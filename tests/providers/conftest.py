@@ -14,9 +14,9 @@ from nats.js import JetStreamContext
 
 from procure_providers.app import definition
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.messaging import NatsState
-from procure_shared.postgres import Pool
+from procure_shared.messaging.nats import NatsState
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import Settings
 from tests.support.auth import bearer, keyed, token

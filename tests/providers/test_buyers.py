@@ -32,8 +32,8 @@ from procure_providers.domain.portfolio import (
 from procure_providers.domain.portfolio import as_seen as portfolio_as_seen
 from procure_providers.domain.providers import ProviderStatus
 from procure_providers.usecases.history import as_seen
-from procure_shared.audit import AuditEntry
 from procure_shared.categories import Category
+from procure_shared.db.audit import AuditEntry
 from tests.conftest import OWNER, as_role
 from tests.providers.conftest import Api
 

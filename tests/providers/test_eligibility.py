@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_providers.api.rpc import EligibilityResponder
+from procure_shared.db.postgres import Pool
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
     EligibilityQuestion,
@@ -23,7 +24,6 @@ from procure_shared.events.eligibility import (
 )
 from procure_shared.events.streams import STREAMS
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.providers.conftest import Api
 from tests.support.wait import running
 

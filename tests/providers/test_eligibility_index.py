@@ -15,6 +15,7 @@ from procure_providers.storage.eligibility import facts
 from procure_providers.storage.eligibility_index import EligibilityIndex
 from procure_providers.usecases.eligibility import DecisionMemo, check_eligibility_indexed
 from procure_shared.categories import Category
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
     EligibilityQuestion,
@@ -22,7 +23,6 @@ from procure_shared.events.eligibility import (
     encode,
 )
 from procure_shared.http import Role
-from procure_shared.postgres import Connection, Pool
 from tests.providers.conftest import Api
 from tests.support.wait import eventually, running
 

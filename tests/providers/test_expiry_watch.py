@@ -12,8 +12,8 @@ import pytest
 
 from procure_providers.events.expiry_watch import expiry_watch
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.events import decode_envelope
-from procure_shared.postgres import Pool, create_pool
 from tests.providers.conftest import Api
 
 

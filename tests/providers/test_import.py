@@ -25,8 +25,8 @@ from procure_tools.importer import (
 )
 from typer.testing import CliRunner
 
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.providers.conftest import Api
 from tests.providers.test_registry_api import count, outbox_events
 from tests.support.auth import bearer, token

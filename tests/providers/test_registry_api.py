@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from procure_shared.db.postgres import Pool
 from procure_shared.events import decode_envelope
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.providers.conftest import Api, provider_body
 
 

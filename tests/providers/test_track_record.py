@@ -18,7 +18,7 @@ from procure_providers.events.track_record import CONSUMER_NAME, track_record_co
 from procure_providers.storage.track_record import portfolio
 from procure_providers.usecases.eligibility import check_eligibility
 from procure_shared.categories import Category
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.events import Envelope, EventSpec, encode_envelope
 from procure_shared.events import registry as types
 from procure_shared.events.contracts import (
@@ -30,7 +30,7 @@ from procure_shared.events.contracts import (
     Money,
     Rating,
 )
-from procure_shared.postgres import Pool, create_pool
+from procure_shared.messaging.consumer import Consumer
 from tests.conftest import clone_database, drop_database
 from tests.providers.conftest import Api
 from tests.support.servers import PostgresHandle

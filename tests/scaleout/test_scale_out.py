@@ -37,7 +37,7 @@ from procure_tools.devstack.demo import load_demo
 
 from procure_shared.events.envelope import decode_envelope
 from procure_shared.http import Role
-from procure_shared.outbox import leadership_key
+from procure_shared.messaging.outbox import leadership_key
 from tests.notifications.conftest import verified, webhook
 from tests.support.auth import bearer, token
 from tests.support.ports import free_port_run

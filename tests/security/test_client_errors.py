@@ -23,10 +23,10 @@ from procure_notifications.app import definition as notifications_definition
 from procure_notifications.settings import NotificationsOptions
 from procure_providers.app import definition as providers_definition
 from procure_shared.clock import FixedClock
+from procure_shared.db.migrations import migrate
+from procure_shared.db.postgres import Pool, create_pool
 from procure_shared.http import PROBLEM_JSON, Role
 from procure_shared.http.bodies import MAX_DEPTH
-from procure_shared.migrations import migrate
-from procure_shared.postgres import Pool, create_pool
 from procure_shared.service import build_app
 from tests.support.auth import bearer, keyed, token
 from tests.support.runtime import runtime_for

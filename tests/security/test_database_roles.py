@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 
 from procure_providers.app import MIGRATIONS as PROVIDERS_MIGRATIONS
-from procure_shared.migrations import create_owner_role, migrate, privilege_refusal
-from procure_shared.postgres import Pool
+from procure_shared.db.migrations import create_owner_role, migrate, privilege_refusal
+from procure_shared.db.postgres import Pool
 from tests.conftest import OWNER, ROLE_PASSWORD, as_role, database_url, drop_database
 from tests.shared.test_organisation_sign_in import served_without_dev_mode
 from tests.support.servers import NatsHandle, PostgresHandle

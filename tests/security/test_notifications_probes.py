@@ -20,8 +20,8 @@ from procure_notifications.app import definition
 from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.settings import NotificationsOptions
 from procure_notifications.usecases.fanout import delivery_id
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.notifications.conftest import (
     Api,

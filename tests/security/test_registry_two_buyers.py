@@ -16,6 +16,7 @@ import pytest
 
 from procure_providers.app import definition
 from procure_providers.events.track_record import HANDLERS
+from procure_shared.db.postgres import Pool
 from procure_shared.events import Envelope, EventSpec
 from procure_shared.events import registry as types
 from procure_shared.events.contracts import (
@@ -26,7 +27,6 @@ from procure_shared.events.contracts import (
     Money,
 )
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime, build_app
 from tests.providers.conftest import clock, provider_body, runtime  # noqa: F401 (fixtures)
 from tests.support.auth import bearer, keyed, token

@@ -33,7 +33,7 @@ from procure_shared.identities import (
     identity,
     write_credentials,
 )
-from procure_shared.messaging import (
+from procure_shared.messaging.nats import (
     NatsAccess,
     NatsAccessError,
     NatsState,

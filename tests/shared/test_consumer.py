@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from procure_shared.consumer import Consumer, gap_delay
-from procure_shared.deadletters import DeadLetterRecorder
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.events import Envelope, encode_envelope
-from procure_shared.postgres import Connection, Pool
+from procure_shared.messaging.consumer import Consumer, gap_delay
+from procure_shared.messaging.deadletters import DeadLetterRecorder
 from tests.support.effects import (
     create_effects,
     effect_count,

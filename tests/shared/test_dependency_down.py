@@ -18,9 +18,9 @@ from litestar.params import FromPath
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from procure_shared.db.postgres import Pool
 from procure_shared.http import PROBLEM_JSON, Role, requires
 from procure_shared.http.problems import dependency_down
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 from tests.support.apps import app_client, runtime_of
 from tests.support.auth import bearer, token

@@ -11,8 +11,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_shared.clock import FixedClock
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 from tests.support.apps import SETTINGS, app_client, runtime_of
 from tests.support.auth import bearer, keyed, token

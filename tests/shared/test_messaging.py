@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from procure_shared.messaging import NatsState, connect_nats
+from procure_shared.messaging.nats import NatsState, connect_nats
 from tests.support.ports import free_port_run
 from tests.support.servers import NatsHandle
 

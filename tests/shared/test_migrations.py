@@ -8,7 +8,7 @@ import pytest
 from procure_contracts.app import MIGRATIONS as CONTRACTS
 from procure_notifications.app import MIGRATIONS as NOTIFICATIONS
 from procure_providers.app import MIGRATIONS as PROVIDERS
-from procure_shared.migrations import SHARED_MIGRATIONS, migrate, version_clashes
+from procure_shared.db.migrations import SHARED_MIGRATIONS, migrate, version_clashes
 from tests.conftest import database_url
 from tests.support.servers import PostgresHandle
 

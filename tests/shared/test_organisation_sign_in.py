@@ -32,10 +32,10 @@ from procure_tools.devstack import free_port
 
 from procure_providers.app import definition
 from procure_shared.clock import SystemClock
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
 from procure_shared.http.auth import BearerAuth
-from procure_shared.messaging import NatsState
-from procure_shared.postgres import Pool
+from procure_shared.messaging.nats import NatsState
 from procure_shared.revocations import Revocations
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import DEV_JWT_SECRET, OidcIssuer, Settings

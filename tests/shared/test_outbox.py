@@ -3,10 +3,10 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from procure_shared import outbox
-from procure_shared.messaging import ensure_streams
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Pool
+from procure_shared.db.postgres import Pool
+from procure_shared.messaging import outbox
+from procure_shared.messaging.nats import ensure_streams
+from procure_shared.messaging.outbox import Relay
 from tests.support.producer import (
     TEST_STREAM,
     count_unpublished,

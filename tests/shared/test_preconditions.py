@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from procure_shared.db.postgres import Pool
 from procure_shared.http import Role
-from procure_shared.postgres import Pool
 from tests.shared.test_http import client as client
 from tests.shared.test_http import runtime as runtime
 from tests.support.auth import bearer, token

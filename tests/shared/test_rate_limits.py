@@ -15,8 +15,8 @@ from litestar.response import ServerSentEvent
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from procure_shared.db.postgres import Pool
 from procure_shared.http import PROBLEM_JSON, Role, requires, throttle
-from procure_shared.postgres import Pool
 from tests.support.apps import SETTINGS, app_client, runtime_of
 from tests.support.auth import bearer, token
 

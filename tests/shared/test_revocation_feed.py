@@ -15,7 +15,7 @@ from procure_shared.events.envelope import Envelope, encode_envelope
 from procure_shared.events.identity import TokenRevoked
 from procure_shared.events.registry import TOKEN_REVOKED
 from procure_shared.events.streams import IDENTITY
-from procure_shared.messaging import ensure_streams
+from procure_shared.messaging.nats import ensure_streams
 from procure_shared.revocations import RevocationFeed, Revocations
 from tests.support.wait import eventually, holds
 

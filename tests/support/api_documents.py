@@ -17,7 +17,7 @@ from litestar.serialization import encode_json
 from procure_shared.clock import SystemClock
 from procure_shared.events import CATALOGUE
 from procure_shared.events.asyncapi import asyncapi_document
-from procure_shared.messaging import NatsState
+from procure_shared.messaging.nats import NatsState
 from procure_shared.service import Runtime, build_app
 from procure_shared.settings import settings_from_env
 

@@ -14,8 +14,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from procure_shared.clock import Clock, FixedClock
-from procure_shared.messaging import NatsState
-from procure_shared.postgres import Pool
+from procure_shared.db.postgres import Pool
+from procure_shared.messaging.nats import NatsState
 from procure_shared.service import Runtime, ServiceDefinition, build_app
 from procure_shared.settings import Settings
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from procure_shared.consumer import ConsumerSpec, Handler
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.events import Envelope
-from procure_shared.postgres import Connection, Pool
+from procure_shared.messaging.consumer import ConsumerSpec, Handler
 from tests.support.producer import EVENT_TYPE, TEST_STREAM, ThingChanged
 
 CREATE_EFFECTS = """

@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procure_shared.consumer import Consumer
+from procure_shared.db.postgres import Connection, create_pool
 from procure_shared.events import Envelope
-from procure_shared.messaging import NatsState, connect_nats, ensure_streams
-from procure_shared.outbox import Relay
-from procure_shared.postgres import Connection, create_pool
+from procure_shared.messaging.consumer import Consumer
+from procure_shared.messaging.nats import NatsState, connect_nats, ensure_streams
+from procure_shared.messaging.outbox import Relay
 from tests.support.effects import effects_consumer, record_effect
 from tests.support.producer import TEST_STREAM
 from tests.support.servers import access_in, session_credentials

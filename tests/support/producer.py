@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from procure_shared import outbox
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.events import Envelope, StreamSpec
-from procure_shared.postgres import Connection, Pool
+from procure_shared.messaging import outbox
 
 TEST_STREAM = StreamSpec("TESTS", ("tests.>",), "tests")
 EVENT_TYPE = "tests.thing.changed"

@@ -31,7 +31,7 @@ from procure_tools.devstack import (
 )
 
 from procure_shared.identities import IDENTITIES, SEED_SUFFIX, write_credentials
-from procure_shared.messaging import NatsAccess
+from procure_shared.messaging.nats import NatsAccess
 from tests.support.ports import free_port_run
 
 S = TypeVar("S", EmbeddedPostgres, EmbeddedNats)

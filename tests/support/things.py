@@ -12,9 +12,8 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from procure_shared import outbox
-from procure_shared.audit import record_change
 from procure_shared.clock import Clock
+from procure_shared.db.audit import record_change
 from procure_shared.events import Envelope
 from procure_shared.http import (
     Principal,
@@ -32,6 +31,7 @@ from procure_shared.http.preconditions import (
     idempotent,
 )
 from procure_shared.logs import correlation_id
+from procure_shared.messaging import outbox
 from tests.support.producer import ThingChanged
 
 CREATE_THINGS = """

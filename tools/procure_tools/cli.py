@@ -68,7 +68,7 @@ from procure_tools.ocds.client import (
 from procure_tools.ocds.reader import OcdsFile, OcdsFileError
 
 if TYPE_CHECKING:
-    from procure_shared.messaging import NatsAccess
+    from procure_shared.messaging.nats import NatsAccess
 
 __all__ = ["app", "main"]
 
@@ -199,7 +199,7 @@ def _access(
 ) -> NatsAccess:
     """How this command connects to NATS as ``identity``; a file it cannot read ends the
     command with one line."""
-    from procure_shared.messaging import NatsAccess, NatsAccessError
+    from procure_shared.messaging.nats import NatsAccess, NatsAccessError
 
     def text(path: Path | None) -> str | None:
         return None if path is None else str(path)

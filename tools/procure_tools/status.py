@@ -15,8 +15,8 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from procure_shared.messaging import NatsAccess
-from procure_shared.presence import PREFIX
+from procure_shared.messaging.nats import NatsAccess
+from procure_shared.messaging.presence import PREFIX
 
 __all__ = ["NATS_WAIT", "Instance", "Milestones", "Status", "discover", "gather_status"]
 

@@ -33,9 +33,9 @@ from procure_contracts.tenders import usecases as tenders
 from procure_contracts.tenders.awards_rules import AwardDraft, AwardItem
 from procure_contracts.tenders.rules import LotDraft, TenderDraft
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
-from procure_shared.audit import Actor
 from procure_shared.categories import Category
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.audit import Actor
+from procure_shared.db.postgres import Connection, Pool
 
 __all__ = ["DEMO_BUYER", "load_demo"]
 

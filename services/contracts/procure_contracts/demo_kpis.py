@@ -12,8 +12,8 @@ from procure_contracts.kpis.observations import ObservationDraft
 from procure_contracts.kpis.ratings import Exact, Range
 from procure_contracts.kpis.rules import Dimension, KpiChanges, KpiDraft
 from procure_contracts.usecases.context import Who
-from procure_shared.audit import Actor
-from procure_shared.postgres import Connection
+from procure_shared.db.audit import Actor
+from procure_shared.db.postgres import Connection
 
 __all__ = ["attendance_kpis", "attendance_pupils_by_area", "ntp_kpis", "ntp_starts"]
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from procure_contracts.milestones import usecases as milestones
 from procure_contracts.milestones.rules import MilestoneDraft, MilestoneKind, Settlement
 from procure_contracts.usecases.context import Who
-from procure_shared.postgres import Connection
+from procure_shared.db.postgres import Connection
 
 __all__ = ["attendance_milestones", "ntp_2021_milestones"]
 

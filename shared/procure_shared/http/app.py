@@ -30,6 +30,7 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from procure_shared.db.postgres import Connection, Pool, Queries
 from procure_shared.http.auth import BearerAuth
 from procure_shared.http.bodies import ProcureRequest
 from procure_shared.http.health import Check, health_handlers
@@ -41,7 +42,6 @@ from procure_shared.http.problems import (
     exception_handlers,
 )
 from procure_shared.http.throttle import rate_limits
-from procure_shared.postgres import Connection, Pool, Queries
 from procure_shared.revocations import Revocations
 from procure_shared.settings import Settings
 

@@ -25,7 +25,7 @@ from litestar.middleware import (
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Scope
 
-from procure_shared.audit import Actor
+from procure_shared.db.audit import Actor
 from procure_shared.http.oidc import IssuerKeys, claims_principal_parts
 from procure_shared.revocations import Revocations
 from procure_shared.settings import Settings

@@ -10,8 +10,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from litestar import Request, Response
 
-from procure_shared.audit import Actor
 from procure_shared.clock import Clock
+from procure_shared.db.audit import Actor
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import (
     Conflict,
     DomainError,
@@ -28,7 +29,6 @@ from procure_shared.http.problems import (
     ProblemException,
     problem_response,
 )
-from procure_shared.postgres import Connection
 
 __all__ = [
     "RouteConstant",

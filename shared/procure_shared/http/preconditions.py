@@ -21,9 +21,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.params import HeaderParameter
 
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.http.problems import ProblemException
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "IDEMPOTENCY_RETENTION",
@@ -43,7 +43,7 @@ IfMatch = Annotated[
     str | None, HeaderParameter(name="If-Match", description="The resource's current ETag.")
 ]
 
-Q = load_queries(Path(__file__).parent.parent / "sql" / "idempotency.sql")
+Q = load_queries(Path(__file__).parent / "sql" / "idempotency.sql")
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 _encoder = msgspec.json.Encoder()
 _headers_decoder = msgspec.json.Decoder(dict[str, str])

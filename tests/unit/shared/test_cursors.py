@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from procure_shared.feed import decode_position, encode_position
 from procure_shared.http.pagination import decode_cursor, encode_cursor, keyset_after
 from procure_shared.http.problems import ProblemException
+from procure_shared.messaging.feed import decode_position, encode_position
 
 ID = uuid.UUID("0b4a3c52-93a5-4d6c-9a1a-5e7a0c1f2d3e")
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from procure_shared.consumer import ConsumerSpec
+from procure_shared.messaging.consumer import ConsumerSpec
 from procure_shared.service import tuned
 from procure_shared.settings import SettingsError, settings_from_env
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from procure_shared.migrations import create_owner_role, with_database
+from procure_shared.db.migrations import create_owner_role, with_database
 
 __all__ = ["OWNER", "adopt_database", "prepare_roles", "service_role"]
 

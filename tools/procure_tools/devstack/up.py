@@ -40,8 +40,8 @@ from rich.table import Table
 
 from procure_shared.bus import retire_streams
 from procure_shared.clock import SystemClock
+from procure_shared.db.migrations import with_database, with_user
 from procure_shared.identities import DEPLOYED, SEED_SUFFIX, write_credentials
-from procure_shared.migrations import with_database, with_user
 from procure_shared.settings import Settings
 from procure_shared.tokens import Role, issue_token
 from procure_tools.devstack.demo import DemoError, load_demo
@@ -428,7 +428,7 @@ class Stack:
             self.console.print(f"starting nats-server on 127.0.0.1:{self.config.nats_port}")
             self.nats.start()
             nats_url = self.nats.url
-            from procure_shared.messaging import NatsAccess
+            from procure_shared.messaging.nats import NatsAccess
 
             admin = NatsAccess("admin", str(self.credentials / f"admin{SEED_SUFFIX}"))
             for name in asyncio.run(retire_streams(nats_url, admin)):

@@ -14,14 +14,14 @@ from litestar.params import QueryParameter
 
 from procure_contracts.clients.providers_rpc import eligibility_over_nats
 from procure_contracts.usecases.context import AskEligibility, Rules, Who
-from procure_shared.audit import state_at
-from procure_shared.documents import Documents, Raw, RawPage
+from procure_shared.db.audit import state_at
+from procure_shared.db.documents import Documents, Raw, RawPage
+from procure_shared.db.postgres import Queries
 from procure_shared.errors import NotFound
 from procure_shared.http import Role, problem_responses, requires
 from procure_shared.http.domain import RouteConstant, principal, tagged
 from procure_shared.http.pagination import created_key, encode_cursor, keyset_after
 from procure_shared.http.preconditions import etag
-from procure_shared.postgres import Queries
 from procure_shared.service import Runtime
 
 __all__ = [

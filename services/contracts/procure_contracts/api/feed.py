@@ -1,5 +1,5 @@
 """``/v1/feed``: the pull change feed of every event the service published
-(``procure_shared.feed``), for subscribers that cannot take NATS."""
+(``procure_shared.messaging.feed``), for subscribers that cannot take NATS."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
-from procure_shared.feed import (
+from procure_shared.http import Reading, Role, problem_responses, requires
+from procure_shared.http.domain import principal
+from procure_shared.messaging.feed import (
     FEED_DESCRIPTION,
     ChangeFeedPage,
     FeedCursor,
@@ -17,8 +19,6 @@ from procure_shared.feed import (
     decode_position,
     read_page,
 )
-from procure_shared.http import Reading, Role, problem_responses, requires
-from procure_shared.http.domain import principal
 
 __all__ = ["FeedController"]
 

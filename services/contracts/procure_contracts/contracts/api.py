@@ -37,8 +37,8 @@ from procure_contracts.contracts.schemas import (
     OptionIn,
     OptionList,
 )
-from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
+from procure_shared.db.audit import AuditEntry, history
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged

@@ -9,8 +9,8 @@ from typing import Protocol, TypeVar
 from procure_contracts.contracts.rules import Contract
 from procure_contracts.contracts.usecases import get_contract
 from procure_contracts.usecases.context import Who
-from procure_shared.changes import check_version, found
-from procure_shared.postgres import Connection
+from procure_shared.db.changes import check_version, found
+from procure_shared.db.postgres import Connection
 
 __all__ = ["with_contract"]
 

@@ -12,9 +12,9 @@ from typing import Any
 from procure_contracts.contracts.rules import Contract
 from procure_contracts.domain.money import amount_of
 from procure_contracts.storage.lists import Filter
-from procure_shared.documents import Documents, Page
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import Documents, Page
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["ContractFilter", "contract_page", "contracts", "kpi_count", "link_awards"]
 

@@ -21,11 +21,11 @@ from procure_contracts.kpis.rules import check_section_52
 from procure_contracts.storage.directory import provider_names
 from procure_contracts.tenders.awards_usecases import awards_of
 from procure_contracts.usecases.context import AskEligibility, Rules, Who, record
-from procure_shared.changes import check_version, found
+from procure_shared.db.changes import check_version, found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "add_option",

@@ -9,11 +9,11 @@ aggregate's events by sequence, and a filtered subset would leave gaps that neve
 from __future__ import annotations
 
 from procure_contracts.usecases.directory import record_provider
-from procure_shared.consumer import ConsumerSpec, Handler
+from procure_shared.db.postgres import Connection
 from procure_shared.events import Envelope
 from procure_shared.events import registry as types
 from procure_shared.events.providers import ProviderData
-from procure_shared.postgres import Connection
+from procure_shared.messaging.consumer import ConsumerSpec, Handler
 
 __all__ = ["CONSUMER_NAME", "provider_directory_consumer"]
 

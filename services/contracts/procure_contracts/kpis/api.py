@@ -22,7 +22,7 @@ from procure_contracts.kpis.schemas import (
     ObservationIn,
     ObservationPage,
 )
-from procure_shared.audit import AuditEntry, history
+from procure_shared.db.audit import AuditEntry, history
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, principal, tagged

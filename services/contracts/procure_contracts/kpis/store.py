@@ -13,9 +13,9 @@ import msgspec
 
 from procure_contracts.kpis.rules import Kpi, Observation
 from procure_contracts.storage.lists import uuid_or_nothing
-from procure_shared.documents import Documents, Page
-from procure_shared.postgres import Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import Documents, Page
+from procure_shared.db.postgres import Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = [
     "ObservationFilter",

@@ -21,9 +21,9 @@ from procure_contracts.kpis.observations import ObservationDraft
 from procure_contracts.kpis.rules import Kpi, KpiChanges, KpiDraft, Observation, Rated
 from procure_contracts.storage.directory import provider_names
 from procure_contracts.usecases.context import Who, record
-from procure_shared.changes import found
+from procure_shared.db.changes import found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "assess_contract",

@@ -25,7 +25,7 @@ from procure_contracts.milestones.schemas import (
     NotMetIn,
 )
 from procure_contracts.ops.common import scope_of
-from procure_shared.audit import AuditEntry, history
+from procure_shared.db.audit import AuditEntry, history
 from procure_shared.errors import NotFound
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from procure_contracts.milestones import due, store
 from procure_contracts.milestones.rules import Milestone, NoticeKind
-from procure_shared.audit import Actor
-from procure_shared.changes import Change, publish_all
+from procure_shared.db.audit import Actor
+from procure_shared.db.changes import Change, publish_all
+from procure_shared.db.postgres import Connection
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection
 
 __all__ = ["MONITOR", "send_milestone_notices"]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from procure_contracts.milestones.rules import Milestone, NoticeKind
 from procure_contracts.storage.lists import Filter, uuid_or_nothing
-from procure_shared.documents import Documents, Page
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import Documents, Page
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = [
     "MilestoneFilter",

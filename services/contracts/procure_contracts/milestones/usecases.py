@@ -18,9 +18,9 @@ from procure_contracts.milestones.rules import (
     Settlement,
 )
 from procure_contracts.usecases.context import Who, record
-from procure_shared.changes import found
+from procure_shared.db.changes import found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "close_milestone",

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from procure_contracts.milestones.monitor import send_milestone_notices
 from procure_shared.clock import Clock
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.sweep import Sweep
 
 __all__ = ["milestone_monitor"]

@@ -14,8 +14,8 @@ from procure_contracts.ocds.mapping_out import Links, releases_of, standstill_en
 from procure_contracts.ocds.merge import Compiler
 from procure_contracts.ocds.store import Position
 from procure_contracts.usecases.context import Who
+from procure_shared.db.postgres import Queries
 from procure_shared.errors import NotFound
-from procure_shared.postgres import Queries
 
 __all__ = ["Position", "Publication", "Publisher", "record", "releases_after"]
 

@@ -48,13 +48,13 @@ from procure_contracts.tenders import store as tender_store
 from procure_contracts.tenders.awards_rules import Award
 from procure_contracts.tenders.rules import Lot, Tender
 from procure_contracts.usecases.context import Who
-from procure_shared.changes import Change, publish_all
-from procure_shared.documents import Documents, as_uuid
+from procure_shared.db.changes import Change, publish_all
+from procure_shared.db.documents import Documents, as_uuid
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
 from procure_shared.ocds.shapes import releases_in, shape_of
-from procure_shared.postgres import Connection
 
 __all__ = ["ImportReport", "Ocds", "import_document"]
 

@@ -15,8 +15,8 @@ import msgspec
 
 from procure_contracts.tenders.rules import Tender
 from procure_contracts.tenders.store import tenders
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = [
     "ReleaseRow",

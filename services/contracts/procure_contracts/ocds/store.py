@@ -21,9 +21,9 @@ from procure_contracts.ocds.mapping_out import Change, Links, PartyInfo
 from procure_contracts.tenders.awards_rules import Award
 from procure_contracts.tenders.rules import Lot, Tender
 from procure_contracts.tenders.store import awards, lots, tenders
-from procure_shared.documents import as_uuid
-from procure_shared.postgres import Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import as_uuid
+from procure_shared.db.postgres import Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["KINDS", "Position", "changes_after", "links_for", "process_changes"]
 

@@ -10,7 +10,7 @@ from datetime import date
 import msgspec
 
 from procure_contracts.ops.store import Q, Scope, planned
-from procure_shared.postgres import Queries
+from procure_shared.db.postgres import Queries
 
 __all__ = ["RATINGS", "KpiRating", "kpi_ratings"]
 

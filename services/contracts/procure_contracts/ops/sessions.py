@@ -12,9 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
-from procure_shared.audit import Actor, record_change
-from procure_shared.postgres import Pool
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.audit import Actor, record_change
+from procure_shared.db.postgres import Pool
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.tokens import Role
 
 __all__ = [

@@ -35,9 +35,9 @@ from litestar.response import Redirect, Template
 from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.ops.common import COOKIE, OPS, PAGE_HEADERS, SignInConfig
 from procure_contracts.ops.sessions import Session
+from procure_shared.db.postgres import Pool
 from procure_shared.http.auth import SKEW, BearerAuth
 from procure_shared.http.oidc import DISCOVERY, IssuerKeys, claims_principal_parts
-from procure_shared.postgres import Pool
 from procure_shared.service import Runtime
 
 __all__ = ["SignInController"]

@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from procure_shared.db.postgres import Queries
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.events.envelope import decode_envelope
-from procure_shared.postgres import Queries
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "Board",

@@ -1,6 +1,6 @@
 """What every list's filter has in common: the buyer, the keyset position, the page size, a
 text search, a status and a value range, as conditions of a keyset page
-(``procure_shared.documents.Page``, the one place statements are built in code). Each feature's
+(``procure_shared.db.documents.Page``, the one place statements are built in code). Each feature's
 ``store`` adds its own filters to it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from procure_shared.documents import Page, as_uuid
+from procure_shared.db.documents import Page, as_uuid
 
 __all__ = ["Filter", "uuid_or_nothing"]
 

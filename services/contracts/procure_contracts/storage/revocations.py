@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 
 from procure_contracts.ops.sessions import Session, session_from_row
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["Revocation", "add_subject", "add_token", "end_sessions", "in_force", "one", "token"]
 

@@ -38,8 +38,8 @@ from procure_contracts.tenders.schemas import (
     TenderPage,
     TenderPatch,
 )
-from procure_shared.audit import AuditEntry, history
 from procure_shared.categories import Category
+from procure_shared.db.audit import AuditEntry, history
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, principal, tagged
 from procure_shared.http.pagination import Cursor, Limit

@@ -26,7 +26,7 @@ from procure_contracts.tenders import awards_usecases as awards
 from procure_contracts.tenders import store
 from procure_contracts.tenders.awards_rules import Award, AwardStatus
 from procure_contracts.tenders.schemas import AwardPage
-from procure_shared.audit import AuditEntry, history
+from procure_shared.db.audit import AuditEntry, history
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import now, tagged
 from procure_shared.http.pagination import Cursor, Limit, next_cursor

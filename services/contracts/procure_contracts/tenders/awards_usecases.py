@@ -14,9 +14,9 @@ from procure_contracts.tenders.awards_rules import Award, AwardDraft
 from procure_contracts.tenders.rules import LotStatus
 from procure_contracts.tenders.usecases import get_lot, get_tender, lot_event
 from procure_contracts.usecases.context import AskEligibility, Who, record
-from procure_shared.changes import check_version, found
+from procure_shared.db.changes import check_version, found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection, Queries
 
 __all__ = ["award_lot", "awards_of", "cancel_award", "get_award"]
 

@@ -15,10 +15,10 @@ from procure_contracts.domain.money import amount_of
 from procure_contracts.storage.lists import Filter, uuid_or_nothing
 from procure_contracts.tenders.awards_rules import Award, AwardStatus
 from procure_contracts.tenders.rules import Lot, Tender
-from procure_shared.documents import Documents, Page
+from procure_shared.db.documents import Documents, Page
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.errors import Duplicate
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "AwardFilter",

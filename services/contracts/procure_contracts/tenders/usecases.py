@@ -17,10 +17,10 @@ from procure_contracts.tenders.rules import (
     TenderDraft,
 )
 from procure_contracts.usecases.context import Who, record
-from procure_shared.changes import check_version, found
+from procure_shared.db.changes import check_version, found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.events import EventSpec
 from procure_shared.events import registry as events
-from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "add_lot",

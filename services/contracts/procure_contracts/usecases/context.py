@@ -8,12 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from procure_shared.audit import Actor
-from procure_shared.changes import publish
+from procure_shared.db.audit import Actor
+from procure_shared.db.changes import publish
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import RuleBroken
 from procure_shared.events import EventSpec
 from procure_shared.events.eligibility import EligibilityResult
-from procure_shared.postgres import Connection
 
 __all__ = ["AskEligibility", "Rules", "Who", "record"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from procure_contracts.storage import directory
+from procure_shared.db.postgres import Connection
 from procure_shared.events.providers import ProviderData
-from procure_shared.postgres import Connection
 
 __all__ = ["record_provider"]
 

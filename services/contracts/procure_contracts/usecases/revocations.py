@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from procure_contracts.ops import sessions as ops_sessions
 from procure_contracts.storage import revocations as store
 from procure_contracts.storage.revocations import Revocation
-from procure_shared.audit import Actor, record_changes
-from procure_shared.changes import found, publish
+from procure_shared.db.audit import Actor, record_changes
+from procure_shared.db.changes import found, publish
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.errors import RuleBroken
 from procure_shared.events.identity import SubjectRevoked, TokenRevoked
 from procure_shared.events.registry import SUBJECT_REVOKED, TOKEN_REVOKED
-from procure_shared.postgres import Connection, Queries
 
 __all__ = ["get_revocation", "in_force", "revoke_subject", "revoke_token"]
 

@@ -24,9 +24,9 @@ from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.usecases import deliveries as delivering
 from procure_notifications.usecases import subscriptions as subs
 from procure_notifications.usecases.sending import Channels, Tested, send_test
-from procure_shared.audit import AuditEntry, history
 from procure_shared.clock import SystemClock
-from procure_shared.documents import Page
+from procure_shared.db.audit import AuditEntry, history
+from procure_shared.db.documents import Page
 from procure_shared.http import Reading, Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import create_once, now, tagged
 from procure_shared.http.pagination import Cursor, Limit, created_key, keyset_after, next_cursor

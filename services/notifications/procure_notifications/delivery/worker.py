@@ -31,7 +31,7 @@ from procure_notifications.storage.sealing import SecretBox
 from procure_notifications.usecases.sending import Channels, send, send_digest, settle
 from procure_shared.aio import first_of, sleep_or_stop
 from procure_shared.clock import Clock, SystemClock
-from procure_shared.postgres import Connection, Pool, connect_dedicated, is_connection_error
+from procure_shared.db.postgres import Connection, Pool, connect_dedicated, is_connection_error
 
 __all__ = ["DeliveryWorker"]
 

@@ -4,10 +4,10 @@ reads one stream), each taking the whole stream (decision 0005) in per-aggregate
 from __future__ import annotations
 
 from procure_notifications.usecases.fanout import fan_out
-from procure_shared.consumer import ConsumerSpec
+from procure_shared.db.postgres import Connection
 from procure_shared.events.envelope import Envelope
 from procure_shared.events.streams import STREAMS
-from procure_shared.postgres import Connection
+from procure_shared.messaging.consumer import ConsumerSpec
 
 __all__ = ["fanout_consumers"]
 

@@ -22,9 +22,9 @@ from procure_notifications.domain.deliveries import (
 from procure_notifications.domain.subscriptions import Subscription, channel_kind
 from procure_notifications.storage.sealing import SecretBox
 from procure_notifications.storage.subscriptions import opened
-from procure_shared.documents import Page, as_uuid
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import Page, as_uuid
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = [
     "Claimed",

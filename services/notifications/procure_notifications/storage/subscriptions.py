@@ -14,9 +14,9 @@ import msgspec
 from procure_notifications.domain.deliveries import Secrets
 from procure_notifications.domain.subscriptions import Owner, Subscription, channel_kind
 from procure_notifications.storage.sealing import SecretBox
-from procure_shared.documents import Documents, as_uuid
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.documents import Documents, as_uuid
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = [
     "candidates",

@@ -8,10 +8,10 @@ from procure_notifications.domain.deliveries import Delivery, DeliveryStatus
 from procure_notifications.storage import deliveries as delivery_store
 from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.usecases.subscriptions import Viewer, get
-from procure_shared.audit import record_change
-from procure_shared.changes import found
+from procure_shared.db.audit import record_change
+from procure_shared.db.changes import found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.errors import RuleBroken
-from procure_shared.postgres import Connection, Queries
 
 __all__ = ["delivery", "replay_dead_letters", "replay_one"]
 

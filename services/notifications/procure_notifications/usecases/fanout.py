@@ -11,8 +11,8 @@ from procure_notifications.domain.filters import facts_of, matches
 from procure_notifications.domain.subscriptions import visible_to
 from procure_notifications.storage import deliveries as delivery_store
 from procure_notifications.storage import subscriptions as subscription_store
+from procure_shared.db.postgres import Connection
 from procure_shared.events.envelope import Envelope, encode_envelope
-from procure_shared.postgres import Connection
 
 __all__ = ["delivery_id", "fan_out"]
 

@@ -33,12 +33,12 @@ from procure_notifications.senders.response import Response, failure
 from procure_notifications.senders.webhook import WebhookSender
 from procure_notifications.storage import deliveries as delivery_store
 from procure_notifications.storage import subscriptions as subscription_store
-from procure_shared.audit import Actor, record_change
-from procure_shared.changes import publish
+from procure_shared.db.audit import Actor, record_change
+from procure_shared.db.changes import publish
+from procure_shared.db.postgres import Connection
 from procure_shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from procure_shared.events.notifications import DeliveryFailed
 from procure_shared.events.registry import DELIVERY_FAILED
-from procure_shared.postgres import Connection
 
 __all__ = [
     "SYSTEM",

@@ -18,10 +18,10 @@ from procure_notifications.senders.webhook import Refused, resolve_allowed
 from procure_notifications.storage import deliveries as delivery_store
 from procure_notifications.storage import subscriptions as subscription_store
 from procure_notifications.storage.sealing import SecretBox
-from procure_shared.audit import Actor, record_change
-from procure_shared.changes import check_version, found
+from procure_shared.db.audit import Actor, record_change
+from procure_shared.db.changes import check_version, found
+from procure_shared.db.postgres import Connection, Queries
 from procure_shared.errors import RuleBroken
-from procure_shared.postgres import Connection, Queries
 
 __all__ = [
     "Draft",

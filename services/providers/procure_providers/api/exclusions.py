@@ -13,7 +13,7 @@ from procure_providers.api.schemas import LiftIn
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.usecases import exclusions
 from procure_providers.usecases.history import history_of
-from procure_shared.audit import AuditEntry
+from procure_shared.db.audit import AuditEntry
 from procure_shared.http import Role, Transaction, problem_responses, requires
 from procure_shared.http.domain import actor, now, tagged
 from procure_shared.http.preconditions import IfMatch, expected_version

@@ -40,8 +40,8 @@ from procure_providers.domain.providers import (
 from procure_providers.storage.providers import ProviderFilter, list_providers
 from procure_providers.usecases import accreditations, exclusions, providers, track_record
 from procure_providers.usecases.history import history_of
-from procure_shared.audit import AuditEntry
 from procure_shared.categories import Category
+from procure_shared.db.audit import AuditEntry
 from procure_shared.errors import RuleBroken
 from procure_shared.http import (
     FieldError,

@@ -33,6 +33,7 @@ from procure_providers.usecases.eligibility import (
     known_facts,
 )
 from procure_shared.categories import Category
+from procure_shared.db.postgres import Pool, is_connection_error
 from procure_shared.events.eligibility import (
     ELIGIBILITY_SUBJECT,
     EligibilityAnswer,
@@ -40,7 +41,6 @@ from procure_shared.events.eligibility import (
     decode_question,
     encode,
 )
-from procure_shared.postgres import Pool, is_connection_error
 
 __all__ = ["EligibilityResponder"]
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from procure_providers.usecases.accreditations import send_due_notices
 from procure_shared.clock import Clock
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.postgres import Connection, Pool
 from procure_shared.sweep import Sweep
 
 __all__ = ["expiry_watch"]

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from procure_providers.storage import track_record as store
-from procure_shared.consumer import ConsumerSpec, Handler
+from procure_shared.db.postgres import Connection
 from procure_shared.events import Envelope, EventSpec
 from procure_shared.events import registry as types
-from procure_shared.postgres import Connection
+from procure_shared.messaging.consumer import ConsumerSpec, Handler
 
 __all__ = ["CONSUMER_NAME", "track_record_consumer"]
 

@@ -14,8 +14,8 @@ from procure_providers.domain.accreditations import (
 )
 from procure_providers.storage.keys import Row, as_uuid
 from procure_shared.categories import Category
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["claim_due", "get", "insert", "locked", "mark_sent", "of_provider", "save"]
 

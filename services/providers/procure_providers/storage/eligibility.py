@@ -12,8 +12,8 @@ from procure_providers.storage.exclusions import exclusion
 from procure_providers.storage.keys import Row, as_uuid
 from procure_providers.storage.track_record import latest_rating
 from procure_shared.categories import Category
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["facts", "provider_ids"]
 

@@ -46,7 +46,7 @@ from typing import Any
 from procure_providers.domain.eligibility import Facts
 from procure_providers.storage import eligibility as store
 from procure_providers.storage.keys import as_uuid
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.postgres import Connection, Pool
 
 __all__ = ["CHANNEL", "EligibilityIndex"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.storage.keys import Row, as_uuid
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["get", "insert", "locked", "of_provider", "save"]
 

@@ -22,8 +22,8 @@ from procure_providers.domain.providers import (
     Region,
 )
 from procure_providers.storage.keys import Row, as_uuid
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 
 __all__ = ["ProviderFilter", "get", "insert", "list_providers", "save"]
 

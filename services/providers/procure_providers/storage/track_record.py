@@ -22,6 +22,8 @@ from procure_providers.domain.portfolio import (
     as_seen,
 )
 from procure_providers.storage.keys import Row
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.events.contracts import (
     AwardCancelled,
     AwardMade,
@@ -30,8 +32,6 @@ from procure_shared.events.contracts import (
     KpiRatingChanged,
     MilestoneSettled,
 )
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "close_contract",

@@ -17,9 +17,10 @@ from procure_providers.domain.accreditations import (
 from procure_providers.domain.buyers import Who
 from procure_providers.storage import accreditations as store
 from procure_providers.storage import providers as provider_store
-from procure_shared.audit import Actor
 from procure_shared.categories import Category
-from procure_shared.changes import check_version, found, publish
+from procure_shared.db.audit import Actor
+from procure_shared.db.changes import check_version, found, publish
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import NotFound
 from procure_shared.events.registry import (
     ACCREDITATION_EXPIRED,
@@ -28,7 +29,6 @@ from procure_shared.events.registry import (
     ACCREDITATION_REVOKED,
     ACCREDITATION_UPDATED,
 )
-from procure_shared.postgres import Connection
 
 __all__ = [
     "EXPIRY_WATCH",

@@ -12,7 +12,7 @@ from procure_providers.storage import eligibility as store
 from procure_providers.storage.eligibility_index import EligibilityIndex
 from procure_providers.storage.keys import as_uuid
 from procure_shared.categories import Category
-from procure_shared.postgres import Connection, Pool
+from procure_shared.db.postgres import Connection, Pool
 
 __all__ = [
     "DecisionMemo",

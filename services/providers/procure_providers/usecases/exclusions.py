@@ -10,11 +10,11 @@ from procure_providers.domain.buyers import Who
 from procure_providers.domain.exclusions import Exclusion, ExclusionDraft
 from procure_providers.storage import exclusions as store
 from procure_providers.storage import providers as provider_store
-from procure_shared.audit import Actor
-from procure_shared.changes import check_version, found, publish
+from procure_shared.db.audit import Actor
+from procure_shared.db.changes import check_version, found, publish
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import NotFound
 from procure_shared.events.registry import EXCLUSION_LIFTED, EXCLUSION_RECORDED
-from procure_shared.postgres import Connection
 
 __all__ = ["get_exclusion", "lift_exclusion", "list_exclusions", "record_exclusion"]
 

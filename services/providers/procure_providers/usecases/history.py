@@ -15,8 +15,8 @@ from procure_providers.domain.accreditations import Accreditation
 from procure_providers.domain.buyers import ANOTHER_BUYER, Who
 from procure_providers.domain.exclusions import Exclusion
 from procure_providers.domain.providers import Provider
-from procure_shared.audit import AuditEntry, history
-from procure_shared.postgres import Connection
+from procure_shared.db.audit import AuditEntry, history
+from procure_shared.db.postgres import Connection
 
 __all__ = ["RECORDS", "as_seen", "history_of"]
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from procure_providers.domain import providers as rules
 from procure_providers.domain.providers import Provider, ProviderChanges, ProviderDraft
 from procure_providers.storage import providers as store
-from procure_shared.audit import Actor
-from procure_shared.changes import check_version, found, publish
+from procure_shared.db.audit import Actor
+from procure_shared.db.changes import check_version, found, publish
+from procure_shared.db.postgres import Connection
 from procure_shared.events.registry import PROVIDER_REGISTERED, PROVIDER_UPDATED
-from procure_shared.postgres import Connection
 
 __all__ = ["get_provider", "register_provider", "update_provider"]
 

@@ -6,8 +6,8 @@ from procure_providers.domain.buyers import Who
 from procure_providers.domain.portfolio import Portfolio
 from procure_providers.storage import providers as provider_store
 from procure_providers.storage import track_record as store
-from procure_shared.changes import found
-from procure_shared.postgres import Connection
+from procure_shared.db.changes import found
+from procure_shared.db.postgres import Connection
 
 __all__ = ["portfolio"]
 

@@ -1,6 +1,6 @@
 -- The contracts feature's statements over its tables: contracts and the awards each rests on
 -- (procure_contracts.contracts.store). Reading, inserting and saving one document, and the
--- list's keyset page, are built by procure_shared.documents.
+-- list's keyset page, are built by procure_shared.db.documents.
 
 -- name: link_awards
 INSERT INTO contract_awards (contract_id, award_id)

@@ -1,6 +1,6 @@
 -- The KPIs feature's statements over its tables: KPIs and their observations
 -- (procure_contracts.kpis.store). Reading, inserting and saving one document, and the
--- observations' keyset page, are built by procure_shared.documents.
+-- observations' keyset page, are built by procure_shared.db.documents.
 
 -- name: kpis_of
 -- A contract's KPIs in the order they were defined as one JSON array; no row if $2 (a buyer,

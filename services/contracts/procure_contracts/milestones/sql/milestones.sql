@@ -1,5 +1,5 @@
 -- The milestones feature's statements (procure_contracts.milestones.store). Reading, inserting
--- and saving one document, and the list's keyset page, are built by procure_shared.documents.
+-- and saving one document, and the list's keyset page, are built by procure_shared.db.documents.
 
 -- name: milestones_of
 -- A contract's milestones by due date as one JSON array; no row if $2 (a buyer, NULL: every

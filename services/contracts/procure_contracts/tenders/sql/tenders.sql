@@ -1,6 +1,6 @@
 -- The tenders feature's statements over its tables: tenders, lots and awards
 -- (procure_contracts.tenders.store). Reading, inserting and saving one document, and each list's
--- keyset page, are built by procure_shared.documents.
+-- keyset page, are built by procure_shared.db.documents.
 
 -- name: lots_of
 SELECT doc::text AS doc FROM lots WHERE tender_id = $1 ORDER BY created_at, id

@@ -1,6 +1,6 @@
 -- The deliveries table (one per event and subscription) and their attempts
 -- (procure_notifications.storage.deliveries). A delivery's list is the one statement built in
--- code: its keyset page (procure_shared.documents.Page) adds the filters and the order to
+-- code: its keyset page (procure_shared.db.documents.Page) adds the filters and the order to
 -- `listed`.
 
 -- name: insert

@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
+from procure_shared.db.postgres import Connection, Queries
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.logs import correlation_id
-from procure_shared.postgres import Connection, Queries
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "Actor",

@@ -23,9 +23,9 @@ import msgspec
 from nats.js import JetStreamContext
 
 from procure_shared.aio import first_of, sleep_or_stop
+from procure_shared.db.postgres import Connection, Pool, connect_dedicated, is_connection_error
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.events.envelope import Envelope, encode_envelope
-from procure_shared.postgres import Connection, Pool, connect_dedicated, is_connection_error
-from procure_shared.sqlfiles import load_queries
 
 __all__ = ["Relay", "RelayStats", "add", "backlog"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
+from procure_shared.db.postgres import Connection
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.events.envelope import Envelope
-from procure_shared.postgres import Connection
-from procure_shared.sqlfiles import load_queries
 
 __all__ = ["Admission", "admit"]
 

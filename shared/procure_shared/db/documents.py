@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from procure_shared.postgres import Connection, Queries
+from procure_shared.db.postgres import Connection, Queries
 
 __all__ = ["Documents", "Page", "Raw", "RawPage", "as_uuid"]
 

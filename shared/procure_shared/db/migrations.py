@@ -1,7 +1,7 @@
 """Migrations: plain SQL applied with dbmate, inside a PostgreSQL advisory lock so that
 replicas starting together cannot race. The database is created when missing.
 
-Every service's database gets the shared tables (``procure_shared/migrations``: outbox, inbox,
+Every service's database gets the shared tables (``procure_shared/db/migrations``: outbox, inbox,
 dead letters, audit, idempotency keys) and then its own (``storage/migrations``).
 
 Two roles (docs/operations.md, "Database roles"): the owner runs the migrations and owns every
@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from procure_shared.postgres import Connection
+from procure_shared.db.postgres import Connection
 
 __all__ = [
     "SHARED_MIGRATIONS",

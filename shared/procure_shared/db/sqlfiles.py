@@ -12,7 +12,7 @@ _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 class NamedQueries:
     """The queries of one .sql file, each by its name (``Q.claim``). Not to be confused with
-    ``procure_shared.postgres.Queries``: what a query runs on (a connection or the pool)."""
+    ``procure_shared.db.postgres.Queries``: what a query runs on (a connection or the pool)."""
 
     def __init__(self, source: str, origin: str) -> None:
         self._queries: dict[str, str] = {}

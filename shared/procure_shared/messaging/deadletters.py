@@ -20,10 +20,10 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from procure_shared.aio import sleep_or_stop
+from procure_shared.db.postgres import Pool
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.identities import dead_letter_consumer, dead_letter_stream
-from procure_shared.messaging import ensure_streams
-from procure_shared.postgres import Pool
-from procure_shared.sqlfiles import load_queries
+from procure_shared.messaging.nats import ensure_streams
 
 __all__ = ["DeadLetterRecorder"]
 

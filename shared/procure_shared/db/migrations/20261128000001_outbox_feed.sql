@@ -1,5 +1,5 @@
 -- migrate:up
--- The pull change feed (procure_shared.feed) reads the outbox in commit-safe order. Positions
+-- The pull change feed (procure_shared.messaging.feed) reads the outbox in commit-safe order. Positions
 -- are taken when a row is inserted but become visible when its transaction commits, so a reader
 -- ordering by position alone skips a row whose transaction took a lower position and committed
 -- later. Each row therefore records its transaction's id: the feed reads only rows of

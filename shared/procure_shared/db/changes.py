@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from procure_shared import outbox
-from procure_shared.audit import Actor, record_changes
+from procure_shared.db.audit import Actor, record_changes
+from procure_shared.db.postgres import Connection
 from procure_shared.errors import NotFound, StaleVersion
 from procure_shared.events import Envelope, EventSpec
 from procure_shared.logs import correlation_id
-from procure_shared.postgres import Connection
+from procure_shared.messaging import outbox
 
 __all__ = ["Change", "check_version", "found", "publish", "publish_all"]
 

@@ -28,10 +28,10 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from procure_shared.aio import first_of, sleep_or_stop
+from procure_shared.db.postgres import Connection, Pool, is_connection_error
 from procure_shared.events.envelope import Envelope, decode_envelope
 from procure_shared.events.streams import StreamSpec, stranger, stream_named
-from procure_shared.inbox import Admission, admit
-from procure_shared.postgres import Connection, Pool, is_connection_error
+from procure_shared.messaging.inbox import Admission, admit
 
 __all__ = ["Consumer", "ConsumerSpec", "ConsumerStats", "Handler", "gap_delay"]
 

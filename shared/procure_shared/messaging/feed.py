@@ -23,6 +23,8 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import QueryParameter
 
+from procure_shared.db.postgres import Queries
+from procure_shared.db.sqlfiles import load_queries
 from procure_shared.events.envelope import Envelope
 from procure_shared.http.pagination import (
     MAX_LIMIT,
@@ -30,8 +32,6 @@ from procure_shared.http.pagination import (
     encode_cursor,
     invalid_cursor,
 )
-from procure_shared.postgres import Queries
-from procure_shared.sqlfiles import load_queries
 
 __all__ = [
     "FEED_DESCRIPTION",
