@@ -43,8 +43,13 @@ def _contract_columns(c: Contract) -> Mapping[str, Any]:
 contracts = Documents("contracts", Contract, _contract_columns)
 
 
-async def link_awards(conn: Connection, contract_id: str, award_ids: Sequence[str]) -> None:
-    await conn.execute(Q.link_awards, uuid.UUID(contract_id), [uuid.UUID(a) for a in award_ids])
+async def link_awards(conn: Connection, links: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Rest each contract on its awards, (contract id, award ids) a pair, in one statement
+    (links already there stay)."""
+    pairs = [(uuid.UUID(c), uuid.UUID(a)) for c, awards in links for a in awards]
+    if not pairs:
+        return
+    await conn.execute(Q.link_awards, [c for c, _ in pairs], [a for _, a in pairs])
 
 
 async def kpi_count(conn: Queries, contract_id: str) -> int:

@@ -82,7 +82,7 @@ async def create_contract(
         now=now,
     )
     await store.contracts.insert(conn, contract)
-    await store.link_awards(conn, contract.id, contract.award_ids)
+    await store.link_awards(conn, [(contract.id, contract.award_ids)])
     await _event(conn, who, now, events.CONTRACT_CREATED, None, contract)
     return contract
 

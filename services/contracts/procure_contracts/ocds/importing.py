@@ -435,7 +435,7 @@ async def _write(conn: Connection, who: Who, now: datetime, mapped: Sequence[Map
         lambda ms: data.milestone_imported(ms, providers.get(ms.contract_id, [])),
     )
     await _kpis(w, mapped, providers)
-    await releases.link_contracts(conn, [link for m in mapped for link in m.links])
+    await contract_store.link_awards(conn, [link for m in mapped for link in m.links])
     await publish_all(conn, w.changes)
 
 

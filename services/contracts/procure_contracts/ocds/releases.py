@@ -22,7 +22,6 @@ __all__ = [
     "ReleaseRow",
     "StoredProcess",
     "imported_tenders",
-    "link_contracts",
     "lock_processes",
     "observations_of",
     "owners",
@@ -117,18 +116,6 @@ async def processes(conn: Connection, ocids: Sequence[str]) -> dict[str, StoredP
         process = found.setdefault(row["ocid"], StoredProcess(row["buyer_id"], []))
         process.releases.append(msgspec.json.decode(row["doc"]))
     return found
-
-
-async def link_contracts(conn: Connection, links: Sequence[tuple[str, Sequence[str]]]) -> None:
-    """Rest each contract on its awards (links already there stay)."""
-    pairs = [(uuid.UUID(c), uuid.UUID(a)) for c, awards in links for a in awards]
-    if not pairs:
-        return
-    await conn.execute(
-        Q.link_contracts,
-        [c for c, _ in pairs],
-        [a for _, a in pairs],
-    )
 
 
 async def observations_of(

@@ -4,7 +4,7 @@
 
 -- name: link_awards
 INSERT INTO contract_awards (contract_id, award_id)
-SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING
+SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING
 
 -- name: kpi_count
 -- How many KPIs a contract has defined (section 52: a contract over £5m needs three).

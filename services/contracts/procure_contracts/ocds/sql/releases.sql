@@ -27,10 +27,6 @@ SELECT ocid, buyer_id, doc::text AS doc
 FROM ocds_releases WHERE ocid = ANY($1::text[])
 ORDER BY ocid, date NULLS FIRST, imported_at, release_id
 
--- name: link_contracts
-INSERT INTO contract_awards (contract_id, award_id)
-SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING
-
 -- name: observations_of
 SELECT kpi_id::text AS kpi_id, array_agg(id::text) AS ids, max(number) AS last
 FROM kpi_observations WHERE kpi_id = ANY($1::uuid[]) GROUP BY kpi_id
