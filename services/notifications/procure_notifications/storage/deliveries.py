@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 Q = load_queries(Path(__file__).parent / "sql" / "deliveries.sql")
+# Which deliveries are due, then the one lease both kinds of claim take (one statement each).
+_CLAIM = f"{Q.claim}\n{Q.lease}"
+_CLAIM_DIGESTS = f"{Q.claim_digests}\n{Q.lease}"
 
 
 class NewDelivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,7 +180,7 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries of active subscriptions, each the earliest pending
     one of its subscription and aggregate (so one aggregate's deliveries go out in order)."""
-    rows = await conn.fetch(Q.claim, now, limit, lease_seconds)
+    rows = await conn.fetch(_CLAIM, now, limit, lease_seconds)
     return [_claimed(r, box) for r in rows]
 
 
@@ -187,7 +190,7 @@ async def claim_digests(
     """Lease the due deliveries of daily digests whose day (UTC, by the event's time) has been
     over since ``hour`` o'clock (UTC), up to ``limit``; the caller sends one mail per
     subscription and day."""
-    rows = await conn.fetch(Q.claim_digests, now, limit, lease_seconds, hour)
+    rows = await conn.fetch(_CLAIM_DIGESTS, now, limit, lease_seconds, hour)
     return [_claimed(r, box) for r in rows]
 
 

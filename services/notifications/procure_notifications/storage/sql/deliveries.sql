@@ -59,7 +59,21 @@ SELECT pg_notify('deliveries', '')
 
 -- A claim leases the due deliveries of active subscriptions, each the earliest pending one of
 -- its subscription and aggregate (so one aggregate's deliveries go out in order); a daily
--- digest's deliveries wait for their day to be over (claim_digests).
+-- digest's deliveries wait for their day to be over (claim_digests). Each names its `due`
+-- rows; `lease` is what both do with them: storage/deliveries.py runs a claim and the lease as
+-- one statement ($1 now, $2 how many, $3 the lease in seconds).
+-- name: lease
+UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),
+    attempts = d.attempts + 1, tries = d.tries + 1,
+    first_attempt_at = coalesce(d.first_attempt_at, $1), last_attempt_at = $1
+FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id
+RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,
+    s.previous_secret_until, d.event_type, d.aggregate_id, d.event_time, d.body, d.attempts,
+    d.tries, d.first_attempt_at,
+    EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'
+            AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id
+            AND e.sequence > d.sequence) AS followed
+
 -- name: claim
 WITH due AS (
     SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
@@ -72,16 +86,6 @@ WITH due AS (
                       AND e.aggregate_id = d.aggregate_id AND e.sequence < d.sequence)
     ORDER BY d.next_attempt_at, d.sequence LIMIT $2 FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),
-    attempts = d.attempts + 1, tries = d.tries + 1,
-    first_attempt_at = coalesce(d.first_attempt_at, $1), last_attempt_at = $1
-FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id
-RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,
-    s.previous_secret_until, d.event_type, d.aggregate_id, d.event_time, d.body, d.attempts,
-    d.tries, d.first_attempt_at,
-    EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'
-            AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id
-            AND e.sequence > d.sequence) AS followed
 
 -- name: claim_digests
 WITH due AS (
@@ -95,16 +99,6 @@ WITH due AS (
     ORDER BY d.subscription_id, d.event_time, d.sequence LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $3),
-    attempts = d.attempts + 1, tries = d.tries + 1,
-    first_attempt_at = coalesce(d.first_attempt_at, $1), last_attempt_at = $1
-FROM due, subscriptions s WHERE d.id = due.id AND s.id = d.subscription_id
-RETURNING d.id::text, s.doc::text AS doc, s.secret, s.previous_secret,
-    s.previous_secret_until, d.event_type, d.aggregate_id, d.event_time, d.body, d.attempts,
-    d.tries, d.first_attempt_at,
-    EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'
-            AND e.subscription_id = d.subscription_id AND e.aggregate_id = d.aggregate_id
-            AND e.sequence > d.sequence) AS followed
 
 -- name: count_pending
 SELECT count(*) FROM deliveries WHERE status = 'pending'
